@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# `make run` → scripts/dev.sh run; `make test` → scripts/dev.sh test.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+case "${1:-}" in
+  run)
+    scripts/setup.sh
+    scripts/services.sh
+    # shellcheck disable=SC1091
+    source .data/env
+    export LEPTOS_SITE_ADDR="${LEPTOS_SITE_ADDR:-127.0.0.1:3000}"
+    echo "==> serving on http://$LEPTOS_SITE_ADDR (operator token: .data/admin_token unless WORKFORCE_ADMIN_TOKEN is set)"
+    exec cargo leptos serve --release
+    ;;
+  test)
+    scripts/setup.sh --test
+    scripts/services.sh
+    # shellcheck disable=SC1091
+    source .data/env
+    # Unit, database and REST tests. The same RUSTFLAGS as cargo-leptos's debug build, so the
+    # end-to-end build below reuses these artifacts instead of building everything twice.
+    RUSTFLAGS="--cfg erase_components" cargo test --no-default-features --features ssr
+    # Browser tests: cargo-leptos builds the app, serves it on its own port and runs Playwright.
+    export LEPTOS_SITE_ADDR="127.0.0.1:${WORKFORCE_E2E_PORT:-3900}"
+    export LEPTOS_RELOAD_PORT="$(( ${WORKFORCE_E2E_PORT:-3900} + 1 ))"
+    export E2E_BASE_URL="http://$LEPTOS_SITE_ADDR"
+    cargo leptos end-to-end
+    ;;
+  *)
+    echo "usage: scripts/dev.sh run|test" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,30 @@
+# Shared by scripts/setup.sh and scripts/services.sh (sourced, not run).
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DATA="$ROOT/.data"
+mkdir -p "$DATA"
+
+say() { printf '==> %s\n' "$*"; }
+die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
+
+SUDO=""
+if [[ "$(id -u)" != 0 ]] && command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO="sudo"; fi
+
+APT_UPDATED=0
+# Installs the Debian packages that are missing, or stops with one line naming them.
+apt_install() {
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  if [[ "$(id -u)" != 0 && -z "$SUDO" ]]; then
+    die "please install these Debian packages first (needs root): apt-get install ${missing[*]}"
+  fi
+  say "apt-get install ${missing[*]}"
+  if [[ $APT_UPDATED == 0 ]]; then $SUDO apt-get update -qq; APT_UPDATED=1; fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
+PG_MAJOR="$( [[ -n "$PG_BIN" ]] && basename "$(dirname "$PG_BIN")" || true)"
+
+pg_reachable() { pg_isready -q -d "$1" -t 2 >/dev/null 2>&1; }
+redis_reachable() { [[ "$(timeout 3 redis-cli -u "$1" ping 2>/dev/null)" == PONG ]]; }

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Idempotent set-up of the tools `make run` / `make test` need, on Debian with only the Rust
+# toolchain: Debian packages (PostgreSQL, Redis, Node), pgvector, the wasm32 target,
+# cargo-leptos, wasm-bindgen-cli and the npm tools. Pass `--test` to also install Chromium.
+# Each step is skipped when what it installs is already there.
+set -euo pipefail
+
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+WANT_TEST=0
+if [[ "${1:-}" == "--test" ]]; then WANT_TEST=1; fi
+
+CARGO_LEPTOS_VERSION=0.3.10
+WASM_BINDGEN_VERSION=0.2.130
+
+# ---- system packages -------------------------------------------------------------------------
+apt_install ca-certificates curl pkg-config libssl-dev build-essential \
+  postgresql postgresql-client redis-server redis-tools nodejs npm
+if [[ $WANT_TEST == 1 ]]; then apt_install chromium; fi
+
+# ---- Rust tools ------------------------------------------------------------------------------
+command -v cargo >/dev/null || die "the Rust toolchain (cargo) is required: https://rustup.rs"
+if ! rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown; then
+  say "rustup target add wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+  say "cargo install cargo-leptos $CARGO_LEPTOS_VERSION (about 16 minutes, once)"
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
+fi
+if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
+  say "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 3 minutes, once)"
+  # Not --locked: one locked dependency version is missing from the registry.
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+fi
+
+# ---- npm tools (tailwind, wasm-opt, playwright) ----------------------------------------------
+if [[ ! -x "$ROOT/node_modules/.bin/tailwindcss" || ! -x "$ROOT/node_modules/.bin/wasm-opt" \
+      || "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]]; then
+  say "npm ci"
+  (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# ---- pgvector --------------------------------------------------------------------------------
+PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
+[[ -n "$PG_BIN" ]] || die "PostgreSQL server binaries not found under /usr/lib/postgresql"
+PG_MAJOR="$(basename "$(dirname "$PG_BIN")")"
+
+install_pgvector() {
+  # pgvector is not packaged for bookworm: build Debian trixie's source package.
+  if [[ -f "/usr/share/postgresql/$PG_MAJOR/extension/vector.control" ]]; then return 0; fi
+  apt_install "postgresql-server-dev-$PG_MAJOR" dpkg-dev
+  local src=/etc/apt/sources.list.d/workforce-trixie-src.sources
+  if [[ ! -f $src ]]; then
+    say "adding a deb-src line for trixie (pgvector source)"
+    printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: trixie\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+      | $SUDO tee "$src" >/dev/null
+    $SUDO apt-get update -qq
+  fi
+  local build="$DATA/build/pgvector"
+  rm -rf "$build" && mkdir -p "$build"
+  say "building pgvector from source"
+  (cd "$build" && apt-get source -qq pgvector >/dev/null 2>&1) || die "apt-get source pgvector failed"
+  local dir; dir="$(find "$build" -maxdepth 1 -type d -name 'pgvector-*' | head -n 1)"
+  (cd "$dir" && make -s PG_CONFIG="$PG_BIN/pg_config" >/dev/null && $SUDO make -s install PG_CONFIG="$PG_BIN/pg_config" >/dev/null)
+}
+install_pgvector
+
+say "tools ready"

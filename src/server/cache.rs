@@ -1,0 +1,118 @@
+//! Redis: the per-employee namespace (`employee:{client_id}:{employee_id}:*`). Redis is a cache,
+//! never the source of truth: when it is down, every call here gives up after a short timeout
+//! and the request carries on.
+
+use crate::domain::{ClientId, EmployeeId};
+use redis::aio::ConnectionManager;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Mutex;
+use tokio::time::timeout;
+
+const OP_TIMEOUT: Duration = Duration::from_millis(500);
+
+#[derive(Clone)]
+pub struct Cache {
+    client: redis::Client,
+    conn: Arc<Mutex<Option<ConnectionManager>>>,
+}
+
+pub fn employee_key(client: &ClientId, employee: &EmployeeId, suffix: &str) -> String {
+    format!(
+        "employee:{}:{}:{suffix}",
+        client.as_str(),
+        employee.as_str()
+    )
+}
+
+impl Cache {
+    pub fn new(url: &str) -> Result<Self, redis::RedisError> {
+        Ok(Cache {
+            client: redis::Client::open(url)?,
+            conn: Arc::new(Mutex::new(None)),
+        })
+    }
+
+    /// A connection, made on first use and again after a failure.
+    async fn conn(&self) -> Option<ConnectionManager> {
+        let mut guard = self.conn.lock().await;
+        if let Some(c) = guard.as_ref() {
+            return Some(c.clone());
+        }
+        match timeout(OP_TIMEOUT * 2, ConnectionManager::new(self.client.clone())).await {
+            Ok(Ok(c)) => {
+                *guard = Some(c.clone());
+                Some(c)
+            }
+            Ok(Err(e)) => {
+                tracing::warn!("redis unavailable: {e}");
+                None
+            }
+            Err(_) => {
+                tracing::warn!("redis connect timed out");
+                None
+            }
+        }
+    }
+
+    async fn run<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Option<T> {
+        let mut conn = self.conn().await?;
+        match timeout(OP_TIMEOUT, cmd.query_async::<T>(&mut conn)).await {
+            Ok(Ok(v)) => Some(v),
+            Ok(Err(e)) => {
+                tracing::warn!("redis command failed: {e}");
+                None
+            }
+            Err(_) => {
+                tracing::warn!("redis command timed out");
+                None
+            }
+        }
+    }
+
+    pub async fn ping(&self) -> bool {
+        self.run::<String>(&redis::cmd("PING")).await.as_deref() == Some("PONG")
+    }
+
+    /// Creates the employee's namespace (the seed's `employee:{namespace}:config` hash).
+    pub async fn init_employee(
+        &self,
+        client: &ClientId,
+        employee: &EmployeeId,
+        created_at: &str,
+    ) -> bool {
+        let mut cmd = redis::cmd("HSET");
+        cmd.arg(employee_key(client, employee, "config"))
+            .arg("created_at")
+            .arg(created_at)
+            .arg("client_id")
+            .arg(client.as_str())
+            .arg("employee_id")
+            .arg(employee.as_str());
+        self.run::<i64>(&cmd).await.is_some()
+    }
+
+    /// Removes everything cached for the employee.
+    pub async fn purge_employee(&self, client: &ClientId, employee: &EmployeeId) -> bool {
+        let mut cmd = redis::cmd("DEL");
+        for suffix in ["config", "recent"] {
+            cmd.arg(employee_key(client, employee, suffix));
+        }
+        self.run::<i64>(&cmd).await.is_some()
+    }
+
+    /// Keys currently held for the employee (for tests and diagnostics).
+    pub async fn employee_keys(
+        &self,
+        client: &ClientId,
+        employee: &EmployeeId,
+    ) -> Option<Vec<String>> {
+        let mut cmd = redis::cmd("KEYS");
+        cmd.arg(format!(
+            "employee:{}:{}:*",
+            client.as_str(),
+            employee.as_str()
+        ));
+        self.run::<Vec<String>>(&cmd).await
+    }
+}

@@ -1,0 +1,95 @@
+//! Pools, migrations and the tenant transaction.
+
+use super::config::Settings;
+use crate::domain::ClientId;
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgConnection, PgPool, Postgres, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub static MIGRATOR: Migrator = sqlx::migrate!();
+
+/// The role every tenant query runs as.
+pub const APP_ROLE: &str = "workforce_app";
+
+/// A transaction scoped to one client: RLS sees only that client's rows until it ends.
+pub type TenantTx = Transaction<'static, Postgres>;
+
+/// Runs the migrations as the owner (`DATABASE_URL`) and sets the runtime role's password when
+/// one is configured.
+pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let opts = PgConnectOptions::from_str(settings.database_url.expose_secret())
+        .context("DATABASE_URL")?;
+    let mut conn = PgConnection::connect_with(&opts)
+        .await
+        .context("connecting as the owner")?;
+    MIGRATOR
+        .run(&mut conn)
+        .await
+        .context("running migrations")?;
+    if let Some(pw) = &settings.app_database_password {
+        let stmt: String =
+            sqlx::query_scalar("SELECT format('ALTER ROLE workforce_app PASSWORD %L', $1::text)")
+                .bind(pw.expose_secret())
+                .fetch_one(&mut conn)
+                .await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(stmt))
+            .execute(&mut conn)
+            .await?;
+    }
+    conn.close().await.ok();
+    Ok(())
+}
+
+/// Connection options for the runtime role on the same server and database as `owner`.
+pub fn app_options(owner: &PgConnectOptions, password: Option<&str>) -> PgConnectOptions {
+    let opts = owner.clone().username(APP_ROLE);
+    match password {
+        Some(pw) => opts.password(pw),
+        None => opts,
+    }
+}
+
+/// The runtime pool, connected as `workforce_app`.
+pub async fn app_pool(settings: &Settings) -> anyhow::Result<PgPool> {
+    let opts = match &settings.app_database_url {
+        Some(url) => {
+            PgConnectOptions::from_str(url.expose_secret()).context("WORKFORCE_APP_DATABASE_URL")?
+        }
+        None => {
+            let owner = PgConnectOptions::from_str(settings.database_url.expose_secret())?;
+            app_options(
+                &owner,
+                settings
+                    .app_database_password
+                    .as_ref()
+                    .map(|s| s.expose_secret()),
+            )
+        }
+    };
+    Ok(pool_options(settings.file.limits.db_max_connections)
+        .connect_with(opts)
+        .await
+        .context("connecting as workforce_app")?)
+}
+
+pub fn pool_options(max: u32) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(max)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(5))
+}
+
+/// Begins a transaction in which RLS shows only `client`'s rows (`set_config(..., true)` is
+/// transaction-local, so nothing leaks to the next user of the connection).
+pub async fn tenant_tx(pool: &PgPool, client: &ClientId) -> Result<TenantTx, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT set_config('app.current_client_id', $1, true)")
+        .bind(client.as_str())
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}

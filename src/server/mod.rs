@@ -1,0 +1,13 @@
+//! Server-only code: configuration, state, database, cache, authentication and the services.
+
+pub mod auth;
+pub mod cache;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod repo;
+pub mod service;
+pub mod startup;
+pub mod state;
+
+pub use state::AppState;

@@ -1,0 +1,389 @@
+//! Repository functions. Each takes `&mut PgConnection` — in practice the inside of a tenant
+//! transaction — never a pool, so a query outside a tenant is hard to write by accident.
+
+use crate::domain::*;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::postgres::PgRow;
+use sqlx::types::Json;
+use sqlx::{PgConnection, Row};
+
+fn decode_err(what: &str, value: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("unexpected {what} '{value}' in the database").into())
+}
+
+fn client_from_row(row: &PgRow) -> Result<Client, sqlx::Error> {
+    let id: String = row.try_get("id")?;
+    let status: String = row.try_get("status")?;
+    let Json(configuration): Json<ClientConfiguration> = row.try_get("configuration")?;
+    Ok(Client {
+        id: ClientId::parse(&id).ok_or_else(|| decode_err("client id", &id))?,
+        name: row.try_get("name")?,
+        industry: row.try_get("industry")?,
+        tier: row.try_get("tier")?,
+        configuration,
+        status: ClientStatus::parse(&status).ok_or_else(|| decode_err("client status", &status))?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn employee_from_row(row: &PgRow) -> Result<Employee, sqlx::Error> {
+    let id: String = row.try_get("id")?;
+    let client_id: String = row.try_get("client_id")?;
+    let status: String = row.try_get("status")?;
+    let Json(personality): Json<PersonalityConfig> = row.try_get("personality")?;
+    let Json(model_preferences): Json<ModelPreferences> = row.try_get("model_preferences")?;
+    Ok(Employee {
+        id: EmployeeId::parse(&id).ok_or_else(|| decode_err("employee id", &id))?,
+        client_id: ClientId::parse(&client_id)
+            .ok_or_else(|| decode_err("client id", &client_id))?,
+        name: row.try_get("name")?,
+        role: row.try_get("role")?,
+        industry: row.try_get("industry")?,
+        expertise_areas: row.try_get("expertise_areas")?,
+        personality,
+        model_preferences,
+        tool_access: row.try_get("tool_access")?,
+        knowledge_sources: row.try_get("knowledge_sources")?,
+        status: EmployeeStatus::parse(&status)
+            .ok_or_else(|| decode_err("employee status", &status))?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        archived_at: row.try_get("archived_at")?,
+    })
+}
+
+// ---- clients ----------------------------------------------------------------------------------
+
+pub async fn insert_client(conn: &mut PgConnection, c: &Client) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO clients (id, name, industry, tier, configuration, status, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(c.id.as_str())
+    .bind(&c.name)
+    .bind(&c.industry)
+    .bind(&c.tier)
+    .bind(Json(&c.configuration))
+    .bind(c.status.as_str())
+    .bind(c.created_at)
+    .bind(c.updated_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn get_client(
+    conn: &mut PgConnection,
+    id: &ClientId,
+) -> Result<Option<Client>, sqlx::Error> {
+    let row = sqlx::query("SELECT * FROM clients WHERE id = $1")
+        .bind(id.as_str())
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(client_from_row).transpose()
+}
+
+/// Every client, through the operator path (`wf_list_clients`, SECURITY DEFINER).
+pub async fn list_all_clients(conn: &mut PgConnection) -> Result<Vec<Client>, sqlx::Error> {
+    let rows = sqlx::query("SELECT * FROM wf_list_clients()")
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(client_from_row).collect()
+}
+
+// ---- API keys ---------------------------------------------------------------------------------
+
+pub async fn insert_api_key(
+    conn: &mut PgConnection,
+    client: &ClientId,
+    key_id: &str,
+    hash: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO api_keys (client_id, id, key_hash) VALUES ($1, $2, $3)")
+        .bind(client.as_str())
+        .bind(key_id)
+        .bind(hash)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub struct KeyRecord {
+    pub client_id: String,
+    pub key_hash: String,
+    pub client_status: String,
+}
+
+/// Resolves a key id to its client through the operator path (`wf_lookup_api_key`).
+pub async fn lookup_api_key(
+    conn: &mut PgConnection,
+    key_id: &str,
+) -> Result<Option<KeyRecord>, sqlx::Error> {
+    let row = sqlx::query("SELECT client_id, key_hash, client_status FROM wf_lookup_api_key($1)")
+        .bind(key_id)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| {
+        Ok(KeyRecord {
+            client_id: r.try_get("client_id")?,
+            key_hash: r.try_get("key_hash")?,
+            client_status: r.try_get("client_status")?,
+        })
+    })
+    .transpose()
+}
+
+// ---- employees --------------------------------------------------------------------------------
+
+/// Employees that count against `max_employees` (archived ones do not).
+pub async fn count_live_employees(
+    conn: &mut PgConnection,
+    client: &ClientId,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM employees WHERE client_id = $1 AND status <> 'archived'",
+    )
+    .bind(client.as_str())
+    .fetch_one(conn)
+    .await
+}
+
+/// Serialises employee creation per client for the rest of the transaction, so two concurrent
+/// creations cannot both pass the limit check.
+pub async fn lock_client_for_creation(
+    conn: &mut PgConnection,
+    client: &ClientId,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
+        .bind(client.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn insert_employee(conn: &mut PgConnection, e: &Employee) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO employees (client_id, id, name, role, industry, expertise_areas, personality,
+             model_preferences, tool_access, knowledge_sources, status, created_at, updated_at, archived_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+    )
+    .bind(e.client_id.as_str())
+    .bind(e.id.as_str())
+    .bind(&e.name)
+    .bind(&e.role)
+    .bind(&e.industry)
+    .bind(&e.expertise_areas)
+    .bind(Json(&e.personality))
+    .bind(Json(&e.model_preferences))
+    .bind(&e.tool_access)
+    .bind(&e.knowledge_sources)
+    .bind(e.status.as_str())
+    .bind(e.created_at)
+    .bind(e.updated_at)
+    .bind(e.archived_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Loads one employee; `for_update` locks the row until the transaction ends.
+pub async fn get_employee(
+    conn: &mut PgConnection,
+    client: &ClientId,
+    id: &EmployeeId,
+    for_update: bool,
+) -> Result<Option<Employee>, sqlx::Error> {
+    let sql = if for_update {
+        "SELECT * FROM employees WHERE client_id = $1 AND id = $2 FOR UPDATE"
+    } else {
+        "SELECT * FROM employees WHERE client_id = $1 AND id = $2"
+    };
+    let row = sqlx::query(sql)
+        .bind(client.as_str())
+        .bind(id.as_str())
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(employee_from_row).transpose()
+}
+
+pub async fn list_employees(
+    conn: &mut PgConnection,
+    client: &ClientId,
+    status: Option<EmployeeStatus>,
+) -> Result<Vec<Employee>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT * FROM employees WHERE client_id = $1 AND ($2::text IS NULL OR status = $2)
+         ORDER BY created_at DESC, id",
+    )
+    .bind(client.as_str())
+    .bind(status.map(EmployeeStatus::as_str))
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(employee_from_row).collect()
+}
+
+/// Writes every mutable field of `e` and returns the stored row.
+pub async fn update_employee(
+    conn: &mut PgConnection,
+    e: &Employee,
+) -> Result<Employee, sqlx::Error> {
+    let row = sqlx::query(
+        "UPDATE employees SET name = $3, role = $4, industry = $5, expertise_areas = $6, personality = $7,
+             model_preferences = $8, tool_access = $9, knowledge_sources = $10, status = $11,
+             archived_at = $12, updated_at = now()
+         WHERE client_id = $1 AND id = $2
+         RETURNING *",
+    )
+    .bind(e.client_id.as_str())
+    .bind(e.id.as_str())
+    .bind(&e.name)
+    .bind(&e.role)
+    .bind(&e.industry)
+    .bind(&e.expertise_areas)
+    .bind(Json(&e.personality))
+    .bind(Json(&e.model_preferences))
+    .bind(&e.tool_access)
+    .bind(&e.knowledge_sources)
+    .bind(e.status.as_str())
+    .bind(e.archived_at)
+    .fetch_one(conn)
+    .await?;
+    employee_from_row(&row)
+}
+
+/// Deletes the employee; its interactions (and their vectors) and status history go with it.
+pub async fn delete_employee(
+    conn: &mut PgConnection,
+    client: &ClientId,
+    id: &EmployeeId,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM employees WHERE client_id = $1 AND id = $2")
+        .bind(client.as_str())
+        .bind(id.as_str())
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn insert_status_change(
+    conn: &mut PgConnection,
+    e: &Employee,
+    from: Option<EmployeeStatus>,
+    actor: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO employee_status_history (client_id, employee_id, from_status, to_status, actor)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(e.client_id.as_str())
+    .bind(e.id.as_str())
+    .bind(from.map(EmployeeStatus::as_str))
+    .bind(e.status.as_str())
+    .bind(actor)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StatusChange {
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub actor: String,
+    pub changed_at: DateTime<Utc>,
+}
+
+pub async fn status_history(
+    conn: &mut PgConnection,
+    client: &ClientId,
+    id: &EmployeeId,
+) -> Result<Vec<StatusChange>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT from_status, to_status, actor, changed_at FROM employee_status_history
+         WHERE client_id = $1 AND employee_id = $2 ORDER BY changed_at, id",
+    )
+    .bind(client.as_str())
+    .bind(id.as_str())
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(StatusChange {
+                from_status: r.try_get("from_status")?,
+                to_status: r.try_get("to_status")?,
+                actor: r.try_get("actor")?,
+                changed_at: r.try_get("changed_at")?,
+            })
+        })
+        .collect()
+}
+
+// ---- audit ------------------------------------------------------------------------------------
+
+pub struct AuditEvent<'a> {
+    pub client: &'a ClientId,
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub entity_type: &'a str,
+    pub entity_id: &'a str,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+pub async fn insert_audit(conn: &mut PgConnection, ev: AuditEvent<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO audit_events (client_id, actor, action, entity_type, entity_id, before, after)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(ev.client.as_str())
+    .bind(ev.actor)
+    .bind(ev.action)
+    .bind(ev.entity_type)
+    .bind(ev.entity_id)
+    .bind(ev.before)
+    .bind(ev.after)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct AuditRecord {
+    pub actor: String,
+    pub action: String,
+    pub entity_type: String,
+    pub entity_id: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn audit_for_entity(
+    conn: &mut PgConnection,
+    client: &ClientId,
+    entity_id: &str,
+) -> Result<Vec<AuditRecord>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT actor, action, entity_type, entity_id, before, after, created_at FROM audit_events
+         WHERE client_id = $1 AND entity_id = $2 ORDER BY id",
+    )
+    .bind(client.as_str())
+    .bind(entity_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(AuditRecord {
+                actor: r.try_get("actor")?,
+                action: r.try_get("action")?,
+                entity_type: r.try_get("entity_type")?,
+                entity_id: r.try_get("entity_id")?,
+                before: r.try_get("before")?,
+                after: r.try_get("after")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,25 @@
+//! The state every handler and server function receives.
+
+use super::auth::KeyCache;
+use super::cache::Cache;
+use super::config::Settings;
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use sqlx::PgPool;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    /// Runtime pool, connected as `workforce_app`.
+    pub pool: PgPool,
+    pub cache: Cache,
+    pub settings: Arc<Settings>,
+    pub keys: Arc<KeyCache>,
+    pub leptos_options: LeptosOptions,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}

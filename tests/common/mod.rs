@@ -1,0 +1,164 @@
+//! Test helpers: a real server on port 0 over its own database (made by `#[sqlx::test]`),
+//! connected as `workforce_app`, with the real Redis.
+#![allow(dead_code)]
+
+use serde_json::{json, Value};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::PgPool;
+use std::net::SocketAddr;
+use workforce::server::config::{parse_with_overrides, Settings};
+use workforce::server::{db, startup, AppState};
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+pub fn settings() -> Settings {
+    let file = parse_with_overrides(include_str!("../../Leptos.toml"), []).expect("Leptos.toml");
+    Settings {
+        file,
+        database_url: std::env::var("DATABASE_URL").unwrap_or_default().into(),
+        app_database_url: None,
+        app_database_password: None,
+        redis_url: redis_url().into(),
+        admin_token: Some(ADMIN_TOKEN.to_owned().into()),
+    }
+}
+
+/// A pool on the test database as the runtime role.
+pub async fn app_pool(owner: &PgConnectOptions) -> PgPool {
+    db::pool_options(8)
+        .connect_with(db::app_options(owner, None))
+        .await
+        .expect("connect as workforce_app")
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub http: reqwest::Client,
+    pub state: AppState,
+}
+
+pub async fn spawn_app(owner: PgConnectOptions) -> TestApp {
+    let pool = app_pool(&owner).await;
+    let options = leptos::config::LeptosOptions::builder()
+        .output_name("workforce")
+        .build();
+    let state = startup::build_state(pool, settings(), options).expect("state");
+    let router = startup::build_router(state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        axum::serve(listener, router).await.expect("serve");
+    });
+    TestApp {
+        addr,
+        http: reqwest::Client::new(),
+        state,
+    }
+}
+
+pub struct Response {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.http.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        Self::read(req.send().await.expect("request")).await
+    }
+
+    pub async fn send_raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Response {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self
+            .http
+            .request(method, self.url(path))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        Self::read(req.send().await.expect("request")).await
+    }
+
+    async fn read(res: reqwest::Response) -> Response {
+        let status = res.status().as_u16();
+        let text = res.text().await.expect("body");
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Response { status, body }
+    }
+
+    /// Onboards a client; returns (client id, API key).
+    pub async fn onboard(&self, body: Value) -> (String, String) {
+        let r = self
+            .send(
+                "POST",
+                "/api/v1/employees/clients",
+                Some(ADMIN_TOKEN),
+                Some(body),
+            )
+            .await;
+        assert_eq!(r.status, 201, "onboard: {}", r.body);
+        let id = r.body["client"]["id"]
+            .as_str()
+            .expect("client id")
+            .to_owned();
+        let key = r.body["api_key"].as_str().expect("api key").to_owned();
+        (id, key)
+    }
+
+    pub async fn create_employee(&self, client: &str, key: &str, body: Value) -> Response {
+        self.send(
+            "POST",
+            &format!("/api/v1/employees/clients/{client}/employees"),
+            Some(key),
+            Some(body),
+        )
+        .await
+    }
+}
+
+pub fn requirements(role: &str) -> Value {
+    json!({
+        "role": role,
+        "industry": "retail banking",
+        "expertise_areas": ["cards", "mortgages"],
+        "communication_style": "friendly",
+        "tools_needed": ["crm"],
+        "knowledge_domains": ["card policy"],
+        "personality_traits": {"empathy_level": 0.9}
+    })
+}

@@ -1,0 +1,825 @@
+//! The REST API through a real server on port 0, its own database and the real Redis.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use workforce::domain::{ClientId, EmployeeId};
+
+fn emp_path(client: &str, emp: &str) -> String {
+    format!("/api/v1/employees/clients/{client}/employees/{emp}")
+}
+
+#[sqlx::test]
+async fn the_whole_employee_lifecycle(_p: PgPoolOptions, owner: PgConnectOptions) {
+    let app = spawn_app(owner).await;
+    let (client, key) = app
+        .onboard(json!({"name": "Acme Bank", "industry": "banking", "tier": "professional", "compliance_requirements": ["GDPR"]}))
+        .await;
+
+    let r = app
+        .send(
+            "GET",
+            &format!("/api/v1/employees/clients/{client}"),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["configuration"]["max_employees"], 25);
+    assert_eq!(
+        r.body["configuration"]["compliance_requirements"],
+        json!(["gdpr"])
+    );
+
+    let r = app
+        .create_employee(&client, &key, requirements("support agent"))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let emp = r.body["id"].as_str().expect("id").to_owned();
+    assert!(emp.starts_with(&format!("{client}_emp_")));
+    assert_eq!(r.body["status"], "active");
+    assert_eq!(r.body["personality"]["empathy_level"], 0.9);
+    assert_eq!(r.body["personality"]["formality_level"], "casual");
+    assert_eq!(
+        r.body["model_preferences"]["primary_model"],
+        "smollm2-135m-instruct"
+    );
+
+    // Redis namespace exists.
+    let cid = ClientId::parse(&client).expect("cid");
+    let eid = EmployeeId::parse(&emp).expect("eid");
+    let keys = app
+        .state
+        .cache
+        .employee_keys(&cid, &eid)
+        .await
+        .expect("redis up");
+    assert_eq!(keys.len(), 1, "{keys:?}");
+
+    let r = app
+        .send(
+            "GET",
+            &format!("/api/v1/employees/clients/{client}/employees"),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body.as_array().expect("list").len(), 1);
+
+    let r = app
+        .send(
+            "PATCH",
+            &emp_path(&client, &emp),
+            Some(&key),
+            Some(json!({"name": "Ava", "personality": {"response_length": "detailed"},
+                        "model_preferences": {"primary_model": "gpt-4o", "fallback_models": ["gpt-4o-mini"]},
+                        "tool_access": ["crm", "email"]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["name"], "Ava");
+    assert_eq!(r.body["personality"]["response_length"], "detailed");
+    assert_eq!(
+        r.body["personality"]["empathy_level"], 0.9,
+        "untouched fields stay"
+    );
+    assert_eq!(
+        r.body["model_preferences"]["fallback_models"],
+        json!(["gpt-4o-mini"])
+    );
+
+    let r = app
+        .send("GET", &emp_path(&client, &emp), Some(&key), None)
+        .await;
+    assert_eq!(r.body["name"], "Ava", "the update was stored");
+
+    for (action, expect_status, expect) in [
+        ("pause", 200, Some("paused")),
+        ("pause", 409, None),
+        ("resume", 200, Some("active")),
+        ("archive", 200, Some("archived")),
+        ("resume", 409, None),
+    ] {
+        let r = app
+            .send(
+                "POST",
+                &format!("{}/{action}", emp_path(&client, &emp)),
+                Some(&key),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, expect_status, "{action}: {}", r.body);
+        match expect {
+            Some(s) => assert_eq!(r.body["status"], s),
+            None => assert_eq!(r.body["error"]["code"], "conflict"),
+        }
+    }
+    let r = app
+        .send("GET", &emp_path(&client, &emp), Some(&key), None)
+        .await;
+    assert!(r.body["archived_at"].is_string());
+    let r = app
+        .send(
+            "PATCH",
+            &emp_path(&client, &emp),
+            Some(&key),
+            Some(json!({"name": "x"})),
+        )
+        .await;
+    assert_eq!(r.status, 409, "archived employees are read-only");
+    let r = app
+        .send(
+            "GET",
+            &format!("/api/v1/employees/clients/{client}/employees?status=archived"),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(r.body.as_array().expect("list").len(), 1);
+
+    // Every change left an audit event with before/after, and the status history is complete.
+    let r = app
+        .send(
+            "GET",
+            &format!("{}/audit", emp_path(&client, &emp)),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let actions: Vec<&str> = r.body["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "employee.create",
+            "employee.update",
+            "employee.pause",
+            "employee.resume",
+            "employee.archive"
+        ]
+    );
+    let update = &r.body["events"][1];
+    assert_eq!(update["before"]["name"], "Support Agent · Retail Banking");
+    assert_eq!(update["after"]["name"], "Ava");
+    assert!(update["actor"]
+        .as_str()
+        .expect("actor")
+        .starts_with("api_key:"));
+    let history: Vec<&str> = r.body["status_history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .filter_map(|h| h["to_status"].as_str())
+        .collect();
+    assert_eq!(history, ["active", "paused", "active", "archived"]);
+
+    // Give the employee some interactions, then delete it: rows, vectors and cache go with it.
+    let mut tx = workforce::server::db::tenant_tx(&app.state.pool, &cid)
+        .await
+        .expect("tx");
+    for i in 0..3 {
+        sqlx::query(
+            "INSERT INTO employee_interactions (client_id, employee_id, interaction_id, message, response, embedding, embedding_model)
+             VALUES ($1, $2, $3, 'm', 'r', '[0.1,0.2,0.3]', 'test')",
+        )
+        .bind(&client)
+        .bind(&emp)
+        .bind(format!("i{i}"))
+        .execute(&mut *tx)
+        .await
+        .expect("interaction");
+    }
+    tx.commit().await.expect("commit");
+
+    let r = app
+        .send("DELETE", &emp_path(&client, &emp), Some(&key), None)
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = app
+        .send("GET", &emp_path(&client, &emp), Some(&key), None)
+        .await;
+    assert_eq!(r.status, 404);
+    let r = app
+        .send("DELETE", &emp_path(&client, &emp), Some(&key), None)
+        .await;
+    assert_eq!(r.status, 404);
+    let mut tx = workforce::server::db::tenant_tx(&app.state.pool, &cid)
+        .await
+        .expect("tx");
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM employee_interactions")
+        .fetch_one(&mut *tx)
+        .await
+        .expect("count");
+    assert_eq!(left, 0, "interactions and their vectors are deleted");
+    let deleted: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_events WHERE action = 'employee.delete' AND entity_id = $1",
+    )
+    .bind(&emp)
+    .fetch_one(&mut *tx)
+    .await
+    .expect("audit");
+    assert_eq!(deleted, 1, "the deletion is audited");
+    drop(tx);
+    let keys = app
+        .state
+        .cache
+        .employee_keys(&cid, &eid)
+        .await
+        .expect("redis up");
+    assert!(keys.is_empty(), "cache entries removed: {keys:?}");
+}
+
+#[sqlx::test]
+async fn the_employee_limit_is_enforced(_p: PgPoolOptions, owner: PgConnectOptions) {
+    let app = spawn_app(owner).await;
+    let (client, key) = app
+        .onboard(json!({"name": "Small Co", "tier": "starter", "max_employees": 2}))
+        .await;
+    let mut ids = Vec::new();
+    for role in ["one", "two"] {
+        let r = app.create_employee(&client, &key, requirements(role)).await;
+        assert_eq!(r.status, 201);
+        ids.push(r.body["id"].as_str().expect("id").to_owned());
+    }
+    let r = app
+        .create_employee(&client, &key, requirements("three"))
+        .await;
+    assert_eq!(r.status, 409);
+    assert_eq!(r.body["error"]["code"], "limit_exceeded");
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .expect("message")
+        .contains("limit of 2"));
+
+    // Archived employees do not count.
+    let r = app
+        .send(
+            "POST",
+            &format!("{}/archive", emp_path(&client, &ids[0])),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let r = app
+        .create_employee(&client, &key, requirements("three"))
+        .await;
+    assert_eq!(r.status, 201);
+
+    // Concurrent creations cannot overshoot the limit.
+    let (client, key) = app
+        .onboard(json!({"name": "Race Co", "tier": "starter", "max_employees": 3}))
+        .await;
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let url = app.url(&format!("/api/v1/employees/clients/{client}/employees"));
+            let http = app.http.clone();
+            let key = key.clone();
+            tokio::spawn(async move {
+                http.post(url)
+                    .bearer_auth(key)
+                    .json(&requirements(&format!("r{i}")))
+                    .send()
+                    .await
+                    .expect("send")
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for t in tasks {
+        let status = t.await.expect("join");
+        assert!(status == 201 || status == 409, "{status}");
+        created += usize::from(status == 201);
+    }
+    assert_eq!(created, 3);
+
+    // A tier's limit cannot be widened at onboarding.
+    let r = app
+        .send(
+            "POST",
+            "/api/v1/employees/clients",
+            Some(ADMIN_TOKEN),
+            Some(json!({"name": "Big", "tier": "starter", "max_employees": 1000})),
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body["error"]["fields"]["max_employees"].is_string());
+}
+
+#[sqlx::test]
+async fn only_the_clients_allowed_models_can_be_chosen(_p: PgPoolOptions, owner: PgConnectOptions) {
+    let app = spawn_app(owner).await;
+    let (client, key) = app
+        .onboard(
+            json!({"name": "Frugal", "tier": "professional", "allowed_models": ["gpt-4o-mini"]}),
+        )
+        .await;
+
+    let r = app
+        .create_employee(&client, &key, requirements("analyst"))
+        .await;
+    assert_eq!(r.status, 201);
+    assert_eq!(
+        r.body["model_preferences"]["primary_model"], "gpt-4o-mini",
+        "default falls back to an allowed model"
+    );
+    let emp = r.body["id"].as_str().expect("id").to_owned();
+
+    let mut req = requirements("analyst");
+    req["model_preferences"] = json!({"primary_model": "gpt-4o"});
+    let r = app.create_employee(&client, &key, req).await;
+    assert_eq!(r.status, 422);
+    let msg = r.body["error"]["fields"]["model_preferences.primary_model"]
+        .as_str()
+        .expect("field");
+    assert!(
+        msg.contains("gpt-4o") && msg.contains("not allowed"),
+        "{msg}"
+    );
+
+    let mut req = requirements("analyst");
+    req["model_preferences"] = json!({"fallback_models": ["gpt-4o-mini", "gpt-4"], "specialized_models": {"code": "gpt-4.1"}});
+    let r = app.create_employee(&client, &key, req).await;
+    assert_eq!(r.status, 422);
+    let fields = &r.body["error"]["fields"];
+    assert!(fields["model_preferences.fallback_models[1]"]
+        .as_str()
+        .expect("f")
+        .contains("gpt-4"));
+    assert!(fields["model_preferences.specialized_models.code"]
+        .as_str()
+        .expect("f")
+        .contains("gpt-4.1"));
+
+    let r = app
+        .send(
+            "PATCH",
+            &emp_path(&client, &emp),
+            Some(&key),
+            Some(json!({"model_preferences": {"primary_model": "gpt-4"}})),
+        )
+        .await;
+    assert_eq!(r.status, 422);
+
+    // A model the tier does not offer cannot be granted at onboarding.
+    let r = app
+        .send(
+            "POST",
+            "/api/v1/employees/clients",
+            Some(ADMIN_TOKEN),
+            Some(json!({"name": "X", "tier": "starter", "allowed_models": ["gpt-4.1"]})),
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body["error"]["fields"]["allowed_models[0]"]
+        .as_str()
+        .expect("f")
+        .contains("gpt-4.1"));
+}
+
+#[sqlx::test]
+async fn another_clients_resources_look_exactly_like_missing_ones(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let app = spawn_app(owner).await;
+    let (a, a_key) = app.onboard(json!({"name": "A", "tier": "starter"})).await;
+    let (b, b_key) = app.onboard(json!({"name": "B", "tier": "starter"})).await;
+    let r = app
+        .create_employee(&b, &b_key, requirements("secret keeper"))
+        .await;
+    let b_emp = r.body["id"].as_str().expect("id").to_owned();
+    let missing_client = "client_000000000000000000000000";
+
+    let not_found = app
+        .send(
+            "GET",
+            &format!("/api/v1/employees/clients/{missing_client}/employees"),
+            Some(&a_key),
+            None,
+        )
+        .await;
+    assert_eq!(not_found.status, 404);
+    let paths = [
+        ("GET", format!("/api/v1/employees/clients/{b}")),
+        ("GET", format!("/api/v1/employees/clients/{b}/employees")),
+        ("POST", format!("/api/v1/employees/clients/{b}/employees")),
+        ("GET", emp_path(&b, &b_emp)),
+        ("PATCH", emp_path(&b, &b_emp)),
+        ("DELETE", emp_path(&b, &b_emp)),
+        ("POST", format!("{}/pause", emp_path(&b, &b_emp))),
+        ("GET", format!("{}/audit", emp_path(&b, &b_emp))),
+        // A's own path with B's employee id.
+        ("GET", emp_path(&a, &b_emp)),
+        ("POST", format!("{}/archive", emp_path(&a, &b_emp))),
+    ];
+    for (method, path) in paths {
+        let body = (method == "POST" || method == "PATCH").then(|| requirements("x"));
+        let r = app.send(method, &path, Some(&a_key), body).await;
+        assert_eq!(r.status, 404, "{method} {path}: {}", r.body);
+        assert_eq!(r.body["error"]["code"], "not_found");
+    }
+    // B's employee is untouched.
+    let r = app
+        .send("GET", &emp_path(&b, &b_emp), Some(&b_key), None)
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["status"], "active");
+
+    // Without a valid key: 401, whatever the path.
+    for token in [
+        None,
+        Some("wfk_0123456789abcdef_0123456789abcdef0123456789abcdef0123456789abcdef"),
+        Some("nonsense"),
+        Some(ADMIN_TOKEN),
+    ] {
+        let r = app
+            .send(
+                "GET",
+                &format!("/api/v1/employees/clients/{a}/employees"),
+                token,
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 401, "{token:?}");
+        assert_eq!(r.body["error"]["code"], "unauthorized");
+    }
+    // A client key is not an operator token.
+    let r = app
+        .send("GET", "/api/v1/employees/clients", Some(&a_key), None)
+        .await;
+    assert_eq!(r.status, 401);
+    let r = app
+        .send("GET", "/api/v1/employees/clients", Some(ADMIN_TOKEN), None)
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["clients"].as_array().expect("clients").len(), 2);
+}
+
+#[sqlx::test]
+async fn every_bad_input_gets_a_clear_4xx(_p: PgPoolOptions, owner: PgConnectOptions) {
+    let app = spawn_app(owner).await;
+    let (c, key) = app
+        .onboard(json!({"name": "Valid", "tier": "starter"}))
+        .await;
+    let r = app.create_employee(&c, &key, requirements("ok")).await;
+    let emp = r.body["id"].as_str().expect("id").to_owned();
+    let clients = "/api/v1/employees/clients".to_string();
+    let emps = format!("/api/v1/employees/clients/{c}/employees");
+    let one = emp_path(&c, &emp);
+    let with = |f: &dyn Fn(&mut Value)| {
+        let mut v = requirements("x");
+        f(&mut v);
+        v
+    };
+    let admin = Some(ADMIN_TOKEN);
+    let k = Some(key.as_str());
+
+    // (method, path, token, body, expected status, field that must be named)
+    let cases: Vec<(&str, String, Option<&str>, Value, u16, Option<&str>)> = vec![
+        (
+            "POST",
+            clients.clone(),
+            None,
+            json!({"name": "x", "tier": "starter"}),
+            401,
+            None,
+        ),
+        (
+            "POST",
+            clients.clone(),
+            Some("wrong"),
+            json!({"name": "x", "tier": "starter"}),
+            401,
+            None,
+        ),
+        (
+            "POST",
+            clients.clone(),
+            admin,
+            json!({"name": "", "tier": "gold"}),
+            422,
+            Some("name"),
+        ),
+        (
+            "POST",
+            clients.clone(),
+            admin,
+            json!({"name": "x", "tier": "gold"}),
+            422,
+            Some("tier"),
+        ),
+        (
+            "POST",
+            clients.clone(),
+            admin,
+            json!({"name": "x", "tier": "starter", "max_employees": -1}),
+            422,
+            Some("max_employees"),
+        ),
+        (
+            "POST",
+            clients.clone(),
+            admin,
+            json!({"name": "x", "tier": "starter", "max_employees": 0}),
+            422,
+            Some("max_employees"),
+        ),
+        (
+            "POST",
+            clients.clone(),
+            admin,
+            json!({"name": "x", "tier": "starter", "security_level": "extreme"}),
+            422,
+            Some("security_level"),
+        ),
+        (
+            "POST",
+            clients.clone(),
+            admin,
+            json!({"name": "x", "tier": "starter", "plan": "x"}),
+            422,
+            Some("plan"),
+        ),
+        (
+            "POST",
+            clients.clone(),
+            admin,
+            json!({"tier": "starter"}),
+            422,
+            Some("name"),
+        ),
+        (
+            "POST",
+            clients.clone(),
+            admin,
+            json!({"name": "x".repeat(121), "tier": "starter"}),
+            422,
+            Some("name"),
+        ),
+        (
+            "POST",
+            emps.clone(),
+            k,
+            json!({"role": 5, "industry": "x", "communication_style": "friendly"}),
+            422,
+            Some("role"),
+        ),
+        (
+            "POST",
+            emps.clone(),
+            k,
+            json!({"role": "x", "industry": "x"}),
+            422,
+            Some("communication_style"),
+        ),
+        (
+            "POST",
+            emps.clone(),
+            k,
+            with(&|v| v["favourite_colour"] = json!("red")),
+            422,
+            Some("favourite_colour"),
+        ),
+        (
+            "POST",
+            emps.clone(),
+            k,
+            with(&|v| v["communication_style"] = json!("sarcastic")),
+            422,
+            Some("communication_style"),
+        ),
+        (
+            "POST",
+            emps.clone(),
+            k,
+            with(&|v| v["personality_traits"]["empathy_level"] = json!(1.5)),
+            422,
+            Some("personality_traits.empathy_level"),
+        ),
+        (
+            "POST",
+            emps.clone(),
+            k,
+            with(&|v| v["personality_traits"]["creativity_level"] = json!(-0.1)),
+            422,
+            Some("personality_traits.creativity_level"),
+        ),
+        (
+            "POST",
+            emps.clone(),
+            k,
+            with(&|v| v["personality_traits"]["expertise_level"] = json!("guru")),
+            422,
+            Some("personality_traits.expertise_level"),
+        ),
+        (
+            "POST",
+            emps.clone(),
+            k,
+            with(&|v| {
+                v["tools_needed"] = json!((0..40).map(|i| format!("t{i}")).collect::<Vec<_>>())
+            }),
+            422,
+            Some("tools_needed"),
+        ),
+        (
+            "POST",
+            emps.clone(),
+            k,
+            with(&|v| v["tools_needed"] = json!(["rm -rf /"])),
+            422,
+            Some("tools_needed[0]"),
+        ),
+        (
+            "POST",
+            emps.clone(),
+            k,
+            with(&|v| v["expertise_areas"] = json!(["a", ""])),
+            422,
+            Some("expertise_areas[1]"),
+        ),
+        (
+            "POST",
+            emps.clone(),
+            k,
+            with(&|v| v["role"] = json!("r".repeat(101))),
+            422,
+            Some("role"),
+        ),
+        (
+            "POST",
+            emps.clone(),
+            k,
+            with(&|v| v["model_preferences"] = json!({"temperature": 2.5})),
+            422,
+            Some("model_preferences.temperature"),
+        ),
+        (
+            "POST",
+            emps.clone(),
+            k,
+            with(&|v| v["model_preferences"] = json!({"max_tokens": 0})),
+            422,
+            Some("model_preferences.max_tokens"),
+        ),
+        (
+            "POST",
+            emps.clone(),
+            k,
+            with(&|v| v["model_preferences"] = json!({"max_tokens": 1e12})),
+            422,
+            Some("model_preferences.max_tokens"),
+        ),
+        (
+            "POST",
+            emps.clone(),
+            k,
+            with(&|v| v["model_preferences"] = json!({"top_p": 1})),
+            422,
+            Some("model_preferences.top_p"),
+        ),
+        ("POST", emps.clone(), k, json!([1, 2, 3]), 422, Some("body")),
+        ("PATCH", one.clone(), k, json!({}), 422, Some("body")),
+        (
+            "PATCH",
+            one.clone(),
+            k,
+            json!({"personality": {"formality_level": "stiff"}}),
+            422,
+            Some("personality.formality_level"),
+        ),
+        (
+            "PATCH",
+            one.clone(),
+            k,
+            json!({"personality": {"empathy_level": "very"}}),
+            422,
+            Some("personality.empathy_level"),
+        ),
+        (
+            "PATCH",
+            one.clone(),
+            k,
+            json!({"status": "active"}),
+            422,
+            Some("status"),
+        ),
+        (
+            "GET",
+            format!("{emps}?status=bogus"),
+            k,
+            Value::Null,
+            422,
+            Some("status"),
+        ),
+        ("POST", format!("{one}/explode"), k, Value::Null, 404, None),
+        ("GET", emp_path(&c, "not-an-id"), k, Value::Null, 404, None),
+        (
+            "GET",
+            "/api/v1/nothing/here".into(),
+            k,
+            Value::Null,
+            404,
+            None,
+        ),
+        ("PUT", emps.clone(), k, Value::Null, 405, None),
+    ];
+    for (method, path, token, body, status, field) in cases {
+        let body = (!body.is_null()).then_some(body.clone());
+        let r = app.send(method, &path, token, body.clone()).await;
+        assert_eq!(r.status, status, "{method} {path} {body:?} → {}", r.body);
+        assert!(
+            r.body["error"]["code"].is_string(),
+            "{method} {path}: error body {}",
+            r.body
+        );
+        assert!(r.body["error"]["message"].is_string());
+        if let Some(field) = field {
+            assert!(
+                r.body["error"]["fields"][field].is_string(),
+                "{method} {path} {body:?}: field {field} not named in {}",
+                r.body
+            );
+        }
+    }
+
+    // Bodies that are not JSON at all.
+    let raw = [
+        ("application/json", b"{not json".to_vec(), 400),
+        ("application/json", b"".to_vec(), 400),
+        ("application/json", b"{\"role\": \"a\"} extra".to_vec(), 400),
+        (
+            "text/plain",
+            serde_json::to_vec(&requirements("x")).expect("json"),
+            415,
+        ),
+        ("application/json", vec![b' '; 70_000], 413),
+        ("application/json", vec![0xff, 0xfe, 0x00], 400),
+    ];
+    for (ct, body, status) in raw {
+        let len = body.len();
+        let r = app.send_raw("POST", &emps, k, ct, body).await;
+        assert_eq!(r.status, status, "{ct} ({len} bytes) → {}", r.body);
+        assert!(r.body["error"]["code"].is_string(), "{}", r.body);
+    }
+    // None of it created anything.
+    let r = app.send("GET", &emps, k, None).await;
+    assert_eq!(r.body.as_array().expect("list").len(), 1);
+}
+
+#[sqlx::test]
+async fn health_and_readiness(_p: PgPoolOptions, owner: PgConnectOptions) {
+    let app = spawn_app(owner).await;
+    let r = app.send("GET", "/healthz", None, None).await;
+    assert_eq!((r.status, r.body["status"].as_str()), (200, Some("ok")));
+    let r = app.send("GET", "/readyz", None, None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["postgres"], "up");
+    assert_eq!(r.body["redis"], "up");
+}
+
+#[sqlx::test]
+async fn readiness_reports_a_redis_outage_and_writes_still_succeed(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let mut app = spawn_app(owner).await;
+    // Point the cache at a port where nothing listens.
+    app.state.cache = workforce::server::cache::Cache::new("redis://127.0.0.1:1").expect("url");
+    let router = workforce::server::startup::build_router(app.state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    app.addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
+
+    let r = app.send("GET", "/readyz", None, None).await;
+    assert_eq!(r.status, 503);
+    assert_eq!(
+        (r.body["postgres"].as_str(), r.body["redis"].as_str()),
+        (Some("up"), Some("down"))
+    );
+    let (c, key) = app
+        .onboard(json!({"name": "Offline cache", "tier": "starter"}))
+        .await;
+    let r = app
+        .create_employee(&c, &key, requirements("resilient"))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let emp = r.body["id"].as_str().expect("id").to_owned();
+    let r = app
+        .send("DELETE", &emp_path(&c, &emp), Some(&key), None)
+        .await;
+    assert_eq!(r.status, 204);
+}
