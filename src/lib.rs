@@ -16,4 +16,10 @@ pub mod server;
 pub fn hydrate() {
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_body(app::App);
+    // Lets browser tests wait until the page is interactive.
+    let _ = js_sys::Reflect::set(
+        &leptos::prelude::window(),
+        &"__wf_hydrated".into(),
+        &true.into(),
+    );
 }
