@@ -23,6 +23,12 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# Installs PACKAGES unless COMMAND is already on PATH (whatever provided it).
+need_cmd() {
+  local cmd=$1; shift
+  command -v "$cmd" >/dev/null 2>&1 || apt_install "$@"
+}
+
 PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
 PG_MAJOR="$( [[ -n "$PG_BIN" ]] && basename "$(dirname "$PG_BIN")" || true)"
 

@@ -13,9 +13,15 @@ CARGO_LEPTOS_VERSION=0.3.10
 WASM_BINDGEN_VERSION=0.2.130
 
 # ---- system packages -------------------------------------------------------------------------
-apt_install ca-certificates curl pkg-config libssl-dev build-essential \
-  postgresql postgresql-client redis-server redis-tools nodejs npm
-if [[ $WANT_TEST == 1 ]]; then apt_install chromium; fi
+need_cmd cc build-essential
+need_cmd psql postgresql-client
+need_cmd pg_isready postgresql-client
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || apt_install postgresql
+need_cmd redis-server redis-server
+need_cmd redis-cli redis-tools
+need_cmd node nodejs
+need_cmd npm npm
+if [[ $WANT_TEST == 1 ]]; then need_cmd chromium chromium; fi
 
 # ---- Rust tools ------------------------------------------------------------------------------
 command -v cargo >/dev/null || die "the Rust toolchain (cargo) is required: https://rustup.rs"
