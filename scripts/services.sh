@@ -11,6 +11,9 @@ REDIS_PORT="${WORKFORCE_REDIS_PORT:-56379}"
 
 start_local_pg() {
   local pgdata="$DATA/pg" sock="$DATA/pg-run"
+  DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/workforce"
+  # Already running (this checkout's cluster, or another checkout's on the same port).
+  if pg_reachable "postgres://postgres@127.0.0.1:$PG_PORT/postgres"; then return 0; fi
   local as=()
   if [[ "$(id -u)" == 0 ]]; then as=(runuser -u postgres --); fi
   mkdir -p "$sock"
@@ -21,13 +24,10 @@ start_local_pg() {
     "${as[@]}" "$PG_BIN/initdb" -D "$pgdata" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
   fi
   if [[ "$(id -u)" == 0 ]]; then chown postgres:postgres "$sock"; fi
-  if ! pg_reachable "postgres://postgres@127.0.0.1:$PG_PORT/postgres"; then
-    say "starting project-local PostgreSQL on 127.0.0.1:$PG_PORT"
-    "${as[@]}" "$PG_BIN/pg_ctl" -D "$pgdata" -l "$pgdata/server.log" -w -t 60 \
-      -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$sock -c max_connections=200 -c fsync=off" \
-      start >/dev/null
-  fi
-  DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/workforce"
+  say "starting project-local PostgreSQL on 127.0.0.1:$PG_PORT"
+  "${as[@]}" "$PG_BIN/pg_ctl" -D "$pgdata" -l "$pgdata/server.log" -w -t 60 \
+    -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$sock -c max_connections=200" \
+    start >/dev/null || die "PostgreSQL did not start; see .data/pg/server.log"
 }
 
 if [[ -n "${DATABASE_URL:-}" ]] && pg_reachable "$DATABASE_URL"; then

@@ -7,6 +7,16 @@ use serde_json::{json, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use workforce::domain::{ClientId, EmployeeId};
 
+/// (method, path, token, body, expected status, the field the error must name)
+type Case<'a> = (
+    &'a str,
+    String,
+    Option<&'a str>,
+    Value,
+    u16,
+    Option<&'a str>,
+);
+
 fn emp_path(client: &str, emp: &str) -> String {
     format!("/api/v1/employees/clients/{client}/employees/{emp}")
 }
@@ -485,8 +495,7 @@ async fn every_bad_input_gets_a_clear_4xx(_p: PgPoolOptions, owner: PgConnectOpt
     let admin = Some(ADMIN_TOKEN);
     let k = Some(key.as_str());
 
-    // (method, path, token, body, expected status, field that must be named)
-    let cases: Vec<(&str, String, Option<&str>, Value, u16, Option<&str>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "POST",
             clients.clone(),
@@ -796,13 +805,9 @@ async fn readiness_reports_a_redis_outage_and_writes_still_succeed(
 ) {
     let mut app = spawn_app(owner).await;
     // Point the cache at a port where nothing listens.
-    app.state.cache = workforce::server::cache::Cache::new("redis://127.0.0.1:1").expect("url");
-    let router = workforce::server::startup::build_router(app.state.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    app.addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
+    let mut state = app.state.clone();
+    state.cache = workforce::server::cache::Cache::new("redis://127.0.0.1:1").expect("url");
+    app.restart_with(state).await;
 
     let r = app.send("GET", "/readyz", None, None).await;
     assert_eq!(r.status, 503);

@@ -1,6 +1,8 @@
 //! Server functions behind the pages. Each one is thin: authenticate from the session cookie,
 //! call the service, map the result. Until logins exist, the browser holds the operator token or
 //! a client API key in an HttpOnly, SameSite=Strict cookie set by a sign-in form.
+// Form-backed server functions take one argument per form field.
+#![allow(clippy::too_many_arguments)]
 
 use crate::domain::*;
 use leptos::prelude::*;
@@ -228,7 +230,6 @@ pub async fn list_employees() -> Result<Vec<Employee>, AppError> {
         .or_else(ssr::fail)
 }
 
-#[allow(clippy::too_many_arguments)]
 #[server(prefix = "/rpc")]
 pub async fn create_employee(
     name: String,
@@ -279,7 +280,6 @@ pub async fn get_employee(id: String) -> Result<Employee, AppError> {
     result.or_else(ssr::fail)
 }
 
-#[allow(clippy::too_many_arguments)]
 #[server(prefix = "/rpc")]
 pub async fn update_employee(
     id: String,

@@ -5,16 +5,25 @@
 use crate::domain::{ClientId, EmployeeId};
 use redis::aio::ConnectionManager;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 use tokio::time::timeout;
 
 const OP_TIMEOUT: Duration = Duration::from_millis(500);
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(300);
+/// After a failed connection, calls give up at once for this long instead of each waiting.
+const RETRY_AFTER: Duration = Duration::from_secs(2);
+
+#[derive(Default)]
+struct Link {
+    conn: Option<ConnectionManager>,
+    down_until: Option<Instant>,
+}
 
 #[derive(Clone)]
 pub struct Cache {
     client: redis::Client,
-    conn: Arc<Mutex<Option<ConnectionManager>>>,
+    link: Arc<Mutex<Link>>,
 }
 
 pub fn employee_key(client: &ClientId, employee: &EmployeeId, suffix: &str) -> String {
@@ -29,27 +38,31 @@ impl Cache {
     pub fn new(url: &str) -> Result<Self, redis::RedisError> {
         Ok(Cache {
             client: redis::Client::open(url)?,
-            conn: Arc::new(Mutex::new(None)),
+            link: Arc::new(Mutex::new(Link::default())),
         })
     }
 
-    /// A connection, made on first use and again after a failure.
+    /// A connection, made on first use; after a failed attempt, none for `RETRY_AFTER`.
     async fn conn(&self) -> Option<ConnectionManager> {
-        let mut guard = self.conn.lock().await;
-        if let Some(c) = guard.as_ref() {
+        let mut link = self.link.lock().await;
+        if let Some(c) = link.conn.as_ref() {
             return Some(c.clone());
         }
-        match timeout(OP_TIMEOUT * 2, ConnectionManager::new(self.client.clone())).await {
+        if link.down_until.is_some_and(|t| Instant::now() < t) {
+            return None;
+        }
+        match timeout(CONNECT_TIMEOUT, ConnectionManager::new(self.client.clone())).await {
             Ok(Ok(c)) => {
-                *guard = Some(c.clone());
+                link.conn = Some(c.clone());
+                link.down_until = None;
                 Some(c)
             }
-            Ok(Err(e)) => {
-                tracing::warn!("redis unavailable: {e}");
-                None
-            }
-            Err(_) => {
-                tracing::warn!("redis connect timed out");
+            failed => {
+                match failed {
+                    Ok(Err(e)) => tracing::warn!("redis unavailable: {e}"),
+                    _ => tracing::warn!("redis connect timed out"),
+                }
+                link.down_until = Some(Instant::now() + RETRY_AFTER);
                 None
             }
         }

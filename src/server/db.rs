@@ -70,10 +70,10 @@ pub async fn app_pool(settings: &Settings) -> anyhow::Result<PgPool> {
             )
         }
     };
-    Ok(pool_options(settings.file.limits.db_max_connections)
+    pool_options(settings.file.limits.db_max_connections)
         .connect_with(opts)
         .await
-        .context("connecting as workforce_app")?)
+        .context("connecting as workforce_app")
 }
 
 pub fn pool_options(max: u32) -> PgPoolOptions {

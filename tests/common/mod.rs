@@ -39,6 +39,26 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub http: reqwest::Client,
     pub state: AppState,
+    server: tokio::task::JoinHandle<()>,
+}
+
+/// Stopping the server releases its pool, so `#[sqlx::test]` can drop the database at once.
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+async fn serve(state: AppState) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let router = startup::build_router(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router).await.expect("serve");
+    });
+    (addr, server)
 }
 
 pub async fn spawn_app(owner: PgConnectOptions) -> TestApp {
@@ -47,18 +67,23 @@ pub async fn spawn_app(owner: PgConnectOptions) -> TestApp {
         .output_name("workforce")
         .build();
     let state = startup::build_state(pool, settings(), options).expect("state");
-    let router = startup::build_router(state.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        axum::serve(listener, router).await.expect("serve");
-    });
+    let (addr, server) = serve(state.clone()).await;
     TestApp {
         addr,
         http: reqwest::Client::new(),
         state,
+        server,
+    }
+}
+
+impl TestApp {
+    /// Serves `state` in place of the current server (same database, new address).
+    pub async fn restart_with(&mut self, state: AppState) {
+        self.server.abort();
+        let (addr, server) = serve(state.clone()).await;
+        self.addr = addr;
+        self.server = server;
+        self.state = state;
     }
 }
 
