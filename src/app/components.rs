@@ -10,13 +10,18 @@ pub const BUTTON_SECONDARY: &str = "inline-flex items-center rounded-md border b
 pub const BUTTON_DANGER: &str = "inline-flex items-center rounded-md border border-red-300 bg-white px-3 py-1.5 text-sm font-medium text-red-700 hover:bg-red-50";
 pub const CARD: &str = "rounded-lg border border-slate-200 bg-white p-6 shadow-sm";
 
-/// Shows an error with each invalid field on its own line.
+/// Shows an error; a validation error lists each invalid field on its own line.
 #[component]
 pub fn ErrorBox(error: AppError) -> impl IntoView {
     let fields = error.fields().cloned().unwrap_or_default();
+    let headline = if fields.is_empty() {
+        error.to_string()
+    } else {
+        "Please correct:".to_owned()
+    };
     view! {
         <div role="alert" class="rounded-md border border-red-200 bg-red-50 p-3 text-sm text-red-800">
-            <p class="font-medium">{error.to_string()}</p>
+            <p class="font-medium">{headline}</p>
             <ul class="mt-1 list-disc pl-5">
                 {fields
                     .into_iter()

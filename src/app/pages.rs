@@ -224,7 +224,7 @@ pub fn DashboardPage() -> impl IntoView {
                                 {format!("{} tier · up to {} employees · models: {}", client.tier, client.configuration.max_employees, client.configuration.allowed_models.join(", "))}
                             </p>
                         </div>
-                        <A href="/employees/new" attr:class=BUTTON>"New employee"</A>
+                        <A href="/employees/new" attr:class=format!("{BUTTON} shrink-0 whitespace-nowrap")>"New employee"</A>
                     </div>
                     {match list {
                         Ok(list) if list.is_empty() => view! { <p class="text-slate-500">"No employees yet."</p> }.into_any(),

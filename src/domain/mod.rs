@@ -4,6 +4,7 @@ pub mod error;
 pub mod generator;
 pub mod ids;
 pub mod model;
+pub mod prompt;
 pub mod validate;
 
 pub use error::{AppError, FieldErrors};

@@ -1,0 +1,213 @@
+//! Personality → system prompt and generation settings. Pure and deterministic: the same
+//! employee always gets the same prompt, and each setting changes it in a documented way.
+//!
+//! | setting              | effect on the prompt or the call                                       |
+//! |----------------------|------------------------------------------------------------------------|
+//! | role, industry       | the opening identity line                                              |
+//! | expertise_areas      | "with expertise in …"                                                  |
+//! | communication_style  | a style line (professional / friendly / technical)                     |
+//! | formality_level      | a register line (formal / casual / adaptive)                           |
+//! | expertise_level      | how deep and how technical explanations are                            |
+//! | response_length      | a length line, and the completion budget (bounded by `max_tokens`)     |
+//! | empathy_level        | high (≥ 0.7), medium (≥ 0.4) or low: how much to acknowledge feelings  |
+//! | creativity_level     | sampling temperature, 0.2 at 0.0 up to 1.0 at 1.0                      |
+//! | custom_traits        | listed one per line as "key: value"                                    |
+//! | tool_access          | the tools it may use                                                   |
+//! | knowledge_sources    | the knowledge it draws on                                              |
+
+use super::generator::{default_max_tokens, temperature_for};
+use super::model::*;
+
+fn style_line(s: CommunicationStyle) -> &'static str {
+    match s {
+        CommunicationStyle::Professional => {
+            "Communicate professionally: clear, courteous and to the point."
+        }
+        CommunicationStyle::Friendly => "Communicate in a warm, friendly and approachable way.",
+        CommunicationStyle::Technical => {
+            "Communicate technically: precise terminology, exact details, no fluff."
+        }
+    }
+}
+
+fn formality_line(f: FormalityLevel) -> &'static str {
+    match f {
+        FormalityLevel::Formal => "Use a formal register; do not use slang.",
+        FormalityLevel::Casual => "Use a casual, conversational register.",
+        FormalityLevel::Adaptive => "Match the formality of the person you are talking to.",
+    }
+}
+
+fn expertise_line(e: ExpertiseLevel) -> &'static str {
+    match e {
+        ExpertiseLevel::Expert => "Answer with expert depth and cite specifics where they matter.",
+        ExpertiseLevel::Intermediate => {
+            "Balance depth with clarity; explain specialised terms briefly."
+        }
+        ExpertiseLevel::Beginner => "Explain simply, step by step, and avoid jargon.",
+    }
+}
+
+fn length_line(l: ResponseLength) -> &'static str {
+    match l {
+        ResponseLength::Concise => "Keep answers short: a few sentences unless asked for more.",
+        ResponseLength::Detailed => "Give thorough, well-structured answers.",
+        ResponseLength::Adaptive => "Fit the length of each answer to the question.",
+    }
+}
+
+fn empathy_line(level: f64) -> &'static str {
+    if level >= 0.7 {
+        "Acknowledge the person's feelings and concerns before solving the problem."
+    } else if level >= 0.4 {
+        "Be considerate of the person's situation."
+    } else {
+        "Stay matter-of-fact and focused on the task."
+    }
+}
+
+fn list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// The system prompt for an employee.
+pub fn system_prompt(e: &Employee) -> String {
+    let p = &e.personality;
+    let mut out = format!(
+        "You are {}, a {} in the {} industry",
+        e.name, e.role, e.industry
+    );
+    if !e.expertise_areas.is_empty() {
+        out.push_str(&format!(", with expertise in {}", list(&e.expertise_areas)));
+    }
+    out.push_str(".\n");
+    for line in [
+        style_line(p.communication_style),
+        formality_line(p.formality_level),
+        expertise_line(p.expertise_level),
+        length_line(p.response_length),
+        empathy_line(p.empathy_level),
+    ] {
+        out.push_str(line);
+        out.push('\n');
+    }
+    if !p.custom_traits.is_empty() {
+        out.push_str("Traits:\n");
+        for (k, v) in &p.custom_traits {
+            let v = v
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| v.to_string());
+            out.push_str(&format!("- {k}: {v}\n"));
+        }
+    }
+    if !e.tool_access.is_empty() {
+        out.push_str(&format!("Tools you may use: {}.\n", list(&e.tool_access)));
+    }
+    if !e.knowledge_sources.is_empty() {
+        out.push_str(&format!(
+            "Knowledge you draw on: {}.\n",
+            list(&e.knowledge_sources)
+        ));
+    }
+    out.push_str("Stay in this role. If you do not know something, say so.");
+    out
+}
+
+/// Sampling settings for a call: temperature from creativity, and the completion budget from
+/// the response length, never above the employee's `max_tokens`.
+pub fn generation_settings(e: &Employee) -> (f64, u32) {
+    let temperature = temperature_for(e.personality.creativity_level);
+    let max_tokens =
+        default_max_tokens(e.personality.response_length).min(e.model_preferences.max_tokens);
+    (temperature, max_tokens)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::generator::generate_employee;
+    use crate::domain::ids::{ClientId, EmployeeId};
+    use serde_json::json;
+
+    fn employee(traits: serde_json::Value, style: &str) -> Employee {
+        let req: EmployeeRequirements = serde_json::from_value(json!({
+            "name": "Ava", "role": "claims handler", "industry": "insurance",
+            "expertise_areas": ["motor claims", "fraud", "subrogation"],
+            "communication_style": style, "tools_needed": ["crm"],
+            "knowledge_domains": ["policy wording"], "personality_traits": traits
+        }))
+        .expect("req");
+        let cfg = generate_employee(&req, &["m".to_string()], "m").expect("valid");
+        Employee {
+            id: EmployeeId::parse("client_0123456789abcdef01234567_emp_0123456789abcdef01234567")
+                .expect("id"),
+            client_id: ClientId::parse("client_0123456789abcdef01234567").expect("id"),
+            name: cfg.name,
+            role: cfg.role,
+            industry: cfg.industry,
+            expertise_areas: cfg.expertise_areas,
+            personality: cfg.personality,
+            model_preferences: cfg.model_preferences,
+            tool_access: cfg.tool_access,
+            knowledge_sources: cfg.knowledge_sources,
+            status: EmployeeStatus::Active,
+            created_at: chrono::DateTime::UNIX_EPOCH,
+            updated_at: chrono::DateTime::UNIX_EPOCH,
+            archived_at: None,
+        }
+    }
+
+    #[test]
+    fn the_prompt_carries_identity_tools_and_knowledge() {
+        let p = system_prompt(&employee(json!({"motto": "no surprises"}), "professional"));
+        assert!(p.starts_with(
+            "You are Ava, a claims handler in the insurance industry, with expertise in motor claims, fraud and subrogation."
+        ));
+        assert!(p.contains("- motto: no surprises"));
+        assert!(p.contains("Tools you may use: crm."));
+        assert!(p.contains("Knowledge you draw on: policy wording."));
+    }
+
+    #[test]
+    fn each_setting_changes_the_prompt() {
+        let base = employee(json!({}), "professional");
+        let mut seen = vec![system_prompt(&base)];
+        let variants: Vec<Box<dyn Fn(&mut Employee)>> = vec![
+            Box::new(|e| e.personality.communication_style = CommunicationStyle::Technical),
+            Box::new(|e| e.personality.formality_level = FormalityLevel::Casual),
+            Box::new(|e| e.personality.expertise_level = ExpertiseLevel::Beginner),
+            Box::new(|e| e.personality.response_length = ResponseLength::Detailed),
+            Box::new(|e| e.personality.empathy_level = 0.95),
+            Box::new(|e| e.personality.empathy_level = 0.1),
+        ];
+        for change in variants {
+            let mut e = base.clone();
+            change(&mut e);
+            let p = system_prompt(&e);
+            assert!(
+                !seen.contains(&p),
+                "a setting left the prompt unchanged:\n{p}"
+            );
+            seen.push(p);
+        }
+        assert!(seen[5].contains("Acknowledge the person's feelings"));
+        assert!(seen[6].contains("matter-of-fact"));
+    }
+
+    #[test]
+    fn creativity_sets_temperature_and_length_bounds_tokens() {
+        let mut e = employee(
+            json!({"creativity_level": 1.0, "response_length": "detailed"}),
+            "technical",
+        );
+        assert_eq!(generation_settings(&e), (1.0, 2000));
+        e.personality.creativity_level = 0.0;
+        e.model_preferences.max_tokens = 300;
+        assert_eq!(generation_settings(&e), (0.2, 300));
+    }
+}
