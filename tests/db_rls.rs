@@ -43,23 +43,7 @@ fn employee(c: &Client) -> Employee {
         serde_json::from_value(common::requirements("analyst")).expect("req");
     let cfg =
         generate_employee(&req, &c.configuration.allowed_models, "gpt-4o-mini").expect("config");
-    let now = Utc::now();
-    Employee {
-        id: EmployeeId::generate(&c.id),
-        client_id: c.id.clone(),
-        name: cfg.name,
-        role: cfg.role,
-        industry: cfg.industry,
-        expertise_areas: cfg.expertise_areas,
-        personality: cfg.personality,
-        model_preferences: cfg.model_preferences,
-        tool_access: cfg.tool_access,
-        knowledge_sources: cfg.knowledge_sources,
-        status: EmployeeStatus::Active,
-        created_at: now,
-        updated_at: now,
-        archived_at: None,
-    }
+    cfg.into_employee(EmployeeId::generate(&c.id), c.id.clone(), Utc::now())
 }
 
 /// Seeds one client with an employee, a status row, an interaction, a key and an audit event,

@@ -2,8 +2,10 @@
 //! configuration, and PATCH → updated employee. The same input always gives the same output.
 
 use super::error::AppError;
+use super::ids::{ClientId, EmployeeId};
 use super::model::*;
 use super::validate::*;
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 /// The employee fields the generator decides (everything but ids, status and timestamps).
@@ -17,6 +19,33 @@ pub struct EmployeeConfig {
     pub model_preferences: ModelPreferences,
     pub tool_access: Vec<String>,
     pub knowledge_sources: Vec<String>,
+}
+
+impl EmployeeConfig {
+    /// A new, active employee with this configuration.
+    pub fn into_employee(
+        self,
+        id: EmployeeId,
+        client_id: ClientId,
+        now: DateTime<Utc>,
+    ) -> Employee {
+        Employee {
+            id,
+            client_id,
+            name: self.name,
+            role: self.role,
+            industry: self.industry,
+            expertise_areas: self.expertise_areas,
+            personality: self.personality,
+            model_preferences: self.model_preferences,
+            tool_access: self.tool_access,
+            knowledge_sources: self.knowledge_sources,
+            status: EmployeeStatus::Active,
+            created_at: now,
+            updated_at: now,
+            archived_at: None,
+        }
+    }
 }
 
 /// Defaults that follow from the communication style when a trait is not given.
@@ -466,26 +495,12 @@ mod tests {
     #[test]
     fn update_merges_and_revalidates() {
         let cfg = generate_employee(&req(), &allowed(), "local-small").expect("valid");
-        let e = Employee {
-            id: crate::domain::ids::EmployeeId::parse(
-                "client_0123456789abcdef01234567_emp_0123456789abcdef01234567",
-            )
-            .expect("id"),
-            client_id: crate::domain::ids::ClientId::parse("client_0123456789abcdef01234567")
+        let e = cfg.into_employee(
+            EmployeeId::parse("client_0123456789abcdef01234567_emp_0123456789abcdef01234567")
                 .expect("id"),
-            name: cfg.name,
-            role: cfg.role,
-            industry: cfg.industry,
-            expertise_areas: cfg.expertise_areas,
-            personality: cfg.personality,
-            model_preferences: cfg.model_preferences,
-            tool_access: cfg.tool_access,
-            knowledge_sources: cfg.knowledge_sources,
-            status: EmployeeStatus::Active,
-            created_at: chrono::DateTime::UNIX_EPOCH,
-            updated_at: chrono::DateTime::UNIX_EPOCH,
-            archived_at: None,
-        };
+            ClientId::parse("client_0123456789abcdef01234567").expect("id"),
+            chrono::DateTime::UNIX_EPOCH,
+        );
         let upd: EmployeeUpdate = serde_json::from_value(json!({
             "name": "Ava",
             "personality": {"empathy_level": 0.2},

@@ -143,23 +143,12 @@ mod tests {
         }))
         .expect("req");
         let cfg = generate_employee(&req, &["m".to_string()], "m").expect("valid");
-        Employee {
-            id: EmployeeId::parse("client_0123456789abcdef01234567_emp_0123456789abcdef01234567")
+        cfg.into_employee(
+            EmployeeId::parse("client_0123456789abcdef01234567_emp_0123456789abcdef01234567")
                 .expect("id"),
-            client_id: ClientId::parse("client_0123456789abcdef01234567").expect("id"),
-            name: cfg.name,
-            role: cfg.role,
-            industry: cfg.industry,
-            expertise_areas: cfg.expertise_areas,
-            personality: cfg.personality,
-            model_preferences: cfg.model_preferences,
-            tool_access: cfg.tool_access,
-            knowledge_sources: cfg.knowledge_sources,
-            status: EmployeeStatus::Active,
-            created_at: chrono::DateTime::UNIX_EPOCH,
-            updated_at: chrono::DateTime::UNIX_EPOCH,
-            archived_at: None,
-        }
+            ClientId::parse("client_0123456789abcdef01234567").expect("id"),
+            chrono::DateTime::UNIX_EPOCH,
+        )
     }
 
     #[test]

@@ -128,22 +128,7 @@ pub async fn create_employee(
         });
     }
     let now = Utc::now();
-    let employee = Employee {
-        id: EmployeeId::generate(&client.id),
-        client_id: client.id.clone(),
-        name: config.name,
-        role: config.role,
-        industry: config.industry,
-        expertise_areas: config.expertise_areas,
-        personality: config.personality,
-        model_preferences: config.model_preferences,
-        tool_access: config.tool_access,
-        knowledge_sources: config.knowledge_sources,
-        status: EmployeeStatus::Active,
-        created_at: now,
-        updated_at: now,
-        archived_at: None,
-    };
+    let employee = config.into_employee(EmployeeId::generate(&client.id), client.id.clone(), now);
     let actor = who.actor();
     repo::insert_employee(&mut tx, &employee).await?;
     repo::insert_status_change(&mut tx, &employee, None, &actor).await?;
