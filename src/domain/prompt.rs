@@ -166,13 +166,13 @@ mod tests {
     fn each_setting_changes_the_prompt() {
         let base = employee(json!({}), "professional");
         let mut seen = vec![system_prompt(&base)];
-        let variants: Vec<Box<dyn Fn(&mut Employee)>> = vec![
-            Box::new(|e| e.personality.communication_style = CommunicationStyle::Technical),
-            Box::new(|e| e.personality.formality_level = FormalityLevel::Casual),
-            Box::new(|e| e.personality.expertise_level = ExpertiseLevel::Beginner),
-            Box::new(|e| e.personality.response_length = ResponseLength::Detailed),
-            Box::new(|e| e.personality.empathy_level = 0.95),
-            Box::new(|e| e.personality.empathy_level = 0.1),
+        let variants: Vec<fn(&mut Employee)> = vec![
+            |e| e.personality.communication_style = CommunicationStyle::Technical,
+            |e| e.personality.formality_level = FormalityLevel::Casual,
+            |e| e.personality.expertise_level = ExpertiseLevel::Beginner,
+            |e| e.personality.response_length = ResponseLength::Detailed,
+            |e| e.personality.empathy_level = 0.95,
+            |e| e.personality.empathy_level = 0.1,
         ];
         for change in variants {
             let mut e = base.clone();
