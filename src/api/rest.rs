@@ -3,6 +3,7 @@
 
 use crate::domain::*;
 use crate::server::auth::{self, ClientPrincipal};
+use crate::server::interact;
 use crate::server::repo;
 use crate::server::service;
 use crate::server::AppState;
@@ -325,6 +326,54 @@ async fn employee_audit(
     Ok(Json(json!({ "events": audit, "status_history": history })))
 }
 
+async fn interact(
+    State(state): State<AppState>,
+    ClientAuth(who): ClientAuth,
+    ApiPath((client_id, employee_id)): ApiPath<(String, String)>,
+    headers: axum::http::HeaderMap,
+    body: Result<ApiJson<InteractionRequest>, AppError>,
+) -> Result<Json<InteractionResponse>, AppError> {
+    service::check_path_client(&who, &client_id)?;
+    let id = service::parse_employee_id(&who, &employee_id)?;
+    let ApiJson(req) = body?;
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| AppError::field("Idempotency-Key", "must be visible ASCII"))?,
+        ),
+    };
+    let key = interact::check_idempotency_key(key)?;
+    Ok(Json(
+        interact::interact(&state, &who, &id, &req, key).await?,
+    ))
+}
+
+async fn memory(
+    State(state): State<AppState>,
+    ClientAuth(who): ClientAuth,
+    ApiPath((client_id, employee_id)): ApiPath<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    service::check_path_client(&who, &client_id)?;
+    let id = service::parse_employee_id(&who, &employee_id)?;
+    let limit = match query.get("limit").map(String::as_str) {
+        None | Some("") => 10,
+        Some(s) => s
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| AppError::field("limit", "must be a whole number from 1 to 100"))?,
+    };
+    if query.get("query").is_some_and(|q| !q.trim().is_empty()) {
+        return Err(AppError::NotImplemented {
+            message: "semantic recall (query=) is not available yet; omit query for the most recent memories".into(),
+        });
+    }
+    let memory = interact::recent_memory(&state, &who, &id, limit).await?;
+    Ok(Json(json!({ "memory": memory })))
+}
+
 async fn api_not_found() -> AppError {
     AppError::not_found("endpoint")
 }
@@ -355,6 +404,8 @@ pub fn api_routes() -> Router<AppState> {
                 .delete(delete_employee),
         )
         .route(&format!("{emp}/audit"), get(employee_audit))
+        .route(&format!("{emp}/interact"), post(interact))
+        .route(&format!("{emp}/memory"), get(memory))
         .route(&format!("{emp}/{{action}}"), post(lifecycle))
         .fallback(api_not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -297,3 +297,45 @@ mod tests {
         assert!(err.to_string().contains("colour"), "{err}");
     }
 }
+
+/// A message to an employee (`POST …/interact`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InteractionRequest {
+    pub message: String,
+    #[serde(default)]
+    pub context: Option<Map<String, Value>>,
+    /// Selects `specialized_models[task_type]` first when the employee has one.
+    #[serde(default)]
+    pub task_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+    pub total_tokens: u32,
+}
+
+/// The employee's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InteractionResponse {
+    pub interaction_id: String,
+    pub message: String,
+    pub model: String,
+    pub usage: Usage,
+    pub latency_ms: u64,
+    /// Earlier interactions given to the model as context.
+    pub memories_used: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One remembered exchange.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemoryItem {
+    pub id: String,
+    pub content: String,
+    pub response: String,
+    pub timestamp: DateTime<Utc>,
+    pub relevance_score: f64,
+}

@@ -283,3 +283,34 @@ pub fn model_preferences(
         specialized_models,
     }
 }
+
+pub const MAX_MESSAGE_CHARS: usize = 16_000;
+pub const MAX_CONTEXT_BYTES: usize = 8_192;
+
+/// Checks a message to an employee; returns the trimmed message and the task type.
+pub fn interaction(req: &InteractionRequest) -> Result<(String, Option<String>), AppError> {
+    let mut v = Validator::new();
+    let message = req.message.trim().to_owned();
+    if message.is_empty() {
+        v.error("message", "is required");
+    } else if message.chars().count() > MAX_MESSAGE_CHARS {
+        v.error(
+            "message",
+            format!("must be at most {MAX_MESSAGE_CHARS} characters"),
+        );
+    }
+    if let Some(ctx) = &req.context {
+        if serde_json::to_vec(ctx)
+            .map(|b| b.len())
+            .unwrap_or(usize::MAX)
+            > MAX_CONTEXT_BYTES
+        {
+            v.error(
+                "context",
+                format!("must be at most {MAX_CONTEXT_BYTES} bytes of JSON"),
+            );
+        }
+    }
+    let task = req.task_type.as_deref().map(|t| v.slug("task_type", t));
+    v.finish((message, task))
+}

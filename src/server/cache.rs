@@ -2,7 +2,7 @@
 //! never the source of truth: when it is down, every call here gives up after a short timeout
 //! and the request carries on.
 
-use crate::domain::{ClientId, EmployeeId};
+use crate::domain::{ClientId, EmployeeId, MemoryItem};
 use redis::aio::ConnectionManager;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -112,6 +112,60 @@ impl Cache {
             cmd.arg(employee_key(client, employee, suffix));
         }
         self.run::<i64>(&cmd).await.is_some()
+    }
+
+    /// Puts an exchange at the head of the employee's recent list, keeping `keep` of them.
+    pub async fn push_recent(
+        &self,
+        client: &ClientId,
+        employee: &EmployeeId,
+        item: &MemoryItem,
+        keep: usize,
+    ) -> bool {
+        let Ok(json) = serde_json::to_string(item) else {
+            return false;
+        };
+        let key = employee_key(client, employee, "recent");
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("LPUSH")
+            .arg(&key)
+            .arg(json)
+            .ignore()
+            .cmd("LTRIM")
+            .arg(&key)
+            .arg(0)
+            .arg(keep as i64 - 1)
+            .ignore();
+        let Some(mut conn) = self.conn().await else {
+            return false;
+        };
+        matches!(
+            timeout(OP_TIMEOUT, pipe.query_async::<()>(&mut conn)).await,
+            Ok(Ok(()))
+        )
+    }
+
+    /// Up to `limit` exchanges from the recent list, newest first; `None` when Redis is down.
+    pub async fn recent(
+        &self,
+        client: &ClientId,
+        employee: &EmployeeId,
+        limit: usize,
+    ) -> Option<Vec<MemoryItem>> {
+        if limit == 0 {
+            return Some(Vec::new());
+        }
+        let mut cmd = redis::cmd("LRANGE");
+        cmd.arg(employee_key(client, employee, "recent"))
+            .arg(0)
+            .arg(limit as i64 - 1);
+        let raw: Vec<String> = self.run(&cmd).await?;
+        Some(
+            raw.iter()
+                .filter_map(|s| serde_json::from_str(s).ok())
+                .collect(),
+        )
     }
 
     /// Keys currently held for the employee (for tests and diagnostics).

@@ -12,6 +12,8 @@ pub struct Limits {
     pub request_body_bytes: usize,
     pub api_key_cache_seconds: u64,
     pub db_max_connections: u32,
+    pub model_timeout_seconds: u64,
+    pub recent_turns: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -93,6 +95,29 @@ impl Settings {
             .tiers
             .keys()
             .filter_map(|k| self.tier(k))
+            .collect()
+    }
+
+    /// Providers with their base URL and key resolved from the environment.
+    pub fn provider_configs(&self) -> Vec<crate::server::ai::ProviderConfig> {
+        let env = |k: &Option<String>| {
+            k.as_ref()
+                .and_then(|k| std::env::var(k).ok())
+                .filter(|v| !v.trim().is_empty())
+        };
+        self.file
+            .providers
+            .iter()
+            .map(|p| crate::server::ai::ProviderConfig {
+                name: p.name.clone(),
+                kind: p.kind.clone(),
+                base_url: env(&p.base_url_env)
+                    .or_else(|| p.base_url.clone())
+                    .unwrap_or_default(),
+                api_key: env(&p.api_key_env).map(Into::into),
+                api_key_env: p.api_key_env.clone(),
+                models: p.models.clone(),
+            })
             .collect()
     }
 

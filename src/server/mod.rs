@@ -1,10 +1,12 @@
 //! Server-only code: configuration, state, database, cache, authentication and the services.
 
+pub mod ai;
 pub mod auth;
 pub mod cache;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod interact;
 pub mod repo;
 pub mod service;
 pub mod startup;

@@ -1,5 +1,6 @@
 //! Assembling the application: state, router (pages, server functions, REST), tracing.
 
+use super::ai::ModelRouter;
 use super::auth::KeyCache;
 use super::cache::Cache;
 use super::config::Settings;
@@ -16,6 +17,7 @@ use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRou
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use std::sync::Arc;
+use std::time::Duration;
 use tower_http::trace::TraceLayer;
 
 pub fn init_tracing() {
@@ -31,11 +33,16 @@ pub fn build_state(
     leptos_options: LeptosOptions,
 ) -> anyhow::Result<AppState> {
     let cache = Cache::new(settings.redis_url.expose_secret())?;
+    let router = ModelRouter::new(
+        settings.provider_configs(),
+        Duration::from_secs(settings.file.limits.model_timeout_seconds),
+    );
     Ok(AppState {
         pool,
         cache,
         settings: Arc::new(settings),
         keys: Arc::new(KeyCache::default()),
+        router: Arc::new(router),
         leptos_options,
     })
 }

@@ -15,6 +15,7 @@ pub struct AppState {
     pub cache: Cache,
     pub settings: Arc<Settings>,
     pub keys: Arc<KeyCache>,
+    pub router: Arc<super::ai::ModelRouter>,
     pub leptos_options: LeptosOptions,
 }
 

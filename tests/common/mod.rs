@@ -2,6 +2,8 @@
 //! connected as `workforce_app`, with the real Redis.
 #![allow(dead_code)]
 
+pub mod stub;
+
 use serde_json::{json, Value};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::PgPool;
@@ -186,4 +188,30 @@ pub fn requirements(role: &str) -> Value {
         "knowledge_domains": ["card policy"],
         "personality_traits": {"empathy_level": 0.9}
     })
+}
+
+/// A server whose `openai` provider is the in-process stub (with a key), models as in Leptos.toml.
+pub async fn spawn_app_with_stub(owner: PgConnectOptions) -> (TestApp, stub::Stub) {
+    let stub = stub::Stub::start().await;
+    let mut app = spawn_app(owner).await;
+    let providers = app
+        .state
+        .settings
+        .provider_configs()
+        .into_iter()
+        .map(|mut p| {
+            if p.kind == "openai" {
+                p.base_url = stub.base_url.clone();
+                p.api_key = Some("sk-test".to_owned().into());
+            }
+            p
+        })
+        .collect();
+    let mut state = app.state.clone();
+    state.router = std::sync::Arc::new(workforce::server::ai::ModelRouter::new(
+        providers,
+        std::time::Duration::from_secs(5),
+    ));
+    app.restart_with(state).await;
+    (app, stub)
 }

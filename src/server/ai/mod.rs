@@ -1,0 +1,5 @@
+//! The AI layer: the model router and its providers.
+
+pub mod router;
+
+pub use router::{Completion, ModelRouter, ProviderConfig};

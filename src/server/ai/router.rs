@@ -1,0 +1,271 @@
+//! The model router. Every provider speaks the OpenAI wire protocol (through `async-openai`),
+//! so OpenAI, vLLM, Ollama, llama.cpp's server or LiteLLM work by configuration alone.
+//!
+//! For one request the router tries, in order: the model for the request's task type (when the
+//! employee names one), the primary model, then the fallbacks — keeping only the client's
+//! allowed models. Each call is retried by async-openai's own retry layer (up to 3 retries on 429
+//! other than insufficient_quota, on 5xx and on connection errors, honouring `Retry-After`, else
+//! backing off 100 ms · 2ⁿ); the whole call is bounded by the configured timeout. Any other error
+//! moves straight to the next model. A model that keeps failing is skipped for a while by its
+//! circuit breaker.
+
+use crate::domain::{AppError, ModelPreferences};
+use async_openai::config::OpenAIConfig;
+use async_openai::types::chat::{
+    ChatCompletionRequestAssistantMessage, ChatCompletionRequestMessage,
+    ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage,
+    CreateChatCompletionRequest,
+};
+use async_openai::Client;
+use secrecy::{ExposeSecret, SecretString};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const BREAKER_THRESHOLD: u32 = 5;
+const BREAKER_OPEN_FOR: Duration = Duration::from_secs(30);
+
+/// A provider as resolved at start-up (settings + environment).
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    pub name: String,
+    pub kind: String,
+    pub base_url: String,
+    /// `None` when the provider's key variable is unset: its models are then unavailable.
+    pub api_key: Option<SecretString>,
+    pub api_key_env: Option<String>,
+    pub models: Vec<String>,
+}
+
+/// One turn of the conversation sent to the model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Turn {
+    System(String),
+    User(String),
+    Assistant(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    pub text: String,
+    pub model: String,
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+}
+
+#[derive(Default)]
+struct Breaker {
+    consecutive_failures: u32,
+    open_until: Option<Instant>,
+}
+
+pub struct ModelRouter {
+    providers: Vec<(ProviderConfig, Option<Client<OpenAIConfig>>)>,
+    breakers: Mutex<HashMap<String, Breaker>>,
+    timeout: Duration,
+}
+
+/// The models to try, in order, for a request (see the module documentation).
+pub fn candidates(
+    prefs: &ModelPreferences,
+    task_type: Option<&str>,
+    allowed: &[String],
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let specialised = task_type.and_then(|t| prefs.specialized_models.get(t));
+    for m in specialised
+        .into_iter()
+        .chain([&prefs.primary_model])
+        .chain(&prefs.fallback_models)
+    {
+        if allowed.contains(m) && !out.contains(m) {
+            out.push(m.clone());
+        }
+    }
+    out
+}
+
+impl ModelRouter {
+    pub fn new(providers: Vec<ProviderConfig>, timeout: Duration) -> Self {
+        let providers = providers
+            .into_iter()
+            .map(|p| {
+                let client = match (p.kind.as_str(), &p.api_key) {
+                    ("openai", Some(key)) => Some(Client::with_config(
+                        OpenAIConfig::new()
+                            .with_api_base(p.base_url.clone())
+                            .with_api_key(key.expose_secret()),
+                    )),
+                    _ => None,
+                };
+                (p, client)
+            })
+            .collect();
+        ModelRouter {
+            providers,
+            breakers: Mutex::new(HashMap::new()),
+            timeout,
+        }
+    }
+
+    fn provider_of(&self, model: &str) -> Option<&(ProviderConfig, Option<Client<OpenAIConfig>>)> {
+        self.providers
+            .iter()
+            .find(|(p, _)| p.models.iter().any(|m| m == model))
+    }
+
+    fn breaker_open(&self, model: &str) -> bool {
+        let Ok(map) = self.breakers.lock() else {
+            return false;
+        };
+        map.get(model)
+            .and_then(|b| b.open_until)
+            .is_some_and(|t| Instant::now() < t)
+    }
+
+    fn record(&self, model: &str, ok: bool) {
+        let Ok(mut map) = self.breakers.lock() else {
+            return;
+        };
+        let b = map.entry(model.to_owned()).or_default();
+        if ok {
+            *b = Breaker::default();
+        } else {
+            b.consecutive_failures += 1;
+            if b.consecutive_failures >= BREAKER_THRESHOLD {
+                b.open_until = Some(Instant::now() + BREAKER_OPEN_FOR);
+                b.consecutive_failures = 0;
+                tracing::warn!(model, "circuit breaker open for {:?}", BREAKER_OPEN_FOR);
+            }
+        }
+    }
+
+    /// Tries each candidate in turn; the first answer wins. When every model fails the error
+    /// says why for each.
+    pub async fn complete(
+        &self,
+        models: &[String],
+        turns: &[Turn],
+        temperature: f64,
+        max_tokens: u32,
+    ) -> Result<Completion, AppError> {
+        if models.is_empty() {
+            return Err(AppError::Unavailable {
+                message: "this employee has no model the client may use".into(),
+            });
+        }
+        let messages: Vec<ChatCompletionRequestMessage> = turns
+            .iter()
+            .map(|t| match t {
+                Turn::System(s) => ChatCompletionRequestSystemMessage::from(s.as_str()).into(),
+                Turn::User(s) => ChatCompletionRequestUserMessage::from(s.as_str()).into(),
+                Turn::Assistant(s) => {
+                    ChatCompletionRequestAssistantMessage::from(s.as_str()).into()
+                }
+            })
+            .collect();
+        let mut reasons = Vec::new();
+        for model in models {
+            match self
+                .try_model(model, &messages, temperature, max_tokens)
+                .await
+            {
+                Ok(c) => return Ok(c),
+                Err(reason) => {
+                    tracing::warn!(model, "model failed: {reason}");
+                    reasons.push(format!("{model}: {reason}"));
+                }
+            }
+        }
+        Err(AppError::Unavailable {
+            message: format!("no model could answer ({})", reasons.join("; ")),
+        })
+    }
+
+    async fn try_model(
+        &self,
+        model: &str,
+        messages: &[ChatCompletionRequestMessage],
+        temperature: f64,
+        max_tokens: u32,
+    ) -> Result<Completion, String> {
+        let Some((provider, client)) = self.provider_of(model) else {
+            return Err("no provider offers this model".into());
+        };
+        let Some(client) = client else {
+            return Err(match (provider.kind.as_str(), &provider.api_key_env) {
+                ("local", _) => "the local model runtime is not available in this build".into(),
+                (_, Some(var)) => {
+                    format!("provider {} is not configured (set {var})", provider.name)
+                }
+                _ => format!("provider {} is not configured", provider.name),
+            });
+        };
+        if self.breaker_open(model) {
+            return Err("skipped: circuit breaker open after repeated failures".into());
+        }
+        let request = CreateChatCompletionRequest {
+            model: model.to_owned(),
+            messages: messages.to_vec(),
+            temperature: Some(temperature as f32),
+            max_completion_tokens: Some(max_tokens),
+            ..Default::default()
+        };
+        let call = tokio::time::timeout(self.timeout, client.chat().create(request)).await;
+        let outcome = match call {
+            Ok(Ok(resp)) => {
+                let text = resp
+                    .choices
+                    .into_iter()
+                    .next()
+                    .and_then(|c| c.message.content)
+                    .unwrap_or_default();
+                let (prompt_tokens, completion_tokens) = resp
+                    .usage
+                    .map(|u| (u.prompt_tokens, u.completion_tokens))
+                    .unwrap_or((0, 0));
+                Ok(Completion {
+                    text,
+                    model: model.to_owned(),
+                    prompt_tokens,
+                    completion_tokens,
+                })
+            }
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("timed out after {:?}", self.timeout)),
+        };
+        self.record(model, outcome.is_ok());
+        outcome
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prefs() -> ModelPreferences {
+        ModelPreferences {
+            primary_model: "a".into(),
+            fallback_models: vec!["b".into(), "c".into()],
+            temperature: 0.5,
+            max_tokens: 100,
+            specialized_models: [("code".to_string(), "d".to_string())]
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn candidates_follow_task_primary_fallbacks_and_only_allowed_models() {
+        let all: Vec<String> = ["a", "b", "c", "d"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(candidates(&prefs(), None, &all), ["a", "b", "c"]);
+        assert_eq!(
+            candidates(&prefs(), Some("code"), &all),
+            ["d", "a", "b", "c"]
+        );
+        assert_eq!(candidates(&prefs(), Some("other"), &all), ["a", "b", "c"]);
+        let some: Vec<String> = vec!["c".into(), "d".into()];
+        assert_eq!(candidates(&prefs(), Some("code"), &some), ["d", "c"]);
+        assert!(candidates(&prefs(), None, &[]).is_empty());
+    }
+}

@@ -1,0 +1,100 @@
+//! An OpenAI-compatible chat server, in-process, for the router's tests. It answers
+//! `POST /v1/chat/completions` with a deterministic reply, records every request, and fails on
+//! demand per model.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+#[derive(Default)]
+pub struct StubState {
+    pub requests: Mutex<Vec<Value>>,
+    /// Models that answer with this status every time.
+    pub failing: Mutex<HashMap<String, u16>>,
+}
+
+#[derive(Clone)]
+pub struct Stub {
+    pub base_url: String,
+    pub state: Arc<StubState>,
+}
+
+impl Stub {
+    pub async fn start() -> Stub {
+        let state = Arc::new(StubState::default());
+        let app = Router::new()
+            .route("/v1/chat/completions", post(chat))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind stub");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, app).await.expect("stub") });
+        Stub {
+            base_url: format!("http://{addr}/v1"),
+            state,
+        }
+    }
+
+    pub fn fail(&self, model: &str, status: u16) {
+        self.state
+            .failing
+            .lock()
+            .expect("lock")
+            .insert(model.to_owned(), status);
+    }
+
+    pub fn requests(&self) -> Vec<Value> {
+        self.state.requests.lock().expect("lock").clone()
+    }
+
+    pub fn models_called(&self) -> HashSet<String> {
+        self.requests()
+            .iter()
+            .filter_map(|r| r["model"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    pub fn calls_to(&self, model: &str) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| r["model"] == model)
+            .count()
+    }
+}
+
+async fn chat(State(state): State<Arc<StubState>>, Json(body): Json<Value>) -> Response {
+    state.requests.lock().expect("lock").push(body.clone());
+    let model = body["model"].as_str().unwrap_or_default().to_owned();
+    if let Some(status) = state.failing.lock().expect("lock").get(&model).copied() {
+        let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let err = json!({"error": {"message": "stub failure", "type": "server_error", "param": null, "code": null}});
+        return (code, Json(err)).into_response();
+    }
+    let messages = body["messages"].as_array().cloned().unwrap_or_default();
+    let last = messages
+        .last()
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or_default();
+    let reply = format!("[{model}] you said: {last}");
+    let prompt_chars: usize = messages
+        .iter()
+        .filter_map(|m| m["content"].as_str())
+        .map(str::len)
+        .sum();
+    Json(json!({
+        "id": "chatcmpl-stub",
+        "object": "chat.completion",
+        "created": 0,
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": prompt_chars / 4 + 1, "completion_tokens": reply.len() / 4 + 1,
+                  "total_tokens": prompt_chars / 4 + reply.len() / 4 + 2}
+    }))
+    .into_response()
+}

@@ -1,0 +1,355 @@
+//! Conversations through the REST API, against the real database and Redis, with an in-process
+//! OpenAI-compatible stub as the model provider.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use workforce::domain::ClientId;
+
+fn emp_path(client: &str, emp: &str) -> String {
+    format!("/api/v1/employees/clients/{client}/employees/{emp}")
+}
+
+/// A client allowed the three OpenAI models, with one employee on `primary` then `fallbacks`.
+async fn employee(app: &TestApp, primary: &str, fallbacks: Value) -> (String, String, String) {
+    let (client, key) = app
+        .onboard(json!({"name": "Chatty", "tier": "professional", "allowed_models": ["gpt-4o", "gpt-4o-mini", "gpt-3.5-turbo"]}))
+        .await;
+    let mut req = requirements("claims handler");
+    req["model_preferences"] = json!({"primary_model": primary, "fallback_models": fallbacks});
+    let r = app.create_employee(&client, &key, req).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let emp = r.body["id"].as_str().expect("id").to_owned();
+    (client, key, emp)
+}
+
+async fn say(app: &TestApp, client: &str, key: &str, emp: &str, msg: &str) -> Response {
+    app.send(
+        "POST",
+        &format!("{}/interact", emp_path(client, emp)),
+        Some(key),
+        Some(json!({"message": msg})),
+    )
+    .await
+}
+
+fn system_prompt_of(req: &Value) -> String {
+    req["messages"][0]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[sqlx::test]
+async fn an_answer_in_the_employees_voice_is_stored_and_remembered(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let (app, stub) = spawn_app_with_stub(owner).await;
+    let (client, key, emp) = employee(&app, "gpt-4o-mini", json!([])).await;
+
+    let r = say(&app, &client, &key, &emp, "My car was hit while parked.").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["model"], "gpt-4o-mini");
+    assert_eq!(
+        r.body["message"],
+        "[gpt-4o-mini] you said: My car was hit while parked."
+    );
+    assert!(r.body["usage"]["prompt_tokens"].as_u64().expect("usage") > 0);
+    let first_id = r.body["interaction_id"].as_str().expect("id").to_owned();
+
+    // The system prompt carries the role, the industry and the personality (empathy 0.9).
+    let reqs = stub.requests();
+    let system = system_prompt_of(&reqs[0]);
+    assert_eq!(reqs[0]["messages"][0]["role"], "system");
+    assert!(
+        system.contains("a claims handler in the retail banking industry"),
+        "{system}"
+    );
+    assert!(
+        system.contains("Acknowledge the person's feelings"),
+        "{system}"
+    );
+    assert!(system.contains("warm, friendly"), "{system}");
+    // Temperature follows creativity (friendly → 0.6 → 0.68).
+    assert!((reqs[0]["temperature"].as_f64().expect("temperature") - 0.68).abs() < 1e-6);
+
+    // A later turn is given the earlier exchange as context.
+    let r = say(&app, &client, &key, &emp, "What happens next?").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["memories_used"], json!([first_id]));
+    let second = &stub.requests()[1]["messages"];
+    let contents: Vec<&str> = second
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter_map(|m| m["content"].as_str())
+        .collect();
+    assert_eq!(
+        contents[1..],
+        [
+            "My car was hit while parked.",
+            "[gpt-4o-mini] you said: My car was hit while parked.",
+            "What happens next?"
+        ]
+    );
+
+    // Memory, newest first.
+    let r = app
+        .send(
+            "GET",
+            &format!("{}/memory?limit=5", emp_path(&client, &emp)),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let memory = r.body["memory"].as_array().expect("memory");
+    assert_eq!(memory.len(), 2);
+    assert_eq!(memory[0]["content"], "What happens next?");
+    assert_eq!(memory[1]["id"], first_id);
+}
+
+#[sqlx::test]
+async fn a_failing_primary_is_retried_then_the_fallback_answers(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let (app, stub) = spawn_app_with_stub(owner).await;
+    let (client, key, emp) = employee(&app, "gpt-4o", json!(["gpt-4o-mini"])).await;
+    stub.fail("gpt-4o", 500);
+
+    let r = say(&app, &client, &key, &emp, "hello").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["model"], "gpt-4o-mini");
+    assert_eq!(
+        stub.calls_to("gpt-4o"),
+        4,
+        "the primary is tried once and retried three times"
+    );
+    assert_eq!(stub.calls_to("gpt-4o-mini"), 1);
+    // Only the employee's own (allowed) models were ever called.
+    let allowed: std::collections::HashSet<String> =
+        ["gpt-4o".to_string(), "gpt-4o-mini".to_string()].into();
+    assert!(
+        stub.models_called().is_subset(&allowed),
+        "{:?}",
+        stub.models_called()
+    );
+
+    // A 400 from the provider is not retried.
+    stub.fail("gpt-4o", 400);
+    let before = stub.calls_to("gpt-4o");
+    let r = say(&app, &client, &key, &emp, "again").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(stub.calls_to("gpt-4o") - before, 1);
+}
+
+#[sqlx::test]
+async fn when_every_model_fails_the_message_is_still_stored(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let (app, stub) = spawn_app_with_stub(owner).await;
+    let (client, key, emp) = employee(&app, "gpt-4o", json!(["gpt-4o-mini"])).await;
+    stub.fail("gpt-4o", 503);
+    stub.fail("gpt-4o-mini", 429);
+
+    let r = say(&app, &client, &key, &emp, "is anyone there?").await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.body["error"]["code"], "unavailable");
+    let msg = r.body["error"]["message"].as_str().expect("message");
+    assert!(
+        msg.contains("gpt-4o") && msg.contains("gpt-4o-mini"),
+        "{msg}"
+    );
+
+    let cid = ClientId::parse(&client).expect("cid");
+    let mut tx = workforce::server::db::tenant_tx(&app.state.pool, &cid)
+        .await
+        .expect("tx");
+    let (message, status): (String, String) =
+        sqlx::query_as("SELECT message, status FROM employee_interactions WHERE employee_id = $1")
+            .bind(&emp)
+            .fetch_one(&mut *tx)
+            .await
+            .expect("stored");
+    assert_eq!(
+        (message.as_str(), status.as_str()),
+        ("is anyone there?", "failed")
+    );
+}
+
+#[sqlx::test]
+async fn a_retried_request_with_the_same_idempotency_key_gets_the_first_answer(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let (app, stub) = spawn_app_with_stub(owner).await;
+    let (client, key, emp) = employee(&app, "gpt-4o-mini", json!([])).await;
+    let url = app.url(&format!("{}/interact", emp_path(&client, &emp)));
+    let send = |k: &'static str, msg: &'static str| {
+        let http = app.http.clone();
+        let (url, key) = (url.clone(), key.clone());
+        async move {
+            let r = http
+                .post(url)
+                .bearer_auth(key)
+                .header("Idempotency-Key", k)
+                .json(&json!({"message": msg}))
+                .send()
+                .await
+                .expect("send");
+            (r.status().as_u16(), r.json::<Value>().await.expect("json"))
+        }
+    };
+    let (s1, first) = send("order-42", "book me a slot").await;
+    let (s2, again) = send("order-42", "book me a slot").await;
+    assert_eq!((s1, s2), (200, 200));
+    assert_eq!(first["interaction_id"], again["interaction_id"]);
+    assert_eq!(first["message"], again["message"]);
+    assert_eq!(stub.requests().len(), 1, "the model was called once");
+    let (_, other) = send("order-43", "book me a slot").await;
+    assert_ne!(other["interaction_id"], first["interaction_id"]);
+}
+
+#[sqlx::test]
+async fn conversations_refuse_bad_input_and_paused_employees(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let (app, stub) = spawn_app_with_stub(owner).await;
+    let (client, key, emp) = employee(&app, "gpt-4o-mini", json!([])).await;
+    let path = format!("{}/interact", emp_path(&client, &emp));
+    for (body, field) in [
+        (json!({"message": "   "}), "message"),
+        (json!({"message": "x".repeat(16_001)}), "message"),
+        (
+            json!({"message": "hi", "task_type": "no spaces"}),
+            "task_type",
+        ),
+        (json!({"message": "hi", "mood": "happy"}), "mood"),
+        (
+            json!({"message": "hi", "context": "not an object"}),
+            "context",
+        ),
+    ] {
+        let r = app.send("POST", &path, Some(&key), Some(body)).await;
+        assert_eq!(r.status, 422, "{}", r.body);
+        assert!(
+            r.body["error"]["fields"][field].is_string(),
+            "{field}: {}",
+            r.body
+        );
+    }
+    for q in ["limit=0", "limit=101", "limit=ten"] {
+        let r = app
+            .send(
+                "GET",
+                &format!("{}/memory?{q}", emp_path(&client, &emp)),
+                Some(&key),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 422, "{q}");
+    }
+    let r = app
+        .send(
+            "GET",
+            &format!("{}/memory?query=cars", emp_path(&client, &emp)),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 501);
+
+    app.send(
+        "POST",
+        &format!("{}/pause", emp_path(&client, &emp)),
+        Some(&key),
+        None,
+    )
+    .await;
+    let r = say(&app, &client, &key, &emp, "hello?").await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        stub.requests().is_empty(),
+        "no model is called for bad input or a paused employee"
+    );
+}
+
+#[sqlx::test]
+async fn memory_is_read_from_postgres_when_redis_is_down(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let (mut app, _stub) = spawn_app_with_stub(owner).await;
+    let (client, key, emp) = employee(&app, "gpt-4o-mini", json!([])).await;
+    assert_eq!(
+        say(&app, &client, &key, &emp, "remember the blue car")
+            .await
+            .status,
+        200
+    );
+
+    let mut state = app.state.clone();
+    state.cache = workforce::server::cache::Cache::new("redis://127.0.0.1:1").expect("url");
+    app.restart_with(state).await;
+
+    // Writes still succeed, and reads come from Postgres.
+    assert_eq!(
+        say(&app, &client, &key, &emp, "and the red one")
+            .await
+            .status,
+        200
+    );
+    let r = app
+        .send(
+            "GET",
+            &format!("{}/memory", emp_path(&client, &emp)),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let contents: Vec<&str> = r.body["memory"]
+        .as_array()
+        .expect("memory")
+        .iter()
+        .filter_map(|m| m["content"].as_str())
+        .collect();
+    assert_eq!(contents, ["and the red one", "remember the blue car"]);
+}
+
+#[sqlx::test]
+async fn a_model_that_keeps_failing_is_skipped_by_its_circuit_breaker(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let (app, stub) = spawn_app_with_stub(owner).await;
+    let (client, key, emp) = employee(&app, "gpt-4o", json!(["gpt-4o-mini"])).await;
+    // 400 is not retried, so each turn costs the primary exactly one failed call.
+    stub.fail("gpt-4o", 400);
+    for i in 0..5 {
+        assert_eq!(
+            say(&app, &client, &key, &emp, &format!("turn {i}"))
+                .await
+                .status,
+            200
+        );
+    }
+    assert_eq!(stub.calls_to("gpt-4o"), 5);
+    // Five failures in a row open the breaker: the next turns go straight to the fallback.
+    for i in 5..8 {
+        let r = say(&app, &client, &key, &emp, &format!("turn {i}")).await;
+        assert_eq!(r.body["model"], "gpt-4o-mini");
+    }
+    assert_eq!(
+        stub.calls_to("gpt-4o"),
+        5,
+        "the open breaker skipped the primary"
+    );
+    assert_eq!(stub.calls_to("gpt-4o-mini"), 8);
+}
