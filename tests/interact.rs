@@ -8,10 +8,6 @@ use serde_json::{json, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use workforce::domain::ClientId;
 
-fn emp_path(client: &str, emp: &str) -> String {
-    format!("/api/v1/employees/clients/{client}/employees/{emp}")
-}
-
 /// A client allowed the three OpenAI models, with one employee on `primary` then `fallbacks`.
 async fn employee(app: &TestApp, primary: &str, fallbacks: Value) -> (String, String, String) {
     let (client, key) = app
@@ -352,4 +348,146 @@ async fn a_model_that_keeps_failing_is_skipped_by_its_circuit_breaker(
         "the open breaker skipped the primary"
     );
     assert_eq!(stub.calls_to("gpt-4o-mini"), 8);
+}
+
+/// (event, data) pairs of a Server-Sent Events body.
+fn sse_events(body: &str) -> Vec<(String, Value)> {
+    body.split("\n\n")
+        .filter_map(|block| {
+            let mut event = String::new();
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("event:") {
+                    event = v.trim().to_owned();
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data.push_str(v.trim_start());
+                }
+            }
+            (!event.is_empty()).then(|| (event, serde_json::from_str(&data).unwrap_or(Value::Null)))
+        })
+        .collect()
+}
+
+async fn stream(
+    app: &TestApp,
+    client: &str,
+    key: &str,
+    emp: &str,
+    msg: &str,
+    sibling: bool,
+) -> (u16, Vec<(String, Value)>) {
+    let (path, accept) = if sibling {
+        ("interact/stream", "*/*")
+    } else {
+        ("interact", "text/event-stream")
+    };
+    let r = app
+        .http
+        .post(app.url(&format!("{}/{path}", emp_path(client, emp))))
+        .bearer_auth(key)
+        .header("accept", accept)
+        .json(&json!({"message": msg}))
+        .send()
+        .await
+        .expect("send");
+    let status = r.status().as_u16();
+    let body = r.text().await.expect("body");
+    (status, sse_events(&body))
+}
+
+#[sqlx::test]
+async fn the_streamed_text_is_exactly_the_stored_answer(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let (app, stub) = spawn_app_with_stub(owner).await;
+    let (client, key, emp) = employee(&app, "gpt-4o", json!(["gpt-4o-mini"])).await;
+    stub.fail("gpt-4o", 500);
+
+    for sibling in [false, true] {
+        let (status, events) = stream(
+            &app,
+            &client,
+            &key,
+            &emp,
+            "tell me about my claim please",
+            sibling,
+        )
+        .await;
+        assert_eq!(status, 200);
+        let tokens: Vec<&str> = events
+            .iter()
+            .filter(|(e, _)| e == "token")
+            .filter_map(|(_, d)| d["text"].as_str())
+            .collect();
+        assert!(tokens.len() > 3, "streamed in pieces: {tokens:?}");
+        let streamed = tokens.concat();
+        let (last, done) = events.last().expect("events");
+        assert_eq!(last, "done", "{events:?}");
+        assert_eq!(done["message"], streamed.as_str());
+        assert_eq!(
+            done["model"], "gpt-4o-mini",
+            "fell back before the first token"
+        );
+        assert!(done["usage"]["completion_tokens"].as_u64().expect("usage") > 0);
+
+        let r = app
+            .send(
+                "GET",
+                &format!("{}/memory?limit=1", emp_path(&client, &emp)),
+                Some(&key),
+                None,
+            )
+            .await;
+        assert_eq!(r.body["memory"][0]["response"], streamed.as_str());
+        assert_eq!(r.body["memory"][0]["id"], done["interaction_id"]);
+    }
+    // Every model failing before the first token is an ordinary 503, and the turn is stored.
+    stub.fail("gpt-4o-mini", 500);
+    let (status, _) = stream(&app, &client, &key, &emp, "anyone?", false).await;
+    assert_eq!(status, 503);
+}
+
+#[sqlx::test]
+async fn a_caller_that_disconnects_mid_stream_loses_nothing(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let (app, stub) = spawn_app_with_stub(owner).await;
+    let (client, key, emp) = employee(&app, "gpt-4o-mini", json!([])).await;
+    stub.set_chunk_delay_ms(30);
+    let mut r = app
+        .http
+        .post(app.url(&format!("{}/interact", emp_path(&client, &emp))))
+        .bearer_auth(&key)
+        .header("accept", "text/event-stream")
+        .json(&json!({"message": "one two three four five six"}))
+        .send()
+        .await
+        .expect("send");
+    let first = r.chunk().await.expect("chunk");
+    assert!(first.is_some());
+    drop(r);
+
+    let expected = "[gpt-4o-mini] you said: one two three four five six";
+    let mut stored = Value::Null;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let m = app
+            .send(
+                "GET",
+                &format!("{}/memory", emp_path(&client, &emp)),
+                Some(&key),
+                None,
+            )
+            .await;
+        stored = m.body["memory"][0]["response"].clone();
+        if stored == expected {
+            break;
+        }
+    }
+    assert_eq!(
+        stored, expected,
+        "the whole answer was stored after the caller left"
+    );
 }

@@ -17,10 +17,6 @@ type Case<'a> = (
     Option<&'a str>,
 );
 
-fn emp_path(client: &str, emp: &str) -> String {
-    format!("/api/v1/employees/clients/{client}/employees/{emp}")
-}
-
 #[sqlx::test]
 async fn the_whole_employee_lifecycle(_p: PgPoolOptions, owner: PgConnectOptions) {
     let app = spawn_app(owner).await;

@@ -326,16 +326,7 @@ async fn employee_audit(
     Ok(Json(json!({ "events": audit, "status_history": history })))
 }
 
-async fn interact(
-    State(state): State<AppState>,
-    ClientAuth(who): ClientAuth,
-    ApiPath((client_id, employee_id)): ApiPath<(String, String)>,
-    headers: axum::http::HeaderMap,
-    body: Result<ApiJson<InteractionRequest>, AppError>,
-) -> Result<Json<InteractionResponse>, AppError> {
-    service::check_path_client(&who, &client_id)?;
-    let id = service::parse_employee_id(&who, &employee_id)?;
-    let ApiJson(req) = body?;
+fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<Option<String>, AppError> {
     let key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => Some(
@@ -343,10 +334,70 @@ async fn interact(
                 .map_err(|_| AppError::field("Idempotency-Key", "must be visible ASCII"))?,
         ),
     };
-    let key = interact::check_idempotency_key(key)?;
-    Ok(Json(
-        interact::interact(&state, &who, &id, &req, key).await?,
-    ))
+    interact::check_idempotency_key(key)
+}
+
+fn wants_stream(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|m| m.trim().starts_with("text/event-stream"))
+        })
+}
+
+/// `POST …/interact`: JSON, or Server-Sent Events when the client accepts `text/event-stream`.
+async fn interact(
+    state: State<AppState>,
+    who: ClientAuth,
+    path: ApiPath<(String, String)>,
+    headers: axum::http::HeaderMap,
+    body: Result<ApiJson<InteractionRequest>, AppError>,
+) -> Result<Response, AppError> {
+    if wants_stream(&headers) {
+        return interact_stream(state, who, path, headers, body).await;
+    }
+    let (State(state), ClientAuth(who), ApiPath((client_id, employee_id))) = (state, who, path);
+    service::check_path_client(&who, &client_id)?;
+    let id = service::parse_employee_id(&who, &employee_id)?;
+    let ApiJson(req) = body?;
+    let key = idempotency_key(&headers)?;
+    Ok(Json(interact::interact(&state, &who, &id, &req, key).await?).into_response())
+}
+
+/// `POST …/interact/stream`: the answer as Server-Sent Events — `token` events with
+/// `{"text"}`, then `done` with the same body `…/interact` returns, or `error`.
+async fn interact_stream(
+    State(state): State<AppState>,
+    ClientAuth(who): ClientAuth,
+    ApiPath((client_id, employee_id)): ApiPath<(String, String)>,
+    headers: axum::http::HeaderMap,
+    body: Result<ApiJson<InteractionRequest>, AppError>,
+) -> Result<Response, AppError> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    service::check_path_client(&who, &client_id)?;
+    let id = service::parse_employee_id(&who, &employee_id)?;
+    let ApiJson(req) = body?;
+    let key = idempotency_key(&headers)?;
+    let rx = interact::interact_stream(&state, &who, &id, &req, key).await?;
+    let events = futures::stream::unfold(rx, |mut rx| async move {
+        let event = match rx.recv().await? {
+            interact::StreamEvent::Token(text) => Event::default()
+                .event("token")
+                .data(json!({ "text": text }).to_string()),
+            interact::StreamEvent::Done(r) => {
+                Event::default().event("done").data(json!(r).to_string())
+            }
+            interact::StreamEvent::Failed(e) => Event::default().event("error").data(
+                json!({ "error": { "code": e.code(), "message": e.to_string() } }).to_string(),
+            ),
+        };
+        Some((Ok::<_, std::convert::Infallible>(event), rx))
+    });
+    Ok(Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response())
 }
 
 async fn memory(
@@ -405,6 +456,7 @@ pub fn api_routes() -> Router<AppState> {
         )
         .route(&format!("{emp}/audit"), get(employee_audit))
         .route(&format!("{emp}/interact"), post(interact))
+        .route(&format!("{emp}/interact/stream"), post(interact_stream))
         .route(&format!("{emp}/memory"), get(memory))
         .route(&format!("{emp}/{{action}}"), post(lifecycle))
         .fallback(api_not_found)

@@ -3,7 +3,7 @@
 //! is returned, and a turn that no model could answer is stored too (status `failed`). Redis
 //! keeps each employee's recent list (`LPUSH` + `LTRIM` to 100) and is only a cache.
 
-use super::ai::router::{candidates, Turn};
+use super::ai::router::{candidates, Completion, Turn};
 use super::auth::ClientPrincipal;
 use super::db::tenant_tx;
 use super::repo::{self, InteractionRecord, NewInteraction};
@@ -48,16 +48,52 @@ pub fn check_idempotency_key(key: Option<&str>) -> Result<Option<String>, AppErr
     }
 }
 
-pub async fn interact(
+/// Everything a turn needs once the employee and its context are loaded.
+pub struct PendingTurn {
+    message: String,
+    task_type: Option<String>,
+    context: serde_json::Value,
+    turns: Vec<Turn>,
+    memories_used: Vec<String>,
+    temperature: f64,
+    max_tokens: u32,
+    models: Vec<String>,
+    idempotency_key: Option<String>,
+}
+
+pub enum Prepared {
+    /// The Idempotency-Key names a turn already answered: this is its answer.
+    Answered(InteractionResponse),
+    Turn(Box<PendingTurn>),
+}
+
+/// How a call to the models ended.
+struct Outcome<'a> {
+    response: &'a str,
+    model: Option<&'a str>,
+    prompt_tokens: u32,
+    completion_tokens: u32,
+    error: Option<String>,
+}
+
+enum Persisted {
+    Stored {
+        interaction_id: String,
+        created_at: chrono::DateTime<chrono::Utc>,
+    },
+    AnsweredBefore(InteractionResponse),
+}
+
+/// Validates the request, loads the employee, what the client may use and the recent turns (one
+/// short read), and builds the prompt.
+pub async fn prepare(
     state: &AppState,
     who: &ClientPrincipal,
     id: &EmployeeId,
     req: &InteractionRequest,
     idempotency_key: Option<String>,
-) -> Result<InteractionResponse, AppError> {
+) -> Result<Prepared, AppError> {
     let (message, task_type) = validate::interaction(req)?;
-
-    // 1. The employee, what the client may use, and the recent turns: one short read.
     let mut tx = tenant_tx(&state.pool, &who.client_id).await?;
     let employee = repo::get_employee(&mut tx, &who.client_id, id, false)
         .await?
@@ -66,7 +102,7 @@ pub async fn interact(
         if let Some(first) =
             repo::interaction_by_idempotency_key(&mut tx, &who.client_id, id, key).await?
         {
-            return Ok(response_of(first));
+            return Ok(Prepared::Answered(response_of(first)));
         }
     }
     if employee.status != EmployeeStatus::Active {
@@ -88,42 +124,41 @@ pub async fn interact(
     tx.commit().await?;
     recent.reverse();
 
-    // 2. The prompt.
     let mut turns = vec![Turn::System(system_prompt(&employee))];
     for r in &recent {
         turns.push(Turn::User(r.message.clone()));
         turns.push(Turn::Assistant(r.response.clone()));
     }
     turns.push(Turn::User(message.clone()));
-    let memories_used: Vec<String> = recent.iter().map(|r| r.interaction_id.clone()).collect();
     let (temperature, max_tokens) = generation_settings(&employee);
-    let models = candidates(
-        &employee.model_preferences,
-        task_type.as_deref(),
-        &client.configuration.allowed_models,
-    );
-
-    // 3. The model.
-    let started = Instant::now();
-    let result = state
-        .router
-        .complete(&models, &turns, temperature, max_tokens)
-        .await;
-    let latency_ms = started.elapsed().as_millis() as u64;
-
-    // 4. Persist, whatever the outcome.
-    let interaction_id = uuid::Uuid::new_v4().to_string();
-    let context = serde_json::Value::Object(req.context.clone().unwrap_or_default());
-    let (status, response, model, usage, error) = match &result {
-        Ok(c) => (
-            "completed",
-            c.text.as_str(),
-            Some(c.model.as_str()),
-            (c.prompt_tokens, c.completion_tokens),
-            None,
+    Ok(Prepared::Turn(Box::new(PendingTurn {
+        models: candidates(
+            &employee.model_preferences,
+            task_type.as_deref(),
+            &client.configuration.allowed_models,
         ),
-        Err(e) => ("failed", "", None, (0, 0), Some(e.to_string())),
-    };
+        memories_used: recent.iter().map(|r| r.interaction_id.clone()).collect(),
+        context: serde_json::Value::Object(req.context.clone().unwrap_or_default()),
+        message,
+        task_type,
+        turns,
+        temperature,
+        max_tokens,
+        idempotency_key,
+    })))
+}
+
+/// Stores the turn, whatever the outcome (a failed one keeps the user's message).
+async fn persist(
+    state: &AppState,
+    who: &ClientPrincipal,
+    id: &EmployeeId,
+    turn: &PendingTurn,
+    outcome: Outcome<'_>,
+    latency_ms: u64,
+) -> Result<Persisted, AppError> {
+    let interaction_id = uuid::Uuid::new_v4().to_string();
+    let ok = outcome.error.is_none();
     let mut tx = tenant_tx(&state.pool, &who.client_id).await?;
     let inserted = repo::insert_interaction(
         &mut tx,
@@ -131,70 +166,261 @@ pub async fn interact(
             client: &who.client_id,
             employee: id,
             interaction_id: &interaction_id,
-            message: &message,
-            response,
-            context,
-            status,
-            model,
-            task_type: task_type.as_deref(),
-            prompt_tokens: usage.0,
-            completion_tokens: usage.1,
+            message: &turn.message,
+            response: outcome.response,
+            context: turn.context.clone(),
+            status: if ok { "completed" } else { "failed" },
+            model: outcome.model,
+            task_type: turn.task_type.as_deref(),
+            prompt_tokens: outcome.prompt_tokens,
+            completion_tokens: outcome.completion_tokens,
             latency_ms,
-            error: error.as_deref(),
+            error: outcome.error.as_deref(),
             // Only an answered turn claims the key, so a retry after a failure tries again.
-            idempotency_key: idempotency_key.as_deref().filter(|_| result.is_ok()),
-            memories_used: &memories_used,
+            idempotency_key: turn.idempotency_key.as_deref().filter(|_| ok),
+            memories_used: &turn.memories_used,
         },
     )
     .await;
-    let created_at = match inserted {
-        Ok(at) => {
+    match inserted {
+        Ok(created_at) => {
             tx.commit().await?;
-            at
+            if ok {
+                let item = MemoryItem {
+                    id: interaction_id.clone(),
+                    content: turn.message.clone(),
+                    response: outcome.response.to_owned(),
+                    timestamp: created_at,
+                    relevance_score: 1.0,
+                };
+                if !state
+                    .cache
+                    .push_recent(&who.client_id, id, &item, RECENT_LIST_LEN)
+                    .await
+                {
+                    tracing::warn!(employee_id = %id, "interaction stored; the recent list in Redis was not updated");
+                }
+            }
+            Ok(Persisted::Stored {
+                interaction_id,
+                created_at,
+            })
         }
         Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
             // A concurrent request with the same key answered first: return its answer.
             drop(tx);
             let mut tx = tenant_tx(&state.pool, &who.client_id).await?;
-            let key = idempotency_key.as_deref().unwrap_or_default();
+            let key = turn.idempotency_key.as_deref().unwrap_or_default();
             let first =
                 repo::interaction_by_idempotency_key(&mut tx, &who.client_id, id, key).await?;
-            return first.map(response_of).ok_or_else(|| {
-                AppError::conflict("a request with this Idempotency-Key is in progress")
-            });
+            first
+                .map(|r| Persisted::AnsweredBefore(response_of(r)))
+                .ok_or_else(|| {
+                    AppError::conflict("a request with this Idempotency-Key is in progress")
+                })
         }
-        Err(e) => return Err(e.into()),
-    };
-    let completion = result?;
-
-    let item = MemoryItem {
-        id: interaction_id.clone(),
-        content: message,
-        response: completion.text.clone(),
-        timestamp: created_at,
-        relevance_score: 1.0,
-    };
-    if !state
-        .cache
-        .push_recent(&who.client_id, id, &item, RECENT_LIST_LEN)
-        .await
-    {
-        tracing::warn!(employee_id = %id, "interaction stored; the recent list in Redis was not updated");
+        Err(e) => Err(e.into()),
     }
-    let (p, c) = (completion.prompt_tokens, completion.completion_tokens);
-    Ok(InteractionResponse {
+}
+
+fn answer(
+    turn: &PendingTurn,
+    c: Completion,
+    interaction_id: String,
+    created_at: chrono::DateTime<chrono::Utc>,
+    latency_ms: u64,
+) -> InteractionResponse {
+    let (p, k) = (c.prompt_tokens, c.completion_tokens);
+    InteractionResponse {
         interaction_id,
-        message: completion.text,
-        model: completion.model,
+        message: c.text,
+        model: c.model,
         usage: Usage {
             prompt_tokens: p,
-            completion_tokens: c,
-            total_tokens: p + c,
+            completion_tokens: k,
+            total_tokens: p + k,
         },
         latency_ms,
-        memories_used,
+        memories_used: turn.memories_used.clone(),
         created_at,
-    })
+    }
+}
+
+/// One turn, answered whole.
+pub async fn interact(
+    state: &AppState,
+    who: &ClientPrincipal,
+    id: &EmployeeId,
+    req: &InteractionRequest,
+    idempotency_key: Option<String>,
+) -> Result<InteractionResponse, AppError> {
+    let turn = match prepare(state, who, id, req, idempotency_key).await? {
+        Prepared::Answered(r) => return Ok(r),
+        Prepared::Turn(t) => t,
+    };
+    let started = Instant::now();
+    let result = state
+        .router
+        .complete(&turn.models, &turn.turns, turn.temperature, turn.max_tokens)
+        .await;
+    let latency_ms = started.elapsed().as_millis() as u64;
+    let outcome = match &result {
+        Ok(c) => Outcome {
+            response: &c.text,
+            model: Some(&c.model),
+            prompt_tokens: c.prompt_tokens,
+            completion_tokens: c.completion_tokens,
+            error: None,
+        },
+        Err(e) => Outcome {
+            response: "",
+            model: None,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            error: Some(e.to_string()),
+        },
+    };
+    match persist(state, who, id, &turn, outcome, latency_ms).await? {
+        Persisted::AnsweredBefore(r) => Ok(r),
+        Persisted::Stored {
+            interaction_id,
+            created_at,
+        } => Ok(answer(
+            &turn,
+            result?,
+            interaction_id,
+            created_at,
+            latency_ms,
+        )),
+    }
+}
+
+/// What a streamed turn sends, in order: tokens, then `Done` or `Failed`.
+#[derive(Debug, Clone)]
+pub enum StreamEvent {
+    Token(String),
+    Done(Box<InteractionResponse>),
+    Failed(AppError),
+}
+
+/// One turn, streamed. Errors before the first token are returned as usual; afterwards they
+/// arrive as `StreamEvent::Failed`. The generation runs in its own task, so the turn is stored
+/// (with exactly the text that was streamed) even when the caller goes away.
+pub async fn interact_stream(
+    state: &AppState,
+    who: &ClientPrincipal,
+    id: &EmployeeId,
+    req: &InteractionRequest,
+    idempotency_key: Option<String>,
+) -> Result<tokio::sync::mpsc::Receiver<StreamEvent>, AppError> {
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    let turn = match prepare(state, who, id, req, idempotency_key).await? {
+        Prepared::Answered(r) => {
+            let _ = tx.send(StreamEvent::Token(r.message.clone())).await;
+            let _ = tx.send(StreamEvent::Done(Box::new(r))).await;
+            return Ok(rx);
+        }
+        Prepared::Turn(t) => t,
+    };
+    let started = Instant::now();
+    let open = match state
+        .router
+        .open_stream(&turn.models, &turn.turns, turn.temperature, turn.max_tokens)
+        .await
+    {
+        Ok(open) => open,
+        Err(e) => {
+            let failed = Outcome {
+                response: "",
+                model: None,
+                prompt_tokens: 0,
+                completion_tokens: 0,
+                error: Some(e.to_string()),
+            };
+            persist(
+                state,
+                who,
+                id,
+                &turn,
+                failed,
+                started.elapsed().as_millis() as u64,
+            )
+            .await?;
+            return Err(e);
+        }
+    };
+    let (state, who, id) = (state.clone(), who.clone(), id.clone());
+    let idle = std::time::Duration::from_secs(state.settings.file.limits.model_timeout_seconds);
+    tokio::spawn(async move {
+        use futures::StreamExt;
+        let mut text = String::new();
+        let (mut prompt_tokens, mut completion_tokens) = (0, 0);
+        let mut error = None;
+        let mut rest = open.rest;
+        let mut next = Some(open.first);
+        while let Some(chunk) = next.take() {
+            if let Some(u) = &chunk.usage {
+                (prompt_tokens, completion_tokens) = (u.prompt_tokens, u.completion_tokens);
+            }
+            if let Some(delta) = chunk
+                .choices
+                .into_iter()
+                .next()
+                .and_then(|c| c.delta.content)
+            {
+                if !delta.is_empty() {
+                    text.push_str(&delta);
+                    // A caller that went away does not stop the turn from being stored.
+                    let _ = tx.send(StreamEvent::Token(delta)).await;
+                }
+            }
+            match tokio::time::timeout(idle, rest.next()).await {
+                Ok(Some(Ok(c))) => next = Some(c),
+                Ok(None) => break,
+                Ok(Some(Err(e))) => error = Some(format!("the answer was cut off: {e}")),
+                Err(_) => error = Some(format!("the answer stalled for {idle:?}")),
+            }
+        }
+        let latency_ms = started.elapsed().as_millis() as u64;
+        let outcome = Outcome {
+            response: &text,
+            model: Some(&open.model),
+            prompt_tokens,
+            completion_tokens,
+            error: error.clone(),
+        };
+        let event = match (
+            persist(&state, &who, &id, &turn, outcome, latency_ms).await,
+            error,
+        ) {
+            (
+                Ok(Persisted::Stored {
+                    interaction_id,
+                    created_at,
+                }),
+                None,
+            ) => {
+                let c = Completion {
+                    text: text.clone(),
+                    model: open.model.clone(),
+                    prompt_tokens,
+                    completion_tokens,
+                };
+                StreamEvent::Done(Box::new(answer(
+                    &turn,
+                    c,
+                    interaction_id,
+                    created_at,
+                    latency_ms,
+                )))
+            }
+            (Ok(Persisted::AnsweredBefore(r)), None) => StreamEvent::Done(Box::new(r)),
+            (Ok(_), Some(e)) => StreamEvent::Failed(AppError::Unavailable { message: e }),
+            (Err(e), _) => StreamEvent::Failed(e),
+        };
+        let _ = tx.send(event).await;
+    });
+    Ok(rx)
 }
 
 /// The most recent exchanges, newest first: from Redis when it holds enough of them, else from

@@ -178,6 +178,11 @@ impl TestApp {
     }
 }
 
+/// The REST path of one employee.
+pub fn emp_path(client: &str, emp: &str) -> String {
+    format!("/api/v1/employees/clients/{client}/employees/{emp}")
+}
+
 pub fn requirements(role: &str) -> Value {
     json!({
         "role": role,

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use futures::StreamExt;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -16,6 +17,8 @@ pub struct StubState {
     pub requests: Mutex<Vec<Value>>,
     /// Models that answer with this status every time.
     pub failing: Mutex<HashMap<String, u16>>,
+    /// Pause between streamed chunks.
+    pub chunk_delay_ms: Mutex<u64>,
 }
 
 #[derive(Clone)]
@@ -47,6 +50,10 @@ impl Stub {
             .lock()
             .expect("lock")
             .insert(model.to_owned(), status);
+    }
+
+    pub fn set_chunk_delay_ms(&self, ms: u64) {
+        *self.state.chunk_delay_ms.lock().expect("lock") = ms;
     }
 
     pub fn requests(&self) -> Vec<Value> {
@@ -87,6 +94,12 @@ async fn chat(State(state): State<Arc<StubState>>, Json(body): Json<Value>) -> R
         .filter_map(|m| m["content"].as_str())
         .map(str::len)
         .sum();
+    let usage = json!({"prompt_tokens": prompt_chars / 4 + 1, "completion_tokens": reply.len() / 4 + 1,
+                       "total_tokens": prompt_chars / 4 + reply.len() / 4 + 2});
+    if body["stream"] == true {
+        let delay = *state.chunk_delay_ms.lock().expect("lock");
+        return stream_reply(model, reply, usage, delay);
+    }
     Json(json!({
         "id": "chatcmpl-stub",
         "object": "chat.completion",
@@ -97,4 +110,42 @@ async fn chat(State(state): State<Arc<StubState>>, Json(body): Json<Value>) -> R
                   "total_tokens": prompt_chars / 4 + reply.len() / 4 + 2}
     }))
     .into_response()
+}
+
+/// The reply as OpenAI streaming chunks, one word each, then usage and `[DONE]`.
+fn stream_reply(model: String, reply: String, usage: Value, delay_ms: u64) -> Response {
+    let chunk = |delta: Value, finish: Value, usage: Value| {
+        let choices = if usage.is_null() {
+            json!([{"index": 0, "delta": delta, "finish_reason": finish}])
+        } else {
+            json!([])
+        };
+        json!({"id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": 0, "model": model,
+               "choices": choices, "usage": usage})
+        .to_string()
+    };
+    let mut events = vec![chunk(
+        json!({"role": "assistant", "content": ""}),
+        Value::Null,
+        Value::Null,
+    )];
+    for (i, word) in reply.split(' ').enumerate() {
+        let piece = if i == 0 {
+            word.to_owned()
+        } else {
+            format!(" {word}")
+        };
+        events.push(chunk(json!({"content": piece}), Value::Null, Value::Null));
+    }
+    events.push(chunk(json!({}), json!("stop"), Value::Null));
+    events.push(chunk(Value::Null, Value::Null, usage));
+    events.push("[DONE]".to_owned());
+    let body = futures::stream::iter(events).then(move |e| async move {
+        tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+        Ok::<_, std::convert::Infallible>(format!("data: {e}\n\n"))
+    });
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(axum::body::Body::from_stream(body))
+        .expect("response")
 }

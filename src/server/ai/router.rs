@@ -14,9 +14,11 @@ use async_openai::config::OpenAIConfig;
 use async_openai::types::chat::{
     ChatCompletionRequestAssistantMessage, ChatCompletionRequestMessage,
     ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage,
-    CreateChatCompletionRequest,
+    ChatCompletionResponseStream, ChatCompletionStreamOptions, CreateChatCompletionRequest,
+    CreateChatCompletionStreamResponse,
 };
 use async_openai::Client;
+use futures::StreamExt;
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -53,6 +55,13 @@ pub struct Completion {
     pub completion_tokens: u32,
 }
 
+/// A streamed answer that has started: its first chunk is in hand, the rest follows.
+pub struct OpenStream {
+    pub model: String,
+    pub first: CreateChatCompletionStreamResponse,
+    pub rest: ChatCompletionResponseStream,
+}
+
 #[derive(Default)]
 struct Breaker {
     consecutive_failures: u32,
@@ -83,6 +92,23 @@ pub fn candidates(
         }
     }
     out
+}
+
+fn to_messages(turns: &[Turn]) -> Vec<ChatCompletionRequestMessage> {
+    turns
+        .iter()
+        .map(|t| match t {
+            Turn::System(s) => ChatCompletionRequestSystemMessage::from(s.as_str()).into(),
+            Turn::User(s) => ChatCompletionRequestUserMessage::from(s.as_str()).into(),
+            Turn::Assistant(s) => ChatCompletionRequestAssistantMessage::from(s.as_str()).into(),
+        })
+        .collect()
+}
+
+fn all_failed(reasons: &[String]) -> AppError {
+    AppError::Unavailable {
+        message: format!("no model could answer ({})", reasons.join("; ")),
+    }
 }
 
 impl ModelRouter {
@@ -154,16 +180,7 @@ impl ModelRouter {
                 message: "this employee has no model the client may use".into(),
             });
         }
-        let messages: Vec<ChatCompletionRequestMessage> = turns
-            .iter()
-            .map(|t| match t {
-                Turn::System(s) => ChatCompletionRequestSystemMessage::from(s.as_str()).into(),
-                Turn::User(s) => ChatCompletionRequestUserMessage::from(s.as_str()).into(),
-                Turn::Assistant(s) => {
-                    ChatCompletionRequestAssistantMessage::from(s.as_str()).into()
-                }
-            })
-            .collect();
+        let messages = to_messages(turns);
         let mut reasons = Vec::new();
         for model in models {
             match self
@@ -177,18 +194,78 @@ impl ModelRouter {
                 }
             }
         }
-        Err(AppError::Unavailable {
-            message: format!("no model could answer ({})", reasons.join("; ")),
-        })
+        Err(all_failed(&reasons))
     }
 
-    async fn try_model(
+    /// Like `complete`, streamed. A model counts as answering once its first chunk arrives;
+    /// until then a failure moves on to the next model, as in `complete`.
+    pub async fn open_stream(
         &self,
-        model: &str,
-        messages: &[ChatCompletionRequestMessage],
+        models: &[String],
+        turns: &[Turn],
         temperature: f64,
         max_tokens: u32,
-    ) -> Result<Completion, String> {
+    ) -> Result<OpenStream, AppError> {
+        if models.is_empty() {
+            return Err(AppError::Unavailable {
+                message: "this employee has no model the client may use".into(),
+            });
+        }
+        let messages = to_messages(turns);
+        let mut reasons = Vec::new();
+        for model in models {
+            let client = match self.client_for(model) {
+                Ok(c) => c,
+                Err(reason) => {
+                    reasons.push(format!("{model}: {reason}"));
+                    continue;
+                }
+            };
+            let request = CreateChatCompletionRequest {
+                model: model.to_owned(),
+                messages: messages.clone(),
+                temperature: Some(temperature as f32),
+                max_completion_tokens: Some(max_tokens),
+                stream_options: Some(ChatCompletionStreamOptions {
+                    include_usage: Some(true),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            let opened = tokio::time::timeout(self.timeout, async {
+                let mut rest = client
+                    .chat()
+                    .create_stream(request)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                match rest.next().await {
+                    Some(Ok(first)) => Ok((first, rest)),
+                    Some(Err(e)) => Err(e.to_string()),
+                    None => Err("the stream ended before any answer".to_owned()),
+                }
+            })
+            .await
+            .unwrap_or_else(|_| Err(format!("timed out after {:?}", self.timeout)));
+            self.record(model, opened.is_ok());
+            match opened {
+                Ok((first, rest)) => {
+                    return Ok(OpenStream {
+                        model: model.to_owned(),
+                        first,
+                        rest,
+                    })
+                }
+                Err(reason) => {
+                    tracing::warn!(model, "model failed: {reason}");
+                    reasons.push(format!("{model}: {reason}"));
+                }
+            }
+        }
+        Err(all_failed(&reasons))
+    }
+
+    /// The client for a model, or why it cannot be called now.
+    fn client_for(&self, model: &str) -> Result<&Client<OpenAIConfig>, String> {
         let Some((provider, client)) = self.provider_of(model) else {
             return Err("no provider offers this model".into());
         };
@@ -204,6 +281,17 @@ impl ModelRouter {
         if self.breaker_open(model) {
             return Err("skipped: circuit breaker open after repeated failures".into());
         }
+        Ok(client)
+    }
+
+    async fn try_model(
+        &self,
+        model: &str,
+        messages: &[ChatCompletionRequestMessage],
+        temperature: f64,
+        max_tokens: u32,
+    ) -> Result<Completion, String> {
+        let client = self.client_for(model)?;
         let request = CreateChatCompletionRequest {
             model: model.to_owned(),
             messages: messages.to_vec(),
