@@ -425,6 +425,49 @@ async fn memory(
     Ok(Json(json!({ "memory": memory })))
 }
 
+fn usage_body(by_model: Vec<repo::ModelUsage>) -> serde_json::Value {
+    let sum = |f: fn(&repo::ModelUsage) -> i64| by_model.iter().map(f).sum::<i64>();
+    let (p, c) = (sum(|u| u.prompt_tokens), sum(|u| u.completion_tokens));
+    json!({
+        "interactions": sum(|u| u.completed),
+        "failed": sum(|u| u.failed),
+        "prompt_tokens": p,
+        "completion_tokens": c,
+        "total_tokens": p + c,
+        "by_model": by_model,
+    })
+}
+
+/// `GET …/employees/{employee_id}/usage`: tokens and turns of one employee, per model.
+async fn employee_usage(
+    State(state): State<AppState>,
+    ClientAuth(who): ClientAuth,
+    ApiPath((client_id, employee_id)): ApiPath<(String, String)>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    service::check_path_client(&who, &client_id)?;
+    let id = service::parse_employee_id(&who, &employee_id)?;
+    let mut tx = crate::server::db::tenant_tx(&state.pool, &who.client_id).await?;
+    repo::get_employee(&mut tx, &who.client_id, &id, false)
+        .await?
+        .ok_or_else(|| AppError::not_found("employee"))?;
+    let by_model = repo::usage_by_model(&mut tx, &who.client_id, Some(&id)).await?;
+    tx.commit().await?;
+    Ok(Json(usage_body(by_model)))
+}
+
+/// `GET /clients/{client_id}/usage`: tokens and turns of all the client's employees, per model.
+async fn client_usage(
+    State(state): State<AppState>,
+    ClientAuth(who): ClientAuth,
+    ApiPath(client_id): ApiPath<String>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    service::check_path_client(&who, &client_id)?;
+    let mut tx = crate::server::db::tenant_tx(&state.pool, &who.client_id).await?;
+    let by_model = repo::usage_by_model(&mut tx, &who.client_id, None).await?;
+    tx.commit().await?;
+    Ok(Json(usage_body(by_model)))
+}
+
 async fn api_not_found() -> AppError {
     AppError::not_found("endpoint")
 }
@@ -458,6 +501,8 @@ pub fn api_routes() -> Router<AppState> {
         .route(&format!("{emp}/interact"), post(interact))
         .route(&format!("{emp}/interact/stream"), post(interact_stream))
         .route(&format!("{emp}/memory"), get(memory))
+        .route(&format!("{emp}/usage"), get(employee_usage))
+        .route("/employees/clients/{client_id}/usage", get(client_usage))
         .route(&format!("{emp}/{{action}}"), post(lifecycle))
         .fallback(api_not_found)
         .method_not_allowed_fallback(method_not_allowed)

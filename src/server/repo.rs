@@ -502,3 +502,46 @@ pub async fn recent_interactions(
     .await?;
     rows.iter().map(interaction_from_row).collect()
 }
+
+/// Token usage summed per model, for one employee or (with `employee` `None`) the whole client.
+pub async fn usage_by_model(
+    conn: &mut PgConnection,
+    client: &ClientId,
+    employee: Option<&EmployeeId>,
+) -> Result<Vec<ModelUsage>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT coalesce(model, '') AS model,
+                count(*) FILTER (WHERE status = 'completed') AS completed,
+                count(*) FILTER (WHERE status = 'failed') AS failed,
+                coalesce(sum(prompt_tokens), 0)::bigint AS prompt_tokens,
+                coalesce(sum(completion_tokens), 0)::bigint AS completion_tokens
+         FROM employee_interactions
+         WHERE client_id = $1 AND ($2::text IS NULL OR employee_id = $2)
+         GROUP BY 1 ORDER BY 1",
+    )
+    .bind(client.as_str())
+    .bind(employee.map(EmployeeId::as_str))
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ModelUsage {
+                model: r.try_get("model")?,
+                completed: r.try_get("completed")?,
+                failed: r.try_get("failed")?,
+                prompt_tokens: r.try_get("prompt_tokens")?,
+                completion_tokens: r.try_get("completion_tokens")?,
+            })
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ModelUsage {
+    /// Empty for turns no model answered.
+    pub model: String,
+    pub completed: i64,
+    pub failed: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+}
