@@ -26,6 +26,9 @@ case "${1:-}" in
     export LEPTOS_SITE_ADDR="127.0.0.1:${WORKFORCE_E2E_PORT:-3900}"
     export LEPTOS_RELOAD_PORT="$(( ${WORKFORCE_E2E_PORT:-3900} + 1 ))"
     export E2E_BASE_URL="http://$LEPTOS_SITE_ADDR"
+    # The browser tests start their own OpenAI-compatible stub; no real provider is ever called.
+    export E2E_STUB_PORT="$(( ${WORKFORCE_E2E_PORT:-3900} + 11 ))"
+    export OPENAI_BASE_URL="http://127.0.0.1:$E2E_STUB_PORT/v1" OPENAI_API_KEY="e2e-stub"
     cargo leptos end-to-end
     ;;
   *)

@@ -383,3 +383,30 @@ mod tests {
         assert!(form_number("x", "lots").is_err());
     }
 }
+
+#[server(prefix = "/rpc")]
+pub async fn send_message(id: String, message: String) -> Result<InteractionResponse, AppError> {
+    let result = async {
+        let (state, who) = ssr::client().await?;
+        let id = ssr::employee_id(&who, &id)?;
+        let req = InteractionRequest {
+            message,
+            context: None,
+            task_type: None,
+        };
+        crate::server::interact::interact(&state, &who, &id, &req, None).await
+    }
+    .await;
+    result.or_else(ssr::fail)
+}
+
+#[server(prefix = "/rpc")]
+pub async fn recent_memory(id: String) -> Result<Vec<MemoryItem>, AppError> {
+    let result = async {
+        let (state, who) = ssr::client().await?;
+        let id = ssr::employee_id(&who, &id)?;
+        crate::server::interact::recent_memory(&state, &who, &id, 50).await
+    }
+    .await;
+    result.or_else(ssr::fail)
+}

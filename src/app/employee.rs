@@ -120,6 +120,7 @@ fn EmployeeView(
                     <h1 class="text-2xl font-semibold" data-testid="employee-name">{e.name.clone()}</h1>
                     <StatusBadge status=e.status />
                     <div class="ml-auto flex gap-2">
+                        <A href=format!("/employees/{}/chat", e.id) attr:class=BUTTON>"Chat"</A>
                         {lifecycle_button(LifecycleAction::Pause, "Pause")}
                         {lifecycle_button(LifecycleAction::Resume, "Resume")}
                         {lifecycle_button(LifecycleAction::Archive, "Archive")}

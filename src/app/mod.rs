@@ -1,5 +1,6 @@
 //! The Leptos UI: routes, pages and small components.
 
+mod chat;
 mod components;
 mod employee;
 mod pages;
@@ -58,6 +59,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/dashboard") view=pages::DashboardPage />
                     <Route path=path!("/employees/new") view=employee::NewEmployeePage />
                     <Route path=path!("/employees/:id") view=employee::EmployeePage />
+                    <Route path=path!("/employees/:id/chat") view=chat::ChatPage />
                 </Routes>
             </main>
         </Router>

@@ -1,0 +1,57 @@
+import { test, expect } from "@playwright/test";
+import http from "node:http";
+import { AddressInfo } from "node:net";
+import { createEmployee, hydrated, onboardAndSignIn } from "./helpers";
+
+// An OpenAI-compatible chat endpoint; `make test` points the app's `openai` provider at it.
+const stubPort = Number(process.env.E2E_STUB_PORT ?? 3911);
+const seen: any[] = [];
+let stub: http.Server;
+
+test.beforeAll(async () => {
+  stub = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+      const request = JSON.parse(body || "{}");
+      seen.push(request);
+      const last = request.messages?.[request.messages.length - 1]?.content ?? "";
+      const reply = `Happy to help with: ${last}`;
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({
+        id: "chatcmpl-e2e", object: "chat.completion", created: 0, model: request.model,
+        choices: [{ index: 0, message: { role: "assistant", content: reply }, finish_reason: "stop" }],
+        usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 },
+      }));
+    });
+  });
+  await new Promise<void>((resolve) => stub.listen(stubPort, "127.0.0.1", resolve));
+  expect((stub.address() as AddressInfo).port).toBe(stubPort);
+});
+
+test.afterAll(() => new Promise<void>((resolve) => stub.close(() => resolve())));
+
+test("a client chats with an employee and finds the conversation again", async ({ page }) => {
+  await onboardAndSignIn(page, `E2E Chat ${Date.now()}`);
+  await createEmployee(page, "Claims assistant", "gpt-4o-mini");
+  await hydrated(page);
+  await page.getByRole("link", { name: "Chat" }).click();
+  await expect(page).toHaveURL(/\/chat$/);
+  await hydrated(page);
+
+  await page.locator("input[name=message]").fill("My windscreen cracked on the motorway");
+  await page.getByRole("button", { name: "Send" }).click();
+  const log = page.getByTestId("chat-log");
+  await expect(log).toContainText("My windscreen cracked on the motorway");
+  await expect(log).toContainText("Happy to help with: My windscreen cracked on the motorway");
+
+  // The model got the employee's personality as its system prompt.
+  const request = seen[seen.length - 1];
+  expect(request.model).toBe("gpt-4o-mini");
+  expect(request.messages[0].role).toBe("system");
+  expect(request.messages[0].content).toContain("a Claims assistant in the insurance industry");
+
+  // The conversation is stored: it is there after a reload.
+  await page.reload();
+  await expect(page.getByTestId("chat-log")).toContainText("Happy to help with: My windscreen cracked on the motorway");
+});
