@@ -1,0 +1,185 @@
+//! Platform overhead per chat turn: the whole `POST …/interact` path (auth, tenant transactions,
+//! prompt, router, persistence, Redis) against an OpenAI-compatible stub that answers at once.
+//!
+//! Needs DATABASE_URL (owner) and REDIS_URL, as after `make test`:
+//!   source .data/env && cargo bench --bench turns --features ssr
+//! Optional: BENCH_SECONDS (default 10 per level), BENCH_LEVELS (default "1,16,64").
+//! It creates (and drops first) the database `workforce_bench` on the DATABASE_URL server.
+
+#[path = "../tests/common/stub.rs"]
+#[allow(dead_code)]
+mod stub;
+
+use serde_json::json;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use workforce::server::{ai::ModelRouter, config, db, startup};
+
+/// CPU seconds used so far by this process and by every PostgreSQL process on the machine.
+fn cpu_seconds() -> (f64, f64) {
+    let tick = 100.0; // USER_HZ on Linux
+    let stat = |pid: &str| -> Option<(String, f64)> {
+        let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let name = s.split('(').nth(1)?.split(')').next()?.to_owned();
+        let f: Vec<&str> = s.rsplit(')').next()?.split_whitespace().collect();
+        let (u, k): (f64, f64) = (f.get(11)?.parse().ok()?, f.get(12)?.parse().ok()?);
+        Some((name, (u + k) / tick))
+    };
+    let own = stat("self").map(|(_, c)| c).unwrap_or(0.0);
+    let pg = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| stat(&e.file_name().to_string_lossy()))
+        .filter(|(name, _)| name.starts_with("postgres"))
+        .map(|(_, c)| c)
+        .sum();
+    (own, pg)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let url = std::env::var("DATABASE_URL").map_err(|_| anyhow::anyhow!("set DATABASE_URL (source .data/env)"))?;
+    let seconds: u64 = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let levels: Vec<usize> = std::env::var("BENCH_LEVELS")
+        .unwrap_or_else(|_| "1,16,64".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+
+    // A fresh database, migrated as the owner.
+    let owner = PgConnectOptions::from_str(&url)?;
+    let mut admin = owner.clone().database("postgres").connect().await?;
+    sqlx::query("DROP DATABASE IF EXISTS workforce_bench WITH (FORCE)").execute(&mut admin).await?;
+    sqlx::query("CREATE DATABASE workforce_bench").execute(&mut admin).await?;
+    admin.close().await?;
+    let owner = owner.database("workforce_bench");
+    let mut conn = owner.connect().await?;
+    db::MIGRATOR.run(&mut conn).await?;
+    conn.close().await?;
+
+    let stub = stub::Stub::start().await;
+    let file = config::parse_with_overrides(&std::fs::read_to_string("Leptos.toml")?, [])?;
+    let settings = config::Settings {
+        file,
+        database_url: url.clone().into(),
+        app_database_url: None,
+        app_database_password: None,
+        redis_url: std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()).into(),
+        admin_token: Some("bench-admin".to_owned().into()),
+    };
+    let providers = settings
+        .provider_configs()
+        .into_iter()
+        .map(|mut p| {
+            if p.kind == "openai" {
+                p.base_url = stub.base_url.clone();
+                p.api_key = Some("sk-bench".to_owned().into());
+            }
+            p
+        })
+        .collect();
+    let pool = db::pool_options(settings.file.limits.db_max_connections).connect_with(db::app_options(&owner, None)).await?;
+    let options = leptos::config::LeptosOptions::builder().output_name("workforce").build();
+    let mut state = startup::build_state(pool, settings, options)?;
+    state.router = Arc::new(ModelRouter::new(providers, Duration::from_secs(30)));
+    let router = startup::build_router(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let http = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
+    let r: serde_json::Value = http
+        .post(format!("{base}/api/v1/employees/clients"))
+        .bearer_auth("bench-admin")
+        .json(&json!({"name": "Bench", "tier": "enterprise"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let client = r["client"]["id"].as_str().unwrap_or_default().to_owned();
+    let key = r["api_key"].as_str().unwrap_or_default().to_owned();
+    let max = levels.iter().copied().max().unwrap_or(1);
+    let mut employees = Vec::new();
+    for i in 0..max {
+        let e: serde_json::Value = http
+            .post(format!("{base}/api/v1/employees/clients/{client}/employees"))
+            .bearer_auth(&key)
+            .json(&json!({"role": format!("agent {i}"), "industry": "retail", "communication_style": "friendly",
+                          "model_preferences": {"primary_model": "gpt-4o-mini"}}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        employees.push(e["id"].as_str().unwrap_or_default().to_owned());
+    }
+
+    println!("| concurrent | turns | turns/s | p50 ms | p99 ms | CPU ms/turn (bench process) | CPU ms/turn (postgres) |");
+    println!("|---|---|---|---|---|---|---|");
+    for &n in &levels {
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        let (cpu0, pg0) = cpu_seconds();
+        let started = Instant::now();
+        let workers: Vec<_> = (0..n)
+            .map(|w| {
+                let (http, key) = (http.clone(), key.clone());
+                let url = format!("{base}/api/v1/employees/clients/{client}/employees/{}/interact", employees[w]);
+                tokio::spawn(async move {
+                    let mut lat = Vec::new();
+                    let mut errors = 0u64;
+                    let mut i = 0u64;
+                    while Instant::now() < deadline {
+                        let t = Instant::now();
+                        let ok = http
+                            .post(&url)
+                            .bearer_auth(&key)
+                            .json(&json!({"message": format!("question {i} from worker {w}")}))
+                            .send()
+                            .await
+                            .is_ok_and(|r| r.status().is_success());
+                        if ok {
+                            lat.push(t.elapsed());
+                        } else {
+                            errors += 1;
+                        }
+                        i += 1;
+                    }
+                    (lat, errors)
+                })
+            })
+            .collect();
+        let mut lat = Vec::new();
+        let mut errors = 0;
+        for w in workers {
+            let (l, e) = w.await?;
+            lat.extend(l);
+            errors += e;
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        let (cpu1, pg1) = cpu_seconds();
+        lat.sort();
+        let turns = lat.len() as f64;
+        println!(
+            "| {n} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} |{}",
+            lat.len(),
+            turns / elapsed,
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.99),
+            (cpu1 - cpu0) * 1000.0 / turns.max(1.0),
+            (pg1 - pg0) * 1000.0 / turns.max(1.0),
+            if errors > 0 { format!(" {errors} errors") } else { String::new() }
+        );
+    }
+    Ok(())
+}
