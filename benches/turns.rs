@@ -50,8 +50,12 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let url = std::env::var("DATABASE_URL").map_err(|_| anyhow::anyhow!("set DATABASE_URL (source .data/env)"))?;
-    let seconds: u64 = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let url = std::env::var("DATABASE_URL")
+        .map_err(|_| anyhow::anyhow!("set DATABASE_URL (source .data/env)"))?;
+    let seconds: u64 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
     let levels: Vec<usize> = std::env::var("BENCH_LEVELS")
         .unwrap_or_else(|_| "1,16,64".into())
         .split(',')
@@ -61,8 +65,12 @@ async fn main() -> anyhow::Result<()> {
     // A fresh database, migrated as the owner.
     let owner = PgConnectOptions::from_str(&url)?;
     let mut admin = owner.clone().database("postgres").connect().await?;
-    sqlx::query("DROP DATABASE IF EXISTS workforce_bench WITH (FORCE)").execute(&mut admin).await?;
-    sqlx::query("CREATE DATABASE workforce_bench").execute(&mut admin).await?;
+    sqlx::query("DROP DATABASE IF EXISTS workforce_bench WITH (FORCE)")
+        .execute(&mut admin)
+        .await?;
+    sqlx::query("CREATE DATABASE workforce_bench")
+        .execute(&mut admin)
+        .await?;
     admin.close().await?;
     let owner = owner.database("workforce_bench");
     let mut conn = owner.connect().await?;
@@ -76,7 +84,9 @@ async fn main() -> anyhow::Result<()> {
         database_url: url.clone().into(),
         app_database_url: None,
         app_database_password: None,
-        redis_url: std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()).into(),
+        redis_url: std::env::var("REDIS_URL")
+            .unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+            .into(),
         admin_token: Some("bench-admin".to_owned().into()),
     };
     let providers = settings
@@ -90,8 +100,12 @@ async fn main() -> anyhow::Result<()> {
             p
         })
         .collect();
-    let pool = db::pool_options(settings.file.limits.db_max_connections).connect_with(db::app_options(&owner, None)).await?;
-    let options = leptos::config::LeptosOptions::builder().output_name("workforce").build();
+    let pool = db::pool_options(settings.file.limits.db_max_connections)
+        .connect_with(db::app_options(&owner, None))
+        .await?;
+    let options = leptos::config::LeptosOptions::builder()
+        .output_name("workforce")
+        .build();
     let mut state = startup::build_state(pool, settings, options)?;
     state.router = Arc::new(ModelRouter::new(providers, Duration::from_secs(30)));
     let router = startup::build_router(state);
@@ -99,7 +113,9 @@ async fn main() -> anyhow::Result<()> {
     let base = format!("http://{}", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, router).await });
 
-    let http = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
     let r: serde_json::Value = http
         .post(format!("{base}/api/v1/employees/clients"))
         .bearer_auth("bench-admin")
@@ -134,7 +150,10 @@ async fn main() -> anyhow::Result<()> {
         let workers: Vec<_> = (0..n)
             .map(|w| {
                 let (http, key) = (http.clone(), key.clone());
-                let url = format!("{base}/api/v1/employees/clients/{client}/employees/{}/interact", employees[w]);
+                let url = format!(
+                    "{base}/api/v1/employees/clients/{client}/employees/{}/interact",
+                    employees[w]
+                );
                 tokio::spawn(async move {
                     let mut lat = Vec::new();
                     let mut errors = 0u64;
@@ -178,7 +197,11 @@ async fn main() -> anyhow::Result<()> {
             percentile(&lat, 0.99),
             (cpu1 - cpu0) * 1000.0 / turns.max(1.0),
             (pg1 - pg0) * 1000.0 / turns.max(1.0),
-            if errors > 0 { format!(" {errors} errors") } else { String::new() }
+            if errors > 0 {
+                format!(" {errors} errors")
+            } else {
+                String::new()
+            }
         );
     }
     Ok(())
