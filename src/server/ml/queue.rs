@@ -1,0 +1,156 @@
+//! A bounded job queue served by dedicated worker threads, each owning its own state (a loaded
+//! model). Urgent jobs (a user is waiting) go before background ones (indexing). A full queue
+//! refuses the job at once, so the caller can answer 503 instead of building a backlog.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex};
+
+struct Jobs<J> {
+    urgent: VecDeque<J>,
+    background: VecDeque<J>,
+    closed: bool,
+}
+
+struct Shared<J> {
+    jobs: Mutex<Jobs<J>>,
+    ready: Condvar,
+    capacity: usize,
+}
+
+/// The sending side. Dropping the last handle stops the workers once the queue is drained.
+pub struct WorkQueue<J> {
+    shared: Arc<Shared<J>>,
+}
+
+/// The queue was full; the job is handed back.
+#[derive(Debug)]
+pub struct Full<J>(pub J);
+
+impl<J: Send + 'static> WorkQueue<J> {
+    /// Starts `workers` threads. Each makes its own worker state with `make` on its first job (so
+    /// a slow model load holds up neither start-up nor a server that never uses the model), then
+    /// runs `run` for every job it takes.
+    pub fn start<W, F, R>(name: &str, workers: usize, capacity: usize, make: F, run: R) -> Self
+    where
+        F: Fn() -> W + Send + Sync + 'static,
+        R: Fn(&mut W, J) + Send + Sync + 'static,
+    {
+        let shared = Arc::new(Shared {
+            jobs: Mutex::new(Jobs {
+                urgent: VecDeque::new(),
+                background: VecDeque::new(),
+                closed: false,
+            }),
+            ready: Condvar::new(),
+            capacity: capacity.max(1),
+        });
+        let (make, run) = (Arc::new(make), Arc::new(run));
+        for i in 0..workers.max(1) {
+            let (shared, make, run) = (shared.clone(), make.clone(), run.clone());
+            let spawned = std::thread::Builder::new()
+                .name(format!("{name}-{i}"))
+                .spawn(move || {
+                    // The worker (a model) is made on the first job, so an idle server pays
+                    // nothing for a model it never uses.
+                    let mut worker = None;
+                    while let Some(job) = next_job(&shared) {
+                        run(worker.get_or_insert_with(|| make()), job);
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!("could not start worker thread {name}-{i}: {e}");
+            }
+        }
+        WorkQueue { shared }
+    }
+
+    /// Queues a job, or hands it back when the queue holds `capacity` jobs already.
+    pub fn try_push(&self, job: J, urgent: bool) -> Result<(), Full<J>> {
+        let Ok(mut jobs) = self.shared.jobs.lock() else {
+            return Err(Full(job));
+        };
+        if jobs.urgent.len() + jobs.background.len() >= self.shared.capacity {
+            return Err(Full(job));
+        }
+        if urgent {
+            jobs.urgent.push_back(job);
+        } else {
+            jobs.background.push_back(job);
+        }
+        drop(jobs);
+        self.shared.ready.notify_one();
+        Ok(())
+    }
+
+    /// Jobs waiting (not counting those being worked on).
+    pub fn waiting(&self) -> usize {
+        self.shared
+            .jobs
+            .lock()
+            .map(|j| j.urgent.len() + j.background.len())
+            .unwrap_or(0)
+    }
+}
+
+fn next_job<J>(shared: &Shared<J>) -> Option<J> {
+    let mut jobs = shared.jobs.lock().ok()?;
+    loop {
+        if let Some(j) = jobs.urgent.pop_front() {
+            return Some(j);
+        }
+        if let Some(j) = jobs.background.pop_front() {
+            return Some(j);
+        }
+        if jobs.closed {
+            return None;
+        }
+        jobs = shared.ready.wait(jobs).ok()?;
+    }
+}
+
+impl<J> Drop for WorkQueue<J> {
+    fn drop(&mut self) {
+        if let Ok(mut jobs) = self.shared.jobs.lock() {
+            jobs.closed = true;
+        }
+        self.shared.ready.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    #[test]
+    fn full_queue_refuses_and_urgent_jobs_go_first() {
+        let (gate_tx, gate_rx) = mpsc::channel::<()>();
+        let gate = Mutex::new(gate_rx);
+        let (done_tx, done_rx) = mpsc::channel::<u32>();
+        let done_tx = Mutex::new(done_tx);
+        let q = WorkQueue::start(
+            "t",
+            1,
+            2,
+            || (),
+            move |_, j: u32| {
+                // The first job holds the worker until the test opens the gate.
+                if j == 0 {
+                    let _ = gate.lock().map(|g| g.recv());
+                }
+                let _ = done_tx.lock().map(|d| d.send(j));
+            },
+        );
+        q.try_push(0, false).expect("queued");
+        // Wait until the worker has taken job 0, so the queue is empty again.
+        while q.waiting() > 0 {
+            std::thread::yield_now();
+        }
+        q.try_push(1, false).expect("queued");
+        q.try_push(2, true).expect("queued");
+        assert!(matches!(q.try_push(3, true), Err(Full(3))), "capacity 2");
+        gate_tx.send(()).expect("gate");
+        let order: Vec<u32> = (0..3).map(|_| done_rx.recv().expect("job done")).collect();
+        assert_eq!(order, [0, 2, 1]);
+    }
+}
