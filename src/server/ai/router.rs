@@ -8,16 +8,20 @@
 //! backing off 100 ms · 2ⁿ); the whole call is bounded by the configured timeout. Any other error
 //! moves straight to the next model. A model that keeps failing is skipped for a while by its
 //! circuit breaker.
+//!
+//! The `local` provider (kind `local`) is SmolLM2 running in-process (see `local.rs`); it goes
+//! through the same candidate loop, breaker and timeout as the remote ones.
 
+use super::local::{LocalChat, LocalEvent};
 use crate::domain::{AppError, ModelPreferences};
 use async_openai::config::OpenAIConfig;
 use async_openai::types::chat::{
     ChatCompletionRequestAssistantMessage, ChatCompletionRequestMessage,
     ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage,
-    ChatCompletionResponseStream, ChatCompletionStreamOptions, CreateChatCompletionRequest,
-    CreateChatCompletionStreamResponse,
+    ChatCompletionStreamOptions, CreateChatCompletionRequest, CreateChatCompletionStreamResponse,
 };
 use async_openai::Client;
+use futures::stream::BoxStream;
 use futures::StreamExt;
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
@@ -37,6 +41,7 @@ pub struct ProviderConfig {
     pub api_key: Option<SecretString>,
     pub api_key_env: Option<String>,
     pub models: Vec<String>,
+    pub embedding_models: Vec<String>,
 }
 
 /// One turn of the conversation sent to the model.
@@ -55,11 +60,54 @@ pub struct Completion {
     pub completion_tokens: u32,
 }
 
+/// A piece of a streamed answer: text, and the token usage when the provider reports it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Chunk {
+    pub text: String,
+    pub usage: Option<(u32, u32)>,
+}
+
+pub type ChunkStream = BoxStream<'static, Result<Chunk, String>>;
+
 /// A streamed answer that has started: its first chunk is in hand, the rest follows.
 pub struct OpenStream {
     pub model: String,
-    pub first: CreateChatCompletionStreamResponse,
-    pub rest: ChatCompletionResponseStream,
+    pub first: Chunk,
+    pub rest: ChunkStream,
+}
+
+fn chunk_of(c: CreateChatCompletionStreamResponse) -> Chunk {
+    Chunk {
+        usage: c.usage.map(|u| (u.prompt_tokens, u.completion_tokens)),
+        text: c
+            .choices
+            .into_iter()
+            .next()
+            .and_then(|c| c.delta.content)
+            .unwrap_or_default(),
+    }
+}
+
+/// The local model's events as chunks; usage comes with the last one.
+fn local_chunks(rx: tokio::sync::mpsc::Receiver<LocalEvent>) -> ChunkStream {
+    futures::stream::unfold(rx, |mut rx| async move {
+        let item = match rx.recv().await? {
+            LocalEvent::Text(text) => Ok(Chunk { text, usage: None }),
+            LocalEvent::Done(g) => Ok(Chunk {
+                text: String::new(),
+                usage: Some((g.prompt_tokens, g.completion_tokens)),
+            }),
+            LocalEvent::Failed(e) => Err(e),
+        };
+        Some((item, rx))
+    })
+    .boxed()
+}
+
+/// How a model is reached.
+enum Endpoint<'a> {
+    Remote(&'a Client<OpenAIConfig>),
+    Local(&'a LocalChat),
 }
 
 #[derive(Default)]
@@ -70,6 +118,7 @@ struct Breaker {
 
 pub struct ModelRouter {
     providers: Vec<(ProviderConfig, Option<Client<OpenAIConfig>>)>,
+    local: Option<LocalChat>,
     breakers: Mutex<HashMap<String, Breaker>>,
     timeout: Duration,
 }
@@ -112,7 +161,12 @@ fn all_failed(reasons: &[String]) -> AppError {
 }
 
 impl ModelRouter {
-    pub fn new(providers: Vec<ProviderConfig>, timeout: Duration) -> Self {
+    /// `local` runs the models of `local` providers; without it they are unavailable.
+    pub fn new(
+        providers: Vec<ProviderConfig>,
+        timeout: Duration,
+        local: Option<LocalChat>,
+    ) -> Self {
         let providers = providers
             .into_iter()
             .map(|p| {
@@ -129,6 +183,7 @@ impl ModelRouter {
             .collect();
         ModelRouter {
             providers,
+            local,
             breakers: Mutex::new(HashMap::new()),
             timeout,
         }
@@ -184,7 +239,7 @@ impl ModelRouter {
         let mut reasons = Vec::new();
         for model in models {
             match self
-                .try_model(model, &messages, temperature, max_tokens)
+                .try_model(model, turns, &messages, temperature, max_tokens)
                 .await
             {
                 Ok(c) => return Ok(c),
@@ -214,39 +269,56 @@ impl ModelRouter {
         let messages = to_messages(turns);
         let mut reasons = Vec::new();
         for model in models {
-            let client = match self.client_for(model) {
+            let endpoint = match self.endpoint_for(model) {
                 Ok(c) => c,
                 Err(reason) => {
                     reasons.push(format!("{model}: {reason}"));
                     continue;
                 }
             };
-            let request = CreateChatCompletionRequest {
-                model: model.to_owned(),
-                messages: messages.clone(),
-                temperature: Some(temperature as f32),
-                max_completion_tokens: Some(max_tokens),
-                stream_options: Some(ChatCompletionStreamOptions {
-                    include_usage: Some(true),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            };
-            let opened = tokio::time::timeout(self.timeout, async {
-                let mut rest = client
-                    .chat()
-                    .create_stream(request)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                match rest.next().await {
-                    Some(Ok(first)) => Ok((first, rest)),
-                    Some(Err(e)) => Err(e.to_string()),
-                    None => Err("the stream ended before any answer".to_owned()),
+            let rest: Result<ChunkStream, String> = match endpoint {
+                Endpoint::Remote(client) => {
+                    let request = CreateChatCompletionRequest {
+                        model: model.to_owned(),
+                        messages: messages.clone(),
+                        temperature: Some(temperature as f32),
+                        max_completion_tokens: Some(max_tokens),
+                        stream_options: Some(ChatCompletionStreamOptions {
+                            include_usage: Some(true),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    };
+                    match tokio::time::timeout(self.timeout, client.chat().create_stream(request))
+                        .await
+                    {
+                        Ok(Ok(s)) => Ok(s
+                            .map(|c| c.map(chunk_of).map_err(|e| e.to_string()))
+                            .boxed()),
+                        Ok(Err(e)) => Err(e.to_string()),
+                        Err(_) => Err(format!("timed out after {:?}", self.timeout)),
+                    }
                 }
-            })
-            .await
-            .unwrap_or_else(|_| Err(format!("timed out after {:?}", self.timeout)));
-            self.record(model, opened.is_ok());
+                Endpoint::Local(local) => local
+                    .submit(turns, max_tokens, temperature)
+                    .map(local_chunks),
+            };
+            let opened = match rest {
+                Ok(mut rest) => tokio::time::timeout(self.timeout, async {
+                    match rest.next().await {
+                        Some(Ok(first)) => Ok((first, rest)),
+                        Some(Err(e)) => Err(e),
+                        None => Err("the stream ended before any answer".to_owned()),
+                    }
+                })
+                .await
+                .unwrap_or_else(|_| Err(format!("timed out after {:?}", self.timeout))),
+                Err(e) => Err(e),
+            };
+            // A full local queue says nothing about the model's health.
+            if !matches!(&opened, Err(e) if e == super::local::BUSY) {
+                self.record(model, opened.is_ok());
+            }
             match opened {
                 Ok((first, rest)) => {
                     return Ok(OpenStream {
@@ -264,34 +336,85 @@ impl ModelRouter {
         Err(all_failed(&reasons))
     }
 
-    /// The client for a model, or why it cannot be called now.
-    fn client_for(&self, model: &str) -> Result<&Client<OpenAIConfig>, String> {
+    /// How to reach a model, or why it cannot be called now.
+    fn endpoint_for(&self, model: &str) -> Result<Endpoint<'_>, String> {
         let Some((provider, client)) = self.provider_of(model) else {
             return Err("no provider offers this model".into());
         };
+        if self.breaker_open(model) {
+            return Err("skipped: circuit breaker open after repeated failures".into());
+        }
+        if provider.kind == "local" {
+            return self
+                .local
+                .as_ref()
+                .map(Endpoint::Local)
+                .ok_or_else(|| "the local model runtime is not running".to_owned());
+        }
         let Some(client) = client else {
             return Err(match (provider.kind.as_str(), &provider.api_key_env) {
-                ("local", _) => "the local model runtime is not available in this build".into(),
                 (_, Some(var)) => {
                     format!("provider {} is not configured (set {var})", provider.name)
                 }
                 _ => format!("provider {} is not configured", provider.name),
             });
         };
-        if self.breaker_open(model) {
-            return Err("skipped: circuit breaker open after repeated failures".into());
-        }
-        Ok(client)
+        Ok(Endpoint::Remote(client))
+    }
+
+    /// A whole answer from the local model.
+    async fn local_answer(
+        &self,
+        local: &LocalChat,
+        model: &str,
+        turns: &[Turn],
+        temperature: f64,
+        max_tokens: u32,
+    ) -> Result<Completion, String> {
+        let mut rx = local.submit(turns, max_tokens, temperature)?;
+        let collect = async {
+            let mut text = String::new();
+            while let Some(event) = rx.recv().await {
+                match event {
+                    LocalEvent::Text(t) => text.push_str(&t),
+                    LocalEvent::Done(g) => {
+                        return Ok(Completion {
+                            text,
+                            model: model.to_owned(),
+                            prompt_tokens: g.prompt_tokens,
+                            completion_tokens: g.completion_tokens,
+                        })
+                    }
+                    LocalEvent::Failed(e) => return Err(e),
+                }
+            }
+            Err("the local model stopped without an answer".to_owned())
+        };
+        tokio::time::timeout(self.timeout, collect)
+            .await
+            .unwrap_or_else(|_| Err(format!("timed out after {:?}", self.timeout)))
     }
 
     async fn try_model(
         &self,
         model: &str,
+        turns: &[Turn],
         messages: &[ChatCompletionRequestMessage],
         temperature: f64,
         max_tokens: u32,
     ) -> Result<Completion, String> {
-        let client = self.client_for(model)?;
+        let client = match self.endpoint_for(model)? {
+            Endpoint::Remote(client) => client,
+            Endpoint::Local(local) => {
+                let outcome = self
+                    .local_answer(local, model, turns, temperature, max_tokens)
+                    .await;
+                if !matches!(&outcome, Err(e) if e == super::local::BUSY) {
+                    self.record(model, outcome.is_ok());
+                }
+                return outcome;
+            }
+        };
         let request = CreateChatCompletionRequest {
             model: model.to_owned(),
             messages: messages.to_vec(),
