@@ -16,7 +16,7 @@ use sqlx::{ConnectOptions, Connection};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use workforce::server::{ai::ModelRouter, config, db, startup};
+use workforce::server::{config, db, startup};
 
 /// CPU seconds used so far by this process and by every PostgreSQL process on the machine.
 fn cpu_seconds() -> (f64, f64) {
@@ -78,9 +78,17 @@ async fn main() -> anyhow::Result<()> {
     conn.close().await?;
 
     let stub = stub::Stub::start().await;
-    let file = config::parse_with_overrides(&std::fs::read_to_string("Leptos.toml")?, [])?;
+    let mut file = config::parse_with_overrides(&std::fs::read_to_string("Leptos.toml")?, [])?;
+    // Memory recall on, through the stub's (instant) embedding model.
+    file.memory.embedding_model = "text-embedding-3-small".into();
+    let mut providers = config::resolve_providers(&file);
+    for p in providers.iter_mut().filter(|p| p.kind == "openai") {
+        p.base_url = stub.base_url.clone();
+        p.api_key = Some("sk-bench".to_owned().into());
+    }
     let settings = config::Settings {
         file,
+        providers,
         database_url: url.clone().into(),
         app_database_url: None,
         app_database_password: None,
@@ -89,25 +97,13 @@ async fn main() -> anyhow::Result<()> {
             .into(),
         admin_token: Some("bench-admin".to_owned().into()),
     };
-    let providers = settings
-        .provider_configs()
-        .into_iter()
-        .map(|mut p| {
-            if p.kind == "openai" {
-                p.base_url = stub.base_url.clone();
-                p.api_key = Some("sk-bench".to_owned().into());
-            }
-            p
-        })
-        .collect();
     let pool = db::pool_options(settings.file.limits.db_max_connections)
         .connect_with(db::app_options(&owner, None))
         .await?;
     let options = leptos::config::LeptosOptions::builder()
         .output_name("workforce")
         .build();
-    let mut state = startup::build_state(pool, settings, options)?;
-    state.router = Arc::new(ModelRouter::new(providers, Duration::from_secs(30)));
+    let state = startup::build_state(pool, settings, options)?;
     let router = startup::build_router(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);

@@ -8,36 +8,6 @@ use serde_json::{json, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use workforce::domain::ClientId;
 
-/// A client allowed the three OpenAI models, with one employee on `primary` then `fallbacks`.
-async fn employee(app: &TestApp, primary: &str, fallbacks: Value) -> (String, String, String) {
-    let (client, key) = app
-        .onboard(json!({"name": "Chatty", "tier": "professional", "allowed_models": ["gpt-4o", "gpt-4o-mini", "gpt-3.5-turbo"]}))
-        .await;
-    let mut req = requirements("claims handler");
-    req["model_preferences"] = json!({"primary_model": primary, "fallback_models": fallbacks});
-    let r = app.create_employee(&client, &key, req).await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    let emp = r.body["id"].as_str().expect("id").to_owned();
-    (client, key, emp)
-}
-
-async fn say(app: &TestApp, client: &str, key: &str, emp: &str, msg: &str) -> Response {
-    app.send(
-        "POST",
-        &format!("{}/interact", emp_path(client, emp)),
-        Some(key),
-        Some(json!({"message": msg})),
-    )
-    .await
-}
-
-fn system_prompt_of(req: &Value) -> String {
-    req["messages"][0]["content"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
-}
-
 #[sqlx::test]
 async fn an_answer_in_the_employees_voice_is_stored_and_remembered(
     _p: PgPoolOptions,
@@ -251,16 +221,6 @@ async fn conversations_refuse_bad_input_and_paused_employees(
             .await;
         assert_eq!(r.status, 422, "{q}");
     }
-    let r = app
-        .send(
-            "GET",
-            &format!("{}/memory?query=cars", emp_path(&client, &emp)),
-            Some(&key),
-            None,
-        )
-        .await;
-    assert_eq!(r.status, 501);
-
     app.send(
         "POST",
         &format!("{}/pause", emp_path(&client, &emp)),

@@ -416,12 +416,13 @@ async fn memory(
             .filter(|n| (1..=100).contains(n))
             .ok_or_else(|| AppError::field("limit", "must be a whole number from 1 to 100"))?,
     };
-    if query.get("query").is_some_and(|q| !q.trim().is_empty()) {
-        return Err(AppError::NotImplemented {
-            message: "semantic recall (query=) is not available yet; omit query for the most recent memories".into(),
-        });
-    }
-    let memory = interact::recent_memory(&state, &who, &id, limit).await?;
+    let memory = match query.get("query").map(|q| q.trim()) {
+        Some(q) if q.chars().count() > 4000 => {
+            return Err(AppError::field("query", "must be at most 4000 characters"))
+        }
+        Some(q) if !q.is_empty() => interact::semantic_memory(&state, &who, &id, q, limit).await?,
+        _ => interact::recent_memory(&state, &who, &id, limit).await?,
+    };
     Ok(Json(json!({ "memory": memory })))
 }
 

@@ -118,6 +118,31 @@ pub fn system_prompt(e: &Employee) -> String {
     out
 }
 
+/// Appends what semantic recall found to the system prompt: one block per remembered exchange,
+/// oldest first, with its date, so the model can use facts from earlier conversations that are
+/// no longer among the recent turns. Nothing is added when nothing was recalled.
+pub fn with_memories(system: String, memories: &[MemoryItem]) -> String {
+    if memories.is_empty() {
+        return system;
+    }
+    let mut sorted: Vec<&MemoryItem> = memories.iter().collect();
+    sorted.sort_by_key(|m| m.timestamp);
+    let mut out = system;
+    out.push_str(
+        "\n\nRelevant memories from earlier conversations with this person \
+         (use them when they help; do not mention this list):",
+    );
+    for m in sorted {
+        out.push_str(&format!(
+            "\n- [{}] They said: {} | You answered: {}",
+            m.timestamp.format("%Y-%m-%d"),
+            m.content.trim(),
+            m.response.trim()
+        ));
+    }
+    out
+}
+
 /// Sampling settings for a call: temperature from creativity, and the completion budget from
 /// the response length, never above the employee's `max_tokens`.
 pub fn generation_settings(e: &Employee) -> (f64, u32) {
@@ -198,5 +223,35 @@ mod tests {
         e.personality.creativity_level = 0.0;
         e.model_preferences.max_tokens = 300;
         assert_eq!(generation_settings(&e), (0.2, 300));
+    }
+
+    #[test]
+    fn recalled_memories_are_listed_oldest_first_and_absent_when_none() {
+        use chrono::TimeZone;
+        let at = |d: u32| {
+            chrono::Utc
+                .with_ymd_and_hms(2026, 11, d, 9, 0, 0)
+                .single()
+                .expect("date")
+        };
+        let item = |id: &str, d: u32, said: &str| MemoryItem {
+            id: id.into(),
+            content: said.into(),
+            response: "Noted.".into(),
+            timestamp: at(d),
+            relevance_score: 0.8,
+        };
+        assert_eq!(with_memories("base".into(), &[]), "base");
+        let p = with_memories(
+            "base".into(),
+            &[
+                item("b", 20, "I moved to Lisbon."),
+                item("a", 2, "My cat is called Miso."),
+            ],
+        );
+        assert!(p.starts_with("base\n\nRelevant memories"));
+        let miso = p.find("[2026-11-02] They said: My cat is called Miso. | You answered: Noted.");
+        let lisbon = p.find("[2026-11-20] They said: I moved to Lisbon.");
+        assert!(miso.is_some() && lisbon.is_some() && miso < lisbon, "{p}");
     }
 }

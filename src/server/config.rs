@@ -32,6 +32,8 @@ pub struct Provider {
     #[serde(default)]
     pub api_key_env: Option<String>,
     pub models: Vec<String>,
+    #[serde(default)]
+    pub embedding_models: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -40,10 +42,30 @@ pub struct Tier {
     pub allowed_models: Vec<String>,
 }
 
+/// The in-process models.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Local {
+    pub models_dir: std::path::PathBuf,
+    pub chat_workers: usize,
+    pub chat_queue: usize,
+    pub embed_workers: usize,
+    pub embed_queue: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Memory {
+    /// `all-minilm-l6-v2` (in-process), a provider's embedding model, or "" for none.
+    pub embedding_model: String,
+    pub recall_k: u32,
+    pub min_relevance: f64,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct FileSettings {
     pub limits: Limits,
     pub models: Models,
+    pub local: Local,
+    pub memory: Memory,
     pub providers: Vec<Provider>,
     pub tiers: BTreeMap<String, Tier>,
 }
@@ -58,6 +80,8 @@ pub struct Settings {
     pub app_database_password: Option<SecretString>,
     pub redis_url: SecretString,
     pub admin_token: Option<SecretString>,
+    /// The providers with their base URL and key resolved from the environment at load time.
+    pub providers: Vec<crate::server::ai::ProviderConfig>,
 }
 
 impl Settings {
@@ -68,6 +92,7 @@ impl Settings {
         let file = parse_with_overrides(&text, std::env::vars())?;
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
         Ok(Settings {
+            providers: resolve_providers(&file),
             file,
             database_url: env("DATABASE_URL")
                 .context("DATABASE_URL must be set")?
@@ -100,30 +125,40 @@ impl Settings {
 
     /// Providers with their base URL and key resolved from the environment.
     pub fn provider_configs(&self) -> Vec<crate::server::ai::ProviderConfig> {
-        let env = |k: &Option<String>| {
-            k.as_ref()
-                .and_then(|k| std::env::var(k).ok())
-                .filter(|v| !v.trim().is_empty())
-        };
-        self.file
-            .providers
-            .iter()
-            .map(|p| crate::server::ai::ProviderConfig {
-                name: p.name.clone(),
-                kind: p.kind.clone(),
-                base_url: env(&p.base_url_env)
-                    .or_else(|| p.base_url.clone())
-                    .unwrap_or_default(),
-                api_key: env(&p.api_key_env).map(Into::into),
-                api_key_env: p.api_key_env.clone(),
-                models: p.models.clone(),
-            })
-            .collect()
+        self.providers.clone()
     }
 
     pub fn tier_names(&self) -> Vec<String> {
         self.file.tiers.keys().cloned().collect()
     }
+}
+
+/// Each provider of the file with its base URL and key read from the environment.
+pub fn resolve_providers(file: &FileSettings) -> Vec<crate::server::ai::ProviderConfig> {
+    let env = |k: &Option<String>| {
+        k.as_ref()
+            .and_then(|k| std::env::var(k).ok())
+            .filter(|v| !v.trim().is_empty())
+    };
+    file.providers
+        .iter()
+        .map(|p| crate::server::ai::ProviderConfig {
+            name: p.name.clone(),
+            kind: p.kind.clone(),
+            base_url: env(&p.base_url_env)
+                .or_else(|| p.base_url.clone())
+                .unwrap_or_default(),
+            api_key: env(&p.api_key_env).map(Into::into),
+            api_key_env: p.api_key_env.clone(),
+            models: p.models.clone(),
+            embedding_models: p.embedding_models.clone(),
+        })
+        .collect()
+}
+
+/// The models directory of this checkout (for tests run from any working directory).
+pub fn default_models_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".data/models")
 }
 
 /// Parses the settings file and applies `WORKFORCE__A__B=value` overrides to `a.b`.

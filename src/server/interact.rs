@@ -6,14 +6,25 @@
 use super::ai::router::{candidates, Completion, Turn};
 use super::auth::ClientPrincipal;
 use super::db::tenant_tx;
+use super::memory::IndexJob;
 use super::repo::{self, InteractionRecord, NewInteraction};
 use super::state::AppState;
-use crate::domain::prompt::{generation_settings, system_prompt};
+use crate::domain::prompt::{generation_settings, system_prompt, with_memories};
 use crate::domain::validate;
 use crate::domain::*;
 use std::time::Instant;
 
 pub const RECENT_LIST_LEN: usize = 100;
+
+fn memory_item(r: repo::Recalled) -> MemoryItem {
+    MemoryItem {
+        id: r.record.interaction_id,
+        content: r.record.message,
+        response: r.record.response,
+        timestamp: r.record.timestamp,
+        relevance_score: r.score,
+    }
+}
 
 fn response_of(r: InteractionRecord) -> InteractionResponse {
     let (p, c) = (
@@ -94,6 +105,20 @@ pub async fn prepare(
     idempotency_key: Option<String>,
 ) -> Result<Prepared, AppError> {
     let (message, task_type) = validate::interaction(req)?;
+    // The new message's vector, for recall. A failed embedding costs the turn its recall, not
+    // its answer.
+    let query = match &state.memory {
+        Some(m) => match m.embedder.embed(vec![message.clone()], true).await {
+            Ok(mut v) => v
+                .pop()
+                .map(|v| (m.embedder.model(), pgvector::Vector::from(v))),
+            Err(e) => {
+                tracing::warn!(employee_id = %id, "no recall for this turn: {e}");
+                None
+            }
+        },
+        None => None,
+    };
     let mut tx = tenant_tx(&state.pool, &who.client_id).await?;
     let employee = repo::get_employee(&mut tx, &who.client_id, id, false)
         .await?
@@ -121,10 +146,33 @@ pub async fn prepare(
         state.settings.file.limits.recent_turns,
     )
     .await?;
+    let memory = &state.settings.file.memory;
+    let recalled = match &query {
+        Some((model, vector)) => {
+            // Ask for enough to still have `recall_k` once the recent turns are left out.
+            let wanted = memory.recall_k + recent.len() as u32;
+            repo::recall(&mut tx, &who.client_id, id, model, vector, wanted).await?
+        }
+        None => Vec::new(),
+    };
     tx.commit().await?;
     recent.reverse();
+    let recalled: Vec<MemoryItem> = recalled
+        .into_iter()
+        .filter(|r| r.score >= memory.min_relevance)
+        .filter(|r| {
+            !recent
+                .iter()
+                .any(|t| t.interaction_id == r.record.interaction_id)
+        })
+        .take(memory.recall_k as usize)
+        .map(memory_item)
+        .collect();
 
-    let mut turns = vec![Turn::System(system_prompt(&employee))];
+    let mut turns = vec![Turn::System(with_memories(
+        system_prompt(&employee),
+        &recalled,
+    ))];
     for r in &recent {
         turns.push(Turn::User(r.message.clone()));
         turns.push(Turn::Assistant(r.response.clone()));
@@ -137,7 +185,11 @@ pub async fn prepare(
             task_type.as_deref(),
             &client.configuration.allowed_models,
         ),
-        memories_used: recent.iter().map(|r| r.interaction_id.clone()).collect(),
+        memories_used: recalled
+            .iter()
+            .map(|m| m.id.clone())
+            .chain(recent.iter().map(|r| r.interaction_id.clone()))
+            .collect(),
         context: serde_json::Value::Object(req.context.clone().unwrap_or_default()),
         message,
         task_type,
@@ -186,6 +238,14 @@ async fn persist(
         Ok(created_at) => {
             tx.commit().await?;
             if ok {
+                if let Some(m) = &state.memory {
+                    m.indexer.enqueue(IndexJob {
+                        client: who.client_id.clone(),
+                        employee_id: id.as_str().to_owned(),
+                        interaction_id: interaction_id.clone(),
+                        text: repo::embedding_text(&turn.message, outcome.response),
+                    });
+                }
                 let item = MemoryItem {
                     id: interaction_id.clone(),
                     content: turn.message.clone(),
@@ -359,20 +419,13 @@ pub async fn interact_stream(
         let mut rest = open.rest;
         let mut next = Some(open.first);
         while let Some(chunk) = next.take() {
-            if let Some(u) = &chunk.usage {
-                (prompt_tokens, completion_tokens) = (u.prompt_tokens, u.completion_tokens);
+            if let Some(u) = chunk.usage {
+                (prompt_tokens, completion_tokens) = u;
             }
-            if let Some(delta) = chunk
-                .choices
-                .into_iter()
-                .next()
-                .and_then(|c| c.delta.content)
-            {
-                if !delta.is_empty() {
-                    text.push_str(&delta);
-                    // A caller that went away does not stop the turn from being stored.
-                    let _ = tx.send(StreamEvent::Token(delta)).await;
-                }
+            if !chunk.text.is_empty() {
+                text.push_str(&chunk.text);
+                // A caller that went away does not stop the turn from being stored.
+                let _ = tx.send(StreamEvent::Token(chunk.text)).await;
             }
             match tokio::time::timeout(idle, rest.next()).await {
                 Ok(Some(Ok(c))) => next = Some(c),
@@ -452,4 +505,49 @@ pub async fn recent_memory(
             relevance_score: 1.0,
         })
         .collect())
+}
+
+/// The `limit` exchanges most similar to `query`, best first, with their cosine similarity.
+pub async fn semantic_memory(
+    state: &AppState,
+    who: &ClientPrincipal,
+    id: &EmployeeId,
+    query: &str,
+    limit: u32,
+) -> Result<Vec<MemoryItem>, AppError> {
+    let Some(m) = &state.memory else {
+        return Err(AppError::Unavailable {
+            message: "semantic recall is turned off on this server (memory.embedding_model)".into(),
+        });
+    };
+    {
+        let mut tx = tenant_tx(&state.pool, &who.client_id).await?;
+        repo::get_employee(&mut tx, &who.client_id, id, false)
+            .await?
+            .ok_or_else(|| AppError::not_found("employee"))?;
+    }
+    let vector = m
+        .embedder
+        .embed(vec![query.to_owned()], true)
+        .await
+        .map_err(|e| AppError::Unavailable {
+            message: format!("the embedding model could not answer: {e}"),
+        })?
+        .pop()
+        .map(pgvector::Vector::from)
+        .ok_or_else(|| AppError::Unavailable {
+            message: "the embedding model returned nothing".into(),
+        })?;
+    let mut tx = tenant_tx(&state.pool, &who.client_id).await?;
+    let found = repo::recall(
+        &mut tx,
+        &who.client_id,
+        id,
+        m.embedder.model(),
+        &vector,
+        limit,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(found.into_iter().map(memory_item).collect())
 }

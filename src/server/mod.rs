@@ -7,6 +7,8 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod interact;
+pub mod memory;
+pub mod ml;
 pub mod repo;
 pub mod service;
 pub mod startup;

@@ -473,7 +473,7 @@ pub async fn interaction_by_idempotency_key(
     key: &str,
 ) -> Result<Option<InteractionRecord>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT * FROM employee_interactions WHERE client_id = $1 AND employee_id = $2 AND idempotency_key = $3",
+        "SELECT interaction_id, message, response, model, prompt_tokens, completion_tokens, latency_ms, memories_used, timestamp FROM employee_interactions WHERE client_id = $1 AND employee_id = $2 AND idempotency_key = $3",
     )
     .bind(client.as_str())
     .bind(employee.as_str())
@@ -491,7 +491,7 @@ pub async fn recent_interactions(
     limit: u32,
 ) -> Result<Vec<InteractionRecord>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT * FROM employee_interactions
+        "SELECT interaction_id, message, response, model, prompt_tokens, completion_tokens, latency_ms, memories_used, timestamp FROM employee_interactions
          WHERE client_id = $1 AND employee_id = $2 AND status = 'completed'
          ORDER BY timestamp DESC, id DESC LIMIT $3",
     )
@@ -544,4 +544,118 @@ pub struct ModelUsage {
     pub failed: i64,
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
+}
+
+/// One remembered exchange found by semantic search, with its cosine similarity to the query.
+#[derive(Debug, Clone)]
+pub struct Recalled {
+    pub record: InteractionRecord,
+    pub score: f64,
+}
+
+/// The `limit` exchanges of one employee most similar to `query` (cosine), among the vectors of
+/// `model` only. Exact: every vector of this employee and model is compared.
+pub async fn recall(
+    conn: &mut PgConnection,
+    client: &ClientId,
+    employee: &EmployeeId,
+    model: &str,
+    query: &pgvector::Vector,
+    limit: u32,
+) -> Result<Vec<Recalled>, sqlx::Error> {
+    // The CTE keeps the planner on the per-employee index: the distance is only ever computed
+    // between vectors of the same model (and so the same dimension).
+    let rows = sqlx::query(
+        "WITH mine AS MATERIALIZED (
+             SELECT interaction_id, message, response, model, prompt_tokens, completion_tokens,
+                    latency_ms, memories_used, timestamp, embedding
+             FROM employee_interactions
+             WHERE client_id = $1 AND employee_id = $2 AND embedding_model = $3
+               AND embedding IS NOT NULL)
+         SELECT interaction_id, message, response, model, prompt_tokens, completion_tokens,
+                latency_ms, memories_used, timestamp, 1 - (embedding <=> $4) AS score
+         FROM mine ORDER BY embedding <=> $4, timestamp DESC LIMIT $5",
+    )
+    .bind(client.as_str())
+    .bind(employee.as_str())
+    .bind(model)
+    .bind(query)
+    .bind(i64::from(limit))
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Recalled {
+                record: interaction_from_row(r)?,
+                score: r.try_get::<Option<f64>, _>("score")?.unwrap_or(0.0),
+            })
+        })
+        .collect()
+}
+
+/// Stores the embedding of one exchange. Returns false when the row is gone (deleted meanwhile).
+pub async fn set_embedding(
+    conn: &mut PgConnection,
+    client: &ClientId,
+    employee: &str,
+    interaction_id: &str,
+    model: &str,
+    embedding: &pgvector::Vector,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE employee_interactions SET embedding = $4, embedding_model = $5
+         WHERE client_id = $1 AND employee_id = $2 AND interaction_id = $3",
+    )
+    .bind(client.as_str())
+    .bind(employee)
+    .bind(interaction_id)
+    .bind(embedding)
+    .bind(model)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Answered exchanges of one client that have no embedding yet, oldest first (leaving the
+/// last few seconds to the indexer, which is still on them).
+pub async fn unembedded(
+    conn: &mut PgConnection,
+    client: &ClientId,
+    limit: u32,
+) -> Result<Vec<PendingEmbedding>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT employee_id, interaction_id, message, response FROM employee_interactions
+         WHERE client_id = $1 AND embedding IS NULL AND status = 'completed'
+           AND timestamp < now() - interval '5 seconds'
+         ORDER BY timestamp LIMIT $2",
+    )
+    .bind(client.as_str())
+    .bind(i64::from(limit))
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(PendingEmbedding {
+                employee_id: r.try_get("employee_id")?,
+                interaction_id: r.try_get("interaction_id")?,
+                text: embedding_text(
+                    &r.try_get::<String, _>("message")?,
+                    &r.try_get::<String, _>("response")?,
+                ),
+            })
+        })
+        .collect()
+}
+
+/// An exchange waiting for its embedding.
+#[derive(Debug, Clone)]
+pub struct PendingEmbedding {
+    pub employee_id: String,
+    pub interaction_id: String,
+    pub text: String,
+}
+
+/// What is embedded for an exchange: the user's words, then the answer.
+pub fn embedding_text(message: &str, response: &str) -> String {
+    format!("{message}\n{response}")
 }

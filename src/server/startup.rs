@@ -1,10 +1,12 @@
 //! Assembling the application: state, router (pages, server functions, REST), tracing.
 
+use super::ai::local::LocalChat;
 use super::ai::ModelRouter;
 use super::auth::KeyCache;
 use super::cache::Cache;
 use super::config::Settings;
-use super::state::AppState;
+use super::memory::{Embedder, Indexer};
+use super::state::{AppState, Memory};
 use crate::app::{shell, App};
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -27,22 +29,41 @@ pub fn init_tracing() {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
 }
 
+/// Builds the state; must run inside the Tokio runtime (it starts the memory indexer).
 pub fn build_state(
     pool: PgPool,
     settings: Settings,
     leptos_options: LeptosOptions,
 ) -> anyhow::Result<AppState> {
     let cache = Cache::new(settings.redis_url.expose_secret())?;
+    let providers = settings.provider_configs();
+    let local = &settings.file.local;
+    let local_chat = providers.iter().any(|p| p.kind == "local").then(|| {
+        LocalChat::start(
+            local.models_dir.clone(),
+            local.chat_workers,
+            local.chat_queue,
+        )
+    });
     let router = ModelRouter::new(
-        settings.provider_configs(),
+        providers,
         Duration::from_secs(settings.file.limits.model_timeout_seconds),
+        local_chat,
     );
+    let memory = Embedder::from_settings(&settings)?.map(|embedder| {
+        let embedder = Arc::new(embedder);
+        Memory {
+            indexer: Indexer::start(pool.clone(), embedder.clone()),
+            embedder,
+        }
+    });
     Ok(AppState {
         pool,
         cache,
         settings: Arc::new(settings),
         keys: Arc::new(KeyCache::default()),
         router: Arc::new(router),
+        memory,
         leptos_options,
     })
 }

@@ -16,7 +16,15 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub keys: Arc<KeyCache>,
     pub router: Arc<super::ai::ModelRouter>,
+    /// The embedding model and the background indexer; `None` when recall is turned off.
+    pub memory: Option<Memory>,
     pub leptos_options: LeptosOptions,
+}
+
+#[derive(Clone)]
+pub struct Memory {
+    pub embedder: Arc<super::memory::Embedder>,
+    pub indexer: super::memory::Indexer,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::PgPool;
 use std::net::SocketAddr;
-use workforce::server::config::{parse_with_overrides, Settings};
+use workforce::server::config::{parse_with_overrides, resolve_providers, Settings};
 use workforce::server::{db, startup, AppState};
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
@@ -18,8 +18,11 @@ pub fn redis_url() -> String {
 }
 
 pub fn settings() -> Settings {
-    let file = parse_with_overrides(include_str!("../../Leptos.toml"), []).expect("Leptos.toml");
+    let mut file =
+        parse_with_overrides(include_str!("../../Leptos.toml"), []).expect("Leptos.toml");
+    file.local.models_dir = workforce::server::config::default_models_dir();
     Settings {
+        providers: resolve_providers(&file),
         file,
         database_url: std::env::var("DATABASE_URL").unwrap_or_default().into(),
         app_database_url: None,
@@ -64,11 +67,21 @@ async fn serve(state: AppState) -> (SocketAddr, tokio::task::JoinHandle<()>) {
 }
 
 pub async fn spawn_app(owner: PgConnectOptions) -> TestApp {
+    spawn_app_with(owner, |_| {}).await
+}
+
+/// A server with its settings changed by `configure` first.
+pub async fn spawn_app_with(
+    owner: PgConnectOptions,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     let pool = app_pool(&owner).await;
     let options = leptos::config::LeptosOptions::builder()
         .output_name("workforce")
         .build();
-    let state = startup::build_state(pool, settings(), options).expect("state");
+    let mut settings = settings();
+    configure(&mut settings);
+    let state = startup::build_state(pool, settings, options).expect("state");
     let (addr, server) = serve(state.clone()).await;
     TestApp {
         addr,
@@ -195,28 +208,55 @@ pub fn requirements(role: &str) -> Value {
     })
 }
 
-/// A server whose `openai` provider is the in-process stub (with a key), models as in Leptos.toml.
+/// Points the `openai` provider at `stub` (with a key) and, unless `local_memory`, uses the
+/// stub's embedding model for memory.
+pub fn use_stub(settings: &mut Settings, stub: &stub::Stub, local_memory: bool) {
+    for p in settings.providers.iter_mut().filter(|p| p.kind == "openai") {
+        p.base_url = stub.base_url.clone();
+        p.api_key = Some("sk-test".to_owned().into());
+    }
+    if !local_memory {
+        settings.file.memory.embedding_model = STUB_EMBEDDING_MODEL.into();
+    }
+    settings.file.limits.model_timeout_seconds = 5;
+}
+
+pub const STUB_EMBEDDING_MODEL: &str = "text-embedding-3-small";
+
+/// A server whose `openai` provider is the in-process stub (with a key), which also embeds its
+/// memories; models as in Leptos.toml.
 pub async fn spawn_app_with_stub(owner: PgConnectOptions) -> (TestApp, stub::Stub) {
     let stub = stub::Stub::start().await;
-    let mut app = spawn_app(owner).await;
-    let providers = app
-        .state
-        .settings
-        .provider_configs()
-        .into_iter()
-        .map(|mut p| {
-            if p.kind == "openai" {
-                p.base_url = stub.base_url.clone();
-                p.api_key = Some("sk-test".to_owned().into());
-            }
-            p
-        })
-        .collect();
-    let mut state = app.state.clone();
-    state.router = std::sync::Arc::new(workforce::server::ai::ModelRouter::new(
-        providers,
-        std::time::Duration::from_secs(5),
-    ));
-    app.restart_with(state).await;
+    let app = spawn_app_with(owner, |s| use_stub(s, &stub, false)).await;
     (app, stub)
+}
+
+/// A client allowed the three OpenAI models, with one employee on `primary` then `fallbacks`.
+pub async fn employee(app: &TestApp, primary: &str, fallbacks: Value) -> (String, String, String) {
+    let (client, key) = app
+        .onboard(json!({"name": "Chatty", "tier": "professional", "allowed_models": ["gpt-4o", "gpt-4o-mini", "gpt-3.5-turbo"]}))
+        .await;
+    let mut req = requirements("claims handler");
+    req["model_preferences"] = json!({"primary_model": primary, "fallback_models": fallbacks});
+    let r = app.create_employee(&client, &key, req).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let emp = r.body["id"].as_str().expect("id").to_owned();
+    (client, key, emp)
+}
+
+pub async fn say(app: &TestApp, client: &str, key: &str, emp: &str, msg: &str) -> Response {
+    app.send(
+        "POST",
+        &format!("{}/interact", emp_path(client, emp)),
+        Some(key),
+        Some(json!({"message": msg})),
+    )
+    .await
+}
+
+pub fn system_prompt_of(req: &Value) -> String {
+    req["messages"][0]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }

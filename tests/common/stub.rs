@@ -1,6 +1,7 @@
-//! An OpenAI-compatible chat server, in-process, for the router's tests. It answers
-//! `POST /v1/chat/completions` with a deterministic reply, records every request, and fails on
-//! demand per model.
+//! An OpenAI-compatible server, in-process, for the tests. It answers
+//! `POST /v1/chat/completions` with a deterministic reply (streamed on request) and
+//! `POST /v1/embeddings` with bag-of-words vectors (texts sharing words are close), records every
+//! request, and fails on demand per model.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -15,6 +16,7 @@ use std::sync::{Arc, Mutex};
 #[derive(Default)]
 pub struct StubState {
     pub requests: Mutex<Vec<Value>>,
+    pub embedding_requests: Mutex<Vec<Value>>,
     /// Models that answer with this status every time.
     pub failing: Mutex<HashMap<String, u16>>,
     /// Pause between streamed chunks.
@@ -32,6 +34,7 @@ impl Stub {
         let state = Arc::new(StubState::default());
         let app = Router::new()
             .route("/v1/chat/completions", post(chat))
+            .route("/v1/embeddings", post(embeddings))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -73,6 +76,57 @@ impl Stub {
             .filter(|r| r["model"] == model)
             .count()
     }
+}
+
+pub const EMBEDDING_DIMENSIONS: usize = 256;
+
+/// Each lower-cased word (letters and digits) adds 1 to one of 256 buckets; then unit length.
+pub fn bag_of_words(text: &str) -> Vec<f32> {
+    let mut v = vec![0f32; EMBEDDING_DIMENSIONS];
+    for word in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        let h = word
+            .to_lowercase()
+            .bytes()
+            .fold(0xcbf29ce484222325u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+            });
+        v[(h % EMBEDDING_DIMENSIONS as u64) as usize] += 1.0;
+    }
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
+    v.iter().map(|x| x / norm).collect()
+}
+
+async fn embeddings(State(state): State<Arc<StubState>>, Json(body): Json<Value>) -> Response {
+    state
+        .embedding_requests
+        .lock()
+        .expect("lock")
+        .push(body.clone());
+    let model = body["model"].as_str().unwrap_or_default().to_owned();
+    if let Some(status) = state.failing.lock().expect("lock").get(&model).copied() {
+        let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let err = json!({"error": {"message": "stub failure", "type": "server_error", "param": null, "code": null}});
+        return (code, Json(err)).into_response();
+    }
+    let inputs: Vec<String> = match &body["input"] {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, t)| json!({"object": "embedding", "index": i, "embedding": bag_of_words(t)}))
+        .collect();
+    Json(json!({"object": "list", "model": model, "data": data,
+                "usage": {"prompt_tokens": 1, "total_tokens": 1}}))
+    .into_response()
 }
 
 async fn chat(State(state): State<Arc<StubState>>, Json(body): Json<Value>) -> Response {

@@ -1,0 +1,269 @@
+//! Semantic memory: the embedding model (in-process MiniLM or an OpenAI-compatible provider),
+//! the background indexer that embeds each stored exchange off the answer path, and recall.
+//!
+//! An answer never waits for its own embedding: `persist` hands the exchange to the indexer,
+//! which batches, embeds and writes the vector within a second or so. Nothing accepted is lost:
+//! whatever the indexer could not take (full queue, embedding error, restart) is picked up by the
+//! sweeper, which looks for answered exchanges still without a vector.
+
+use super::config::Settings;
+use super::db::tenant_tx;
+use super::ml::embed::{MiniLm, MODEL_NAME as MINILM};
+use super::ml::queue::{Full, WorkQueue};
+use super::repo;
+use crate::domain::ClientId;
+use async_openai::config::OpenAIConfig;
+use async_openai::types::embeddings::{CreateEmbeddingRequest, EmbeddingInput};
+use async_openai::Client;
+use secrecy::ExposeSecret;
+use sqlx::PgPool;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// Exchanges embedded per call.
+const BATCH: usize = 32;
+/// Exchanges waiting for the indexer; beyond this the sweeper catches up later.
+const INDEX_QUEUE: usize = 10_000;
+const SWEEP_EVERY: Duration = Duration::from_secs(30);
+
+struct EmbedJob {
+    texts: Vec<String>,
+    reply: oneshot::Sender<Result<Vec<Vec<f32>>, String>>,
+}
+
+enum Backend {
+    Local(WorkQueue<EmbedJob>),
+    Remote(Client<OpenAIConfig>),
+}
+
+/// The configured embedding model.
+pub struct Embedder {
+    model: String,
+    backend: Backend,
+    timeout: Duration,
+}
+
+impl Embedder {
+    /// `None` when recall is turned off (`memory.embedding_model = ""`). A provider model whose
+    /// key is not set is an error: the operator asked for something that cannot work.
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<Option<Self>> {
+        let model = settings.file.memory.embedding_model.trim().to_owned();
+        let timeout = Duration::from_secs(settings.file.limits.model_timeout_seconds);
+        if model.is_empty() {
+            return Ok(None);
+        }
+        if model == MINILM {
+            let local = &settings.file.local;
+            let dir = local.models_dir.clone();
+            let queue = WorkQueue::start(
+                "embed",
+                local.embed_workers,
+                local.embed_queue,
+                move || MiniLm::load(&dir).map_err(|e| format!("{e:#}")),
+                |m: &mut Result<MiniLm, String>, job: EmbedJob| {
+                    let out = match m {
+                        Ok(m) => m.embed(&job.texts).map_err(|e| format!("{e:#}")),
+                        Err(e) => Err(format!("the local embedding model did not load: {e}")),
+                    };
+                    let _ = job.reply.send(out);
+                },
+            );
+            return Ok(Some(Embedder {
+                model,
+                backend: Backend::Local(queue),
+                timeout,
+            }));
+        }
+        let provider = settings
+            .provider_configs()
+            .into_iter()
+            .find(|p| p.embedding_models.contains(&model))
+            .ok_or_else(|| anyhow::anyhow!("no provider offers embedding model {model}"))?;
+        let key = provider.api_key.ok_or_else(|| {
+            anyhow::anyhow!(
+                "embedding model {model} needs {} to be set",
+                provider
+                    .api_key_env
+                    .as_deref()
+                    .unwrap_or("the provider's key")
+            )
+        })?;
+        let client = Client::with_config(
+            OpenAIConfig::new()
+                .with_api_base(provider.base_url)
+                .with_api_key(key.expose_secret()),
+        );
+        Ok(Some(Embedder {
+            model,
+            backend: Backend::Remote(client),
+            timeout,
+        }))
+    }
+
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    /// One vector per text. `urgent` puts the job ahead of background indexing.
+    pub async fn embed(&self, texts: Vec<String>, urgent: bool) -> Result<Vec<Vec<f32>>, String> {
+        let n = texts.len();
+        let call = async {
+            match &self.backend {
+                Backend::Local(queue) => {
+                    let (reply, answer) = oneshot::channel();
+                    queue
+                        .try_push(EmbedJob { texts, reply }, urgent)
+                        .map_err(|Full(_)| "the local embedding queue is full".to_owned())?;
+                    answer
+                        .await
+                        .map_err(|_| "the embedding worker stopped".to_owned())?
+                }
+                Backend::Remote(client) => {
+                    let request = CreateEmbeddingRequest {
+                        model: self.model.clone(),
+                        input: EmbeddingInput::StringArray(texts),
+                        ..Default::default()
+                    };
+                    let mut resp = client
+                        .embeddings()
+                        .create(request)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    resp.data.sort_by_key(|d| d.index);
+                    Ok(resp.data.into_iter().map(|d| d.embedding).collect())
+                }
+            }
+        };
+        let vectors = tokio::time::timeout(self.timeout, call)
+            .await
+            .map_err(|_| format!("embedding timed out after {:?}", self.timeout))??;
+        if vectors.len() != n || vectors.iter().any(|v| v.is_empty()) {
+            return Err(format!(
+                "the embedding model returned {} vectors for {n} texts",
+                vectors.len()
+            ));
+        }
+        Ok(vectors)
+    }
+}
+
+/// One exchange to embed.
+pub struct IndexJob {
+    pub client: ClientId,
+    pub employee_id: String,
+    pub interaction_id: String,
+    pub text: String,
+}
+
+/// Hands stored exchanges to the background indexer.
+#[derive(Clone)]
+pub struct Indexer {
+    tx: mpsc::Sender<IndexJob>,
+}
+
+impl Indexer {
+    /// Starts the indexer and its sweeper on the current runtime.
+    pub fn start(pool: PgPool, embedder: Arc<Embedder>) -> Self {
+        let (tx, rx) = mpsc::channel(INDEX_QUEUE);
+        tokio::spawn(run_indexer(pool.clone(), embedder, rx));
+        tokio::spawn(run_sweeper(pool, tx.downgrade()));
+        Indexer { tx }
+    }
+
+    /// Never waits: when the queue is full the sweeper embeds the exchange later.
+    pub fn enqueue(&self, job: IndexJob) {
+        if self.tx.try_send(job).is_err() {
+            tracing::warn!("indexer queue full; the sweeper will embed this exchange");
+        }
+    }
+}
+
+async fn run_indexer(pool: PgPool, embedder: Arc<Embedder>, mut rx: mpsc::Receiver<IndexJob>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while rx.recv_many(&mut batch, BATCH).await > 0 {
+        let texts = batch.iter().map(|j| j.text.clone()).collect();
+        match embedder.embed(texts, false).await {
+            Ok(vectors) => {
+                if let Err(e) = store(&pool, embedder.model(), &batch, vectors).await {
+                    tracing::warn!("storing embeddings failed (the sweeper will retry): {e}");
+                }
+            }
+            Err(e) => tracing::warn!("embedding failed (the sweeper will retry): {e}"),
+        }
+        batch.clear();
+    }
+}
+
+/// Writes a batch's vectors, one tenant transaction per client.
+async fn store(
+    pool: &PgPool,
+    model: &str,
+    batch: &[IndexJob],
+    vectors: Vec<Vec<f32>>,
+) -> Result<(), sqlx::Error> {
+    let mut by_client: BTreeMap<&str, Vec<(&IndexJob, pgvector::Vector)>> = BTreeMap::new();
+    for (job, v) in batch.iter().zip(vectors) {
+        by_client
+            .entry(job.client.as_str())
+            .or_default()
+            .push((job, pgvector::Vector::from(v)));
+    }
+    for rows in by_client.values() {
+        let client = &rows[0].0.client;
+        let mut tx = tenant_tx(pool, client).await?;
+        for (job, v) in rows {
+            repo::set_embedding(
+                &mut tx,
+                client,
+                &job.employee_id,
+                &job.interaction_id,
+                model,
+                v,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+/// Every `SWEEP_EVERY` (and at start), queues answered exchanges that still have no vector.
+async fn run_sweeper(pool: PgPool, tx: mpsc::WeakSender<IndexJob>) {
+    let mut tick = tokio::time::interval(SWEEP_EVERY);
+    loop {
+        tick.tick().await;
+        let Some(tx) = tx.upgrade() else { return };
+        if let Err(e) = sweep(&pool, &tx).await {
+            tracing::warn!("memory sweep failed: {e}");
+        }
+    }
+}
+
+async fn sweep(pool: &PgPool, tx: &mpsc::Sender<IndexJob>) -> Result<(), sqlx::Error> {
+    let clients = {
+        let mut conn = pool.acquire().await?;
+        repo::list_all_clients(&mut conn).await?
+    };
+    for c in clients {
+        let pending = {
+            let mut t = tenant_tx(pool, &c.id).await?;
+            let p = repo::unembedded(&mut t, &c.id, 1000).await?;
+            t.commit().await?;
+            p
+        };
+        for p in pending {
+            let job = IndexJob {
+                client: c.id.clone(),
+                employee_id: p.employee_id,
+                interaction_id: p.interaction_id,
+                text: p.text,
+            };
+            if tx.send(job).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}

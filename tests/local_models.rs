@@ -1,0 +1,231 @@
+//! The built-in models with their real weights (fetched by `scripts/setup.sh`): SmolLM2 answers
+//! as the default model with no provider configured, and MiniLM embeds the memories.
+
+mod common;
+
+use common::*;
+use futures::StreamExt;
+use serde_json::{json, Value};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use std::time::{Duration, Instant};
+
+const LOCAL: &str = "smollm2-135m-instruct";
+
+/// A starter client (its tier allows the local model) with one employee on the default model,
+/// answers capped at `max_tokens`.
+async fn local_employee(app: &TestApp, max_tokens: u32) -> (String, String, String) {
+    let (client, key) = app
+        .onboard(json!({"name": "Offline Co", "tier": "starter"}))
+        .await;
+    let mut req = requirements("front desk assistant");
+    req["model_preferences"] = json!({"max_tokens": max_tokens});
+    let r = app.create_employee(&client, &key, req).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["model_preferences"]["primary_model"], LOCAL);
+    (client, key, r.body["id"].as_str().expect("id").to_owned())
+}
+
+async fn wait_for_vector(owner: &PgConnectOptions, interaction_id: &str) {
+    let pool = sqlx::PgPool::connect_with(owner.clone())
+        .await
+        .expect("pool");
+    let started = Instant::now();
+    loop {
+        let model: Option<String> = sqlx::query_scalar(
+            "SELECT embedding_model FROM employee_interactions WHERE interaction_id = $1 AND embedding IS NOT NULL",
+        )
+        .bind(interaction_id)
+        .fetch_optional(&pool)
+        .await
+        .expect("query");
+        if let Some(m) = model {
+            assert_eq!(m, "all-minilm-l6-v2");
+            let dims: i32 = sqlx::query_scalar(
+                "SELECT vector_dims(embedding) FROM employee_interactions WHERE interaction_id = $1",
+            )
+            .bind(interaction_id)
+            .fetch_one(&pool)
+            .await
+            .expect("dims");
+            assert_eq!(dims, 384);
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "never embedded"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[sqlx::test]
+async fn offline_chat_answers_with_the_local_model_and_remembers_across_sessions(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let mut app = spawn_app(owner.clone()).await;
+    let (client, key, emp) = local_employee(&app, 24).await;
+
+    let r = say(
+        &app,
+        &client,
+        &key,
+        &emp,
+        "My name is Alvaro and I work at the Lisbon branch.",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["model"], LOCAL);
+    assert!(!r.body["message"]
+        .as_str()
+        .expect("message")
+        .trim()
+        .is_empty());
+    let completion = r.body["usage"]["completion_tokens"]
+        .as_u64()
+        .expect("usage");
+    assert!((1..=24).contains(&completion), "{completion}");
+    assert!(r.body["usage"]["prompt_tokens"].as_u64().expect("usage") > 50);
+    let first = r.body["interaction_id"].as_str().expect("id").to_owned();
+    wait_for_vector(&owner, &first).await;
+
+    // A new session: a fresh server over the same database.
+    let state = workforce::server::startup::build_state(
+        app_pool(&owner).await,
+        settings(),
+        app.state.leptos_options.clone(),
+    )
+    .expect("state");
+    app.restart_with(state).await;
+    for m in [
+        "The weather is grey today.",
+        "Please file the March invoices.",
+    ] {
+        assert_eq!(say(&app, &client, &key, &emp, m).await.status, 200);
+    }
+    let path = format!(
+        "{}/memory?query=Which%20branch%20do%20I%20work%20at%3F&limit=3",
+        emp_path(&client, &emp)
+    );
+    let r = app.send("GET", &path, Some(&key), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["memory"][0]["id"], first.as_str(), "{}", r.body);
+    let best = r.body["memory"][0]["relevance_score"]
+        .as_f64()
+        .expect("score");
+    let next = r.body["memory"][1]["relevance_score"]
+        .as_f64()
+        .unwrap_or(0.0);
+    assert!(best > next, "{best} vs {next}");
+}
+
+#[sqlx::test]
+async fn the_local_model_streams_and_stores_exactly_the_streamed_text(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let app = spawn_app(owner).await;
+    let (client, key, emp) = local_employee(&app, 16).await;
+    let res = app
+        .http
+        .post(app.url(&format!("{}/interact", emp_path(&client, &emp))))
+        .bearer_auth(&key)
+        .header("accept", "text/event-stream")
+        .json(&json!({"message": "Say hello to a new colleague."}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 200);
+    let mut body = String::new();
+    let mut stream = res.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        body.push_str(&String::from_utf8_lossy(&chunk.expect("chunk")));
+    }
+    let mut text = String::new();
+    let mut done = Value::Null;
+    let mut tokens = 0;
+    for event in body.split("\n\n") {
+        let kind = event.lines().find_map(|l| l.strip_prefix("event: "));
+        let data = event.lines().find_map(|l| l.strip_prefix("data: "));
+        match (kind, data) {
+            (Some("token"), Some(d)) => {
+                tokens += 1;
+                let v: Value = serde_json::from_str(d).expect("token json");
+                text.push_str(v["text"].as_str().expect("text"));
+            }
+            (Some("done"), Some(d)) => done = serde_json::from_str(d).expect("done json"),
+            _ => {}
+        }
+    }
+    assert!(tokens > 1, "streamed in pieces: {body}");
+    assert_eq!(done["message"], text.as_str());
+    assert_eq!(done["model"], LOCAL);
+    let r = app
+        .send(
+            "GET",
+            &format!("{}/memory?limit=1", emp_path(&client, &emp)),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["memory"][0]["response"], text.as_str());
+}
+
+#[sqlx::test]
+async fn a_full_local_queue_answers_503_with_retry_after_and_keeps_the_message(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let app = spawn_app_with(owner, |s| {
+        s.file.local.chat_workers = 1;
+        s.file.local.chat_queue = 1;
+    })
+    .await;
+    let (client, key, emp) = local_employee(&app, 48).await;
+    let url = app.url(&format!("{}/interact", emp_path(&client, &emp)));
+    let calls = (0..6).map(|i| {
+        let req =
+            app.http.post(&url).bearer_auth(&key).json(
+                &json!({"message": format!("Write a short poem about the sea, number {i}.")}),
+            );
+        async move {
+            let res = req.send().await.expect("request");
+            let status = res.status().as_u16();
+            let retry = res.headers().get("retry-after").cloned();
+            let body: Value = res.json().await.expect("json");
+            (status, retry, body)
+        }
+    });
+    let results = futures::future::join_all(calls).await;
+    let busy: Vec<_> = results.iter().filter(|r| r.0 == 503).collect();
+    let ok = results.iter().filter(|r| r.0 == 200).count();
+    assert!(ok >= 1, "{results:?}");
+    assert!(
+        !busy.is_empty(),
+        "one worker and a queue of one cannot take six at once"
+    );
+    assert_eq!(ok + busy.len(), 6, "{results:?}");
+    for (_, retry, body) in &busy {
+        assert!(retry.is_some(), "Retry-After on 503");
+        assert_eq!(body["error"]["code"], "unavailable");
+        assert!(body["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("busy"));
+    }
+    // Every message is stored, answered or not.
+    let r = app
+        .send(
+            "GET",
+            &format!("{}/usage", emp_path(&client, &emp)),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let text = r.body.to_string();
+    assert!(
+        text.contains(&format!("\"failed\":{}", busy.len())),
+        "{text}"
+    );
+}

@@ -1,0 +1,231 @@
+//! Semantic memory through the REST API: exchanges are embedded in the background, recalled into
+//! later prompts and searchable with `memory?query=`, never across employees or clients. Uses
+//! the real database and Redis, and the stub's embedding model (bag of words) unless a test says
+//! it runs the real local models.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use std::time::{Duration, Instant};
+
+async fn memory_search(app: &TestApp, client: &str, key: &str, emp: &str, query: &str) -> Response {
+    let path = format!(
+        "{}/memory?query={}&limit=3",
+        emp_path(client, emp),
+        query.replace(' ', "%20").replace('?', "%3F")
+    );
+    app.send("GET", &path, Some(key), None).await
+}
+
+/// Waits until every answered exchange of the database has its vector (the indexer runs in
+/// the background); returns how long that took.
+async fn wait_until_embedded(owner: &PgConnectOptions) -> Duration {
+    let started = Instant::now();
+    let pool = sqlx::PgPool::connect_with(owner.clone())
+        .await
+        .expect("owner pool");
+    loop {
+        let pending: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM employee_interactions WHERE embedding IS NULL AND status = 'completed'",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+        if pending == 0 {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{pending} exchanges never got their embedding"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[sqlx::test]
+async fn a_fact_told_in_turn_1_is_recalled_into_the_prompt_of_turn_20(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let (app, stub) = spawn_app_with_stub(owner.clone()).await;
+    let (client, key, emp) = employee(&app, "gpt-4o-mini", json!([])).await;
+
+    let fact = "My daughter Ines is allergic to peanuts";
+    let r = say(&app, &client, &key, &emp, fact).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let fact_id = r.body["interaction_id"].as_str().expect("id").to_owned();
+    for i in 2..20 {
+        let r = say(
+            &app,
+            &client,
+            &key,
+            &emp,
+            &format!("Filler request number {i} about invoices"),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let waited = wait_until_embedded(&owner).await;
+    let r = say(&app, &client, &key, &emp, "Which food is Ines allergic to?").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // Turn 1 is far outside the 10 recent turns, yet the 20th prompt carries it.
+    let requests = stub.requests();
+    assert_eq!(requests.len(), 20);
+    let turn_20 = &requests[19];
+    let system = system_prompt_of(turn_20);
+    assert!(system.contains("Relevant memories"), "{system}");
+    assert!(system.contains(&format!("They said: {fact}")), "{system}");
+    let messages = turn_20["messages"].as_array().expect("messages");
+    assert_eq!(
+        messages.len(),
+        1 + 2 * 10 + 1,
+        "system + 10 recent exchanges + the question"
+    );
+    assert!(!messages[1..].iter().any(|m| m["content"] == fact));
+    let used = r.body["memories_used"].as_array().expect("memories_used");
+    assert_eq!(used[0], fact_id.as_str(), "recalled memories come first");
+    assert!((11..=15).contains(&used.len()), "10 recent + at most recall_k (5) recalled");
+    // The question was embedded with the configured model, and every exchange got a vector.
+    let embedded = stub.state.embedding_requests.lock().expect("lock").len();
+    assert!(embedded >= 2, "{embedded} embedding calls");
+    println!("all 20 exchanges embedded {waited:?} after the last answer");
+}
+
+#[sqlx::test]
+async fn memory_search_ranks_by_relevance_and_validates_its_parameters(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let (app, _stub) = spawn_app_with_stub(owner.clone()).await;
+    let (client, key, emp) = employee(&app, "gpt-4o-mini", json!([])).await;
+    for m in [
+        "Our office moves to Porto in March",
+        "The printer on floor two is broken",
+        "Please book the Porto office movers",
+    ] {
+        assert_eq!(say(&app, &client, &key, &emp, m).await.status, 200);
+    }
+    wait_until_embedded(&owner).await;
+
+    let r = memory_search(&app, &client, &key, &emp, "printer broken").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let found = r.body["memory"].as_array().expect("memory");
+    assert_eq!(found.len(), 3);
+    assert_eq!(found[0]["content"], "The printer on floor two is broken");
+    let scores: Vec<f64> = found
+        .iter()
+        .map(|m| m["relevance_score"].as_f64().expect("score"))
+        .collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    assert!(scores[0] > scores[1] && scores[0] <= 1.0 + 1e-9, "{scores:?}");
+
+    let path = emp_path(&client, &emp);
+    for (query, field) in [
+        ("limit=0&query=x", "limit"),
+        ("limit=101&query=x", "limit"),
+        ("limit=ten", "limit"),
+    ] {
+        let r = app
+            .send("GET", &format!("{path}/memory?{query}"), Some(&key), None)
+            .await;
+        assert_eq!(r.status, 422, "{query}: {}", r.body);
+        assert!(r.body["error"]["fields"][field].is_string(), "{}", r.body);
+    }
+    let long = "a".repeat(4001);
+    let r = app
+        .send(
+            "GET",
+            &format!("{path}/memory?query={long}"),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body["error"]["fields"]["query"].is_string());
+}
+
+#[sqlx::test]
+async fn recall_never_crosses_employees_or_clients(_p: PgPoolOptions, owner: PgConnectOptions) {
+    let (app, stub) = spawn_app_with_stub(owner.clone()).await;
+    // Client A with two employees, client B with one; each is told a different code word in
+    // the same words, so only the vector path's filters keep them apart.
+    let (a, a_key, a1) = employee(&app, "gpt-4o-mini", json!([])).await;
+    let r = app
+        .create_employee(&a, &a_key, requirements("second handler"))
+        .await;
+    let a2 = r.body["id"].as_str().expect("id").to_owned();
+    let (b, b_key, b1) = employee(&app, "gpt-4o-mini", json!([])).await;
+    let told = [
+        (&a, &a_key, &a1, "The secret code word is aardvark"),
+        (&a, &a_key, &a2, "The secret code word is bluebell"),
+        (&b, &b_key, &b1, "The secret code word is cormorant"),
+    ];
+    for (c, k, e, m) in told {
+        assert_eq!(say(&app, c, k, e, m).await.status, 200);
+    }
+    wait_until_embedded(&owner).await;
+
+    for (c, k, e, m) in told {
+        let word = m.rsplit(' ').next().expect("word");
+        let r = memory_search(&app, c, k, e, "what is the secret code word").await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let found: Vec<&str> = r.body["memory"]
+            .as_array()
+            .expect("memory")
+            .iter()
+            .filter_map(|m| m["content"].as_str())
+            .collect();
+        assert_eq!(found, [m], "only its own memory, never the others'");
+        // The prompt of a new turn recalls its own word and no other.
+        let before = stub.requests().len();
+        let r = say(&app, c, k, e, "Remind me: what is the secret code word?").await;
+        assert_eq!(r.status, 200);
+        let prompt = stub.requests()[before]["messages"].to_string();
+        for (_, _, _, other) in told {
+            let w = other.rsplit(' ').next().expect("word");
+            assert_eq!(prompt.contains(w), w == word, "{w} in the prompt of {e}");
+        }
+    }
+    // Another client's employee cannot be searched at all.
+    let r = memory_search(&app, &b, &b_key, &a1, "secret code word").await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    let r = memory_search(&app, &a, &b_key, &a1, "secret code word").await;
+    assert_eq!(r.status, 404, "{}", r.body);
+}
+
+#[sqlx::test]
+async fn a_failing_embedding_model_costs_recall_not_the_answer(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let (app, stub) = spawn_app_with_stub(owner.clone()).await;
+    let (client, key, emp) = employee(&app, "gpt-4o-mini", json!([])).await;
+    stub.fail(STUB_EMBEDDING_MODEL, 500);
+    let r = say(
+        &app,
+        &client,
+        &key,
+        &emp,
+        "Note that the boiler was serviced",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = memory_search(&app, &client, &key, &emp, "boiler").await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    // The exchange is stored, waiting for its vector; recent memory still has it.
+    let r = app
+        .send(
+            "GET",
+            &format!("{}/memory", emp_path(&client, &emp)),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.body["memory"][0]["content"],
+        "Note that the boiler was serviced"
+    );
+}
