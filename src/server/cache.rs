@@ -83,6 +83,18 @@ impl Cache {
         }
     }
 
+    pub fn redis_client(&self) -> redis::Client {
+        self.client.clone()
+    }
+
+    /// Tells every instance (this one included) that an employee changed.
+    pub async fn publish_employee_change(&self, client: &ClientId, employee: &EmployeeId) -> bool {
+        let mut cmd = redis::cmd("PUBLISH");
+        cmd.arg(crate::server::employee_cache::CHANNEL)
+            .arg(crate::server::employee_cache::message(client, employee));
+        self.run::<i64>(&cmd).await.is_some()
+    }
+
     pub async fn ping(&self) -> bool {
         self.run::<String>(&redis::cmd("PING")).await.as_deref() == Some("PONG")
     }

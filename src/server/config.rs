@@ -14,6 +14,8 @@ pub struct Limits {
     pub db_max_connections: u32,
     pub model_timeout_seconds: u64,
     pub recent_turns: u32,
+    pub employee_cache_entries: usize,
+    pub employee_cache_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

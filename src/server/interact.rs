@@ -6,12 +6,14 @@
 use super::ai::router::{candidates, Completion, Turn};
 use super::auth::ClientPrincipal;
 use super::db::tenant_tx;
+use super::employee_cache::CachedEmployee;
 use super::memory::IndexJob;
 use super::repo::{self, InteractionRecord, NewInteraction};
 use super::state::AppState;
 use crate::domain::prompt::{generation_settings, system_prompt, with_memories};
 use crate::domain::validate;
 use crate::domain::*;
+use std::sync::Arc;
 use std::time::Instant;
 
 pub const RECENT_LIST_LEN: usize = 100;
@@ -120,9 +122,29 @@ pub async fn prepare(
         None => None,
     };
     let mut tx = tenant_tx(&state.pool, &who.client_id).await?;
-    let employee = repo::get_employee(&mut tx, &who.client_id, id, false)
-        .await?
-        .ok_or_else(|| AppError::not_found("employee"))?;
+    let CachedEmployee {
+        employee,
+        allowed_models,
+    } = match state.employees.get(&who.client_id, id) {
+        Some(hit) => hit,
+        None => {
+            let epoch = state.employees.epoch();
+            let employee = repo::get_employee(&mut tx, &who.client_id, id, false)
+                .await?
+                .ok_or_else(|| AppError::not_found("employee"))?;
+            let client = repo::get_client(&mut tx, &who.client_id)
+                .await?
+                .ok_or_else(|| AppError::not_found("client"))?;
+            let loaded = CachedEmployee {
+                employee: Arc::new(employee),
+                allowed_models: Arc::new(client.configuration.allowed_models),
+            };
+            state
+                .employees
+                .insert(&who.client_id, id, loaded.clone(), epoch);
+            loaded
+        }
+    };
     if let Some(key) = &idempotency_key {
         if let Some(first) =
             repo::interaction_by_idempotency_key(&mut tx, &who.client_id, id, key).await?
@@ -136,9 +158,6 @@ pub async fn prepare(
             employee.status
         )));
     }
-    let client = repo::get_client(&mut tx, &who.client_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("client"))?;
     let mut recent = repo::recent_interactions(
         &mut tx,
         &who.client_id,
@@ -183,7 +202,7 @@ pub async fn prepare(
         models: candidates(
             &employee.model_preferences,
             task_type.as_deref(),
-            &client.configuration.allowed_models,
+            &allowed_models,
         ),
         memories_used: recalled
             .iter()

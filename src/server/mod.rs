@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cache;
 pub mod config;
 pub mod db;
+pub mod employee_cache;
 pub mod error;
 pub mod interact;
 pub mod memory;

@@ -212,6 +212,7 @@ pub async fn update_employee(
     )
     .await?;
     tx.commit().await?;
+    employee_changed(state, &who.client_id, id).await;
     Ok(stored)
 }
 
@@ -252,7 +253,16 @@ pub async fn change_status(
     )
     .await?;
     tx.commit().await?;
+    employee_changed(state, &who.client_id, id).await;
     Ok(stored)
+}
+
+/// Drops the employee from this instance's cache at once and tells the other instances.
+async fn employee_changed(state: &AppState, client: &ClientId, id: &EmployeeId) {
+    state.employees.remove(client.as_str(), id.as_str());
+    if !state.cache.publish_employee_change(client, id).await {
+        tracing::warn!(employee_id = %id, "could not announce the change; other instances see it when their copy expires");
+    }
 }
 
 /// Deletes the employee with its interactions, vectors and cache entries. The audit trail keeps
@@ -281,6 +291,7 @@ pub async fn delete_employee(
     )
     .await?;
     tx.commit().await?;
+    employee_changed(state, &who.client_id, id).await;
     if !state.cache.purge_employee(&who.client_id, id).await {
         tracing::warn!(employee_id = %id, "employee deleted; its cache entries could not be removed now");
     }

@@ -5,6 +5,7 @@ use super::ai::ModelRouter;
 use super::auth::KeyCache;
 use super::cache::Cache;
 use super::config::Settings;
+use super::employee_cache::{self, EmployeeCache};
 use super::memory::{Embedder, Indexer};
 use super::state::{AppState, Memory};
 use crate::app::{shell, App};
@@ -57,9 +58,15 @@ pub fn build_state(
             embedder,
         }
     });
+    let employees = Arc::new(EmployeeCache::new(
+        settings.file.limits.employee_cache_entries,
+        Duration::from_secs(settings.file.limits.employee_cache_seconds),
+    ));
+    employee_cache::listen(cache.redis_client(), Arc::downgrade(&employees));
     Ok(AppState {
         pool,
         cache,
+        employees,
         settings: Arc::new(settings),
         keys: Arc::new(KeyCache::default()),
         router: Arc::new(router),

@@ -16,6 +16,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub keys: Arc<KeyCache>,
     pub router: Arc<super::ai::ModelRouter>,
+    /// Employees as chat turns need them, invalidated across instances through Redis.
+    pub employees: Arc<super::employee_cache::EmployeeCache>,
     /// The embedding model and the background indexer; `None` when recall is turned off.
     pub memory: Option<Memory>,
     pub leptos_options: LeptosOptions,
