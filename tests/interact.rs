@@ -514,3 +514,180 @@ async fn usage_is_summed_per_employee_and_per_client(_p: PgPoolOptions, owner: P
         "one row per model that answered; the failed turn has none"
     );
 }
+
+/// A private Redis on its own port, so a test can stop it without disturbing the others.
+struct OwnRedis {
+    port: u16,
+    child: std::process::Child,
+}
+
+impl OwnRedis {
+    fn start(port: u16) -> OwnRedis {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server (installed by scripts/setup.sh)");
+        let r = OwnRedis { port, child };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return r;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!("redis-server did not start on port {port}");
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port")
+}
+
+#[sqlx::test]
+async fn redis_stopped_mid_conversation_loses_nothing(_p: PgPoolOptions, owner: PgConnectOptions) {
+    let mut redis = OwnRedis::start(free_port());
+    let stub = stub::Stub::start().await;
+    let url = redis.url();
+    let app = spawn_app_with(owner, |s| {
+        use_stub(s, &stub, false);
+        s.redis_url = url.into();
+    })
+    .await;
+    let (client, key, emp) = employee(&app, "gpt-4o-mini", json!([])).await;
+    for m in ["one", "two"] {
+        assert_eq!(say(&app, &client, &key, &emp, m).await.status, 200);
+    }
+    assert!(app.state.cache.ping().await, "Redis is up at first");
+
+    redis.stop();
+    for m in ["three", "four"] {
+        let r = say(&app, &client, &key, &emp, m).await;
+        assert_eq!(r.status, 200, "a turn succeeds with Redis gone: {}", r.body);
+    }
+    // Every turn is in memory, in order: read from Postgres while Redis is down.
+    let memory = |limit: u32| {
+        let path = format!("{}/memory?limit={limit}", emp_path(&client, &emp));
+        let (app, key) = (&app, &key);
+        async move {
+            let r = app.send("GET", &path, Some(key), None).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            r.body["memory"]
+                .as_array()
+                .expect("memory")
+                .iter()
+                .filter_map(|m| m["content"].as_str().map(str::to_owned))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(memory(10).await, ["four", "three", "two", "one"]);
+    // The turns remember each other too: the prompt of "four" carried one, two and three.
+    let last = stub.requests().pop().expect("request");
+    let said: Vec<&str> = last["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter(|m| m["role"] == "user")
+        .filter_map(|m| m["content"].as_str())
+        .collect();
+    assert_eq!(said, ["one", "two", "three", "four"]);
+
+    // Redis comes back (empty): the recent list is shorter than asked, so Postgres answers.
+    let _redis = OwnRedis::start(redis.port);
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await; // the client's back-off
+    assert_eq!(say(&app, &client, &key, &emp, "five").await.status, 200);
+    assert_eq!(memory(10).await, ["five", "four", "three", "two", "one"]);
+}
+
+#[sqlx::test]
+async fn a_change_on_one_instance_reaches_the_employee_cache_of_another(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let (app, stub) = spawn_app_with_stub(owner.clone()).await;
+    let other = spawn_app_with(owner, |s| use_stub(s, &stub, false)).await;
+    let (client, key, emp) = employee(&app, "gpt-4o-mini", json!([])).await;
+    let id = workforce::domain::EmployeeId::parse(&emp).expect("id");
+    let client_id = ClientId::parse(&client).expect("id");
+
+    // A turn on the first instance caches the employee there.
+    assert_eq!(say(&app, &client, &key, &emp, "hello").await.status, 200);
+    assert!(app.state.employees.get(&client_id, &id).is_some());
+
+    // Paused through the second instance: the first one drops its copy and refuses the turn.
+    let r = other
+        .send(
+            "POST",
+            &format!("{}/pause", emp_path(&client, &emp)),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let started = std::time::Instant::now();
+    while app.state.employees.get(&client_id, &id).is_some() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "the change never arrived"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let r = say(&app, &client, &key, &emp, "still there?").await;
+    assert_eq!(r.status, 409, "{}", r.body);
+
+    // A change of model is seen at once as well.
+    other
+        .send(
+            "POST",
+            &format!("{}/resume", emp_path(&client, &emp)),
+            Some(&key),
+            None,
+        )
+        .await;
+    let r = other
+        .send(
+            "PATCH",
+            &emp_path(&client, &emp),
+            Some(&key),
+            Some(json!({"model_preferences": {"primary_model": "gpt-4o"}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let started = std::time::Instant::now();
+    loop {
+        let r = say(&app, &client, &key, &emp, "which model?").await;
+        if r.status == 200 && r.body["model"] == "gpt-4o" {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{}",
+            r.body
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

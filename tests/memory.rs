@@ -87,7 +87,10 @@ async fn a_fact_told_in_turn_1_is_recalled_into_the_prompt_of_turn_20(
     assert!(!messages[1..].iter().any(|m| m["content"] == fact));
     let used = r.body["memories_used"].as_array().expect("memories_used");
     assert_eq!(used[0], fact_id.as_str(), "recalled memories come first");
-    assert!((11..=15).contains(&used.len()), "10 recent + at most recall_k (5) recalled");
+    assert!(
+        (11..=15).contains(&used.len()),
+        "10 recent + at most recall_k (5) recalled"
+    );
     // The question was embedded with the configured model, and every exchange got a vector.
     let embedded = stub.state.embedding_requests.lock().expect("lock").len();
     assert!(embedded >= 2, "{embedded} embedding calls");
@@ -120,7 +123,10 @@ async fn memory_search_ranks_by_relevance_and_validates_its_parameters(
         .map(|m| m["relevance_score"].as_f64().expect("score"))
         .collect();
     assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
-    assert!(scores[0] > scores[1] && scores[0] <= 1.0 + 1e-9, "{scores:?}");
+    assert!(
+        scores[0] > scores[1] && scores[0] <= 1.0 + 1e-9,
+        "{scores:?}"
+    );
 
     let path = emp_path(&client, &emp);
     for (query, field) in [
