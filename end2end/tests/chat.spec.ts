@@ -17,6 +17,29 @@ test.beforeAll(async () => {
       seen.push(request);
       const last = request.messages?.[request.messages.length - 1]?.content ?? "";
       const reply = `Happy to help with: ${last}`;
+      if (request.stream) {
+        // Word by word, slowly enough for the page to show the answer growing.
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        const chunk = (delta: object, usage: object | null = null) =>
+          `data: ${JSON.stringify({
+            id: "chatcmpl-e2e", object: "chat.completion.chunk", created: 0, model: request.model,
+            choices: usage ? [] : [{ index: 0, delta, finish_reason: null }], usage,
+          })}\n\n`;
+        const words = reply.split(" ");
+        let i = 0;
+        const next = () => {
+          if (i < words.length) {
+            res.write(chunk({ content: (i === 0 ? "" : " ") + words[i] }));
+            i += 1;
+            setTimeout(next, 250);
+          } else {
+            res.write(chunk({}, { prompt_tokens: 10, completion_tokens: words.length, total_tokens: 10 + words.length }));
+            res.end("data: [DONE]\n\n");
+          }
+        };
+        next();
+        return;
+      }
       res.writeHead(200, { "content-type": "application/json" });
       res.end(JSON.stringify({
         id: "chatcmpl-e2e", object: "chat.completion", created: 0, model: request.model,
@@ -41,6 +64,12 @@ test("a client chats with an employee and finds the conversation again", async (
 
   await page.locator("input[name=message]").fill("My windscreen cracked on the motorway");
   await page.getByRole("button", { name: "Send" }).click();
+  // The answer streams in: part of it is on the page before the rest has been generated.
+  const growing = page.getByTestId("chat-pending").getByTestId("answer");
+  await expect(growing).toContainText("Happy to help");
+  await expect(growing).not.toContainText("motorway", { timeout: 100 }).catch(() => {
+    throw new Error("the whole answer arrived at once: it was not streamed");
+  });
   const log = page.getByTestId("chat-log");
   await expect(log).toContainText("My windscreen cracked on the motorway");
   await expect(log).toContainText("Happy to help with: My windscreen cracked on the motorway");
@@ -48,6 +77,7 @@ test("a client chats with an employee and finds the conversation again", async (
   // The model got the employee's personality as its system prompt.
   const request = seen[seen.length - 1];
   expect(request.model).toBe("gpt-4o-mini");
+  expect(request.stream).toBe(true);
   expect(request.messages[0].role).toBe("system");
   expect(request.messages[0].content).toContain("a Claims assistant in the insurance industry");
 

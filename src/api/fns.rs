@@ -400,6 +400,38 @@ pub async fn send_message(id: String, message: String) -> Result<InteractionResp
     result.or_else(ssr::fail)
 }
 
+/// One chat turn, streamed to the page as newline-delimited [`ChatEvent`]s: tokens as they are
+/// generated, then `done` with the stored interaction (or `error`). The turn is stored even if
+/// the page goes away mid-answer.
+#[server(prefix = "/rpc", output = leptos::server_fn::codec::StreamingText)]
+pub async fn stream_message(
+    id: String,
+    message: String,
+) -> Result<leptos::server_fn::codec::TextStream<AppError>, AppError> {
+    let result = async {
+        let (state, who) = ssr::client().await?;
+        let id = ssr::employee_id(&who, &id)?;
+        let req = InteractionRequest {
+            message,
+            context: None,
+            task_type: None,
+        };
+        let rx = crate::server::interact::interact_stream(&state, &who, &id, &req, None).await?;
+        let lines = futures::stream::unfold(rx, |mut rx| async move {
+            use crate::server::interact::StreamEvent;
+            let event = match rx.recv().await? {
+                StreamEvent::Token(t) => ChatEvent::Token(t),
+                StreamEvent::Done(r) => ChatEvent::Done(*r),
+                StreamEvent::Failed(e) => ChatEvent::Error(e),
+            };
+            Some((Ok(event.to_line()), rx))
+        });
+        Ok(leptos::server_fn::codec::TextStream::new(lines))
+    }
+    .await;
+    result.or_else(ssr::fail)
+}
+
 #[server(prefix = "/rpc")]
 pub async fn recent_memory(id: String) -> Result<Vec<MemoryItem>, AppError> {
     let result = async {

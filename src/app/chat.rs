@@ -1,21 +1,92 @@
-//! Talking to one employee.
+//! Talking to one employee. The answer streams in token by token (`stream_message`); when it is
+//! complete the history is read again from the employee's memory.
 
 use super::components::*;
 use crate::api::fns::*;
+use crate::domain::{AppError, ChatEvent};
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
+
+/// The exchange in flight: what was said and what has streamed back so far.
+#[derive(Clone, Default)]
+struct Pending {
+    message: String,
+    answer: String,
+}
+
+/// Sends `message` and feeds the streamed answer into `pending`; returns the error, if any.
+async fn stream_turn(
+    id: String,
+    message: String,
+    pending: RwSignal<Option<Pending>>,
+) -> Option<AppError> {
+    use futures::StreamExt;
+    let stream = match stream_message(id, message).await {
+        Ok(s) => s,
+        Err(e) => return Some(e),
+    };
+    let mut pieces = stream.into_inner();
+    let mut buffer = String::new();
+    while let Some(piece) = pieces.next().await {
+        match piece {
+            Ok(text) => buffer.push_str(&text),
+            Err(e) => return Some(e),
+        }
+        for event in ChatEvent::drain_lines(&mut buffer) {
+            match event {
+                Ok(ChatEvent::Token(t)) => pending.update(|p| {
+                    if let Some(p) = p {
+                        p.answer.push_str(&t);
+                    }
+                }),
+                Ok(ChatEvent::Done(_)) => return None,
+                Ok(ChatEvent::Error(e)) => return Some(e),
+                Err(e) => {
+                    return Some(AppError::Transport {
+                        message: format!("unreadable answer: {e}"),
+                    })
+                }
+            }
+        }
+    }
+    Some(AppError::Transport {
+        message: "the answer was cut off".into(),
+    })
+}
 
 #[component]
 pub fn ChatPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
-    let send = ServerAction::<SendMessage>::new();
     let employee = Resource::new(id, get_employee);
-    let history = Resource::new(
-        move || (id(), send.version().get()),
-        |(id, _)| recent_memory(id),
-    );
+    let turns = RwSignal::new(0u32);
+    let history = Resource::new(move || (id(), turns.get()), |(id, _)| recent_memory(id));
+    let pending = RwSignal::new(None::<Pending>);
+    let error = RwSignal::new(None::<AppError>);
+    let draft = RwSignal::new(String::new());
+
+    let send = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let message = draft.get_untracked().trim().to_owned();
+        if message.is_empty() || pending.get_untracked().is_some() {
+            return;
+        }
+        draft.set(String::new());
+        error.set(None);
+        pending.set(Some(Pending {
+            message: message.clone(),
+            answer: String::new(),
+        }));
+        let id = id();
+        leptos::task::spawn_local(async move {
+            let failed = stream_turn(id, message, pending).await;
+            // The turn is stored either way (a failed one keeps the message): show the history.
+            turns.update(|n| *n += 1);
+            pending.set(None);
+            error.set(failed);
+        });
+    };
 
     view! {
         <p class="mb-4 text-sm">
@@ -41,12 +112,7 @@ pub fn ChatPage() -> impl IntoView {
                                 <ol class="space-y-3" data-testid="chat-log">
                                     {items
                                         .into_iter()
-                                        .map(|m| view! {
-                                            <li class="space-y-1">
-                                                <p class="ml-auto w-fit max-w-[80%] rounded-lg bg-indigo-600 px-3 py-2 text-sm text-white">{m.content}</p>
-                                                <p class="w-fit max-w-[80%] whitespace-pre-wrap rounded-lg bg-slate-100 px-3 py-2 text-sm">{m.response}</p>
-                                            </li>
-                                        })
+                                        .map(|m| view! { <Exchange message=m.content answer=m.response /> })
                                         .collect_view()}
                                 </ol>
                             }
@@ -55,14 +121,30 @@ pub fn ChatPage() -> impl IntoView {
                     }
                 })}
             </Transition>
-            <ActionForm action=send attr:class="mt-4 flex gap-2">
-                <input type="hidden" name="id" value=id />
-                <input class=INPUT name="message" placeholder="Write a message…" required=true autocomplete="off" />
-                <button class=format!("{BUTTON} shrink-0") type="submit" disabled=move || send.pending().get()>
-                    {move || if send.pending().get() { "Sending…" } else { "Send" }}
+            {move || pending.get().map(|p| view! {
+                <ol class="mt-3 space-y-3" data-testid="chat-pending" aria-live="polite">
+                    <Exchange message=p.message answer=if p.answer.is_empty() { "…".to_owned() } else { p.answer } />
+                </ol>
+            })}
+            <form class="mt-4 flex gap-2" on:submit=send>
+                <input class=INPUT name="message" placeholder="Write a message…" required=true autocomplete="off"
+                    prop:value=move || draft.get()
+                    on:input=move |ev| draft.set(event_target_value(&ev)) />
+                <button class=format!("{BUTTON} shrink-0") type="submit" disabled=move || pending.with(Option::is_some)>
+                    {move || if pending.with(Option::is_some) { "Answering…" } else { "Send" }}
                 </button>
-            </ActionForm>
-            {action_error(send.value())}
+            </form>
+            {move || error.get().map(|e| view! { <ErrorBox error=e /> })}
         </div>
+    }
+}
+
+#[component]
+fn Exchange(message: String, answer: String) -> impl IntoView {
+    view! {
+        <li class="space-y-1">
+            <p class="ml-auto w-fit max-w-[80%] rounded-lg bg-indigo-600 px-3 py-2 text-sm text-white">{message}</p>
+            <p class="w-fit max-w-[80%] whitespace-pre-wrap rounded-lg bg-slate-100 px-3 py-2 text-sm" data-testid="answer">{answer}</p>
+        </li>
     }
 }

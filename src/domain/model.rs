@@ -339,3 +339,72 @@ pub struct MemoryItem {
     pub timestamp: DateTime<Utc>,
     pub relevance_score: f64,
 }
+
+/// One line of a streamed chat answer as the chat page receives it (newline-delimited JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChatEvent {
+    Token(String),
+    Done(InteractionResponse),
+    Error(super::AppError),
+}
+
+impl ChatEvent {
+    /// The event as one line of JSON with every non-ASCII character escaped, so that however the
+    /// transport splits the stream, each piece is valid UTF-8.
+    pub fn to_line(&self) -> String {
+        let json = serde_json::to_string(self).unwrap_or_else(|_| "null".to_owned());
+        let mut out = String::with_capacity(json.len() + 1);
+        for c in json.chars() {
+            if c.is_ascii() {
+                out.push(c);
+            } else {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{u:04x}"));
+                }
+            }
+        }
+        out.push('\n');
+        out
+    }
+
+    /// Splits complete lines off the front of `buffer` and parses them; a partial last line
+    /// stays in the buffer for the next piece.
+    pub fn drain_lines(buffer: &mut String) -> Vec<Result<ChatEvent, String>> {
+        let mut events = Vec::new();
+        while let Some(end) = buffer.find('\n') {
+            let line: String = buffer.drain(..=end).collect();
+            let line = line.trim();
+            if !line.is_empty() {
+                events.push(serde_json::from_str(line).map_err(|e| e.to_string()));
+            }
+        }
+        events
+    }
+}
+
+#[cfg(test)]
+mod chat_event_tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_ascii_and_survive_any_split() {
+        let events = [
+            ChatEvent::Token("Olá — ça va? 👍".into()),
+            ChatEvent::Error(crate::domain::AppError::bad_request("no")),
+        ];
+        let wire: String = events.iter().map(ChatEvent::to_line).collect();
+        assert!(wire.is_ascii());
+        // Feed the wire one byte at a time: only whole lines come out, in order.
+        let mut buffer = String::new();
+        let mut got = Vec::new();
+        for b in wire.bytes() {
+            buffer.push(b as char);
+            got.extend(ChatEvent::drain_lines(&mut buffer));
+        }
+        let got: Vec<ChatEvent> = got.into_iter().map(|e| e.expect("parses")).collect();
+        assert_eq!(got, events);
+        assert!(buffer.is_empty());
+    }
+}
