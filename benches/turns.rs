@@ -14,7 +14,6 @@ use serde_json::json;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection};
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use workforce::server::{config, db, startup};
 

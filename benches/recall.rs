@@ -1,0 +1,192 @@
+//! Semantic recall at scale: 1,000,000 stored exchanges with 384-d vectors spread over 1,000
+//! employees of one client; top-10 for one employee through the real path (`repo::recall` as
+//! `workforce_app` inside the client's RLS transaction). Reports p50/p99 latency and recall@10
+//! against an exact brute-force ranking of that employee's vectors computed here in Rust.
+//!
+//!   source .data/env && cargo bench --bench recall --no-default-features --features ssr
+//! Optional: BENCH_ROWS (default 1000000), BENCH_EMPLOYEES (1000), BENCH_QUERIES (500).
+//! Creates (and drops first) the database `workforce_bench_recall`; loading takes a few minutes.
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection, Row};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+use workforce::domain::{ClientId, EmployeeId};
+use workforce::server::{db, repo};
+
+const DIMS: usize = 384;
+const MODEL: &str = "all-minilm-l6-v2";
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A deterministic pseudo-random unit vector (xorshift), as the database stores them.
+fn unit_vector(seed: u64) -> Vec<f32> {
+    let mut x = seed.wrapping_mul(0x9E3779B97F4A7C15) | 1;
+    let mut v: Vec<f32> = (0..DIMS)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        })
+        .collect();
+    let n = v.iter().map(|a| a * a).sum::<f32>().sqrt();
+    v.iter_mut().for_each(|a| *a /= n);
+    v
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let url = std::env::var("DATABASE_URL")
+        .map_err(|_| anyhow::anyhow!("set DATABASE_URL (source .data/env)"))?;
+    let rows = env_or("BENCH_ROWS", 1_000_000);
+    let employees = env_or("BENCH_EMPLOYEES", 1_000);
+    let queries = env_or("BENCH_QUERIES", 500);
+
+    let owner = PgConnectOptions::from_str(&url)?;
+    let mut admin = owner.clone().database("postgres").connect().await?;
+    sqlx::query("DROP DATABASE IF EXISTS workforce_bench_recall WITH (FORCE)")
+        .execute(&mut admin)
+        .await?;
+    sqlx::query("CREATE DATABASE workforce_bench_recall")
+        .execute(&mut admin)
+        .await?;
+    admin.close().await?;
+    let owner = owner.database("workforce_bench_recall");
+    let mut conn = owner.connect().await?;
+    db::MIGRATOR.run(&mut conn).await?;
+
+    // One client, `employees` employees, `rows` exchanges dealt round-robin, so each
+    // employee's rows are spread over the whole table (the worst case for locality).
+    let client = "client_000000000000000000000001";
+    let emp = |i: usize| format!("{client}_emp_{i:024x}");
+    sqlx::query("INSERT INTO clients (id, name, tier, configuration) VALUES ($1, 'Bench', 'enterprise', '{}')")
+        .bind(client)
+        .execute(&mut conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO employees (id, client_id, name, role, industry, expertise_areas, personality,
+                                model_preferences, tool_access, knowledge_sources, status)
+         SELECT $1 || '_emp_' || lpad(to_hex(i), 24, '0'), $1, 'E', 'r', 'i', '{}', '{}', '{}', '{}', '{}', 'active'
+         FROM generate_series(0, $2 - 1) AS i",
+    )
+    .bind(client)
+    .bind(employees as i64)
+    .execute(&mut conn)
+    .await?;
+    let load = Instant::now();
+    let batch = 20_000usize;
+    for start in (0..rows).step_by(batch) {
+        let end = (start + batch).min(rows);
+        // The vectors are generated here (the same ones the exact ranking uses) and sent as
+        // one array per batch.
+        let mut ids = Vec::with_capacity(end - start);
+        let mut vecs = Vec::with_capacity(end - start);
+        for r in start..end {
+            ids.push(r as i64);
+            vecs.push(pgvector::Vector::from(unit_vector(r as u64)));
+        }
+        sqlx::query(
+            "INSERT INTO employee_interactions (client_id, employee_id, interaction_id, message, response,
+                                                embedding, embedding_model, timestamp)
+             SELECT $1, $1 || '_emp_' || lpad(to_hex((r % $3)::int), 24, '0'), r::text,
+                    'message ' || r, 'answer ' || r, v, $4, now() - make_interval(secs => $5::float8 - r)
+             FROM unnest($2::bigint[], $6::vector[]) AS t(r, v)",
+        )
+        .bind(client)
+        .bind(&ids)
+        .bind(employees as i64)
+        .bind(MODEL)
+        .bind(rows as f64)
+        .bind(&vecs)
+        .execute(&mut conn)
+        .await?;
+    }
+    sqlx::query("VACUUM ANALYZE employee_interactions")
+        .execute(&mut conn)
+        .await?;
+    let size: String = sqlx::query_scalar(
+        "SELECT pg_size_pretty(pg_total_relation_size('employee_interactions'))",
+    )
+    .fetch_one(&mut conn)
+    .await?;
+    println!(
+        "loaded {rows} rows over {employees} employees in {:.0} s ({size} with indexes)",
+        load.elapsed().as_secs_f64()
+    );
+    conn.close().await?;
+
+    let pool = db::pool_options(4)
+        .connect_with(db::app_options(&owner, None))
+        .await?;
+    let client_id = ClientId::parse(client).ok_or_else(|| anyhow::anyhow!("client id"))?;
+    let mut latencies = Vec::with_capacity(queries);
+    let mut hits = 0usize;
+    for q in 0..queries {
+        let e = (q * 7919) % employees;
+        let employee = EmployeeId::parse(&emp(e)).ok_or_else(|| anyhow::anyhow!("employee id"))?;
+        let query = unit_vector(10_000_000 + q as u64);
+        let qv = pgvector::Vector::from(query.clone());
+        let t = Instant::now();
+        let mut tx = db::tenant_tx(&pool, &client_id).await?;
+        let found = repo::recall(&mut tx, &client_id, &employee, MODEL, &qv, 10).await?;
+        tx.commit().await?;
+        latencies.push(t.elapsed());
+
+        // Exact top-10 for this employee: every row r with r % employees == e.
+        let mut exact: Vec<(f32, usize)> = (e..rows)
+            .step_by(employees)
+            .map(|r| {
+                let v = unit_vector(r as u64);
+                let dot: f32 = v.iter().zip(&query).map(|(a, b)| a * b).sum();
+                (-dot, r)
+            })
+            .collect();
+        exact.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let truth: Vec<String> = exact.iter().take(10).map(|(_, r)| r.to_string()).collect();
+        hits += found
+            .iter()
+            .filter(|f| truth.contains(&f.record.interaction_id))
+            .count();
+    }
+    latencies.sort();
+    println!("| rows | employees | queries | recall@10 | p50 ms | p99 ms | max ms |");
+    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| {rows} | {employees} | {queries} | {:.3} | {:.2} | {:.2} | {:.2} |",
+        hits as f64 / (queries * 10) as f64,
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        percentile(&latencies, 1.0)
+    );
+    let plan: Vec<String> = sqlx::query(
+        "EXPLAIN (ANALYZE, BUFFERS) WITH mine AS MATERIALIZED (
+             SELECT interaction_id, embedding FROM employee_interactions
+             WHERE client_id = $1 AND employee_id = $2 AND embedding_model = $3 AND embedding IS NOT NULL)
+         SELECT interaction_id FROM mine ORDER BY embedding <=> $4 LIMIT 10",
+    )
+    .bind(client)
+    .bind(emp(1))
+    .bind(MODEL)
+    .bind(pgvector::Vector::from(unit_vector(42)))
+    .fetch_all(&pool)
+    .await?
+    .iter()
+    .filter_map(|r| r.try_get::<String, _>(0).ok())
+    .collect();
+    println!(
+        "\nplan for one query (as the owner, without RLS):\n{}",
+        plan.join("\n")
+    );
+    Ok(())
+}
