@@ -115,6 +115,8 @@ async fn main() -> anyhow::Result<()> {
     sqlx::query("VACUUM ANALYZE employee_interactions")
         .execute(&mut conn)
         .await?;
+    // Write the load out now, so no checkpoint runs during the measurement.
+    sqlx::query("CHECKPOINT").execute(&mut conn).await?;
     let size: String = sqlx::query_scalar(
         "SELECT pg_size_pretty(pg_total_relation_size('employee_interactions'))",
     )
@@ -130,62 +132,71 @@ async fn main() -> anyhow::Result<()> {
         .connect_with(db::app_options(&owner, None))
         .await?;
     let client_id = ClientId::parse(client).ok_or_else(|| anyhow::anyhow!("client id"))?;
-    let mut latencies = Vec::with_capacity(queries);
-    let mut hits = 0usize;
-    for q in 0..queries {
-        let e = (q * 7919) % employees;
-        let employee = EmployeeId::parse(&emp(e)).ok_or_else(|| anyhow::anyhow!("employee id"))?;
-        let query = unit_vector(10_000_000 + q as u64);
-        let qv = pgvector::Vector::from(query.clone());
-        let t = Instant::now();
-        let mut tx = db::tenant_tx(&pool, &client_id).await?;
-        let found = repo::recall(&mut tx, &client_id, &employee, MODEL, &qv, 10).await?;
-        tx.commit().await?;
-        latencies.push(t.elapsed());
+    println!("| pass | rows | employees | queries | recall@10 | p50 ms | p99 ms | max ms |");
+    println!("|---|---|---|---|---|---|---|---|");
+    // Pass 1 finds each employee's index pages outside PostgreSQL's buffers (in the kernel's
+    // page cache at best); pass 2 asks the same queries again, with them in shared_buffers.
+    for pass in 1..=2 {
+        let mut latencies = Vec::with_capacity(queries);
+        let mut hits = 0usize;
+        for q in 0..queries {
+            let e = (q * 7919) % employees;
+            let employee =
+                EmployeeId::parse(&emp(e)).ok_or_else(|| anyhow::anyhow!("employee id"))?;
+            let query = unit_vector(10_000_000 + q as u64);
+            let qv = pgvector::Vector::from(query.clone());
+            let t = Instant::now();
+            let mut tx = db::tenant_tx(&pool, &client_id).await?;
+            let found = repo::recall(&mut tx, &client_id, &employee, MODEL, &qv, 10).await?;
+            tx.commit().await?;
+            latencies.push(t.elapsed());
 
-        // Exact top-10 for this employee: every row r with r % employees == e.
-        let mut exact: Vec<(f32, usize)> = (e..rows)
-            .step_by(employees)
-            .map(|r| {
-                let v = unit_vector(r as u64);
-                let dot: f32 = v.iter().zip(&query).map(|(a, b)| a * b).sum();
-                (-dot, r)
-            })
-            .collect();
-        exact.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let truth: Vec<String> = exact.iter().take(10).map(|(_, r)| r.to_string()).collect();
-        hits += found
-            .iter()
-            .filter(|f| truth.contains(&f.record.interaction_id))
-            .count();
+            // Exact top-10 for this employee: every row r with r % employees == e.
+            let mut exact: Vec<(f32, usize)> = (e..rows)
+                .step_by(employees)
+                .map(|r| {
+                    let v = unit_vector(r as u64);
+                    let dot: f32 = v.iter().zip(&query).map(|(a, b)| a * b).sum();
+                    (-dot, r)
+                })
+                .collect();
+            exact.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let truth: Vec<String> = exact.iter().take(10).map(|(_, r)| r.to_string()).collect();
+            hits += found
+                .iter()
+                .filter(|f| truth.contains(&f.record.interaction_id))
+                .count();
+        }
+        latencies.sort();
+        println!(
+            "| {pass} | {rows} | {employees} | {queries} | {:.3} | {:.2} | {:.2} | {:.2} |",
+            hits as f64 / (queries * 10) as f64,
+            percentile(&latencies, 0.5),
+            percentile(&latencies, 0.99),
+            percentile(&latencies, 1.0)
+        );
     }
-    latencies.sort();
-    println!("| rows | employees | queries | recall@10 | p50 ms | p99 ms | max ms |");
-    println!("|---|---|---|---|---|---|---|");
-    println!(
-        "| {rows} | {employees} | {queries} | {:.3} | {:.2} | {:.2} | {:.2} |",
-        hits as f64 / (queries * 10) as f64,
-        percentile(&latencies, 0.5),
-        percentile(&latencies, 0.99),
-        percentile(&latencies, 1.0)
-    );
+    // The plan of one query, as the server runs it (workforce_app, RLS on).
+    let mut tx = db::tenant_tx(&pool, &client_id).await?;
     let plan: Vec<String> = sqlx::query(
-        "EXPLAIN (ANALYZE, BUFFERS) WITH mine AS MATERIALIZED (
-             SELECT interaction_id, embedding FROM employee_interactions
-             WHERE client_id = $1 AND employee_id = $2 AND embedding_model = $3 AND embedding IS NOT NULL)
-         SELECT interaction_id FROM mine ORDER BY embedding <=> $4 LIMIT 10",
+        "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
+         SELECT interaction_id, embedding <=> $4 AS distance FROM employee_interactions
+         WHERE client_id = $1 AND employee_id = $2 AND embedding_model = $3 AND embedding IS NOT NULL
+         ORDER BY embedding <=> $4 LIMIT 10",
     )
     .bind(client)
     .bind(emp(1))
     .bind(MODEL)
     .bind(pgvector::Vector::from(unit_vector(42)))
-    .fetch_all(&pool)
+    .fetch_all(&mut *tx)
     .await?
     .iter()
     .filter_map(|r| r.try_get::<String, _>(0).ok())
+    .map(|l| l.chars().take(150).collect())
     .collect();
+    tx.commit().await?;
     println!(
-        "\nplan for one query (as the owner, without RLS):\n{}",
+        "\nplan of the ranking step for one employee:\n{}",
         plan.join("\n")
     );
     Ok(())

@@ -563,18 +563,21 @@ pub async fn recall(
     query: &pgvector::Vector,
     limit: u32,
 ) -> Result<Vec<Recalled>, sqlx::Error> {
-    // The CTE keeps the planner on the per-employee index: the distance is only ever computed
-    // between vectors of the same model (and so the same dimension).
+    // First rank this employee's vectors of this model (an index-only scan of
+    // idx_interactions_recall), then read the k winning rows.
     let rows = sqlx::query(
-        "WITH mine AS MATERIALIZED (
-             SELECT interaction_id, message, response, model, prompt_tokens, completion_tokens,
-                    latency_ms, memories_used, timestamp, embedding
+        "WITH top AS (
+             SELECT interaction_id, embedding <=> $4 AS distance
              FROM employee_interactions
              WHERE client_id = $1 AND employee_id = $2 AND embedding_model = $3
-               AND embedding IS NOT NULL)
-         SELECT interaction_id, message, response, model, prompt_tokens, completion_tokens,
-                latency_ms, memories_used, timestamp, 1 - (embedding <=> $4) AS score
-         FROM mine ORDER BY embedding <=> $4, timestamp DESC LIMIT $5",
+               AND embedding IS NOT NULL
+             ORDER BY embedding <=> $4 LIMIT $5)
+         SELECT i.interaction_id, i.message, i.response, i.model, i.prompt_tokens,
+                i.completion_tokens, i.latency_ms, i.memories_used, i.timestamp,
+                1 - top.distance AS score
+         FROM top JOIN employee_interactions i
+           ON i.client_id = $1 AND i.employee_id = $2 AND i.interaction_id = top.interaction_id
+         ORDER BY top.distance, i.timestamp DESC",
     )
     .bind(client.as_str())
     .bind(employee.as_str())
