@@ -230,26 +230,15 @@ impl ModelRouter {
         temperature: f64,
         max_tokens: u32,
     ) -> Result<Completion, AppError> {
-        if models.is_empty() {
-            return Err(AppError::Unavailable {
-                message: "this employee has no model the client may use".into(),
-            });
-        }
         let messages = to_messages(turns);
-        let mut reasons = Vec::new();
-        for model in models {
-            match self
-                .try_model(model, turns, &messages, temperature, max_tokens)
-                .await
-            {
-                Ok(c) => return Ok(c),
-                Err(reason) => {
-                    tracing::warn!(model, "model failed: {reason}");
-                    reasons.push(format!("{model}: {reason}"));
-                }
+        self.first_answer(models, |model| {
+            let messages = &messages;
+            async move {
+                self.try_model(&model, turns, messages, temperature, max_tokens)
+                    .await
             }
-        }
-        Err(all_failed(&reasons))
+        })
+        .await
     }
 
     /// Like `complete`, streamed. A model counts as answering once its first chunk arrives;
@@ -261,72 +250,37 @@ impl ModelRouter {
         temperature: f64,
         max_tokens: u32,
     ) -> Result<OpenStream, AppError> {
+        let messages = to_messages(turns);
+        self.first_answer(models, |model| {
+            let messages = &messages;
+            async move {
+                self.try_stream(&model, turns, messages, temperature, max_tokens)
+                    .await
+            }
+        })
+        .await
+    }
+
+    /// Tries `attempt` on each candidate model in turn; the first success wins. Every failure
+    /// is logged and named in the error when all fail.
+    async fn first_answer<T, F, Fut>(
+        &self,
+        models: &[String],
+        mut attempt: F,
+    ) -> Result<T, AppError>
+    where
+        F: FnMut(String) -> Fut,
+        Fut: std::future::Future<Output = Result<T, String>>,
+    {
         if models.is_empty() {
             return Err(AppError::Unavailable {
                 message: "this employee has no model the client may use".into(),
             });
         }
-        let messages = to_messages(turns);
         let mut reasons = Vec::new();
         for model in models {
-            let endpoint = match self.endpoint_for(model) {
-                Ok(c) => c,
-                Err(reason) => {
-                    reasons.push(format!("{model}: {reason}"));
-                    continue;
-                }
-            };
-            let rest: Result<ChunkStream, String> = match endpoint {
-                Endpoint::Remote(client) => {
-                    let request = CreateChatCompletionRequest {
-                        model: model.to_owned(),
-                        messages: messages.clone(),
-                        temperature: Some(temperature as f32),
-                        max_completion_tokens: Some(max_tokens),
-                        stream_options: Some(ChatCompletionStreamOptions {
-                            include_usage: Some(true),
-                            ..Default::default()
-                        }),
-                        ..Default::default()
-                    };
-                    match tokio::time::timeout(self.timeout, client.chat().create_stream(request))
-                        .await
-                    {
-                        Ok(Ok(s)) => Ok(s
-                            .map(|c| c.map(chunk_of).map_err(|e| e.to_string()))
-                            .boxed()),
-                        Ok(Err(e)) => Err(e.to_string()),
-                        Err(_) => Err(format!("timed out after {:?}", self.timeout)),
-                    }
-                }
-                Endpoint::Local(local) => local
-                    .submit(turns, max_tokens, temperature)
-                    .map(local_chunks),
-            };
-            let opened = match rest {
-                Ok(mut rest) => tokio::time::timeout(self.timeout, async {
-                    match rest.next().await {
-                        Some(Ok(first)) => Ok((first, rest)),
-                        Some(Err(e)) => Err(e),
-                        None => Err("the stream ended before any answer".to_owned()),
-                    }
-                })
-                .await
-                .unwrap_or_else(|_| Err(format!("timed out after {:?}", self.timeout))),
-                Err(e) => Err(e),
-            };
-            // A full local queue says nothing about the model's health.
-            if !matches!(&opened, Err(e) if e == super::local::BUSY) {
-                self.record(model, opened.is_ok());
-            }
-            match opened {
-                Ok((first, rest)) => {
-                    return Ok(OpenStream {
-                        model: model.to_owned(),
-                        first,
-                        rest,
-                    })
-                }
+            match attempt(model.clone()).await {
+                Ok(answer) => return Ok(answer),
                 Err(reason) => {
                     tracing::warn!(model, "model failed: {reason}");
                     reasons.push(format!("{model}: {reason}"));
@@ -334,6 +288,65 @@ impl ModelRouter {
             }
         }
         Err(all_failed(&reasons))
+    }
+
+    /// Opens a stream from one model: it counts as answering once its first chunk arrives.
+    async fn try_stream(
+        &self,
+        model: &str,
+        turns: &[Turn],
+        messages: &[ChatCompletionRequestMessage],
+        temperature: f64,
+        max_tokens: u32,
+    ) -> Result<OpenStream, String> {
+        let endpoint = self.endpoint_for(model)?;
+        let rest: Result<ChunkStream, String> = match endpoint {
+            Endpoint::Remote(client) => {
+                let request = CreateChatCompletionRequest {
+                    model: model.to_owned(),
+                    messages: messages.to_vec(),
+                    temperature: Some(temperature as f32),
+                    max_completion_tokens: Some(max_tokens),
+                    stream_options: Some(ChatCompletionStreamOptions {
+                        include_usage: Some(true),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                };
+                match tokio::time::timeout(self.timeout, client.chat().create_stream(request)).await
+                {
+                    Ok(Ok(s)) => Ok(s
+                        .map(|c| c.map(chunk_of).map_err(|e| e.to_string()))
+                        .boxed()),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err(format!("timed out after {:?}", self.timeout)),
+                }
+            }
+            Endpoint::Local(local) => local
+                .submit(turns, max_tokens, temperature)
+                .map(local_chunks),
+        };
+        let opened = match rest {
+            Ok(mut rest) => tokio::time::timeout(self.timeout, async {
+                match rest.next().await {
+                    Some(Ok(first)) => Ok((first, rest)),
+                    Some(Err(e)) => Err(e),
+                    None => Err("the stream ended before any answer".to_owned()),
+                }
+            })
+            .await
+            .unwrap_or_else(|_| Err(format!("timed out after {:?}", self.timeout))),
+            Err(e) => Err(e),
+        };
+        // A full local queue says nothing about the model's health.
+        if !matches!(&opened, Err(e) if e == super::local::BUSY) {
+            self.record(model, opened.is_ok());
+        }
+        opened.map(|(first, rest)| OpenStream {
+            model: model.to_owned(),
+            first,
+            rest,
+        })
     }
 
     /// How to reach a model, or why it cannot be called now.
