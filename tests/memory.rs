@@ -203,7 +203,7 @@ async fn recall_never_crosses_employees_or_clients(_p: PgPoolOptions, owner: PgC
 }
 
 #[sqlx::test]
-async fn a_failing_embedding_model_costs_recall_not_the_answer(
+async fn a_failing_embedding_model_costs_recall_not_the_answer_and_is_caught_up_later(
     _p: PgPoolOptions,
     owner: PgConnectOptions,
 ) {
@@ -230,6 +230,28 @@ async fn a_failing_embedding_model_costs_recall_not_the_answer(
             None,
         )
         .await;
+    assert_eq!(
+        r.body["memory"][0]["content"],
+        "Note that the boiler was serviced"
+    );
+
+    // Once the model is back, the sweeper (at start-up and every 30 s) embeds what was missed;
+    // it leaves exchanges younger than 5 s to the indexer.
+    stub.state.failing.lock().expect("lock").clear();
+    tokio::time::sleep(Duration::from_millis(5500)).await;
+    let mut app = app;
+    let mut settings = settings();
+    use_stub(&mut settings, &stub, false);
+    let state = workforce::server::startup::build_state(
+        app_pool(&owner).await,
+        settings,
+        app.state.leptos_options.clone(),
+    )
+    .expect("state");
+    app.restart_with(state).await;
+    wait_until_embedded(&owner).await;
+    let r = memory_search(&app, &client, &key, &emp, "boiler").await;
+    assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(
         r.body["memory"][0]["content"],
         "Note that the boiler was serviced"
