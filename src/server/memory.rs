@@ -213,17 +213,18 @@ async fn store(
     for rows in by_client.values() {
         let client = &rows[0].0.client;
         let mut tx = tenant_tx(pool, client).await?;
-        for (job, v) in rows {
-            repo::set_embedding(
-                &mut tx,
-                client,
-                &job.employee_id,
-                &job.interaction_id,
-                model,
-                v,
-            )
+        // A vector lost in a crash before the WAL is flushed is redone by the sweeper, so this
+        // commit need not wait for the disk.
+        sqlx::query("SET LOCAL synchronous_commit = off")
+            .execute(&mut *tx)
             .await?;
-        }
+        let employees: Vec<&str> = rows.iter().map(|(j, _)| j.employee_id.as_str()).collect();
+        let ids: Vec<&str> = rows
+            .iter()
+            .map(|(j, _)| j.interaction_id.as_str())
+            .collect();
+        let vectors: Vec<&pgvector::Vector> = rows.iter().map(|(_, v)| v).collect();
+        repo::set_embeddings(&mut tx, client, &employees, &ids, model, &vectors).await?;
         tx.commit().await?;
     }
     Ok(())

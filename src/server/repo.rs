@@ -596,27 +596,30 @@ pub async fn recall(
         .collect()
 }
 
-/// Stores the embedding of one exchange. Returns false when the row is gone (deleted meanwhile).
-pub async fn set_embedding(
+/// Stores the embeddings of several exchanges of one client in one statement; returns how many
+/// rows were still there (a deleted exchange is skipped).
+pub async fn set_embeddings(
     conn: &mut PgConnection,
     client: &ClientId,
-    employee: &str,
-    interaction_id: &str,
+    employees: &[&str],
+    interaction_ids: &[&str],
     model: &str,
-    embedding: &pgvector::Vector,
-) -> Result<bool, sqlx::Error> {
+    embeddings: &[&pgvector::Vector],
+) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE employee_interactions SET embedding = $4, embedding_model = $5
-         WHERE client_id = $1 AND employee_id = $2 AND interaction_id = $3",
+        "UPDATE employee_interactions i SET embedding = v.embedding, embedding_model = $5
+         FROM unnest($2::text[], $3::text[], $4::vector[]) AS v(employee_id, interaction_id, embedding)
+         WHERE i.client_id = $1 AND i.employee_id = v.employee_id
+           AND i.interaction_id = v.interaction_id",
     )
     .bind(client.as_str())
-    .bind(employee)
-    .bind(interaction_id)
-    .bind(embedding)
+    .bind(employees)
+    .bind(interaction_ids)
+    .bind(embeddings)
     .bind(model)
     .execute(conn)
     .await?;
-    Ok(done.rows_affected() > 0)
+    Ok(done.rows_affected())
 }
 
 /// Answered exchanges of one client that have no embedding yet, oldest first (leaving the
