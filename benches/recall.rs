@@ -5,7 +5,8 @@
 //!
 //!   source .data/env && cargo bench --bench recall --no-default-features --features ssr
 //! Optional: BENCH_ROWS (default 1000000), BENCH_EMPLOYEES (1000), BENCH_QUERIES (500).
-//! Creates (and drops first) the database `workforce_bench_recall`; loading takes a few minutes.
+//! Creates the database `workforce_bench_recall` (dropped again at the end; ~5 GB meanwhile);
+//! loading takes a minute or two.
 
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection, Row};
@@ -199,5 +200,14 @@ async fn main() -> anyhow::Result<()> {
         "\nplan of the ranking step for one employee:\n{}",
         plan.join("\n")
     );
+    pool.close().await;
+    // 5 GB is too much to leave behind.
+    let mut admin = PgConnectOptions::from_str(&url)?
+        .database("postgres")
+        .connect()
+        .await?;
+    sqlx::query("DROP DATABASE workforce_bench_recall WITH (FORCE)")
+        .execute(&mut admin)
+        .await?;
     Ok(())
 }
