@@ -21,6 +21,9 @@ pub struct Limits {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Models {
     pub default: String,
+    /// Preferred over `default` when the provider offering it has its key.
+    #[serde(default)]
+    pub default_with_provider: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -106,6 +109,22 @@ impl Settings {
                 .into(),
             admin_token: env("WORKFORCE_ADMIN_TOKEN").map(Into::into),
         })
+    }
+
+    /// The model a new employee gets when its requirements name none (and the client may use
+    /// it): `models.default_with_provider` when the provider offering it is configured, else
+    /// `models.default` — the local model, which needs no key.
+    pub fn default_model(&self) -> &str {
+        self.file
+            .models
+            .default_with_provider
+            .as_deref()
+            .filter(|m| {
+                self.providers
+                    .iter()
+                    .any(|p| p.api_key.is_some() && p.models.iter().any(|x| x == m))
+            })
+            .unwrap_or(&self.file.models.default)
     }
 
     pub fn tier(&self, name: &str) -> Option<TierInfo> {
@@ -236,6 +255,28 @@ mod tests {
         let s = parse_with_overrides(FILE, vars).expect("overrides apply");
         assert_eq!(s.tiers["starter"].max_employees, 7);
         assert_eq!(s.models.default, "gpt-4o");
+    }
+
+    #[test]
+    fn the_default_model_is_the_local_one_until_a_provider_key_is_set() {
+        let file = parse_with_overrides(FILE, []).expect("file");
+        let mut s = Settings {
+            providers: resolve_providers(&file),
+            file,
+            database_url: String::new().into(),
+            app_database_url: None,
+            app_database_password: None,
+            redis_url: String::new().into(),
+            admin_token: None,
+        };
+        for p in &mut s.providers {
+            p.api_key = None;
+        }
+        assert_eq!(s.default_model(), "smollm2-135m-instruct");
+        for p in s.providers.iter_mut().filter(|p| p.name == "openai") {
+            p.api_key = Some("sk-x".to_owned().into());
+        }
+        assert_eq!(s.default_model(), "gpt-4o-mini");
     }
 
     #[test]

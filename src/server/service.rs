@@ -115,7 +115,7 @@ pub async fn create_employee(
     let config = generate_employee(
         req,
         &client.configuration.allowed_models,
-        &state.settings.file.models.default,
+        state.settings.default_model(),
     )?;
     repo::lock_client_for_creation(&mut tx, &client.id).await?;
     let live = repo::count_live_employees(&mut tx, &client.id).await?;

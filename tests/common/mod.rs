@@ -21,8 +21,13 @@ pub fn settings() -> Settings {
     let mut file =
         parse_with_overrides(include_str!("../../Leptos.toml"), []).expect("Leptos.toml");
     file.local.models_dir = workforce::server::config::default_models_dir();
+    // Never the developer's real provider: tests that need one point it at the stub.
+    let mut providers = resolve_providers(&file);
+    for p in &mut providers {
+        p.api_key = None;
+    }
     Settings {
-        providers: resolve_providers(&file),
+        providers,
         file,
         database_url: std::env::var("DATABASE_URL").unwrap_or_default().into(),
         app_database_url: None,
