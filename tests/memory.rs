@@ -257,3 +257,65 @@ async fn a_failing_embedding_model_costs_recall_not_the_answer_and_is_caught_up_
         "Note that the boiler was serviced"
     );
 }
+
+#[sqlx::test]
+async fn vectors_of_any_size_are_stored_and_models_never_mix(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    // First a 256-d model, then the 3072-d one: each search only sees its own model's vectors.
+    let (app, stub) = spawn_app_with_stub(owner.clone()).await;
+    let (client, key, emp) = employee(&app, "gpt-4o-mini", json!([])).await;
+    assert_eq!(
+        say(&app, &client, &key, &emp, "The alarm code is 4417")
+            .await
+            .status,
+        200
+    );
+    wait_until_embedded(&owner).await;
+
+    let mut app = app;
+    let mut settings = settings();
+    use_stub(&mut settings, &stub, false);
+    settings.file.memory.embedding_model = "text-embedding-3-large".into();
+    let state = workforce::server::startup::build_state(
+        app_pool(&owner).await,
+        settings,
+        app.state.leptos_options.clone(),
+    )
+    .expect("state");
+    app.restart_with(state).await;
+    assert_eq!(
+        say(&app, &client, &key, &emp, "The gate code is 9921")
+            .await
+            .status,
+        200
+    );
+    wait_until_embedded(&owner).await;
+
+    let pool = sqlx::PgPool::connect_with(owner.clone())
+        .await
+        .expect("pool");
+    let dims: Vec<(String, i32)> = sqlx::query_as(
+        "SELECT embedding_model, vector_dims(embedding) FROM employee_interactions ORDER BY timestamp",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("dims");
+    assert_eq!(
+        dims,
+        [
+            (STUB_EMBEDDING_MODEL.to_owned(), 256),
+            ("text-embedding-3-large".to_owned(), 3072)
+        ]
+    );
+    let r = memory_search(&app, &client, &key, &emp, "what is the code").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let found: Vec<&str> = r.body["memory"]
+        .as_array()
+        .expect("memory")
+        .iter()
+        .filter_map(|m| m["content"].as_str())
+        .collect();
+    assert_eq!(found, ["The gate code is 9921"]);
+}

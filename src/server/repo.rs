@@ -553,6 +553,32 @@ pub struct Recalled {
     pub score: f64,
 }
 
+const RECALL_MINILM: &str = "WITH top AS (
+         SELECT interaction_id, embedding <=> $4 AS distance
+         FROM employee_interactions
+         WHERE client_id = $1 AND employee_id = $2 AND $3 = 'all-minilm-l6-v2'
+           AND embedding_model = 'all-minilm-l6-v2' AND embedding IS NOT NULL
+         ORDER BY embedding <=> $4 LIMIT $5)
+     SELECT i.interaction_id, i.message, i.response, i.model, i.prompt_tokens,
+            i.completion_tokens, i.latency_ms, i.memories_used, i.timestamp,
+            1 - top.distance AS score
+     FROM top JOIN employee_interactions i
+       ON i.client_id = $1 AND i.employee_id = $2 AND i.interaction_id = top.interaction_id
+     ORDER BY top.distance, i.timestamp DESC";
+
+const RECALL_ANY_MODEL: &str = "WITH top AS (
+         SELECT interaction_id, embedding <=> $4 AS distance
+         FROM employee_interactions
+         WHERE client_id = $1 AND employee_id = $2 AND embedding_model = $3
+           AND embedding IS NOT NULL
+         ORDER BY embedding <=> $4 LIMIT $5)
+     SELECT i.interaction_id, i.message, i.response, i.model, i.prompt_tokens,
+            i.completion_tokens, i.latency_ms, i.memories_used, i.timestamp,
+            1 - top.distance AS score
+     FROM top JOIN employee_interactions i
+       ON i.client_id = $1 AND i.employee_id = $2 AND i.interaction_id = top.interaction_id
+     ORDER BY top.distance, i.timestamp DESC";
+
 /// The `limit` exchanges of one employee most similar to `query` (cosine), among the vectors of
 /// `model` only. Exact: every vector of this employee and model is compared.
 pub async fn recall(
@@ -563,29 +589,22 @@ pub async fn recall(
     query: &pgvector::Vector,
     limit: u32,
 ) -> Result<Vec<Recalled>, sqlx::Error> {
-    // First rank this employee's vectors of this model (an index-only scan of
-    // idx_interactions_recall), then read the k winning rows.
-    let rows = sqlx::query(
-        "WITH top AS (
-             SELECT interaction_id, embedding <=> $4 AS distance
-             FROM employee_interactions
-             WHERE client_id = $1 AND employee_id = $2 AND embedding_model = $3
-               AND embedding IS NOT NULL
-             ORDER BY embedding <=> $4 LIMIT $5)
-         SELECT i.interaction_id, i.message, i.response, i.model, i.prompt_tokens,
-                i.completion_tokens, i.latency_ms, i.memories_used, i.timestamp,
-                1 - top.distance AS score
-         FROM top JOIN employee_interactions i
-           ON i.client_id = $1 AND i.employee_id = $2 AND i.interaction_id = top.interaction_id
-         ORDER BY top.distance, i.timestamp DESC",
-    )
-    .bind(client.as_str())
-    .bind(employee.as_str())
-    .bind(model)
-    .bind(query)
-    .bind(i64::from(limit))
-    .fetch_all(conn)
-    .await?;
+    // First rank this employee's vectors of this model, then read the k winning rows. The
+    // in-process model's query names it literally, so the planner can use its covering partial
+    // index (an index-only scan); see migrations/…_memory_recall.sql.
+    let sql = if model == crate::server::ml::embed::MODEL_NAME {
+        RECALL_MINILM
+    } else {
+        RECALL_ANY_MODEL
+    };
+    let rows = sqlx::query(sql)
+        .bind(client.as_str())
+        .bind(employee.as_str())
+        .bind(model)
+        .bind(query)
+        .bind(i64::from(limit))
+        .fetch_all(conn)
+        .await?;
     rows.iter()
         .map(|r| {
             Ok(Recalled {

@@ -78,11 +78,9 @@ impl Stub {
     }
 }
 
-pub const EMBEDDING_DIMENSIONS: usize = 256;
-
-/// Each lower-cased word (letters and digits) adds 1 to one of 256 buckets; then unit length.
-pub fn bag_of_words(text: &str) -> Vec<f32> {
-    let mut v = vec![0f32; EMBEDDING_DIMENSIONS];
+/// Each lower-cased word (letters and digits) adds 1 to one of `dims` buckets; then unit length.
+pub fn bag_of_words(text: &str, dims: usize) -> Vec<f32> {
+    let mut v = vec![0f32; dims];
     for word in text
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
@@ -93,7 +91,7 @@ pub fn bag_of_words(text: &str) -> Vec<f32> {
             .fold(0xcbf29ce484222325u64, |h, b| {
                 (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
             });
-        v[(h % EMBEDDING_DIMENSIONS as u64) as usize] += 1.0;
+        v[(h % dims as u64) as usize] += 1.0;
     }
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
     v.iter().map(|x| x / norm).collect()
@@ -119,10 +117,14 @@ async fn embeddings(State(state): State<Arc<StubState>>, Json(body): Json<Value>
             .collect(),
         _ => Vec::new(),
     };
+    // Like OpenAI's: the "large" model's vectors are 3072-d.
+    let dims = if model.contains("large") { 3072 } else { 256 };
     let data: Vec<Value> = inputs
         .iter()
         .enumerate()
-        .map(|(i, t)| json!({"object": "embedding", "index": i, "embedding": bag_of_words(t)}))
+        .map(
+            |(i, t)| json!({"object": "embedding", "index": i, "embedding": bag_of_words(t, dims)}),
+        )
         .collect();
     Json(json!({"object": "list", "model": model, "data": data,
                 "usage": {"prompt_tokens": 1, "total_tokens": 1}}))
