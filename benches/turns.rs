@@ -17,8 +17,9 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 use workforce::server::{config, db, startup};
 
-/// CPU seconds used so far by this process and by every PostgreSQL process on the machine.
-fn cpu_seconds() -> (f64, f64) {
+/// CPU seconds used so far by the server's threads (named `wf-server…`, its own runtime), by
+/// the rest of this process (load generator, stub) and by every PostgreSQL process.
+fn cpu_seconds() -> (f64, f64, f64) {
     let tick = 100.0; // USER_HZ on Linux
     let stat = |pid: &str| -> Option<(String, f64)> {
         let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -28,6 +29,14 @@ fn cpu_seconds() -> (f64, f64) {
         Some((name, (u + k) / tick))
     };
     let own = stat("self").map(|(_, c)| c).unwrap_or(0.0);
+    let server: f64 = std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| stat(&format!("self/task/{}", e.file_name().to_string_lossy())))
+        .filter(|(name, _)| name.starts_with("wf-server"))
+        .map(|(_, c)| c)
+        .sum();
     let pg = std::fs::read_dir("/proc")
         .into_iter()
         .flatten()
@@ -36,7 +45,7 @@ fn cpu_seconds() -> (f64, f64) {
         .filter(|(name, _)| name.starts_with("postgres"))
         .map(|(_, c)| c)
         .sum();
-    (own, pg)
+    (server, own - server, pg)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -96,17 +105,30 @@ async fn main() -> anyhow::Result<()> {
             .into(),
         admin_token: Some("bench-admin".to_owned().into()),
     };
-    let pool = db::pool_options(settings.file.limits.db_max_connections)
-        .connect_with(db::app_options(&owner, None))
-        .await?;
-    let options = leptos::config::LeptosOptions::builder()
-        .output_name("workforce")
-        .build();
-    let state = startup::build_state(pool, settings, options)?;
-    let router = startup::build_router(state);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    // The server gets a runtime (and threads) of its own, so its CPU time can be told apart
+    // from the load generator's and the stub's, which run on this one.
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("wf-server")
+        .enable_all()
+        .build()?;
+    let app_options = db::app_options(&owner, None);
+    let base = server_rt
+        .spawn(async move {
+            let pool = db::pool_options(settings.file.limits.db_max_connections)
+                .connect_with(app_options)
+                .await?;
+            let options = leptos::config::LeptosOptions::builder()
+                .output_name("workforce")
+                .build();
+            let state = startup::build_state(pool, settings, options)?;
+            let router = startup::build_router(state);
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let base = format!("http://{}", listener.local_addr()?);
+            tokio::spawn(async move { axum::serve(listener, router).await });
+            Ok::<_, anyhow::Error>(base)
+        })
+        .await??;
 
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
@@ -163,11 +185,11 @@ async fn main() -> anyhow::Result<()> {
     sqlx::query("ANALYZE").execute(&mut conn).await?;
     conn.close().await?;
 
-    println!("| concurrent | turns | turns/s | p50 ms | p99 ms | CPU ms/turn (bench process) | CPU ms/turn (postgres) |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| concurrent | turns | turns/s | p50 ms | p99 ms | CPU ms/turn: server | postgres | server + postgres | load generator + stub |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for &n in &levels {
         let deadline = Instant::now() + Duration::from_secs(seconds);
-        let (cpu0, pg0) = cpu_seconds();
+        let (srv0, load0, pg0) = cpu_seconds();
         let started = Instant::now();
         let workers: Vec<_> = (0..n)
             .map(|w| {
@@ -208,17 +230,20 @@ async fn main() -> anyhow::Result<()> {
             errors += e;
         }
         let elapsed = started.elapsed().as_secs_f64();
-        let (cpu1, pg1) = cpu_seconds();
+        let (srv1, load1, pg1) = cpu_seconds();
         lat.sort();
         let turns = lat.len() as f64;
+        let per_turn = |secs: f64| secs * 1000.0 / turns.max(1.0);
         println!(
-            "| {n} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} |{}",
+            "| {n} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |{}",
             lat.len(),
             turns / elapsed,
             percentile(&lat, 0.5),
             percentile(&lat, 0.99),
-            (cpu1 - cpu0) * 1000.0 / turns.max(1.0),
-            (pg1 - pg0) * 1000.0 / turns.max(1.0),
+            per_turn(srv1 - srv0),
+            per_turn(pg1 - pg0),
+            per_turn(srv1 - srv0 + pg1 - pg0),
+            per_turn(load1 - load0),
             if errors > 0 {
                 format!(" {errors} errors")
             } else {
@@ -226,5 +251,7 @@ async fn main() -> anyhow::Result<()> {
             }
         );
     }
+    // Dropping a runtime inside another one is not allowed; let it go in the background.
+    server_rt.shutdown_background();
     Ok(())
 }
