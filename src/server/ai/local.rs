@@ -27,7 +27,7 @@ pub struct LocalChat {
     queue: WorkQueue<ChatJob>,
 }
 
-pub const BUSY: &str = "busy: every local model worker is taken and the queue is full";
+const BUSY: &str = "busy: every local model worker is taken and the queue is full";
 
 impl LocalChat {
     /// Starts `workers` threads; each loads its own copy of the model on first start.

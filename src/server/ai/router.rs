@@ -104,6 +104,21 @@ fn local_chunks(rx: tokio::sync::mpsc::Receiver<LocalEvent>) -> ChunkStream {
     .boxed()
 }
 
+/// Why one model gave no answer.
+enum Failure {
+    /// Not called at all (no provider, breaker open, local queue full): says nothing about the
+    /// model's health, so the breaker does not count it.
+    Skipped(String),
+    /// Called and failed (error, timeout): counts towards the breaker.
+    Failed(String),
+}
+
+impl From<String> for Failure {
+    fn from(reason: String) -> Self {
+        Failure::Failed(reason)
+    }
+}
+
 /// How a model is reached.
 enum Endpoint<'a> {
     Remote(&'a Client<OpenAIConfig>),
@@ -261,8 +276,9 @@ impl ModelRouter {
         .await
     }
 
-    /// Tries `attempt` on each candidate model in turn; the first success wins. Every failure
-    /// is logged and named in the error when all fail.
+    /// Tries `attempt` on each candidate model in turn; the first success wins. Every outcome
+    /// of a model that was actually called feeds its circuit breaker; every failure is logged
+    /// and named in the error when all fail.
     async fn first_answer<T, F, Fut>(
         &self,
         models: &[String],
@@ -270,7 +286,7 @@ impl ModelRouter {
     ) -> Result<T, AppError>
     where
         F: FnMut(String) -> Fut,
-        Fut: std::future::Future<Output = Result<T, String>>,
+        Fut: std::future::Future<Output = Result<T, Failure>>,
     {
         if models.is_empty() {
             return Err(AppError::Unavailable {
@@ -279,13 +295,19 @@ impl ModelRouter {
         }
         let mut reasons = Vec::new();
         for model in models {
-            match attempt(model.clone()).await {
-                Ok(answer) => return Ok(answer),
-                Err(reason) => {
-                    tracing::warn!(model, "model failed: {reason}");
-                    reasons.push(format!("{model}: {reason}"));
+            let reason = match attempt(model.clone()).await {
+                Ok(answer) => {
+                    self.record(model, true);
+                    return Ok(answer);
                 }
-            }
+                Err(Failure::Failed(reason)) => {
+                    self.record(model, false);
+                    reason
+                }
+                Err(Failure::Skipped(reason)) => reason,
+            };
+            tracing::warn!(model, "model failed: {reason}");
+            reasons.push(format!("{model}: {reason}"));
         }
         Err(all_failed(&reasons))
     }
@@ -298,9 +320,8 @@ impl ModelRouter {
         messages: &[ChatCompletionRequestMessage],
         temperature: f64,
         max_tokens: u32,
-    ) -> Result<OpenStream, String> {
-        let endpoint = self.endpoint_for(model)?;
-        let rest: Result<ChunkStream, String> = match endpoint {
+    ) -> Result<OpenStream, Failure> {
+        let mut rest: ChunkStream = match self.endpoint_for(model)? {
             Endpoint::Remote(client) => {
                 let request = CreateChatCompletionRequest {
                     model: model.to_owned(),
@@ -315,67 +336,72 @@ impl ModelRouter {
                 };
                 match tokio::time::timeout(self.timeout, client.chat().create_stream(request)).await
                 {
-                    Ok(Ok(s)) => Ok(s
+                    Ok(Ok(s)) => s
                         .map(|c| c.map(chunk_of).map_err(|e| e.to_string()))
-                        .boxed()),
-                    Ok(Err(e)) => Err(e.to_string()),
-                    Err(_) => Err(format!("timed out after {:?}", self.timeout)),
+                        .boxed(),
+                    Ok(Err(e)) => return Err(e.to_string().into()),
+                    Err(_) => return Err(format!("timed out after {:?}", self.timeout).into()),
                 }
             }
-            Endpoint::Local(local) => local
-                .submit(turns, max_tokens, temperature)
-                .map(local_chunks),
+            Endpoint::Local(local) => self.local_stream(local, turns, temperature, max_tokens)?,
         };
-        let opened = match rest {
-            Ok(mut rest) => tokio::time::timeout(self.timeout, async {
-                match rest.next().await {
-                    Some(Ok(first)) => Ok((first, rest)),
-                    Some(Err(e)) => Err(e),
-                    None => Err("the stream ended before any answer".to_owned()),
-                }
-            })
+        let first = tokio::time::timeout(self.timeout, rest.next())
             .await
-            .unwrap_or_else(|_| Err(format!("timed out after {:?}", self.timeout))),
-            Err(e) => Err(e),
-        };
-        // A full local queue says nothing about the model's health.
-        if !matches!(&opened, Err(e) if e == super::local::BUSY) {
-            self.record(model, opened.is_ok());
+            .map_err(|_| format!("timed out after {:?}", self.timeout))?;
+        match first {
+            Some(Ok(first)) => Ok(OpenStream {
+                model: model.to_owned(),
+                first,
+                rest,
+            }),
+            Some(Err(e)) => Err(e.into()),
+            None => Err("the stream ended before any answer".to_owned().into()),
         }
-        opened.map(|(first, rest)| OpenStream {
-            model: model.to_owned(),
-            first,
-            rest,
-        })
+    }
+
+    /// Queues a generation on the local model; a full queue skips the model.
+    fn local_stream(
+        &self,
+        local: &LocalChat,
+        turns: &[Turn],
+        temperature: f64,
+        max_tokens: u32,
+    ) -> Result<ChunkStream, Failure> {
+        local
+            .submit(turns, max_tokens, temperature)
+            .map(local_chunks)
+            .map_err(Failure::Skipped)
     }
 
     /// How to reach a model, or why it cannot be called now.
-    fn endpoint_for(&self, model: &str) -> Result<Endpoint<'_>, String> {
+    fn endpoint_for(&self, model: &str) -> Result<Endpoint<'_>, Failure> {
         let Some((provider, client)) = self.provider_of(model) else {
-            return Err("no provider offers this model".into());
+            return Err(Failure::Skipped("no provider offers this model".into()));
         };
         if self.breaker_open(model) {
-            return Err("skipped: circuit breaker open after repeated failures".into());
+            return Err(Failure::Skipped(
+                "skipped: circuit breaker open after repeated failures".into(),
+            ));
         }
         if provider.kind == "local" {
-            return self
-                .local
-                .as_ref()
-                .map(Endpoint::Local)
-                .ok_or_else(|| "the local model runtime is not running".to_owned());
+            return self.local.as_ref().map(Endpoint::Local).ok_or_else(|| {
+                Failure::Skipped("the local model runtime is not running".to_owned())
+            });
         }
         let Some(client) = client else {
-            return Err(match (provider.kind.as_str(), &provider.api_key_env) {
-                (_, Some(var)) => {
-                    format!("provider {} is not configured (set {var})", provider.name)
-                }
-                _ => format!("provider {} is not configured", provider.name),
-            });
+            return Err(Failure::Skipped(
+                match (provider.kind.as_str(), &provider.api_key_env) {
+                    (_, Some(var)) => {
+                        format!("provider {} is not configured (set {var})", provider.name)
+                    }
+                    _ => format!("provider {} is not configured", provider.name),
+                },
+            ));
         };
         Ok(Endpoint::Remote(client))
     }
 
-    /// A whole answer from the local model.
+    /// A whole answer from the local model: its stream, collected.
     async fn local_answer(
         &self,
         local: &LocalChat,
@@ -383,29 +409,28 @@ impl ModelRouter {
         turns: &[Turn],
         temperature: f64,
         max_tokens: u32,
-    ) -> Result<Completion, String> {
-        let mut rx = local.submit(turns, max_tokens, temperature)?;
+    ) -> Result<Completion, Failure> {
+        let mut chunks = self.local_stream(local, turns, temperature, max_tokens)?;
         let collect = async {
-            let mut text = String::new();
-            while let Some(event) = rx.recv().await {
-                match event {
-                    LocalEvent::Text(t) => text.push_str(&t),
-                    LocalEvent::Done(g) => {
-                        return Ok(Completion {
-                            text,
-                            model: model.to_owned(),
-                            prompt_tokens: g.prompt_tokens,
-                            completion_tokens: g.completion_tokens,
-                        })
-                    }
-                    LocalEvent::Failed(e) => return Err(e),
+            let mut answer = Completion {
+                text: String::new(),
+                model: model.to_owned(),
+                prompt_tokens: 0,
+                completion_tokens: 0,
+            };
+            while let Some(chunk) = chunks.next().await {
+                let chunk = chunk?;
+                answer.text.push_str(&chunk.text);
+                if let Some((p, c)) = chunk.usage {
+                    (answer.prompt_tokens, answer.completion_tokens) = (p, c);
+                    return Ok(answer);
                 }
             }
             Err("the local model stopped without an answer".to_owned())
         };
-        tokio::time::timeout(self.timeout, collect)
+        Ok(tokio::time::timeout(self.timeout, collect)
             .await
-            .unwrap_or_else(|_| Err(format!("timed out after {:?}", self.timeout)))
+            .map_err(|_| format!("timed out after {:?}", self.timeout))??)
     }
 
     async fn try_model(
@@ -415,17 +440,13 @@ impl ModelRouter {
         messages: &[ChatCompletionRequestMessage],
         temperature: f64,
         max_tokens: u32,
-    ) -> Result<Completion, String> {
+    ) -> Result<Completion, Failure> {
         let client = match self.endpoint_for(model)? {
             Endpoint::Remote(client) => client,
             Endpoint::Local(local) => {
-                let outcome = self
+                return self
                     .local_answer(local, model, turns, temperature, max_tokens)
-                    .await;
-                if !matches!(&outcome, Err(e) if e == super::local::BUSY) {
-                    self.record(model, outcome.is_ok());
-                }
-                return outcome;
+                    .await
             }
         };
         let request = CreateChatCompletionRequest {
@@ -436,7 +457,7 @@ impl ModelRouter {
             ..Default::default()
         };
         let call = tokio::time::timeout(self.timeout, client.chat().create(request)).await;
-        let outcome = match call {
+        match call {
             Ok(Ok(resp)) => {
                 let text = resp
                     .choices
@@ -455,11 +476,9 @@ impl ModelRouter {
                     completion_tokens,
                 })
             }
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!("timed out after {:?}", self.timeout)),
-        };
-        self.record(model, outcome.is_ok());
-        outcome
+            Ok(Err(e)) => Err(e.to_string().into()),
+            Err(_) => Err(format!("timed out after {:?}", self.timeout).into()),
+        }
     }
 }
 
