@@ -110,10 +110,8 @@ pub async fn prepare(
     // The new message's vector, for recall. A failed embedding costs the turn its recall, not
     // its answer.
     let query = match &state.memory {
-        Some(m) => match m.embedder.embed(vec![message.clone()], true).await {
-            Ok(mut v) => v
-                .pop()
-                .map(|v| (m.embedder.model(), pgvector::Vector::from(v))),
+        Some(m) => match m.embedder.embed_query(&message).await {
+            Ok(v) => Some((m.embedder.model(), v)),
             Err(e) => {
                 tracing::warn!(employee_id = %id, "no recall for this turn: {e}");
                 None
@@ -547,15 +545,10 @@ pub async fn semantic_memory(
     }
     let vector = m
         .embedder
-        .embed(vec![query.to_owned()], true)
+        .embed_query(query)
         .await
         .map_err(|e| AppError::Unavailable {
             message: format!("the embedding model could not answer: {e}"),
-        })?
-        .pop()
-        .map(pgvector::Vector::from)
-        .ok_or_else(|| AppError::Unavailable {
-            message: "the embedding model returned nothing".into(),
         })?;
     let mut tx = tenant_tx(&state.pool, &who.client_id).await?;
     let found = repo::recall(

@@ -106,6 +106,14 @@ impl Embedder {
         &self.model
     }
 
+    /// The vector of a text a user is waiting on (ahead of background indexing).
+    pub async fn embed_query(&self, text: &str) -> Result<pgvector::Vector, String> {
+        let mut v = self.embed(vec![text.to_owned()], true).await?;
+        v.pop()
+            .map(pgvector::Vector::from)
+            .ok_or_else(|| "the embedding model returned nothing".to_owned())
+    }
+
     /// One vector per text. `urgent` puts the job ahead of background indexing.
     pub async fn embed(&self, texts: Vec<String>, urgent: bool) -> Result<Vec<Vec<f32>>, String> {
         let n = texts.len();
