@@ -404,6 +404,14 @@ pub struct InteractionRecord {
     pub timestamp: DateTime<Utc>,
 }
 
+/// The columns `interaction_from_row` reads (never the vector).
+macro_rules! interaction_columns {
+    () => {
+        "SELECT interaction_id, message, response, model, prompt_tokens, completion_tokens, \
+         latency_ms, memories_used, timestamp"
+    };
+}
+
 fn interaction_from_row(r: &PgRow) -> Result<InteractionRecord, sqlx::Error> {
     Ok(InteractionRecord {
         interaction_id: r.try_get("interaction_id")?,
@@ -473,7 +481,10 @@ pub async fn interaction_by_idempotency_key(
     key: &str,
 ) -> Result<Option<InteractionRecord>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT interaction_id, message, response, model, prompt_tokens, completion_tokens, latency_ms, memories_used, timestamp FROM employee_interactions WHERE client_id = $1 AND employee_id = $2 AND idempotency_key = $3",
+        concat!(
+            interaction_columns!(),
+            " FROM employee_interactions WHERE client_id = $1 AND employee_id = $2 AND idempotency_key = $3"
+        ),
     )
     .bind(client.as_str())
     .bind(employee.as_str())
@@ -490,11 +501,12 @@ pub async fn recent_interactions(
     employee: &EmployeeId,
     limit: u32,
 ) -> Result<Vec<InteractionRecord>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT interaction_id, message, response, model, prompt_tokens, completion_tokens, latency_ms, memories_used, timestamp FROM employee_interactions
+    let rows = sqlx::query(concat!(
+        interaction_columns!(),
+        " FROM employee_interactions
          WHERE client_id = $1 AND employee_id = $2 AND status = 'completed'
-         ORDER BY timestamp DESC, id DESC LIMIT $3",
-    )
+         ORDER BY timestamp DESC, id DESC LIMIT $3"
+    ))
     .bind(client.as_str())
     .bind(employee.as_str())
     .bind(i64::from(limit))
@@ -553,31 +565,32 @@ pub struct Recalled {
     pub score: f64,
 }
 
-const RECALL_MINILM: &str = "WITH top AS (
-         SELECT interaction_id, embedding <=> $4 AS distance
-         FROM employee_interactions
-         WHERE client_id = $1 AND employee_id = $2 AND $3 = 'all-minilm-l6-v2'
-           AND embedding_model = 'all-minilm-l6-v2' AND embedding IS NOT NULL
-         ORDER BY embedding <=> $4 LIMIT $5)
-     SELECT i.interaction_id, i.message, i.response, i.model, i.prompt_tokens,
-            i.completion_tokens, i.latency_ms, i.memories_used, i.timestamp,
-            1 - top.distance AS score
-     FROM top JOIN employee_interactions i
-       ON i.client_id = $1 AND i.employee_id = $2 AND i.interaction_id = top.interaction_id
-     ORDER BY top.distance, i.timestamp DESC";
+/// Ranks one employee's vectors of one model (the WHERE clause on the model is the argument),
+/// then reads the winning rows.
+macro_rules! recall_sql {
+    ($model_filter:literal) => {
+        concat!(
+            "WITH top AS (
+                 SELECT interaction_id, embedding <=> $4 AS distance
+                 FROM employee_interactions
+                 WHERE client_id = $1 AND employee_id = $2 AND ",
+            $model_filter,
+            " AND embedding IS NOT NULL
+                 ORDER BY embedding <=> $4 LIMIT $5)
+             SELECT i.interaction_id, i.message, i.response, i.model, i.prompt_tokens,
+                    i.completion_tokens, i.latency_ms, i.memories_used, i.timestamp,
+                    1 - top.distance AS score
+             FROM top JOIN employee_interactions i
+               ON i.client_id = $1 AND i.employee_id = $2 AND i.interaction_id = top.interaction_id
+             ORDER BY top.distance, i.timestamp DESC"
+        )
+    };
+}
 
-const RECALL_ANY_MODEL: &str = "WITH top AS (
-         SELECT interaction_id, embedding <=> $4 AS distance
-         FROM employee_interactions
-         WHERE client_id = $1 AND employee_id = $2 AND embedding_model = $3
-           AND embedding IS NOT NULL
-         ORDER BY embedding <=> $4 LIMIT $5)
-     SELECT i.interaction_id, i.message, i.response, i.model, i.prompt_tokens,
-            i.completion_tokens, i.latency_ms, i.memories_used, i.timestamp,
-            1 - top.distance AS score
-     FROM top JOIN employee_interactions i
-       ON i.client_id = $1 AND i.employee_id = $2 AND i.interaction_id = top.interaction_id
-     ORDER BY top.distance, i.timestamp DESC";
+/// The in-process model, named literally so the planner can match its covering partial index.
+const RECALL_MINILM: &str =
+    recall_sql!("$3 = 'all-minilm-l6-v2' AND embedding_model = 'all-minilm-l6-v2'");
+const RECALL_ANY_MODEL: &str = recall_sql!("embedding_model = $3");
 
 /// The `limit` exchanges of one employee most similar to `query` (cosine), among the vectors of
 /// `model` only. Exact: every vector of this employee and model is compared.
