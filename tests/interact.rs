@@ -310,51 +310,6 @@ async fn a_model_that_keeps_failing_is_skipped_by_its_circuit_breaker(
     assert_eq!(stub.calls_to("gpt-4o-mini"), 8);
 }
 
-/// (event, data) pairs of a Server-Sent Events body.
-fn sse_events(body: &str) -> Vec<(String, Value)> {
-    body.split("\n\n")
-        .filter_map(|block| {
-            let mut event = String::new();
-            let mut data = String::new();
-            for line in block.lines() {
-                if let Some(v) = line.strip_prefix("event:") {
-                    event = v.trim().to_owned();
-                } else if let Some(v) = line.strip_prefix("data:") {
-                    data.push_str(v.trim_start());
-                }
-            }
-            (!event.is_empty()).then(|| (event, serde_json::from_str(&data).unwrap_or(Value::Null)))
-        })
-        .collect()
-}
-
-async fn stream(
-    app: &TestApp,
-    client: &str,
-    key: &str,
-    emp: &str,
-    msg: &str,
-    sibling: bool,
-) -> (u16, Vec<(String, Value)>) {
-    let (path, accept) = if sibling {
-        ("interact/stream", "*/*")
-    } else {
-        ("interact", "text/event-stream")
-    };
-    let r = app
-        .http
-        .post(app.url(&format!("{}/{path}", emp_path(client, emp))))
-        .bearer_auth(key)
-        .header("accept", accept)
-        .json(&json!({"message": msg}))
-        .send()
-        .await
-        .expect("send");
-    let status = r.status().as_u16();
-    let body = r.text().await.expect("body");
-    (status, sse_events(&body))
-}
-
 #[sqlx::test]
 async fn the_streamed_text_is_exactly_the_stored_answer(
     _p: PgPoolOptions,

@@ -4,7 +4,6 @@
 mod common;
 
 use common::*;
-use futures::StreamExt;
 use serde_json::{json, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::time::{Duration, Instant};
@@ -90,13 +89,7 @@ async fn offline_chat_answers_with_the_local_model_and_remembers_across_sessions
     wait_for_vector(&owner, &first).await;
 
     // A new session: a fresh server over the same database.
-    let state = workforce::server::startup::build_state(
-        app_pool(&owner).await,
-        settings(),
-        app.state.leptos_options.clone(),
-    )
-    .expect("state");
-    app.restart_with(state).await;
+    app.restart_fresh(&owner, |_| {}).await;
     for m in [
         "The weather is grey today.",
         "Please file the March invoices.",
@@ -126,38 +119,30 @@ async fn the_local_model_streams_and_stores_exactly_the_streamed_text(
 ) {
     let app = spawn_app(owner).await;
     let (client, key, emp) = local_employee(&app, 16).await;
-    let res = app
-        .http
-        .post(app.url(&format!("{}/interact", emp_path(&client, &emp))))
-        .bearer_auth(&key)
-        .header("accept", "text/event-stream")
-        .json(&json!({"message": "Say hello to a new colleague."}))
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(res.status(), 200);
-    let mut body = String::new();
-    let mut stream = res.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        body.push_str(&String::from_utf8_lossy(&chunk.expect("chunk")));
-    }
+    let (status, events) = stream(
+        &app,
+        &client,
+        &key,
+        &emp,
+        "Say hello to a new colleague.",
+        false,
+    )
+    .await;
+    assert_eq!(status, 200);
     let mut text = String::new();
     let mut done = Value::Null;
     let mut tokens = 0;
-    for event in body.split("\n\n") {
-        let kind = event.lines().find_map(|l| l.strip_prefix("event: "));
-        let data = event.lines().find_map(|l| l.strip_prefix("data: "));
-        match (kind, data) {
-            (Some("token"), Some(d)) => {
+    for (event, data) in &events {
+        match event.as_str() {
+            "token" => {
                 tokens += 1;
-                let v: Value = serde_json::from_str(d).expect("token json");
-                text.push_str(v["text"].as_str().expect("text"));
+                text.push_str(data["text"].as_str().expect("text"));
             }
-            (Some("done"), Some(d)) => done = serde_json::from_str(d).expect("done json"),
+            "done" => done = data.clone(),
             _ => {}
         }
     }
-    assert!(tokens > 1, "streamed in pieces: {body}");
+    assert!(tokens > 1, "streamed in pieces: {events:?}");
     assert_eq!(done["message"], text.as_str());
     assert_eq!(done["model"], LOCAL);
     let r = app

@@ -240,15 +240,8 @@ async fn a_failing_embedding_model_costs_recall_not_the_answer_and_is_caught_up_
     stub.state.failing.lock().expect("lock").clear();
     tokio::time::sleep(Duration::from_millis(5500)).await;
     let mut app = app;
-    let mut settings = settings();
-    use_stub(&mut settings, &stub, false);
-    let state = workforce::server::startup::build_state(
-        app_pool(&owner).await,
-        settings,
-        app.state.leptos_options.clone(),
-    )
-    .expect("state");
-    app.restart_with(state).await;
+    app.restart_fresh(&owner, |s| use_stub(s, &stub, false))
+        .await;
     wait_until_embedded(&owner).await;
     let r = memory_search(&app, &client, &key, &emp, "boiler").await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -275,16 +268,11 @@ async fn vectors_of_any_size_are_stored_and_models_never_mix(
     wait_until_embedded(&owner).await;
 
     let mut app = app;
-    let mut settings = settings();
-    use_stub(&mut settings, &stub, false);
-    settings.file.memory.embedding_model = "text-embedding-3-large".into();
-    let state = workforce::server::startup::build_state(
-        app_pool(&owner).await,
-        settings,
-        app.state.leptos_options.clone(),
-    )
-    .expect("state");
-    app.restart_with(state).await;
+    app.restart_fresh(&owner, |s| {
+        use_stub(s, &stub, false);
+        s.file.memory.embedding_model = "text-embedding-3-large".into();
+    })
+    .await;
     assert_eq!(
         say(&app, &client, &key, &emp, "The gate code is 9921")
             .await

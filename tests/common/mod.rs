@@ -80,13 +80,7 @@ pub async fn spawn_app_with(
     owner: PgConnectOptions,
     configure: impl FnOnce(&mut Settings),
 ) -> TestApp {
-    let pool = app_pool(&owner).await;
-    let options = leptos::config::LeptosOptions::builder()
-        .output_name("workforce")
-        .build();
-    let mut settings = settings();
-    configure(&mut settings);
-    let state = startup::build_state(pool, settings, options).expect("state");
+    let state = fresh_state(&owner, configure).await;
     let (addr, server) = serve(state.clone()).await;
     TestApp {
         addr,
@@ -96,7 +90,28 @@ pub async fn spawn_app_with(
     }
 }
 
+/// A new server state over the test database: its own pool, settings changed by `configure`.
+async fn fresh_state(owner: &PgConnectOptions, configure: impl FnOnce(&mut Settings)) -> AppState {
+    let options = leptos::config::LeptosOptions::builder()
+        .output_name("workforce")
+        .build();
+    let mut settings = settings();
+    configure(&mut settings);
+    startup::build_state(app_pool(owner).await, settings, options).expect("state")
+}
+
 impl TestApp {
+    /// A new session: a freshly started server (new state, caches and background tasks) over
+    /// the same database, with settings changed by `configure`.
+    pub async fn restart_fresh(
+        &mut self,
+        owner: &PgConnectOptions,
+        configure: impl FnOnce(&mut Settings),
+    ) {
+        let state = fresh_state(owner, configure).await;
+        self.restart_with(state).await;
+    }
+
     /// Serves `state` in place of the current server (same database, new address).
     pub async fn restart_with(&mut self, state: AppState) {
         self.server.abort();
@@ -264,4 +279,49 @@ pub fn system_prompt_of(req: &Value) -> String {
         .as_str()
         .unwrap_or_default()
         .to_owned()
+}
+
+/// (event, data) pairs of a Server-Sent Events body.
+pub fn sse_events(body: &str) -> Vec<(String, Value)> {
+    body.split("\n\n")
+        .filter_map(|block| {
+            let mut event = String::new();
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("event:") {
+                    event = v.trim().to_owned();
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data.push_str(v.trim_start());
+                }
+            }
+            (!event.is_empty()).then(|| (event, serde_json::from_str(&data).unwrap_or(Value::Null)))
+        })
+        .collect()
+}
+
+pub async fn stream(
+    app: &TestApp,
+    client: &str,
+    key: &str,
+    emp: &str,
+    msg: &str,
+    sibling: bool,
+) -> (u16, Vec<(String, Value)>) {
+    let (path, accept) = if sibling {
+        ("interact/stream", "*/*")
+    } else {
+        ("interact", "text/event-stream")
+    };
+    let r = app
+        .http
+        .post(app.url(&format!("{}/{path}", emp_path(client, emp))))
+        .bearer_auth(key)
+        .header("accept", accept)
+        .json(&json!({"message": msg}))
+        .send()
+        .await
+        .expect("send");
+    let status = r.status().as_u16();
+    let body = r.text().await.expect("body");
+    (status, sse_events(&body))
 }
