@@ -384,22 +384,6 @@ mod tests {
     }
 }
 
-#[server(prefix = "/rpc")]
-pub async fn send_message(id: String, message: String) -> Result<InteractionResponse, AppError> {
-    let result = async {
-        let (state, who) = ssr::client().await?;
-        let id = ssr::employee_id(&who, &id)?;
-        let req = InteractionRequest {
-            message,
-            context: None,
-            task_type: None,
-        };
-        crate::server::interact::interact(&state, &who, &id, &req, None).await
-    }
-    .await;
-    result.or_else(ssr::fail)
-}
-
 /// One chat turn, streamed to the page as newline-delimited [`ChatEvent`]s: tokens as they are
 /// generated, then `done` with the stored interaction (or `error`). The turn is stored even if
 /// the page goes away mid-answer.
