@@ -15,6 +15,7 @@ use crate::domain::ClientId;
 use async_openai::config::OpenAIConfig;
 use async_openai::types::embeddings::{CreateEmbeddingRequest, EmbeddingInput};
 use async_openai::Client;
+use pgvector::HalfVector;
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use std::collections::BTreeMap;
@@ -107,10 +108,10 @@ impl Embedder {
     }
 
     /// The vector of a text a user is waiting on (ahead of background indexing).
-    pub async fn embed_query(&self, text: &str) -> Result<pgvector::Vector, String> {
+    pub async fn embed_query(&self, text: &str) -> Result<HalfVector, String> {
         let mut v = self.embed(vec![text.to_owned()], true).await?;
         v.pop()
-            .map(pgvector::Vector::from)
+            .map(|v| stored_form(&v))
             .ok_or_else(|| "the embedding model returned nothing".to_owned())
     }
 
@@ -153,7 +154,27 @@ impl Embedder {
                 vectors.len()
             ));
         }
+        if vectors.iter().flatten().any(|x| !x.is_finite()) {
+            return Err("the embedding model returned a vector with NaN or infinity".to_owned());
+        }
         Ok(vectors)
+    }
+}
+
+/// How a vector is stored and searched: scaled to unit length (cosine similarity does not
+/// change, and every component fits half precision) and kept as `halfvec`, which halves what
+/// recall reads and lets pgvector compare with F16C/FMA instructions.
+pub fn stored_form(v: &[f32]) -> HalfVector {
+    let norm = v
+        .iter()
+        .map(|x| f64::from(*x) * f64::from(*x))
+        .sum::<f64>()
+        .sqrt();
+    if norm > 0.0 && norm.is_finite() {
+        let unit: Vec<f32> = v.iter().map(|x| (f64::from(*x) / norm) as f32).collect();
+        HalfVector::from_f32_slice(&unit)
+    } else {
+        HalfVector::from_f32_slice(v)
     }
 }
 
@@ -211,12 +232,12 @@ async fn store(
     batch: &[IndexJob],
     vectors: Vec<Vec<f32>>,
 ) -> Result<(), sqlx::Error> {
-    let mut by_client: BTreeMap<&str, Vec<(&IndexJob, pgvector::Vector)>> = BTreeMap::new();
+    let mut by_client: BTreeMap<&str, Vec<(&IndexJob, HalfVector)>> = BTreeMap::new();
     for (job, v) in batch.iter().zip(vectors) {
         by_client
             .entry(job.client.as_str())
             .or_default()
-            .push((job, pgvector::Vector::from(v)));
+            .push((job, stored_form(&v)));
     }
     for rows in by_client.values() {
         let client = &rows[0].0.client;
@@ -231,7 +252,7 @@ async fn store(
             .iter()
             .map(|(j, _)| j.interaction_id.as_str())
             .collect();
-        let vectors: Vec<&pgvector::Vector> = rows.iter().map(|(_, v)| v).collect();
+        let vectors: Vec<&HalfVector> = rows.iter().map(|(_, v)| v).collect();
         repo::set_embeddings(&mut tx, client, &employees, &ids, model, &vectors).await?;
         tx.commit().await?;
     }
@@ -275,4 +296,35 @@ async fn sweep(pool: &PgPool, tx: &mpsc::Sender<IndexJob>) -> Result<(), sqlx::E
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stored_form;
+
+    fn cosine(a: &[f32], b: &[f32]) -> f32 {
+        let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+        let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        dot / (norm(a) * norm(b))
+    }
+
+    fn floats(v: &pgvector::HalfVector) -> Vec<f32> {
+        v.as_slice().iter().map(|x| x.to_f32()).collect()
+    }
+
+    #[test]
+    fn stored_vectors_are_unit_length_and_keep_their_direction() {
+        // A provider may return vectors of any length, with components far outside half
+        // precision's range; stored, they are unit vectors pointing the same way.
+        let a = [300_000.0, -400_000.0, 0.0, 1.0];
+        let b = [1.0, 2.0, 3.0, 4.0];
+        let (sa, sb) = (floats(&stored_form(&a)), floats(&stored_form(&b)));
+        assert!(sa.iter().all(|x| x.is_finite()));
+        let len = sa.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((len - 1.0).abs() < 1e-3, "length {len}");
+        assert!((sa[0] - 0.6).abs() < 1e-3 && (sa[1] + 0.8).abs() < 1e-3);
+        assert!((cosine(&sa, &sb) - cosine(&a, &b)).abs() < 1e-3);
+        // A zero vector has no direction and stays as it is.
+        assert_eq!(floats(&stored_form(&[0.0, 0.0])), vec![0.0, 0.0]);
+    }
 }

@@ -565,17 +565,18 @@ pub struct Recalled {
     pub score: f64,
 }
 
-/// Ranks one employee's vectors of one model (the WHERE clause on the model is the argument),
-/// then reads the winning rows.
+/// Ranks one employee's vectors of one model, then reads the winning rows. The argument is the
+/// condition on the vector's dimension that picks one of the two recall indexes.
 macro_rules! recall_sql {
-    ($model_filter:literal) => {
+    ($dims_filter:literal) => {
         concat!(
             "WITH top AS (
                  SELECT interaction_id, embedding <=> $4 AS distance
                  FROM employee_interactions
-                 WHERE client_id = $1 AND employee_id = $2 AND ",
-            $model_filter,
-            " AND embedding IS NOT NULL
+                 WHERE client_id = $1 AND employee_id = $2 AND embedding_model = $3
+                   AND embedding IS NOT NULL AND ",
+            $dims_filter,
+            "
                  ORDER BY embedding <=> $4 LIMIT $5)
              SELECT i.interaction_id, i.message, i.response, i.model, i.prompt_tokens,
                     i.completion_tokens, i.latency_ms, i.memories_used, i.timestamp,
@@ -587,10 +588,13 @@ macro_rules! recall_sql {
     };
 }
 
-/// The in-process model, named literally so the planner can match its covering partial index.
-const RECALL_MINILM: &str =
-    recall_sql!("$3 = 'all-minilm-l6-v2' AND embedding_model = 'all-minilm-l6-v2'");
-const RECALL_ANY_MODEL: &str = recall_sql!("embedding_model = $3");
+/// The largest vectors the covering recall index carries (see
+/// migrations/…_halfvec_recall.sql); the literal in the two queries below must match it.
+const COMPACT_MAX_DIMS: usize = 1024;
+/// Vectors of up to 1024 dimensions: an index-only scan of the covering index.
+const RECALL_COMPACT: &str = recall_sql!("vector_dims(embedding) <= 1024");
+/// Wider vectors: the plain index, then each row's vector from the table.
+const RECALL_WIDE: &str = recall_sql!("vector_dims(embedding) > 1024");
 
 /// The `limit` exchanges of one employee most similar to `query` (cosine), among the vectors of
 /// `model` only. Exact: every vector of this employee and model is compared.
@@ -599,16 +603,15 @@ pub async fn recall(
     client: &ClientId,
     employee: &EmployeeId,
     model: &str,
-    query: &pgvector::Vector,
+    query: &pgvector::HalfVector,
     limit: u32,
 ) -> Result<Vec<Recalled>, sqlx::Error> {
     // First rank this employee's vectors of this model, then read the k winning rows. The
-    // in-process model's query names it literally, so the planner can use its covering partial
-    // index (an index-only scan); see migrations/…_memory_recall.sql.
-    let sql = if model == crate::server::ml::embed::MODEL_NAME {
-        RECALL_MINILM
+    // condition on the dimension is a constant, so even a generic plan matches a partial index.
+    let sql = if query.as_slice().len() <= COMPACT_MAX_DIMS {
+        RECALL_COMPACT
     } else {
-        RECALL_ANY_MODEL
+        RECALL_WIDE
     };
     let rows = sqlx::query(sql)
         .bind(client.as_str())
@@ -636,11 +639,11 @@ pub async fn set_embeddings(
     employees: &[&str],
     interaction_ids: &[&str],
     model: &str,
-    embeddings: &[&pgvector::Vector],
+    embeddings: &[&pgvector::HalfVector],
 ) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE employee_interactions i SET embedding = v.embedding, embedding_model = $5
-         FROM unnest($2::text[], $3::text[], $4::vector[]) AS v(employee_id, interaction_id, embedding)
+         FROM unnest($2::text[], $3::text[], $4::halfvec[]) AS v(employee_id, interaction_id, embedding)
          WHERE i.client_id = $1 AND i.employee_id = v.employee_id
            AND i.interaction_id = v.interaction_id",
     )
