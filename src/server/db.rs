@@ -86,10 +86,34 @@ pub fn pool_options(max: u32) -> PgPoolOptions {
 /// Begins a transaction in which RLS shows only `client`'s rows (`set_config(..., true)` is
 /// transaction-local, so nothing leaks to the next user of the connection).
 pub async fn tenant_tx(pool: &PgPool, client: &ClientId) -> Result<TenantTx, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SELECT set_config('app.current_client_id', $1, true)")
-        .bind(client.as_str())
-        .execute(&mut *tx)
-        .await?;
-    Ok(tx)
+    begin_tenant(pool, client, "").await
+}
+
+/// A tenant transaction whose commit does not wait for the WAL to reach the disk: for writes
+/// that a crash may lose because they are redone anyway (the indexer's vectors).
+pub async fn tenant_tx_async_commit(
+    pool: &PgPool,
+    client: &ClientId,
+) -> Result<TenantTx, sqlx::Error> {
+    begin_tenant(pool, client, "; SET LOCAL synchronous_commit = off").await
+}
+
+/// `BEGIN` and the tenant in one round trip: one simple query of several statements. A
+/// `ClientId` is `client_` and 24 lowercase hex digits (`ClientId::parse` is its only way in),
+/// so it is written into the statement as it is; anything else is refused here all the same.
+async fn begin_tenant(
+    pool: &PgPool,
+    client: &ClientId,
+    then: &'static str,
+) -> Result<TenantTx, sqlx::Error> {
+    let id = client.as_str();
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(sqlx::Error::InvalidArgument(format!(
+            "not a client id: {id:?}"
+        )));
+    }
+    pool.begin_with(sqlx::AssertSqlSafe(format!(
+        "BEGIN; SELECT set_config('app.current_client_id', '{id}', true){then}"
+    )))
+    .await
 }

@@ -7,7 +7,7 @@
 //! sweeper, which looks for answered exchanges still without a vector.
 
 use super::config::Settings;
-use super::db::tenant_tx;
+use super::db::{tenant_tx, tenant_tx_async_commit};
 use super::ml::embed::{MiniLm, MODEL_NAME as MINILM};
 use super::ml::queue::{Full, WorkQueue};
 use super::repo;
@@ -241,12 +241,9 @@ async fn store(
     }
     for rows in by_client.values() {
         let client = &rows[0].0.client;
-        let mut tx = tenant_tx(pool, client).await?;
         // A vector lost in a crash before the WAL is flushed is redone by the sweeper, so this
         // commit need not wait for the disk.
-        sqlx::query("SET LOCAL synchronous_commit = off")
-            .execute(&mut *tx)
-            .await?;
+        let mut tx = tenant_tx_async_commit(pool, client).await?;
         let employees: Vec<&str> = rows.iter().map(|(j, _)| j.employee_id.as_str()).collect();
         let ids: Vec<&str> = rows
             .iter()
