@@ -3,7 +3,8 @@
 //!
 //! Needs DATABASE_URL (owner) and REDIS_URL, as after `make test`:
 //!   source .data/env && cargo bench --bench turns --features ssr
-//! Optional: BENCH_SECONDS (default 10 per level), BENCH_LEVELS (default "1,16,64").
+//! Optional: BENCH_SECONDS (default 10 per level), BENCH_LEVELS (default "1,16,64"),
+//! BENCH_HISTORY (earlier exchanges each employee remembers before a level starts, default 0).
 //! It creates (and drops first) the database `workforce_bench` on the DATABASE_URL server.
 
 #[path = "../tests/common/stub.rs"]
@@ -15,6 +16,8 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
+use workforce::server::memory::stored_form;
+use workforce::server::repo::embedding_text;
 use workforce::server::{config, db, startup};
 
 /// CPU seconds used so far by the server's threads (named `wf-server…`, its own runtime), by
@@ -69,6 +72,10 @@ async fn main() -> anyhow::Result<()> {
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
+    let history: usize = std::env::var("BENCH_HISTORY")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
 
     // A fresh database, migrated as the owner.
     let owner = PgConnectOptions::from_str(&url)?;
@@ -143,9 +150,10 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let client = r["client"]["id"].as_str().unwrap_or_default().to_owned();
     let key = r["api_key"].as_str().unwrap_or_default().to_owned();
-    let max = levels.iter().copied().max().unwrap_or(1);
+    // Each level talks to employees of its own, so every level starts from the same state.
+    let total: usize = levels.iter().sum();
     let mut employees = Vec::new();
-    for i in 0..max {
+    for i in 0..total {
         let e: serde_json::Value = http
             .post(format!("{base}/api/v1/employees/clients/{client}/employees"))
             .bearer_auth(&key)
@@ -158,8 +166,47 @@ async fn main() -> anyhow::Result<()> {
         employees.push(e["id"].as_str().unwrap_or_default().to_owned());
     }
 
-    // Warm-up: 20 turns per employee, then ANALYZE, so the measured levels run with table
-    // statistics (a fresh database has none, and the first level would pay for it).
+    // Each employee starts with `history` earlier exchanges, embedded by the stub's model, as
+    // an employee in service for a while would; recall ranks all of them on every turn.
+    let mut conn = owner.connect().await?;
+    for e in &employees {
+        let (mut ids, mut messages, mut responses, mut vectors) = (vec![], vec![], vec![], vec![]);
+        for k in 0..history {
+            let (m, r) = (
+                format!("earlier question {k} about topic {}", k % 50),
+                format!("earlier answer {k}"),
+            );
+            vectors.push(stored_form(&stub::bag_of_words(
+                &embedding_text(&m, &r),
+                256,
+            )));
+            ids.push(format!("history-{k}"));
+            messages.push(m);
+            responses.push(r);
+        }
+        sqlx::query(
+            "INSERT INTO employee_interactions (client_id, employee_id, interaction_id, message,
+                                                response, embedding, embedding_model, timestamp)
+             SELECT $1, $2, t.id, t.m, t.r, t.v, $7, now() - make_interval(mins => ($6 - t.k)::int)
+             FROM unnest($3::text[], $4::text[], $5::text[], $8::halfvec[])
+                  WITH ORDINALITY AS t(id, m, r, v, k)",
+        )
+        .bind(&client)
+        .bind(e)
+        .bind(&ids)
+        .bind(&messages)
+        .bind(&responses)
+        .bind(history as i64)
+        .bind("text-embedding-3-small")
+        .bind(&vectors)
+        .execute(&mut conn)
+        .await?;
+    }
+    conn.close().await?;
+
+    // Warm-up: 20 turns per employee. Each level then starts from a vacuumed and analysed table,
+    // as autovacuum keeps it in service (see migrations/…_halfvec_recall.sql); what a level
+    // writes stays unvacuumed while it runs unless autovacuum comes by.
     let warm: Vec<_> = employees
         .iter()
         .map(|e| {
@@ -180,14 +227,21 @@ async fn main() -> anyhow::Result<()> {
     for w in warm {
         w.await?;
     }
-    tokio::time::sleep(Duration::from_millis(500)).await; // let the indexer finish
-    let mut conn = owner.connect().await?;
-    sqlx::query("ANALYZE").execute(&mut conn).await?;
-    conn.close().await?;
+    let vacuum = || async {
+        tokio::time::sleep(Duration::from_millis(500)).await; // let the indexer finish
+        let mut conn = owner.connect().await?;
+        sqlx::query("VACUUM ANALYZE").execute(&mut conn).await?;
+        conn.close().await
+    };
 
+    println!("each employee remembers {history} earlier exchanges when its level starts\n");
     println!("| concurrent | turns | turns/s | p50 ms | p99 ms | CPU ms/turn: server | postgres | server + postgres | load generator + stub |");
     println!("|---|---|---|---|---|---|---|---|---|");
+    let mut first = 0;
     for &n in &levels {
+        let employees = &employees[first..first + n];
+        first += n;
+        vacuum().await?;
         let deadline = Instant::now() + Duration::from_secs(seconds);
         let (srv0, load0, pg0) = cpu_seconds();
         let started = Instant::now();
