@@ -163,7 +163,7 @@ impl Embedder {
 
 /// How a vector is stored and searched: scaled to unit length (cosine similarity does not
 /// change, and every component fits half precision) and kept as `halfvec`, which halves what
-/// recall reads and lets pgvector compare with F16C/FMA instructions.
+/// recall reads.
 pub fn stored_form(v: &[f32]) -> HalfVector {
     let norm = v
         .iter()
