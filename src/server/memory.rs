@@ -27,6 +27,8 @@ use tokio::sync::{mpsc, oneshot};
 const BATCH: usize = 32;
 /// Exchanges waiting for the indexer; beyond this the sweeper catches up later.
 const INDEX_QUEUE: usize = 10_000;
+/// How long the indexer waits to fill a batch; an exchange is searchable well within a second.
+const LINGER: Duration = Duration::from_millis(50);
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
 
 struct EmbedJob {
@@ -212,6 +214,17 @@ impl Indexer {
 async fn run_indexer(pool: PgPool, embedder: Arc<Embedder>, mut rx: mpsc::Receiver<IndexJob>) {
     let mut batch = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut batch, BATCH).await > 0 {
+        // A steady trickle of exchanges (one conversation) is written in batches too: wait a
+        // moment for more before embedding and writing.
+        let linger = tokio::time::sleep(LINGER);
+        tokio::pin!(linger);
+        while batch.len() < BATCH {
+            let room = BATCH - batch.len();
+            tokio::select! {
+                _ = &mut linger => break,
+                n = rx.recv_many(&mut batch, room) => if n == 0 { break },
+            }
+        }
         let texts = batch.iter().map(|j| j.text.clone()).collect();
         match embedder.embed(texts, false).await {
             Ok(vectors) => {
