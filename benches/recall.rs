@@ -48,6 +48,31 @@ fn cosine(a: &[f64], b: &[f64]) -> f64 {
     dot / (norm(a) * norm(b))
 }
 
+/// A vector as the exact ranking sees it.
+type Form = fn(&[f32]) -> Vec<f64>;
+
+fn as_stored(v: &[f32]) -> Vec<f64> {
+    stored_form(v)
+        .as_slice()
+        .iter()
+        .map(|x| f64::from(x.to_f32()))
+        .collect()
+}
+
+fn as_f32(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|x| f64::from(*x)).collect()
+}
+
+/// The ids of the 10 rows most similar to `query`, every row compared.
+fn exact_top10(rows: impl Iterator<Item = usize>, query: &[f32], form: Form) -> Vec<String> {
+    let q = form(query);
+    let mut ranked: Vec<(f64, usize)> = rows
+        .map(|r| (-cosine(&form(&unit_vector(r as u64)), &q), r))
+        .collect();
+    ranked.sort_by(|a, b| a.0.total_cmp(&b.0));
+    ranked.iter().take(10).map(|(_, r)| r.to_string()).collect()
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i].as_secs_f64() * 1000.0
@@ -161,26 +186,9 @@ async fn main() -> anyhow::Result<()> {
 
             // Exact top-10 for this employee (every row r with r % employees == e), over the
             // vectors as stored (half precision), and over the f32 vectors they came from.
-            let half = |v: &[f32]| -> Vec<f64> {
-                stored_form(v)
-                    .as_slice()
-                    .iter()
-                    .map(|x| f64::from(x.to_f32()))
-                    .collect()
-            };
-            let full = |v: &[f32]| -> Vec<f64> { v.iter().map(|x| f64::from(*x)).collect() };
-            for (form, count) in [
-                (&half as &dyn Fn(&[f32]) -> Vec<f64>, &mut hits),
-                (&full, &mut hits_f32),
-            ] {
-                let qf = form(&query);
-                let mut exact: Vec<(f64, usize)> = (e..rows)
-                    .step_by(employees)
-                    .map(|r| (-cosine(&form(&unit_vector(r as u64)), &qf), r))
-                    .collect();
-                exact.sort_by(|a, b| a.0.total_cmp(&b.0));
-                let truth: Vec<String> =
-                    exact.iter().take(10).map(|(_, r)| r.to_string()).collect();
+            let rows_of_e = (e..rows).step_by(employees);
+            for (form, count) in [(as_stored as Form, &mut hits), (as_f32, &mut hits_f32)] {
+                let truth = exact_top10(rows_of_e.clone(), &query, form);
                 *count += found
                     .iter()
                     .filter(|f| truth.contains(&f.record.interaction_id))

@@ -565,36 +565,43 @@ pub struct Recalled {
     pub score: f64,
 }
 
-/// Ranks one employee's vectors of one model, then reads the winning rows. The argument is the
-/// condition on the vector's dimension that picks one of the two recall indexes.
+/// The largest vectors the covering recall index carries (see migrations/…_halfvec_recall.sql).
+macro_rules! compact_max_dims {
+    () => {
+        1024
+    };
+}
+const COMPACT_MAX_DIMS: usize = compact_max_dims!();
+
+/// Ranks one employee's vectors of one model, then reads the winning rows. The argument is how
+/// the vector's dimension compares with `compact_max_dims!()`, which picks one of the two recall
+/// indexes (a constant condition, so even a generic plan matches a partial index).
 macro_rules! recall_sql {
-    ($dims_filter:literal) => {
+    ($dims_cmp:literal) => {
         concat!(
             "WITH top AS (
                  SELECT interaction_id, embedding <=> $4 AS distance
                  FROM employee_interactions
                  WHERE client_id = $1 AND employee_id = $2 AND embedding_model = $3
-                   AND embedding IS NOT NULL AND ",
-            $dims_filter,
+                   AND embedding IS NOT NULL AND vector_dims(embedding) ",
+            $dims_cmp,
+            " ",
+            compact_max_dims!(),
             "
-                 ORDER BY embedding <=> $4 LIMIT $5)
-             SELECT i.interaction_id, i.message, i.response, i.model, i.prompt_tokens,
-                    i.completion_tokens, i.latency_ms, i.memories_used, i.timestamp,
-                    1 - top.distance AS score
-             FROM top JOIN employee_interactions i
-               ON i.client_id = $1 AND i.employee_id = $2 AND i.interaction_id = top.interaction_id
+                 ORDER BY embedding <=> $4 LIMIT $5) ",
+            interaction_columns!(),
+            ", 1 - top.distance AS score
+             FROM top JOIN employee_interactions i USING (interaction_id)
+             WHERE i.client_id = $1 AND i.employee_id = $2
              ORDER BY top.distance, i.timestamp DESC"
         )
     };
 }
 
-/// The largest vectors the covering recall index carries (see
-/// migrations/…_halfvec_recall.sql); the literal in the two queries below must match it.
-const COMPACT_MAX_DIMS: usize = 1024;
-/// Vectors of up to 1024 dimensions: an index-only scan of the covering index.
-const RECALL_COMPACT: &str = recall_sql!("vector_dims(embedding) <= 1024");
+/// Vectors up to the limit: an index-only scan of the covering index.
+const RECALL_COMPACT: &str = recall_sql!("<=");
 /// Wider vectors: the plain index, then each row's vector from the table.
-const RECALL_WIDE: &str = recall_sql!("vector_dims(embedding) > 1024");
+const RECALL_WIDE: &str = recall_sql!(">");
 
 /// The `limit` exchanges of one employee most similar to `query` (cosine), among the vectors of
 /// `model` only. Exact: every vector of this employee and model is compared.
@@ -606,8 +613,6 @@ pub async fn recall(
     query: &pgvector::HalfVector,
     limit: u32,
 ) -> Result<Vec<Recalled>, sqlx::Error> {
-    // First rank this employee's vectors of this model, then read the k winning rows. The
-    // condition on the dimension is a constant, so even a generic plan matches a partial index.
     let sql = if query.as_slice().len() <= COMPACT_MAX_DIMS {
         RECALL_COMPACT
     } else {
