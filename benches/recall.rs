@@ -130,11 +130,16 @@ async fn main() -> anyhow::Result<()> {
             vecs.push(stored_form(&unit_vector(r as u64)));
         }
         sqlx::query(
-            "INSERT INTO employee_interactions (client_id, employee_id, interaction_id, message, response,
-                                                embedding, embedding_model, timestamp)
-             SELECT $1, $1 || '_emp_' || lpad(to_hex((r % $3)::int), 24, '0'), r::text,
-                    'message ' || r, 'answer ' || r, v, $4, now() - make_interval(secs => $5::float8 - r)
-             FROM unnest($2::bigint[], $6::halfvec[]) AS t(r, v)",
+            "WITH t AS (SELECT $1 AS client_id, $1 || '_emp_' || lpad(to_hex((r % $3)::int), 24, '0') AS employee_id,
+                               r::text AS interaction_id, r, v
+                        FROM unnest($2::bigint[], $6::halfvec[]) AS t(r, v)),
+                  i AS (INSERT INTO employee_interactions (client_id, employee_id, interaction_id, message,
+                                                           response, timestamp)
+                        SELECT client_id, employee_id, interaction_id, 'message ' || r, 'answer ' || r,
+                               now() - make_interval(secs => $5::float8 - r)
+                        FROM t)
+             INSERT INTO interaction_vectors (client_id, employee_id, interaction_id, model, embedding)
+             SELECT client_id, employee_id, interaction_id, $4, v FROM t",
         )
         .bind(client)
         .bind(&ids)
@@ -145,13 +150,16 @@ async fn main() -> anyhow::Result<()> {
         .execute(&mut conn)
         .await?;
     }
-    sqlx::query("VACUUM ANALYZE employee_interactions")
-        .execute(&mut conn)
-        .await?;
+    for table in ["employee_interactions", "interaction_vectors"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!("VACUUM ANALYZE {table}")))
+            .execute(&mut conn)
+            .await?;
+    }
     // Write the load out now, so no checkpoint runs during the measurement.
     sqlx::query("CHECKPOINT").execute(&mut conn).await?;
     let size: String = sqlx::query_scalar(
-        "SELECT pg_size_pretty(pg_total_relation_size('employee_interactions'))",
+        "SELECT pg_size_pretty(pg_total_relation_size('employee_interactions')
+                               + pg_total_relation_size('interaction_vectors'))",
     )
     .fetch_one(&mut conn)
     .await?;
@@ -209,9 +217,8 @@ async fn main() -> anyhow::Result<()> {
     let mut tx = db::tenant_tx(&pool, &client_id).await?;
     let plan: Vec<String> = sqlx::query(
         "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
-         SELECT interaction_id, embedding <=> $4 AS distance FROM employee_interactions
-         WHERE client_id = $1 AND employee_id = $2 AND embedding_model = $3 AND embedding IS NOT NULL
-           AND vector_dims(embedding) <= 1024
+         SELECT interaction_id, embedding <=> $4 AS distance FROM interaction_vectors
+         WHERE client_id = $1 AND employee_id = $2 AND model = $3 AND vector_dims(embedding) <= 1024
          ORDER BY embedding <=> $4 LIMIT 10",
     )
     .bind(client)

@@ -185,11 +185,14 @@ async fn main() -> anyhow::Result<()> {
             responses.push(r);
         }
         sqlx::query(
-            "INSERT INTO employee_interactions (client_id, employee_id, interaction_id, message,
-                                                response, embedding, embedding_model, timestamp)
-             SELECT $1, $2, t.id, t.m, t.r, t.v, $7, now() - make_interval(mins => ($6 - t.k)::int)
-             FROM unnest($3::text[], $4::text[], $5::text[], $8::halfvec[])
-                  WITH ORDINALITY AS t(id, m, r, v, k)",
+            "WITH t AS (SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $8::halfvec[])
+                                      WITH ORDINALITY AS t(id, m, r, v, k)),
+                  i AS (INSERT INTO employee_interactions (client_id, employee_id, interaction_id,
+                                                           message, response, timestamp)
+                        SELECT $1, $2, t.id, t.m, t.r, now() - make_interval(mins => ($6 - t.k)::int)
+                        FROM t)
+             INSERT INTO interaction_vectors (client_id, employee_id, interaction_id, model, embedding)
+             SELECT $1, $2, t.id, $7, t.v FROM t",
         )
         .bind(&client)
         .bind(e)

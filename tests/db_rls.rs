@@ -10,11 +10,12 @@ use workforce::domain::*;
 use workforce::server::db::tenant_tx;
 use workforce::server::repo;
 
-const TENANT_TABLES: [&str; 6] = [
+const TENANT_TABLES: [&str; 7] = [
     "clients",
     "employees",
     "employee_status_history",
     "employee_interactions",
+    "interaction_vectors",
     "api_keys",
     "audit_events",
 ];
@@ -88,6 +89,17 @@ async fn seed(pool: &PgPool, name: &str) -> (Client, Employee) {
     .execute(&mut *tx)
     .await
     .expect("interaction");
+    let stored = repo::insert_vectors(
+        &mut tx,
+        &c.id,
+        &[e.id.as_str()],
+        &["i1"],
+        "test-model",
+        &[&pgvector::HalfVector::from_f32_slice(&[0.6, 0.8])],
+    )
+    .await
+    .expect("vector");
+    assert_eq!(stored, 1);
     tx.commit().await.expect("commit");
     (c, e)
 }
@@ -179,6 +191,8 @@ async fn client_a_can_neither_read_nor_write_client_b(_p: PgPoolOptions, owner: 
     for sql in [
         "INSERT INTO audit_events (client_id, actor, action, entity_type, entity_id) VALUES ($1, 'x', 'x', 'x', 'x')",
         "INSERT INTO api_keys (client_id, id, key_hash) VALUES ($1, 'kforged', 'h')",
+        "INSERT INTO interaction_vectors (client_id, employee_id, interaction_id, model, embedding)
+         VALUES ($1, 'x', 'i1', 'm', '[1,0]')",
     ] {
         let mut tx = tenant_tx(&pool, &a.id).await.expect("tx");
         let r = sqlx::query(sql).bind(b.id.as_str()).execute(&mut *tx).await;

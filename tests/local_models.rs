@@ -30,17 +30,16 @@ async fn wait_for_vector(owner: &PgConnectOptions, interaction_id: &str) {
         .expect("pool");
     let started = Instant::now();
     loop {
-        let model: Option<String> = sqlx::query_scalar(
-            "SELECT embedding_model FROM employee_interactions WHERE interaction_id = $1 AND embedding IS NOT NULL",
-        )
-        .bind(interaction_id)
-        .fetch_optional(&pool)
-        .await
-        .expect("query");
+        let model: Option<String> =
+            sqlx::query_scalar("SELECT model FROM interaction_vectors WHERE interaction_id = $1")
+                .bind(interaction_id)
+                .fetch_optional(&pool)
+                .await
+                .expect("query");
         if let Some(m) = model {
             assert_eq!(m, "all-minilm-l6-v2");
             let dims: i32 = sqlx::query_scalar(
-                "SELECT vector_dims(embedding) FROM employee_interactions WHERE interaction_id = $1",
+                "SELECT vector_dims(embedding) FROM interaction_vectors WHERE interaction_id = $1",
             )
             .bind(interaction_id)
             .fetch_one(&pool)

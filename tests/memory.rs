@@ -19,17 +19,25 @@ async fn memory_search(app: &TestApp, client: &str, key: &str, emp: &str, query:
     app.send("GET", &path, Some(key), None).await
 }
 
-/// Waits until every answered exchange of the database has its vector (the indexer runs in
-/// the background); returns how long that took.
+/// Waits until every answered exchange of the database has its vector of the stub's embedding
+/// model (the indexer runs in the background); returns how long that took.
 async fn wait_until_embedded(owner: &PgConnectOptions) -> Duration {
+    wait_until_embedded_by(owner, STUB_EMBEDDING_MODEL).await
+}
+
+/// Waits until every answered exchange of the database has its vector of `model`.
+async fn wait_until_embedded_by(owner: &PgConnectOptions, model: &str) -> Duration {
     let started = Instant::now();
     let pool = sqlx::PgPool::connect_with(owner.clone())
         .await
         .expect("owner pool");
     loop {
         let pending: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM employee_interactions WHERE embedding IS NULL AND status = 'completed'",
+            "SELECT count(*) FROM employee_interactions i WHERE status = 'completed'
+               AND NOT EXISTS (SELECT 1 FROM interaction_vectors v
+                               WHERE v.interaction_id = i.interaction_id AND v.model = $1)",
         )
+        .bind(model)
         .fetch_one(&pool)
         .await
         .expect("count");
@@ -235,13 +243,9 @@ async fn a_failing_embedding_model_costs_recall_not_the_answer_and_is_caught_up_
         "Note that the boiler was serviced"
     );
 
-    // Once the model is back, the sweeper (at start-up and every 30 s) embeds what was missed;
-    // it leaves exchanges younger than 5 s to the indexer.
+    // Once the model is back, the sweeper (every `memory.sweep_seconds`, 1 s here) embeds what
+    // the indexer failed on, without a restart.
     stub.state.failing.lock().expect("lock").clear();
-    tokio::time::sleep(Duration::from_millis(5500)).await;
-    let mut app = app;
-    app.restart_fresh(&owner, |s| use_stub(s, &stub, false))
-        .await;
     wait_until_embedded(&owner).await;
     let r = memory_search(&app, &client, &key, &emp, "boiler").await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -252,11 +256,12 @@ async fn a_failing_embedding_model_costs_recall_not_the_answer_and_is_caught_up_
 }
 
 #[sqlx::test]
-async fn vectors_of_any_size_are_stored_and_models_never_mix(
+async fn a_new_embedding_model_embeds_the_history_again_and_models_never_mix(
     _p: PgPoolOptions,
     owner: PgConnectOptions,
 ) {
-    // First a 256-d model, then the 3072-d one: each search only sees its own model's vectors.
+    // First a 256-d model, then the 3072-d one: after the switch the server embeds the earlier
+    // exchange again with the new model, and each search only compares its own model's vectors.
     let (app, stub) = spawn_app_with_stub(owner.clone()).await;
     let (client, key, emp) = employee(&app, "gpt-4o-mini", json!([])).await;
     assert_eq!(
@@ -279,31 +284,59 @@ async fn vectors_of_any_size_are_stored_and_models_never_mix(
             .status,
         200
     );
-    wait_until_embedded(&owner).await;
+    wait_until_embedded_by(&owner, "text-embedding-3-large").await;
 
     let pool = sqlx::PgPool::connect_with(owner.clone())
         .await
         .expect("pool");
-    let dims: Vec<(String, i32)> = sqlx::query_as(
-        "SELECT embedding_model, vector_dims(embedding) FROM employee_interactions ORDER BY timestamp",
+    let dims: Vec<(String, String, i32)> = sqlx::query_as(
+        "SELECT i.message, v.model, vector_dims(v.embedding)
+         FROM interaction_vectors v JOIN employee_interactions i USING (interaction_id)
+         ORDER BY i.timestamp, v.model",
     )
     .fetch_all(&pool)
     .await
     .expect("dims");
+    let large = || "text-embedding-3-large".to_owned();
     assert_eq!(
         dims,
         [
-            (STUB_EMBEDDING_MODEL.to_owned(), 256),
-            ("text-embedding-3-large".to_owned(), 3072)
+            ("The alarm code is 4417".to_owned(), large(), 3072),
+            (
+                "The alarm code is 4417".to_owned(),
+                STUB_EMBEDDING_MODEL.to_owned(),
+                256
+            ),
+            ("The gate code is 9921".to_owned(), large(), 3072),
         ]
     );
+    let found = |r: &Response| -> Vec<String> {
+        let mut found: Vec<String> = r.body["memory"]
+            .as_array()
+            .expect("memory")
+            .iter()
+            .filter_map(|m| m["content"].as_str().map(str::to_owned))
+            .collect();
+        found.sort();
+        found
+    };
     let r = memory_search(&app, &client, &key, &emp, "what is the code").await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let found: Vec<&str> = r.body["memory"]
-        .as_array()
-        .expect("memory")
-        .iter()
-        .filter_map(|m| m["content"].as_str())
-        .collect();
-    assert_eq!(found, ["The gate code is 9921"]);
+    assert_eq!(
+        found(&r),
+        ["The alarm code is 4417", "The gate code is 9921"],
+        "each exchange once, through the new model's vectors"
+    );
+
+    // Back to the first model: its vectors are still there, and the exchange told under the
+    // other model gets one of this model too.
+    app.restart_fresh(&owner, |s| use_stub(s, &stub, false))
+        .await;
+    wait_until_embedded(&owner).await;
+    let r = memory_search(&app, &client, &key, &emp, "what is the code").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        found(&r),
+        ["The alarm code is 4417", "The gate code is 9921"]
+    );
 }

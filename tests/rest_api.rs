@@ -193,8 +193,10 @@ async fn the_whole_employee_lifecycle(_p: PgPoolOptions, owner: PgConnectOptions
         .expect("tx");
     for i in 0..3 {
         sqlx::query(
-            "INSERT INTO employee_interactions (client_id, employee_id, interaction_id, message, response, embedding, embedding_model)
-             VALUES ($1, $2, $3, 'm', 'r', '[0.1,0.2,0.3]', 'test')",
+            "WITH i AS (INSERT INTO employee_interactions (client_id, employee_id, interaction_id, message, response)
+                        VALUES ($1, $2, $3, 'm', 'r') RETURNING client_id, employee_id, interaction_id)
+             INSERT INTO interaction_vectors (client_id, employee_id, interaction_id, model, embedding)
+             SELECT client_id, employee_id, interaction_id, 'test', '[0.1,0.2,0.3]' FROM i",
         )
         .bind(&client)
         .bind(&emp)
@@ -220,11 +222,13 @@ async fn the_whole_employee_lifecycle(_p: PgPoolOptions, owner: PgConnectOptions
     let mut tx = workforce::server::db::tenant_tx(&app.state.pool, &cid)
         .await
         .expect("tx");
-    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM employee_interactions")
-        .fetch_one(&mut *tx)
-        .await
-        .expect("count");
-    assert_eq!(left, 0, "interactions and their vectors are deleted");
+    let left: (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM employee_interactions), (SELECT count(*) FROM interaction_vectors)",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .expect("count");
+    assert_eq!(left, (0, 0), "interactions and their vectors are deleted");
     let deleted: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM audit_events WHERE action = 'employee.delete' AND entity_id = $1",
     )

@@ -63,6 +63,8 @@ pub struct Memory {
     pub embedding_model: String,
     pub recall_k: u32,
     pub min_relevance: f64,
+    /// How often the sweeper looks for exchanges the indexer dropped or failed on.
+    pub sweep_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -261,6 +261,7 @@ async fn persist(
                         employee_id: id.as_str().to_owned(),
                         interaction_id: interaction_id.clone(),
                         text: repo::embedding_text(&turn.message, outcome.response),
+                        timestamp: created_at,
                     });
                 }
                 let item = MemoryItem {

@@ -10,16 +10,17 @@ use super::config::Settings;
 use super::db::{tenant_tx, tenant_tx_async_commit};
 use super::ml::embed::{MiniLm, MODEL_NAME as MINILM};
 use super::ml::queue::{Full, WorkQueue};
-use super::repo;
+use super::repo::{self, MissingAfter, PendingEmbedding};
 use crate::domain::ClientId;
 use async_openai::config::OpenAIConfig;
 use async_openai::types::embeddings::{CreateEmbeddingRequest, EmbeddingInput};
 use async_openai::Client;
+use chrono::{DateTime, Utc};
 use pgvector::HalfVector;
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
@@ -29,7 +30,10 @@ const BATCH: usize = 32;
 const INDEX_QUEUE: usize = 10_000;
 /// How long the indexer waits to fill a batch; an exchange is searchable well within a second.
 const LINGER: Duration = Duration::from_millis(50);
-const SWEEP_EVERY: Duration = Duration::from_secs(30);
+/// Exchanges the sweeper reads at a time.
+const SWEEP_PAGE: u32 = 1000;
+/// How far before a dropped exchange's timestamp the sweeper starts looking.
+const SWEEP_MARGIN: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
 
 struct EmbedJob {
     texts: Vec<String>,
@@ -186,32 +190,66 @@ pub struct IndexJob {
     pub employee_id: String,
     pub interaction_id: String,
     pub text: String,
+    /// The exchange's timestamp, as stored.
+    pub timestamp: DateTime<Utc>,
+}
+
+/// The oldest exchange the indexer dropped or failed on since the sweeper last looked: the
+/// sweeper then goes over every exchange from there on.
+#[derive(Clone, Default)]
+struct Missed(Arc<Mutex<Option<DateTime<Utc>>>>);
+
+impl Missed {
+    fn note(&self, timestamp: DateTime<Utc>) {
+        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *m = Some(m.map_or(timestamp, |t| t.min(timestamp)));
+    }
+
+    fn take(&self) -> Option<DateTime<Utc>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
 }
 
 /// Hands stored exchanges to the background indexer.
 #[derive(Clone)]
 pub struct Indexer {
     tx: mpsc::Sender<IndexJob>,
+    missed: Missed,
 }
 
 impl Indexer {
     /// Starts the indexer and its sweeper on the current runtime.
-    pub fn start(pool: PgPool, embedder: Arc<Embedder>) -> Self {
+    pub fn start(pool: PgPool, embedder: Arc<Embedder>, sweep_every: Duration) -> Self {
         let (tx, rx) = mpsc::channel(INDEX_QUEUE);
-        tokio::spawn(run_indexer(pool.clone(), embedder, rx));
-        tokio::spawn(run_sweeper(pool, tx.downgrade()));
-        Indexer { tx }
+        let missed = Missed::default();
+        let model = embedder.model().to_owned();
+        tokio::spawn(run_indexer(pool.clone(), embedder, rx, missed.clone()));
+        tokio::spawn(run_sweeper(
+            pool,
+            model,
+            sweep_every,
+            tx.downgrade(),
+            missed.clone(),
+        ));
+        Indexer { tx, missed }
     }
 
     /// Never waits: when the queue is full the sweeper embeds the exchange later.
     pub fn enqueue(&self, job: IndexJob) {
+        let timestamp = job.timestamp;
         if self.tx.try_send(job).is_err() {
             tracing::warn!("indexer queue full; the sweeper will embed this exchange");
+            self.missed.note(timestamp);
         }
     }
 }
 
-async fn run_indexer(pool: PgPool, embedder: Arc<Embedder>, mut rx: mpsc::Receiver<IndexJob>) {
+async fn run_indexer(
+    pool: PgPool,
+    embedder: Arc<Embedder>,
+    mut rx: mpsc::Receiver<IndexJob>,
+    missed: Missed,
+) {
     let mut batch = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut batch, BATCH).await > 0 {
         // A steady trickle of exchanges (one conversation) is written in batches too: wait a
@@ -226,13 +264,17 @@ async fn run_indexer(pool: PgPool, embedder: Arc<Embedder>, mut rx: mpsc::Receiv
             }
         }
         let texts = batch.iter().map(|j| j.text.clone()).collect();
-        match embedder.embed(texts, false).await {
-            Ok(vectors) => {
-                if let Err(e) = store(&pool, embedder.model(), &batch, vectors).await {
-                    tracing::warn!("storing embeddings failed (the sweeper will retry): {e}");
-                }
+        let failed = match embedder.embed(texts, false).await {
+            Ok(vectors) => store(&pool, embedder.model(), &batch, vectors)
+                .await
+                .map_err(|e| format!("storing embeddings failed: {e}")),
+            Err(e) => Err(format!("embedding failed: {e}")),
+        };
+        if let Err(e) = failed {
+            tracing::warn!("{e} (the sweeper will retry)");
+            if let Some(oldest) = batch.iter().map(|j| j.timestamp).min() {
+                missed.note(oldest);
             }
-            Err(e) => tracing::warn!("embedding failed (the sweeper will retry): {e}"),
         }
         batch.clear();
     }
@@ -254,8 +296,8 @@ async fn store(
     }
     for rows in by_client.values() {
         let client = &rows[0].0.client;
-        // A vector lost in a crash before the WAL is flushed is redone by the sweeper, so this
-        // commit need not wait for the disk.
+        // A vector lost in a crash before the WAL is flushed is redone by the sweeper's pass at
+        // start-up, so this commit need not wait for the disk.
         let mut tx = tenant_tx_async_commit(pool, client).await?;
         let employees: Vec<&str> = rows.iter().map(|(j, _)| j.employee_id.as_str()).collect();
         let ids: Vec<&str> = rows
@@ -263,45 +305,103 @@ async fn store(
             .map(|(j, _)| j.interaction_id.as_str())
             .collect();
         let vectors: Vec<&HalfVector> = rows.iter().map(|(_, v)| v).collect();
-        repo::set_embeddings(&mut tx, client, &employees, &ids, model, &vectors).await?;
+        repo::insert_vectors(&mut tx, client, &employees, &ids, model, &vectors).await?;
         tx.commit().await?;
     }
     Ok(())
 }
 
-/// Every `SWEEP_EVERY` (and at start), queues answered exchanges that still have no vector.
-async fn run_sweeper(pool: PgPool, tx: mpsc::WeakSender<IndexJob>) {
-    let mut tick = tokio::time::interval(SWEEP_EVERY);
+/// Finds answered exchanges without a vector of the current model and queues them (waiting for
+/// room, so nothing is dropped):
+/// * once at start-up, every exchange: what a crash or restart left undone, and after a switch
+///   of embedding model the whole history, which is then embedded again with the new model;
+/// * then, every `every` (`memory.sweep_seconds`), the exchanges from the oldest one the indexer dropped or failed
+///   on, when it did; otherwise the sweeper has nothing to do.
+async fn run_sweeper(
+    pool: PgPool,
+    model: String,
+    every: Duration,
+    tx: mpsc::WeakSender<IndexJob>,
+    missed: Missed,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut whole_pass_done = false;
     loop {
         tick.tick().await;
-        let Some(tx) = tx.upgrade() else { return };
-        if let Err(e) = sweep(&pool, &tx).await {
+        let Some(sender) = tx.upgrade() else { return };
+        if !whole_pass_done {
+            match sweep(&pool, &model, &sender, None).await {
+                Ok(()) => whole_pass_done = true,
+                Err(e) => tracing::warn!("memory sweep over all exchanges failed: {e}"),
+            }
+            continue;
+        }
+        let Some(since) = missed.take() else { continue };
+        // A row becomes visible at its commit, a moment after its timestamp was taken.
+        let from = since.checked_sub_signed(SWEEP_MARGIN).unwrap_or(since);
+        if let Err(e) = sweep(&pool, &model, &sender, Some(from)).await {
             tracing::warn!("memory sweep failed: {e}");
+            missed.note(since);
         }
     }
 }
 
-async fn sweep(pool: &PgPool, tx: &mpsc::Sender<IndexJob>) -> Result<(), sqlx::Error> {
+/// Queues every answered exchange without a vector of `model`: all of them (`from` None), or
+/// those stored from `from` on.
+async fn sweep(
+    pool: &PgPool,
+    model: &str,
+    tx: &mpsc::Sender<IndexJob>,
+    from: Option<DateTime<Utc>>,
+) -> Result<(), sqlx::Error> {
     let clients = {
         let mut conn = pool.acquire().await?;
         repo::list_all_clients(&mut conn).await?
     };
     for c in clients {
-        let pending = {
-            let mut t = tenant_tx(pool, &c.id).await?;
-            let p = repo::unembedded(&mut t, &c.id, 1000).await?;
-            t.commit().await?;
-            p
-        };
-        for p in pending {
-            let job = IndexJob {
-                client: c.id.clone(),
-                employee_id: p.employee_id,
-                interaction_id: p.interaction_id,
-                text: p.text,
+        let mut last: Option<PendingEmbedding> = None;
+        loop {
+            let after = match (&last, from) {
+                (None, None) => MissingAfter::Key {
+                    employee_id: "",
+                    interaction_id: "",
+                },
+                (Some(p), None) => MissingAfter::Key {
+                    employee_id: &p.employee_id,
+                    interaction_id: &p.interaction_id,
+                },
+                (None, Some(from)) => MissingAfter::Time {
+                    timestamp: from,
+                    interaction_id: "",
+                },
+                (Some(p), Some(_)) => MissingAfter::Time {
+                    timestamp: p.timestamp,
+                    interaction_id: &p.interaction_id,
+                },
             };
-            if tx.send(job).await.is_err() {
-                return Ok(());
+            let page = {
+                let mut t = tenant_tx(pool, &c.id).await?;
+                let p = repo::missing_vectors(&mut t, &c.id, model, after, SWEEP_PAGE).await?;
+                t.commit().await?;
+                p
+            };
+            let full = page.len() == SWEEP_PAGE as usize;
+            for p in page {
+                let job = IndexJob {
+                    client: c.id.clone(),
+                    employee_id: p.employee_id.clone(),
+                    interaction_id: p.interaction_id.clone(),
+                    text: p.text.clone(),
+                    timestamp: p.timestamp,
+                };
+                if tx.send(job).await.is_err() {
+                    return Ok(());
+                }
+                last = Some(p);
+            }
+            if !full {
+                break;
             }
         }
     }

@@ -573,17 +573,18 @@ macro_rules! compact_max_dims {
 }
 const COMPACT_MAX_DIMS: usize = compact_max_dims!();
 
-/// Ranks one employee's vectors of one model, then reads the winning rows. The argument is how
-/// the vector's dimension compares with `compact_max_dims!()`, which picks one of the two recall
-/// indexes (a constant condition, so even a generic plan matches a partial index).
+/// Ranks one employee's vectors of one model, then reads the winning exchanges. The argument is
+/// how the vector's dimension compares with `compact_max_dims!()`, which picks the covering
+/// index or the primary key (a constant condition, so even a generic plan matches the partial
+/// index).
 macro_rules! recall_sql {
     ($dims_cmp:literal) => {
         concat!(
             "WITH top AS (
                  SELECT interaction_id, embedding <=> $4 AS distance
-                 FROM employee_interactions
-                 WHERE client_id = $1 AND employee_id = $2 AND embedding_model = $3
-                   AND embedding IS NOT NULL AND vector_dims(embedding) ",
+                 FROM interaction_vectors
+                 WHERE client_id = $1 AND employee_id = $2 AND model = $3
+                   AND vector_dims(embedding) ",
             $dims_cmp,
             " ",
             compact_max_dims!(),
@@ -600,7 +601,7 @@ macro_rules! recall_sql {
 
 /// Vectors up to the limit: an index-only scan of the covering index.
 const RECALL_COMPACT: &str = recall_sql!("<=");
-/// Wider vectors: the plain index, then each row's vector from the table.
+/// Wider vectors: the primary key, then each vector from the table.
 const RECALL_WIDE: &str = recall_sql!(">");
 
 /// The `limit` exchanges of one employee most similar to `query` (cosine), among the vectors of
@@ -636,9 +637,10 @@ pub async fn recall(
         .collect()
 }
 
-/// Stores the embeddings of several exchanges of one client in one statement; returns how many
-/// rows were still there (a deleted exchange is skipped).
-pub async fn set_embeddings(
+/// Stores the vectors of several exchanges of one client, made by `model`, in one statement;
+/// returns how many were new. An exchange deleted meanwhile is skipped, and so is one that
+/// already has a vector of this model.
+pub async fn insert_vectors(
     conn: &mut PgConnection,
     client: &ClientId,
     employees: &[&str],
@@ -647,10 +649,13 @@ pub async fn set_embeddings(
     embeddings: &[&pgvector::HalfVector],
 ) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE employee_interactions i SET embedding = v.embedding, embedding_model = $5
+        "INSERT INTO interaction_vectors (client_id, employee_id, interaction_id, model, embedding)
+         SELECT $1, v.employee_id, v.interaction_id, $5, v.embedding
          FROM unnest($2::text[], $3::text[], $4::halfvec[]) AS v(employee_id, interaction_id, embedding)
-         WHERE i.client_id = $1 AND i.employee_id = v.employee_id
-           AND i.interaction_id = v.interaction_id",
+         WHERE EXISTS (SELECT 1 FROM employee_interactions i
+                       WHERE i.client_id = $1 AND i.employee_id = v.employee_id
+                         AND i.interaction_id = v.interaction_id)
+         ON CONFLICT DO NOTHING",
     )
     .bind(client.as_str())
     .bind(employees)
@@ -662,23 +667,75 @@ pub async fn set_embeddings(
     Ok(done.rows_affected())
 }
 
-/// Answered exchanges of one client that have no embedding yet, oldest first (leaving the
-/// last few seconds to the indexer, which is still on them).
-pub async fn unembedded(
+/// Answered exchanges of one client without a vector of `model`, in a given order after a
+/// cursor. The arguments are the cursor condition and the order it follows.
+macro_rules! missing_vectors_sql {
+    ($after:literal, $order:literal) => {
+        concat!(
+            "SELECT i.employee_id, i.interaction_id, i.message, i.response, i.timestamp
+             FROM employee_interactions i
+             WHERE i.client_id = $1 AND i.status = 'completed' AND ",
+            $after,
+            "
+               AND NOT EXISTS (SELECT 1 FROM interaction_vectors v
+                               WHERE v.client_id = $1 AND v.employee_id = i.employee_id
+                                 AND v.interaction_id = i.interaction_id AND v.model = $2)
+             ORDER BY ",
+            $order,
+            " LIMIT $3"
+        )
+    };
+}
+
+/// Where a scan for missing vectors goes on from.
+pub enum MissingAfter<'a> {
+    /// In key order (employee, exchange), through the unique index: a pass over everything.
+    Key {
+        employee_id: &'a str,
+        interaction_id: &'a str,
+    },
+    /// In time order from a moment on: the exchanges of a recent window.
+    Time {
+        timestamp: DateTime<Utc>,
+        interaction_id: &'a str,
+    },
+}
+
+/// Up to `limit` answered exchanges of one client after `after` that have no vector of `model`.
+pub async fn missing_vectors(
     conn: &mut PgConnection,
     client: &ClientId,
+    model: &str,
+    after: MissingAfter<'_>,
     limit: u32,
 ) -> Result<Vec<PendingEmbedding>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT employee_id, interaction_id, message, response FROM employee_interactions
-         WHERE client_id = $1 AND embedding IS NULL AND status = 'completed'
-           AND timestamp < now() - interval '5 seconds'
-         ORDER BY timestamp LIMIT $2",
-    )
-    .bind(client.as_str())
-    .bind(i64::from(limit))
-    .fetch_all(conn)
-    .await?;
+    let query = match after {
+        MissingAfter::Key {
+            employee_id,
+            interaction_id,
+        } => sqlx::query(missing_vectors_sql!(
+            "(i.employee_id, i.interaction_id) > ($4, $5)",
+            "i.employee_id, i.interaction_id"
+        ))
+        .bind(client.as_str())
+        .bind(model)
+        .bind(i64::from(limit))
+        .bind(employee_id)
+        .bind(interaction_id),
+        MissingAfter::Time {
+            timestamp,
+            interaction_id,
+        } => sqlx::query(missing_vectors_sql!(
+            "(i.timestamp, i.interaction_id) > ($4, $5)",
+            "i.timestamp, i.interaction_id"
+        ))
+        .bind(client.as_str())
+        .bind(model)
+        .bind(i64::from(limit))
+        .bind(timestamp)
+        .bind(interaction_id),
+    };
+    let rows = query.fetch_all(conn).await?;
     rows.iter()
         .map(|r| {
             Ok(PendingEmbedding {
@@ -688,6 +745,7 @@ pub async fn unembedded(
                     &r.try_get::<String, _>("message")?,
                     &r.try_get::<String, _>("response")?,
                 ),
+                timestamp: r.try_get("timestamp")?,
             })
         })
         .collect()
@@ -699,6 +757,7 @@ pub struct PendingEmbedding {
     pub employee_id: String,
     pub interaction_id: String,
     pub text: String,
+    pub timestamp: DateTime<Utc>,
 }
 
 /// What is embedded for an exchange: the user's words, then the answer.

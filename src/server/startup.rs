@@ -54,7 +54,11 @@ pub fn build_state(
     let memory = Embedder::from_settings(&settings)?.map(|embedder| {
         let embedder = Arc::new(embedder);
         Memory {
-            indexer: Indexer::start(pool.clone(), embedder.clone()),
+            indexer: Indexer::start(
+                pool.clone(),
+                embedder.clone(),
+                Duration::from_secs(settings.file.memory.sweep_seconds.max(1)),
+            ),
             embedder,
         }
     });

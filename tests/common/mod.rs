@@ -239,6 +239,7 @@ pub fn use_stub(settings: &mut Settings, stub: &stub::Stub, local_memory: bool) 
         settings.file.memory.embedding_model = STUB_EMBEDDING_MODEL.into();
     }
     settings.file.limits.model_timeout_seconds = 5;
+    settings.file.memory.sweep_seconds = 1;
 }
 
 pub const STUB_EMBEDDING_MODEL: &str = "text-embedding-3-small";
