@@ -156,21 +156,26 @@ pub async fn prepare(
             employee.status
         )));
     }
-    let mut recent = repo::recent_interactions(
-        &mut tx,
-        &who.client_id,
-        id,
-        state.settings.file.limits.recent_turns,
-    )
-    .await?;
+    let recent_turns = state.settings.file.limits.recent_turns;
     let memory = &state.settings.file.memory;
-    let recalled = match &query {
+    let (mut recent, recalled) = match &query {
+        // Enough to still have `recall_k` once the recent turns are left out.
         Some((model, vector)) => {
-            // Ask for enough to still have `recall_k` once the recent turns are left out.
-            let wanted = memory.recall_k + recent.len() as u32;
-            repo::recall(&mut tx, &who.client_id, id, model, vector, wanted).await?
+            repo::recent_and_recalled(
+                &mut tx,
+                &who.client_id,
+                id,
+                recent_turns,
+                model,
+                vector,
+                memory.recall_k + recent_turns,
+            )
+            .await?
         }
-        None => Vec::new(),
+        None => (
+            repo::recent_interactions(&mut tx, &who.client_id, id, recent_turns).await?,
+            Vec::new(),
+        ),
     };
     tx.commit().await?;
     recent.reverse();

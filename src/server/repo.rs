@@ -573,10 +573,10 @@ macro_rules! compact_max_dims {
 }
 const COMPACT_MAX_DIMS: usize = compact_max_dims!();
 
-/// Ranks one employee's vectors of one model, then reads the winning exchanges. The argument is
-/// how the vector's dimension compares with `compact_max_dims!()`, which picks the covering
-/// index or the primary key (a constant condition, so even a generic plan matches the partial
-/// index).
+/// Ranks one employee's vectors of one model (`top`), then reads the winning exchanges. The
+/// argument is how the vector's dimension compares with `compact_max_dims!()`, which picks the
+/// covering index or the primary key (a constant condition, so even a generic plan matches the
+/// partial index).
 macro_rules! recall_sql {
     ($dims_cmp:literal) => {
         concat!(
@@ -593,16 +593,54 @@ macro_rules! recall_sql {
             interaction_columns!(),
             ", 1 - top.distance AS score
              FROM top JOIN employee_interactions i USING (interaction_id)
-             WHERE i.client_id = $1 AND i.employee_id = $2
-             ORDER BY top.distance, i.timestamp DESC"
+             WHERE i.client_id = $1 AND i.employee_id = $2"
         )
     };
 }
 
-/// Vectors up to the limit: an index-only scan of the covering index.
-const RECALL_COMPACT: &str = recall_sql!("<=");
-/// Wider vectors: the primary key, then each vector from the table.
-const RECALL_WIDE: &str = recall_sql!(">");
+/// Recall's rows, best first.
+macro_rules! recall_only_sql {
+    ($dims_cmp:literal) => {
+        concat!(
+            recall_sql!($dims_cmp),
+            " ORDER BY score DESC, timestamp DESC"
+        )
+    };
+}
+
+/// Recall's rows and the newest `$6` completed exchanges (score NULL) in one statement: the
+/// recent ones first, newest first, then the recalled ones, best first.
+macro_rules! recent_and_recall_sql {
+    ($dims_cmp:literal) => {
+        concat!(
+            "(",
+            recall_sql!($dims_cmp),
+            ") UNION ALL (",
+            interaction_columns!(),
+            ", NULL::float8 AS score FROM employee_interactions
+             WHERE client_id = $1 AND employee_id = $2 AND status = 'completed'
+             ORDER BY timestamp DESC, id DESC LIMIT $6)
+             ORDER BY score DESC, timestamp DESC"
+        )
+    };
+}
+
+/// The SQL for a query vector of `dims` dimensions: vectors up to the limit are ranked by an
+/// index-only scan of the covering index, wider ones through the primary key and the table.
+fn by_dims(dims: usize, compact: &'static str, wide: &'static str) -> &'static str {
+    if dims <= COMPACT_MAX_DIMS {
+        compact
+    } else {
+        wide
+    }
+}
+
+fn recalled_from_row(r: &PgRow) -> Result<Recalled, sqlx::Error> {
+    Ok(Recalled {
+        record: interaction_from_row(r)?,
+        score: r.try_get::<Option<f64>, _>("score")?.unwrap_or(0.0),
+    })
+}
 
 /// The `limit` exchanges of one employee most similar to `query` (cosine), among the vectors of
 /// `model` only. Exact: every vector of this employee and model is compared.
@@ -614,11 +652,11 @@ pub async fn recall(
     query: &pgvector::HalfVector,
     limit: u32,
 ) -> Result<Vec<Recalled>, sqlx::Error> {
-    let sql = if query.as_slice().len() <= COMPACT_MAX_DIMS {
-        RECALL_COMPACT
-    } else {
-        RECALL_WIDE
-    };
+    let sql = by_dims(
+        query.as_slice().len(),
+        recall_only_sql!("<="),
+        recall_only_sql!(">"),
+    );
     let rows = sqlx::query(sql)
         .bind(client.as_str())
         .bind(employee.as_str())
@@ -627,14 +665,44 @@ pub async fn recall(
         .bind(i64::from(limit))
         .fetch_all(conn)
         .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Recalled {
-                record: interaction_from_row(r)?,
-                score: r.try_get::<Option<f64>, _>("score")?.unwrap_or(0.0),
-            })
-        })
-        .collect()
+    rows.iter().map(recalled_from_row).collect()
+}
+
+/// What a turn remembers, in one statement: the newest `recent` completed exchanges (newest
+/// first, as `recent_interactions`) and the `limit` most similar to `query` (as `recall`).
+#[allow(clippy::too_many_arguments)]
+pub async fn recent_and_recalled(
+    conn: &mut PgConnection,
+    client: &ClientId,
+    employee: &EmployeeId,
+    recent: u32,
+    model: &str,
+    query: &pgvector::HalfVector,
+    limit: u32,
+) -> Result<(Vec<InteractionRecord>, Vec<Recalled>), sqlx::Error> {
+    let sql = by_dims(
+        query.as_slice().len(),
+        recent_and_recall_sql!("<="),
+        recent_and_recall_sql!(">"),
+    );
+    let rows = sqlx::query(sql)
+        .bind(client.as_str())
+        .bind(employee.as_str())
+        .bind(model)
+        .bind(query)
+        .bind(i64::from(limit))
+        .bind(i64::from(recent))
+        .fetch_all(conn)
+        .await?;
+    let (mut newest, mut recalled) = (Vec::new(), Vec::new());
+    for r in &rows {
+        if r.try_get::<Option<f64>, _>("score")?.is_none() {
+            newest.push(interaction_from_row(r)?);
+        } else {
+            recalled.push(recalled_from_row(r)?);
+        }
+    }
+    Ok((newest, recalled))
 }
 
 /// Stores the vectors of several exchanges of one client, made by `model`, in one statement;
