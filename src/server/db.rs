@@ -98,6 +98,22 @@ pub async fn tenant_tx_async_commit(
     begin_tenant(pool, client, "; SET LOCAL synchronous_commit = off").await
 }
 
+/// A tenant transaction whose prepared statements always run on their generic plan. For keyed
+/// reads whose best plan does not depend on the values: left to choose, Postgres kept planning
+/// a turn's read (recent turns + recall) afresh on every execution, which cost ~15% of its CPU
+/// at 16 concurrent turns (BENCHMARKS.md).
+pub async fn tenant_tx_generic_plans(
+    pool: &PgPool,
+    client: &ClientId,
+) -> Result<TenantTx, sqlx::Error> {
+    begin_tenant(
+        pool,
+        client,
+        "; SET LOCAL plan_cache_mode = force_generic_plan",
+    )
+    .await
+}
+
 /// `BEGIN` and the tenant in one round trip: one simple query of several statements. A
 /// `ClientId` is `client_` and 24 lowercase hex digits (`ClientId::parse` is its only way in),
 /// so it is written into the statement as it is; anything else is refused here all the same.

@@ -5,7 +5,7 @@
 
 use super::ai::router::{candidates, Completion, Turn};
 use super::auth::ClientPrincipal;
-use super::db::tenant_tx;
+use super::db::{tenant_tx, tenant_tx_generic_plans};
 use super::employee_cache::CachedEmployee;
 use super::memory::IndexJob;
 use super::repo::{self, InteractionRecord, NewInteraction};
@@ -119,7 +119,8 @@ pub async fn prepare(
         },
         None => None,
     };
-    let mut tx = tenant_tx(&state.pool, &who.client_id).await?;
+    // The reads below are keyed lookups with one good plan whatever the employee.
+    let mut tx = tenant_tx_generic_plans(&state.pool, &who.client_id).await?;
     let CachedEmployee {
         employee,
         allowed_models,
