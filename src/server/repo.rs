@@ -573,15 +573,17 @@ macro_rules! compact_max_dims {
 }
 const COMPACT_MAX_DIMS: usize = compact_max_dims!();
 
-/// Ranks one employee's vectors of one model (`top`), then reads the winning exchanges. The
-/// argument is how the vector's dimension compares with `compact_max_dims!()`, which picks the
-/// covering index or the primary key (a constant condition, so even a generic plan matches the
-/// partial index).
+/// Ranks one employee's vectors of one model (`top`), then reads the winning exchanges one by
+/// one through their key. The argument is how the vector's dimension compares with
+/// `compact_max_dims!()`, which picks the covering index or the primary key (a constant
+/// condition, so even a generic plan matches the partial index). `OFFSET 0` keeps the lookup a
+/// subquery run once per winner: as a plain join, a generic plan (which cannot know how small
+/// `LIMIT $5` is) may hash-join the winners against every exchange of the employee.
 macro_rules! recall_sql {
     ($dims_cmp:literal) => {
         concat!(
             "WITH top AS (
-                 SELECT interaction_id, embedding <=> $4 AS distance
+                 SELECT interaction_id AS winner, embedding <=> $4 AS distance
                  FROM interaction_vectors
                  WHERE client_id = $1 AND employee_id = $2 AND model = $3
                    AND vector_dims(embedding) ",
@@ -589,11 +591,13 @@ macro_rules! recall_sql {
             " ",
             compact_max_dims!(),
             "
-                 ORDER BY embedding <=> $4 LIMIT $5) ",
+                 ORDER BY embedding <=> $4 LIMIT $5)
+             SELECT i.*, 1 - top.distance AS score
+             FROM top CROSS JOIN LATERAL (",
             interaction_columns!(),
-            ", 1 - top.distance AS score
-             FROM top JOIN employee_interactions i USING (interaction_id)
-             WHERE i.client_id = $1 AND i.employee_id = $2"
+            " FROM employee_interactions
+                 WHERE client_id = $1 AND employee_id = $2 AND interaction_id = top.winner
+                 OFFSET 0) i"
         )
     };
 }
