@@ -43,6 +43,8 @@ DROP INDEX idx_interactions_recall_wide;
 DROP INDEX idx_interactions_unembedded;
 ALTER TABLE employee_interactions DROP COLUMN embedding, DROP COLUMN embedding_model;
 
+-- No query filters on a vector's value, so ANALYZE need not sample and sort the vectors.
+ALTER TABLE interaction_vectors ALTER COLUMN embedding SET STATISTICS 0;
 -- Insert-only: autovacuum's visits are what mark pages all-visible for index-only scans.
 ALTER TABLE interaction_vectors SET (
     autovacuum_vacuum_insert_scale_factor = 0.02,

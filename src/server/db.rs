@@ -76,11 +76,23 @@ pub async fn app_pool(settings: &Settings) -> anyhow::Result<PgPool> {
         .context("connecting as workforce_app")
 }
 
+/// Pool settings. sqlx checks a connection with a round trip each time it goes back to the
+/// pool, and by default again each time it is taken out: a turn takes out two or three, so the
+/// second check is skipped unless the connection sat idle for a while (as sqlx's own docs show).
 pub fn pool_options(max: u32) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(max)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(5))
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > Duration::from_secs(10) {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 /// Begins a transaction in which RLS shows only `client`'s rows (`set_config(..., true)` is
