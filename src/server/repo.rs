@@ -4,9 +4,10 @@
 use crate::domain::*;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::postgres::PgRow;
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::Query;
 use sqlx::types::Json;
-use sqlx::{PgConnection, Row};
+use sqlx::{PgConnection, Postgres, Row};
 
 fn decode_err(what: &str, value: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("unexpected {what} '{value}' in the database").into())
@@ -639,6 +640,24 @@ fn by_dims(dims: usize, compact: &'static str, wide: &'static str) -> &'static s
     }
 }
 
+/// `sql` with recall's parameters bound: $1 client, $2 employee, $3 model, $4 the query vector,
+/// $5 how many to rank.
+fn recall_query<'a>(
+    sql: &'static str,
+    client: &'a ClientId,
+    employee: &'a EmployeeId,
+    model: &'a str,
+    query: &'a pgvector::HalfVector,
+    limit: u32,
+) -> Query<'a, Postgres, PgArguments> {
+    sqlx::query(sql)
+        .bind(client.as_str())
+        .bind(employee.as_str())
+        .bind(model)
+        .bind(query)
+        .bind(i64::from(limit))
+}
+
 fn recalled_from_row(r: &PgRow) -> Result<Recalled, sqlx::Error> {
     Ok(Recalled {
         record: interaction_from_row(r)?,
@@ -661,12 +680,7 @@ pub async fn recall(
         recall_only_sql!("<="),
         recall_only_sql!(">"),
     );
-    let rows = sqlx::query(sql)
-        .bind(client.as_str())
-        .bind(employee.as_str())
-        .bind(model)
-        .bind(query)
-        .bind(i64::from(limit))
+    let rows = recall_query(sql, client, employee, model, query, limit)
         .fetch_all(conn)
         .await?;
     rows.iter().map(recalled_from_row).collect()
@@ -689,12 +703,7 @@ pub async fn recent_and_recalled(
         recent_and_recall_sql!("<="),
         recent_and_recall_sql!(">"),
     );
-    let rows = sqlx::query(sql)
-        .bind(client.as_str())
-        .bind(employee.as_str())
-        .bind(model)
-        .bind(query)
-        .bind(i64::from(limit))
+    let rows = recall_query(sql, client, employee, model, query, limit)
         .bind(i64::from(recent))
         .fetch_all(conn)
         .await?;
