@@ -85,3 +85,29 @@ test("a client chats with an employee and finds the conversation again", async (
   await page.reload();
   await expect(page.getByTestId("chat-log")).toContainText("Happy to help with: My windscreen cracked on the motorway");
 });
+
+test("with the built-in local model, chat works without any provider and the conversation stays", async ({ page }) => {
+  // SmolLM2 runs in the server's process, on one core: allow for a long answer.
+  test.setTimeout(150_000);
+  const asked = seen.length;
+  await onboardAndSignIn(page, `E2E Local ${Date.now()}`);
+  await createEmployee(page, "Policy helper", "smollm2-135m-instruct");
+  await hydrated(page);
+  await page.getByRole("link", { name: "Chat" }).click();
+  await expect(page).toHaveURL(/\/chat$/);
+  await hydrated(page);
+
+  await page.locator("input[name=message]").fill("What does home insurance cover?");
+  await page.getByRole("button", { name: "Send" }).click();
+  const log = page.getByTestId("chat-log");
+  await expect(log).toContainText("What does home insurance cover?", { timeout: 120_000 });
+  const answer = ((await log.getByTestId("answer").last().textContent()) ?? "").trim();
+  expect(answer.length, "the local model answered with some text").toBeGreaterThan(0);
+  // The only provider with a key is the stub: it was never asked.
+  expect(seen.length).toBe(asked);
+
+  // Stored: after a reload (a new page, as in a later session) the answer is still there.
+  await page.reload();
+  const firstLine = answer.split("\n")[0].trim().slice(0, 40);
+  await expect(page.getByTestId("chat-log")).toContainText(firstLine);
+});
