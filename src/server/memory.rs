@@ -10,7 +10,7 @@ use super::config::Settings;
 use super::db::{tenant_tx, tenant_tx_async_commit};
 use super::ml::embed::{MiniLm, MODEL_NAME as MINILM};
 use super::ml::queue::{Full, WorkQueue};
-use super::repo::{self, MissingAfter, PendingEmbedding};
+use super::repo::{self, MissingAfter};
 use crate::domain::ClientId;
 use async_openai::config::OpenAIConfig;
 use async_openai::types::embeddings::{CreateEmbeddingRequest, EmbeddingInput};
@@ -315,8 +315,8 @@ async fn store(
 /// room, so nothing is dropped):
 /// * once at start-up, every exchange: what a crash or restart left undone, and after a switch
 ///   of embedding model the whole history, which is then embedded again with the new model;
-/// * then, every `every` (`memory.sweep_seconds`), the exchanges from the oldest one the indexer dropped or failed
-///   on, when it did; otherwise the sweeper has nothing to do.
+/// * then, every `every` (`memory.sweep_seconds`), the exchanges from the oldest one the
+///   indexer dropped or failed on, when it did; otherwise the sweeper has nothing to do.
 async fn run_sweeper(
     pool: PgPool,
     model: String,
@@ -360,49 +360,50 @@ async fn sweep(
         repo::list_all_clients(&mut conn).await?
     };
     for c in clients {
-        let mut last: Option<PendingEmbedding> = None;
+        // The last exchange queued: (employee, exchange, timestamp).
+        let mut last: Option<(String, String, DateTime<Utc>)> = None;
         loop {
             let after = match (&last, from) {
-                (None, None) => MissingAfter::Key {
-                    employee_id: "",
-                    interaction_id: "",
-                },
-                (Some(p), None) => MissingAfter::Key {
-                    employee_id: &p.employee_id,
-                    interaction_id: &p.interaction_id,
-                },
-                (None, Some(from)) => MissingAfter::Time {
-                    timestamp: from,
-                    interaction_id: "",
-                },
-                (Some(p), Some(_)) => MissingAfter::Time {
-                    timestamp: p.timestamp,
-                    interaction_id: &p.interaction_id,
-                },
+                (None, None) => MissingAfter::Employee(""),
+                (None, Some(from)) => MissingAfter::Time(from),
+                (Some((employee, _, _)), None) => MissingAfter::Employee(employee),
+                (Some((_, _, timestamp)), Some(_)) => MissingAfter::Time(*timestamp),
             };
+            let after_interaction = last.as_ref().map_or("", |(_, id, _)| id.as_str());
             let page = {
                 let mut t = tenant_tx(pool, &c.id).await?;
-                let p = repo::missing_vectors(&mut t, &c.id, model, after, SWEEP_PAGE).await?;
+                let p = repo::missing_vectors(
+                    &mut t,
+                    &c.id,
+                    model,
+                    after,
+                    after_interaction,
+                    SWEEP_PAGE,
+                )
+                .await?;
                 t.commit().await?;
                 p
             };
             let full = page.len() == SWEEP_PAGE as usize;
+            let cursor = page
+                .last()
+                .map(|p| (p.employee_id.clone(), p.interaction_id.clone(), p.timestamp));
             for p in page {
                 let job = IndexJob {
                     client: c.id.clone(),
-                    employee_id: p.employee_id.clone(),
-                    interaction_id: p.interaction_id.clone(),
-                    text: p.text.clone(),
+                    employee_id: p.employee_id,
+                    interaction_id: p.interaction_id,
+                    text: p.text,
                     timestamp: p.timestamp,
                 };
                 if tx.send(job).await.is_err() {
                     return Ok(());
                 }
-                last = Some(p);
             }
             if !full {
                 break;
             }
+            last = cursor;
         }
     }
     Ok(())

@@ -495,6 +495,20 @@ pub async fn interaction_by_idempotency_key(
     row.as_ref().map(interaction_from_row).transpose()
 }
 
+/// The newest completed exchanges of employee $2, newest first; the argument is the parameter
+/// holding how many.
+macro_rules! recent_sql {
+    ($limit:literal) => {
+        concat!(
+            interaction_columns!(),
+            " FROM employee_interactions
+             WHERE client_id = $1 AND employee_id = $2 AND status = 'completed'
+             ORDER BY timestamp DESC, id DESC LIMIT ",
+            $limit
+        )
+    };
+}
+
 /// The newest completed exchanges, newest first.
 pub async fn recent_interactions(
     conn: &mut PgConnection,
@@ -502,17 +516,12 @@ pub async fn recent_interactions(
     employee: &EmployeeId,
     limit: u32,
 ) -> Result<Vec<InteractionRecord>, sqlx::Error> {
-    let rows = sqlx::query(concat!(
-        interaction_columns!(),
-        " FROM employee_interactions
-         WHERE client_id = $1 AND employee_id = $2 AND status = 'completed'
-         ORDER BY timestamp DESC, id DESC LIMIT $3"
-    ))
-    .bind(client.as_str())
-    .bind(employee.as_str())
-    .bind(i64::from(limit))
-    .fetch_all(conn)
-    .await?;
+    let rows = sqlx::query(recent_sql!("$3"))
+        .bind(client.as_str())
+        .bind(employee.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(conn)
+        .await?;
     rows.iter().map(interaction_from_row).collect()
 }
 
@@ -620,11 +629,9 @@ macro_rules! recent_and_recall_sql {
         concat!(
             "(",
             recall_sql!($dims_cmp),
-            ") UNION ALL (",
-            interaction_columns!(),
-            ", NULL::float8 AS score FROM employee_interactions
-             WHERE client_id = $1 AND employee_id = $2 AND status = 'completed'
-             ORDER BY timestamp DESC, id DESC LIMIT $6)
+            ") UNION ALL (SELECT *, NULL::float8 AS score FROM (",
+            recent_sql!("$6"),
+            ") recent)
              ORDER BY score DESC, timestamp DESC"
         )
     };
@@ -749,7 +756,7 @@ pub async fn insert_vectors(
 }
 
 /// Answered exchanges of one client without a vector of `model`, in a given order after a
-/// cursor. The arguments are the cursor condition and the order it follows.
+/// cursor ($4, $5). The arguments are the cursor condition and the order it follows.
 macro_rules! missing_vectors_sql {
     ($after:literal, $order:literal) => {
         concat!(
@@ -768,54 +775,42 @@ macro_rules! missing_vectors_sql {
     };
 }
 
-/// Where a scan for missing vectors goes on from.
+/// Where a scan for missing vectors goes on from; ties are broken by the exchange's id.
 pub enum MissingAfter<'a> {
     /// In key order (employee, exchange), through the unique index: a pass over everything.
-    Key {
-        employee_id: &'a str,
-        interaction_id: &'a str,
-    },
-    /// In time order from a moment on: the exchanges of a recent window.
-    Time {
-        timestamp: DateTime<Utc>,
-        interaction_id: &'a str,
-    },
+    Employee(&'a str),
+    /// In time order: the exchanges stored from a moment on.
+    Time(DateTime<Utc>),
 }
 
-/// Up to `limit` answered exchanges of one client after `after` that have no vector of `model`.
+/// Up to `limit` answered exchanges of one client after (`after`, `after_interaction`) that have
+/// no vector of `model`.
 pub async fn missing_vectors(
     conn: &mut PgConnection,
     client: &ClientId,
     model: &str,
     after: MissingAfter<'_>,
+    after_interaction: &str,
     limit: u32,
 ) -> Result<Vec<PendingEmbedding>, sqlx::Error> {
-    let query = match after {
-        MissingAfter::Key {
-            employee_id,
-            interaction_id,
-        } => sqlx::query(missing_vectors_sql!(
+    let query = sqlx::query(match after {
+        MissingAfter::Employee(_) => missing_vectors_sql!(
             "(i.employee_id, i.interaction_id) > ($4, $5)",
             "i.employee_id, i.interaction_id"
-        ))
-        .bind(client.as_str())
-        .bind(model)
-        .bind(i64::from(limit))
-        .bind(employee_id)
-        .bind(interaction_id),
-        MissingAfter::Time {
-            timestamp,
-            interaction_id,
-        } => sqlx::query(missing_vectors_sql!(
+        ),
+        MissingAfter::Time(_) => missing_vectors_sql!(
             "(i.timestamp, i.interaction_id) > ($4, $5)",
             "i.timestamp, i.interaction_id"
-        ))
-        .bind(client.as_str())
-        .bind(model)
-        .bind(i64::from(limit))
-        .bind(timestamp)
-        .bind(interaction_id),
-    };
+        ),
+    })
+    .bind(client.as_str())
+    .bind(model)
+    .bind(i64::from(limit));
+    let query = match after {
+        MissingAfter::Employee(employee_id) => query.bind(employee_id),
+        MissingAfter::Time(timestamp) => query.bind(timestamp),
+    }
+    .bind(after_interaction);
     let rows = query.fetch_all(conn).await?;
     rows.iter()
         .map(|r| {
