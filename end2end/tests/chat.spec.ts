@@ -1,7 +1,7 @@
 import { test, expect } from "@playwright/test";
 import http from "node:http";
 import { AddressInfo } from "node:net";
-import { createEmployee, hydrated, onboardAndSignIn } from "./helpers";
+import { openChat } from "./helpers";
 
 // An OpenAI-compatible chat endpoint; `make test` points the app's `openai` provider at it.
 const stubPort = Number(process.env.E2E_STUB_PORT ?? 3911);
@@ -55,12 +55,7 @@ test.beforeAll(async () => {
 test.afterAll(() => new Promise<void>((resolve) => stub.close(() => resolve())));
 
 test("a client chats with an employee and finds the conversation again", async ({ page }) => {
-  await onboardAndSignIn(page, `E2E Chat ${Date.now()}`);
-  await createEmployee(page, "Claims assistant", "gpt-4o-mini");
-  await hydrated(page);
-  await page.getByRole("link", { name: "Chat" }).click();
-  await expect(page).toHaveURL(/\/chat$/);
-  await hydrated(page);
+  await openChat(page, `E2E Chat ${Date.now()}`, "Claims assistant", "gpt-4o-mini");
 
   await page.locator("input[name=message]").fill("My windscreen cracked on the motorway");
   await page.getByRole("button", { name: "Send" }).click();
@@ -90,12 +85,7 @@ test("with the built-in local model, chat works without any provider and the con
   // SmolLM2 runs in the server's process, on one core: allow for a long answer.
   test.setTimeout(150_000);
   const asked = seen.length;
-  await onboardAndSignIn(page, `E2E Local ${Date.now()}`);
-  await createEmployee(page, "Policy helper", "smollm2-135m-instruct");
-  await hydrated(page);
-  await page.getByRole("link", { name: "Chat" }).click();
-  await expect(page).toHaveURL(/\/chat$/);
-  await hydrated(page);
+  await openChat(page, `E2E Local ${Date.now()}`, "Policy helper", "smollm2-135m-instruct");
 
   await page.locator("input[name=message]").fill("What does home insurance cover?");
   await page.getByRole("button", { name: "Send" }).click();

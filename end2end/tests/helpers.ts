@@ -39,3 +39,13 @@ export async function createEmployee(page: Page, role: string, primaryModel = ""
   await expect(page).toHaveURL(/\/employees\/client_[0-9a-f]{24}_emp_[0-9a-f]{24}$/);
   await expect(page.getByTestId("status")).toHaveText("active");
 }
+
+// Onboards a client, creates an employee answering with `primaryModel` and opens its chat page.
+export async function openChat(page: Page, clientName: string, role: string, primaryModel: string) {
+  await onboardAndSignIn(page, clientName);
+  await createEmployee(page, role, primaryModel);
+  await hydrated(page);
+  await page.getByRole("link", { name: "Chat" }).click();
+  await expect(page).toHaveURL(/\/chat$/);
+  await hydrated(page);
+}
