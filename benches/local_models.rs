@@ -6,9 +6,8 @@
 //! from .cargo/config.toml)
 
 use std::time::Instant;
-use workforce::server::ai::router::Turn;
-use workforce::server::config::default_models_dir;
-use workforce::server::ml::{embed::MiniLm, llm::SmolLm};
+use workforce::ai::inference::default_models_dir;
+use workforce::ai::inference::{embed::MiniLm, llm::SmolLm, llm::Turn};
 
 fn main() -> anyhow::Result<()> {
     let dir = default_models_dir();

@@ -12,9 +12,10 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection, Row};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
-use workforce::domain::{ClientId, EmployeeId};
-use workforce::server::memory::stored_form;
-use workforce::server::{db, repo};
+use workforce::ai::embeddings::stored_form;
+use workforce::core::{ClientId, EmployeeId};
+use workforce::memory::server::repo;
+use workforce::platform::db::{self, TenantTx};
 
 const DIMS: usize = 384;
 const MODEL: &str = "all-minilm-l6-v2";
@@ -187,8 +188,8 @@ async fn main() -> anyhow::Result<()> {
             let query = unit_vector(10_000_000 + q as u64);
             let qv = stored_form(&query);
             let t = Instant::now();
-            let mut tx = db::tenant_tx(&pool, &client_id).await?;
-            let found = repo::recall(&mut tx, &client_id, &employee, MODEL, &qv, 10).await?;
+            let mut tx = TenantTx::begin(&pool, &client_id).await?;
+            let found = repo::recall(&mut tx, &employee, MODEL, &qv, 10).await?;
             tx.commit().await?;
             latencies.push(t.elapsed());
 
@@ -214,7 +215,7 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     // The plan of one query, as the server runs it (workforce_app, RLS on).
-    let mut tx = db::tenant_tx(&pool, &client_id).await?;
+    let mut tx = TenantTx::begin(&pool, &client_id).await?;
     let plan: Vec<String> = sqlx::query(
         "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
          SELECT interaction_id, embedding <=> $4 AS distance FROM interaction_vectors
@@ -225,7 +226,7 @@ async fn main() -> anyhow::Result<()> {
     .bind(emp(1))
     .bind(MODEL)
     .bind(stored_form(&unit_vector(42)))
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut **tx)
     .await?
     .iter()
     .filter_map(|r| r.try_get::<String, _>(0).ok())

@@ -16,9 +16,9 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
-use workforce::server::memory::stored_form;
-use workforce::server::repo::embedding_text;
-use workforce::server::{config, db, startup};
+use workforce::ai::embeddings::stored_form;
+use workforce::memory::server::repo::embedding_text;
+use workforce::platform::{config, db, startup};
 
 /// CPU seconds used so far by the server's threads (named `wf-server…`, its own runtime), by
 /// the rest of this process (load generator, stub) and by every PostgreSQL process.
@@ -97,7 +97,10 @@ async fn main() -> anyhow::Result<()> {
     // Memory recall on, through the stub's (instant) embedding model.
     file.memory.embedding_model = "text-embedding-3-small".into();
     let mut providers = config::resolve_providers(&file);
-    for p in providers.iter_mut().filter(|p| p.kind == "openai") {
+    for p in providers
+        .iter_mut()
+        .filter(|p| p.kind == workforce::ai::ProviderKind::Openai)
+    {
         p.base_url = stub.base_url.clone();
         p.api_key = Some("sk-bench".to_owned().into());
     }

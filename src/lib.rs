@@ -1,15 +1,34 @@
 //! workforce: a multi-tenant platform on which businesses hire AI employees.
 //!
-//! - `domain` — plain types and pure logic, shared by the server and the browser.
-//! - `app` — the Leptos pages.
-//! - `api` — server functions (for the pages) and, on the server, the REST API.
-//! - `server` — configuration, database, cache, authentication and services (ssr only).
+//! Folders are capabilities first, compile target second. Each feature (`accounts`, `clients`,
+//! `employees`, `conversations`, `memory`, `usage`, `audit`) holds its shared types and pure
+//! logic (server and browser), its server functions and pages, and an ssr-only `server` part
+//! with its SQL (`repo`), its `service` and its REST `router()`.
+//!
+//! Dependency rules:
+//! - `core` (wire error, ids, validation) depends on nothing of ours; everything may use it.
+//! - `ai` (model router, providers, embeddings, with the local `inference` runtime below it)
+//!   knows no feature.
+//! - `platform` (config, state, db, redis, http, telemetry) serves the features; only
+//!   `platform::startup`, the composition root, knows every feature's router.
+//! - A feature's server part may call another feature's `service`, never its `repo`.
+//! - `app` is the page shell and routes; features hold their own pages.
+//! - No module imports one that imports it back.
 
-pub mod api;
+pub mod accounts;
 pub mod app;
-pub mod domain;
+pub mod audit;
+pub mod clients;
+pub mod conversations;
+pub mod core;
+pub mod employees;
+pub mod memory;
+pub mod usage;
+
 #[cfg(feature = "ssr")]
-pub mod server;
+pub mod ai;
+#[cfg(feature = "ssr")]
+pub mod platform;
 
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]

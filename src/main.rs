@@ -16,7 +16,7 @@ fn main() -> anyhow::Result<()> {
 
 #[cfg(feature = "ssr")]
 async fn serve() -> anyhow::Result<()> {
-    use workforce::server::{config::Settings, db, startup};
+    use workforce::platform::{config::Settings, db, startup};
 
     startup::init_tracing();
     let conf = leptos::config::get_configuration(None)?;

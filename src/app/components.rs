@@ -1,6 +1,7 @@
 //! Small shared pieces of UI.
 
-use crate::domain::{AppError, EmployeeStatus};
+use crate::core::AppError;
+use crate::employees::EmployeeStatus;
 use leptos::prelude::*;
 
 pub const INPUT: &str = "mt-1 block w-full rounded-md border border-slate-300 bg-white px-3 py-2 text-sm shadow-sm focus:border-indigo-500 focus:outline-none";

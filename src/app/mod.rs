@@ -1,9 +1,8 @@
-//! The Leptos UI: routes, pages and small components.
+//! The page shell, the routes and the components every page shares. Each feature holds its own
+//! pages; this is the one place that knows them all.
 
-mod chat;
-mod components;
-mod employee;
-mod pages;
+pub mod components;
+mod home;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -53,13 +52,13 @@ pub fn App() -> impl IntoView {
             </header>
             <main class="mx-auto max-w-5xl px-6 py-8">
                 <Routes fallback=|| view! { <p class="text-slate-600">"Page not found."</p> }>
-                    <Route path=path!("/") view=pages::HomePage />
-                    <Route path=path!("/operator") view=pages::OperatorPage />
-                    <Route path=path!("/signin") view=pages::SignInPage />
-                    <Route path=path!("/dashboard") view=pages::DashboardPage />
-                    <Route path=path!("/employees/new") view=employee::NewEmployeePage />
-                    <Route path=path!("/employees/:id") view=employee::EmployeePage />
-                    <Route path=path!("/employees/:id/chat") view=chat::ChatPage />
+                    <Route path=path!("/") view=home::HomePage />
+                    <Route path=path!("/operator") view=crate::clients::pages::OperatorPage />
+                    <Route path=path!("/signin") view=crate::accounts::pages::SignInPage />
+                    <Route path=path!("/dashboard") view=crate::employees::pages::DashboardPage />
+                    <Route path=path!("/employees/new") view=crate::employees::pages::NewEmployeePage />
+                    <Route path=path!("/employees/:id") view=crate::employees::pages::EmployeePage />
+                    <Route path=path!("/employees/:id/chat") view=crate::conversations::chat::ChatPage />
                 </Routes>
             </main>
         </Router>

@@ -1,0 +1,6 @@
+//! Accounts on the server: API keys (issue, hash, verify), the principal resolved once per
+//! request, and the extractors handlers use.
+
+pub mod keys;
+pub mod principal;
+pub mod repo;

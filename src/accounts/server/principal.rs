@@ -1,0 +1,244 @@
+//! The principal: the credentials a request carries — `Authorization: Bearer …`, else the
+//! browser's sign-in cookies — resolved once, by the `resolve` middleware, into a [`Principal`]
+//! kept in the request's extensions. REST handlers read it through the extractors below, server
+//! functions through [`from_context`]; nobody parses a key or a path client by hand.
+
+use super::keys::{authenticate_client, authenticate_operator};
+use crate::accounts::{CLIENT_COOKIE, OPERATOR_COOKIE};
+use crate::core::{AppError, EmployeeId};
+use crate::platform::AppState;
+use axum::extract::{FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::Response;
+use std::collections::HashMap;
+use std::time::Duration;
+
+pub use crate::accounts::ClientPrincipal;
+
+/// The credentials of one request, each checked: the operator token and a client API key, when
+/// sent. A browser signed in as the operator that went on as a client carries both.
+#[derive(Debug, Clone, Default)]
+pub struct Principal {
+    operator: Option<Result<(), AppError>>,
+    client: Option<Result<ClientPrincipal, AppError>>,
+}
+
+impl Principal {
+    /// The operator, or why not.
+    pub fn operator(&self) -> Result<(), AppError> {
+        self.operator.clone().unwrap_or_else(|| {
+            Err(AppError::unauthorized(
+                "missing operator token (sign in as the operator, or send Authorization: Bearer …)",
+            ))
+        })
+    }
+
+    /// The client, or why not.
+    pub fn client(&self) -> Result<ClientPrincipal, AppError> {
+        self.client.clone().unwrap_or_else(|| {
+            Err(AppError::unauthorized(
+                "missing API key (sign in with your client API key, or send Authorization: Bearer …)",
+            ))
+        })
+    }
+
+    pub fn is_operator(&self) -> bool {
+        matches!(self.operator, Some(Ok(())))
+    }
+}
+
+/// The token of an `Authorization: Bearer …` header.
+pub fn bearer(headers: &http::HeaderMap) -> Option<&str> {
+    let v = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The value of cookie `name`.
+pub fn cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// Checks an operator token.
+pub fn check_operator(state: &AppState, token: &str) -> Result<(), AppError> {
+    authenticate_operator(state.settings.admin_token.as_ref(), token)
+}
+
+/// Checks a client API key.
+pub async fn check_client(state: &AppState, key: &str) -> Result<ClientPrincipal, AppError> {
+    let ttl = Duration::from_secs(state.settings.file.limits.api_key_cache_seconds);
+    authenticate_client(&state.pool, &state.keys, ttl, key).await
+}
+
+/// Resolves what the request carries: a bearer token stands alone; without one, the cookies.
+pub async fn resolve_headers(state: &AppState, headers: &http::HeaderMap) -> Principal {
+    if let Some(token) = bearer(headers) {
+        let client = if token.starts_with("wfk_") {
+            check_client(state, token).await
+        } else {
+            Err(AppError::unauthorized("missing or invalid API key"))
+        };
+        return Principal {
+            operator: Some(check_operator(state, token)),
+            client: Some(client),
+        };
+    }
+    let operator = cookie(headers, OPERATOR_COOKIE).map(|t| check_operator(state, t));
+    let client = match cookie(headers, CLIENT_COOKIE) {
+        Some(key) => Some(check_client(state, key).await),
+        None => None,
+    };
+    Principal { operator, client }
+}
+
+/// Middleware: resolves the principal once and keeps it in the request's extensions; the
+/// client's id goes on the request's span.
+pub async fn resolve(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let principal = resolve_headers(&state, req.headers()).await;
+    if let Some(Ok(who)) = &principal.client {
+        tracing::Span::current().record("client_id", who.client_id.as_str());
+    }
+    req.extensions_mut().insert(principal);
+    next.run(req).await
+}
+
+fn principal_of(parts: &Parts) -> Principal {
+    parts
+        .extensions
+        .get::<Principal>()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The principal of the request a server function is serving.
+pub fn from_context() -> Principal {
+    leptos::prelude::use_context::<Parts>()
+        .map(|p| principal_of(&p))
+        .unwrap_or_default()
+}
+
+/// For a server function: the state and the signed-in client.
+pub fn client_in_context() -> Result<(AppState, ClientPrincipal), AppError> {
+    let state = crate::platform::fns::state()?;
+    let who = from_context().client()?;
+    Ok((state, who))
+}
+
+/// For a server function: the state, once the operator is signed in.
+pub fn operator_in_context() -> Result<AppState, AppError> {
+    let state = crate::platform::fns::state()?;
+    from_context().operator()?;
+    Ok(state)
+}
+
+/// Extractor: the operator.
+pub struct OperatorAuth;
+
+impl<S: Send + Sync> FromRequestParts<S> for OperatorAuth {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        principal_of(parts).operator().map(|()| OperatorAuth)
+    }
+}
+
+/// The path's named parameters; a path that does not parse is a resource that does not exist.
+async fn path_params<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+) -> Result<HashMap<String, String>, AppError> {
+    Path::<HashMap<String, String>>::from_request_parts(parts, state)
+        .await
+        .map(|Path(p)| p)
+        .map_err(|_| AppError::not_found("resource"))
+}
+
+/// The path's client must be the caller's; another client's id answers exactly like a missing
+/// one.
+fn check_path_client(
+    who: &ClientPrincipal,
+    params: &HashMap<String, String>,
+) -> Result<(), AppError> {
+    match params.get("client_id") {
+        Some(c) if c == who.client_id.as_str() => Ok(()),
+        _ => Err(AppError::not_found("client")),
+    }
+}
+
+/// An employee id of the caller's client; anything else is a missing employee.
+pub fn employee_id(who: &ClientPrincipal, raw: &str) -> Result<EmployeeId, AppError> {
+    EmployeeId::parse(raw)
+        .filter(|id| id.client_id() == who.client_id)
+        .ok_or_else(|| AppError::not_found("employee"))
+}
+
+/// Extractor: a client acting on its own `/clients/{client_id}` path.
+pub struct ClientPath(pub ClientPrincipal);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientPath {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let who = principal_of(parts).client()?;
+        let params = path_params(parts, state).await?;
+        check_path_client(&who, &params)?;
+        Ok(ClientPath(who))
+    }
+}
+
+/// Extractor: a client acting on one of its employees, `/clients/{client_id}/employees/{employee_id}`.
+pub struct EmployeePath(pub ClientPrincipal, pub EmployeeId);
+
+impl<S: Send + Sync> FromRequestParts<S> for EmployeePath {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let who = principal_of(parts).client()?;
+        let params = path_params(parts, state).await?;
+        check_path_client(&who, &params)?;
+        let id = employee_id(&who, params.get("employee_id").map_or("", String::as_str))?;
+        Ok(EmployeePath(who, id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_and_cookies_are_read() {
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            http::header::AUTHORIZATION,
+            http::HeaderValue::from_static("Bearer abc"),
+        );
+        assert_eq!(bearer(&h), Some("abc"));
+        h.insert(
+            http::header::AUTHORIZATION,
+            http::HeaderValue::from_static("Basic abc"),
+        );
+        assert_eq!(bearer(&h), None);
+        h.insert(
+            http::header::COOKIE,
+            http::HeaderValue::from_static("a=1; wf_client_key=wfk_x; b=2"),
+        );
+        assert_eq!(cookie(&h, CLIENT_COOKIE), Some("wfk_x"));
+        assert_eq!(cookie(&h, OPERATOR_COOKIE), None);
+    }
+
+    #[test]
+    fn a_missing_credential_is_a_401_naming_what_to_send() {
+        let p = Principal::default();
+        assert_eq!(p.client().expect_err("none").status(), 401);
+        assert_eq!(p.operator().expect_err("none").status(), 401);
+        assert!(!p.is_operator());
+    }
+}

@@ -1,0 +1,160 @@
+//! The embedding model: all-MiniLM-L6-v2 in-process, or a provider's model over the OpenAI
+//! wire protocol. Vectors come back checked (one per text, finite) and, for storage and search,
+//! in `stored_form`: unit length, half precision.
+
+use super::inference::embed::{MiniLm, MODEL_NAME as MINILM};
+use super::inference::queue::{Full, WorkQueue};
+use super::openai;
+use crate::platform::config::Settings;
+use async_openai::config::OpenAIConfig;
+use async_openai::types::embeddings::{CreateEmbeddingRequest, EmbeddingInput};
+use async_openai::Client;
+use pgvector::HalfVector;
+use secrecy::ExposeSecret;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+struct EmbedJob {
+    texts: Vec<String>,
+    reply: oneshot::Sender<Result<Vec<Vec<f32>>, String>>,
+}
+
+enum Backend {
+    Local(WorkQueue<EmbedJob>),
+    Remote(Client<OpenAIConfig>),
+}
+
+/// The configured embedding model.
+pub struct Embedder {
+    model: String,
+    backend: Backend,
+    timeout: Duration,
+}
+
+impl Embedder {
+    /// `None` when recall is turned off (`memory.embedding_model = ""`). A provider model whose
+    /// key is not set is an error: the operator asked for something that cannot work.
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<Option<Self>> {
+        let model = settings.file.memory.embedding_model.trim().to_owned();
+        let timeout = Duration::from_secs(settings.file.limits.model_timeout_seconds);
+        if model.is_empty() {
+            return Ok(None);
+        }
+        if model == MINILM {
+            let local = &settings.file.local;
+            let dir = local.models_dir.clone();
+            let queue = WorkQueue::start(
+                "embed",
+                local.embed_workers,
+                local.embed_queue,
+                move || MiniLm::load(&dir).map_err(|e| format!("{e:#}")),
+                |m: &mut Result<MiniLm, String>, job: EmbedJob| {
+                    let out = match m {
+                        Ok(m) => m.embed(&job.texts).map_err(|e| format!("{e:#}")),
+                        Err(e) => Err(format!("the local embedding model did not load: {e}")),
+                    };
+                    let _ = job.reply.send(out);
+                },
+            );
+            return Ok(Some(Embedder {
+                model,
+                backend: Backend::Local(queue),
+                timeout,
+            }));
+        }
+        let provider = settings
+            .provider_configs()
+            .into_iter()
+            .find(|p| p.embedding_models.contains(&model))
+            .ok_or_else(|| anyhow::anyhow!("no provider offers embedding model {model}"))?;
+        let key = provider.api_key.ok_or_else(|| {
+            anyhow::anyhow!(
+                "embedding model {model} needs {} to be set",
+                provider
+                    .api_key_env
+                    .as_deref()
+                    .unwrap_or("the provider's key")
+            )
+        })?;
+        let client = openai::client(&provider.base_url, key.expose_secret());
+        Ok(Some(Embedder {
+            model,
+            backend: Backend::Remote(client),
+            timeout,
+        }))
+    }
+
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    /// The vector of a text a user is waiting on (ahead of background indexing).
+    pub async fn embed_query(&self, text: &str) -> Result<HalfVector, String> {
+        let mut v = self.embed(vec![text.to_owned()], true).await?;
+        v.pop()
+            .map(|v| stored_form(&v))
+            .ok_or_else(|| "the embedding model returned nothing".to_owned())
+    }
+
+    /// One vector per text. `urgent` puts the job ahead of background indexing.
+    pub async fn embed(&self, texts: Vec<String>, urgent: bool) -> Result<Vec<Vec<f32>>, String> {
+        let n = texts.len();
+        let call = async {
+            match &self.backend {
+                Backend::Local(queue) => {
+                    let (reply, answer) = oneshot::channel();
+                    queue
+                        .try_push(EmbedJob { texts, reply }, urgent)
+                        .map_err(|Full(_)| "the local embedding queue is full".to_owned())?;
+                    answer
+                        .await
+                        .map_err(|_| "the embedding worker stopped".to_owned())?
+                }
+                Backend::Remote(client) => {
+                    let request = CreateEmbeddingRequest {
+                        model: self.model.clone(),
+                        input: EmbeddingInput::StringArray(texts),
+                        ..Default::default()
+                    };
+                    let mut resp = client
+                        .embeddings()
+                        .create(request)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    resp.data.sort_by_key(|d| d.index);
+                    Ok(resp.data.into_iter().map(|d| d.embedding).collect())
+                }
+            }
+        };
+        let vectors = tokio::time::timeout(self.timeout, call)
+            .await
+            .map_err(|_| format!("embedding timed out after {:?}", self.timeout))??;
+        if vectors.len() != n || vectors.iter().any(|v| v.is_empty()) {
+            return Err(format!(
+                "the embedding model returned {} vectors for {n} texts",
+                vectors.len()
+            ));
+        }
+        if vectors.iter().flatten().any(|x| !x.is_finite()) {
+            return Err("the embedding model returned a vector with NaN or infinity".to_owned());
+        }
+        Ok(vectors)
+    }
+}
+
+/// How a vector is stored and searched: scaled to unit length (cosine similarity does not
+/// change, and every component fits half precision) and kept as `halfvec`, which halves what
+/// recall reads.
+pub fn stored_form(v: &[f32]) -> HalfVector {
+    let norm = v
+        .iter()
+        .map(|x| f64::from(*x) * f64::from(*x))
+        .sum::<f64>()
+        .sqrt();
+    if norm > 0.0 && norm.is_finite() {
+        let unit: Vec<f32> = v.iter().map(|x| (f64::from(*x) / norm) as f32).collect();
+        HalfVector::from_f32_slice(&unit)
+    } else {
+        HalfVector::from_f32_slice(v)
+    }
+}

@@ -1,0 +1,153 @@
+//! Providers that speak the OpenAI wire protocol, through `async-openai`. Each call is retried
+//! by async-openai's own retry layer (on 429 other than insufficient_quota, on 5xx and on
+//! connection errors, honouring `Retry-After`, else backing off 100 ms · 2ⁿ); the caller bounds
+//! the whole call.
+
+use super::types::{ChatMessage, Chunk, ChunkStream, Completion, Failure};
+use async_openai::config::OpenAIConfig;
+use async_openai::types::chat::{
+    ChatCompletionMessageToolCalls, ChatCompletionRequestAssistantMessage,
+    ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
+    ChatCompletionRequestToolMessage, ChatCompletionRequestUserMessage,
+    ChatCompletionStreamOptions, CreateChatCompletionRequest, CreateChatCompletionStreamResponse,
+};
+use async_openai::Client;
+use futures::StreamExt;
+use std::time::Duration;
+
+pub type OpenAiClient = Client<OpenAIConfig>;
+
+pub fn client(base_url: &str, api_key: &str) -> OpenAiClient {
+    Client::with_config(
+        OpenAIConfig::new()
+            .with_api_base(base_url)
+            .with_api_key(api_key),
+    )
+}
+
+fn to_messages(messages: &[ChatMessage]) -> Vec<ChatCompletionRequestMessage> {
+    messages
+        .iter()
+        .map(|m| match m {
+            ChatMessage::System(s) => ChatCompletionRequestSystemMessage::from(s.as_str()).into(),
+            ChatMessage::User(s) => ChatCompletionRequestUserMessage::from(s.as_str()).into(),
+            ChatMessage::Assistant { text, tool_calls } => {
+                let mut a = ChatCompletionRequestAssistantMessage::from(text.as_str());
+                if !tool_calls.is_empty() {
+                    a.tool_calls = Some(
+                        tool_calls
+                            .iter()
+                            .map(|c| {
+                                ChatCompletionMessageToolCalls::Function(
+                                    async_openai::types::chat::ChatCompletionMessageToolCall {
+                                        id: c.id.clone(),
+                                        function: async_openai::types::chat::FunctionCall {
+                                            name: c.name.clone(),
+                                            arguments: c.arguments.clone(),
+                                        },
+                                    },
+                                )
+                            })
+                            .collect(),
+                    );
+                }
+                a.into()
+            }
+            ChatMessage::Tool { call_id, text } => ChatCompletionRequestToolMessage {
+                content: text.as_str().into(),
+                tool_call_id: call_id.clone(),
+            }
+            .into(),
+        })
+        .collect()
+}
+
+fn request(
+    model: &str,
+    messages: &[ChatMessage],
+    temperature: f64,
+    max_tokens: u32,
+) -> CreateChatCompletionRequest {
+    CreateChatCompletionRequest {
+        model: model.to_owned(),
+        messages: to_messages(messages),
+        temperature: Some(temperature as f32),
+        max_completion_tokens: Some(max_tokens),
+        ..Default::default()
+    }
+}
+
+fn chunk_of(c: CreateChatCompletionStreamResponse) -> Chunk {
+    Chunk {
+        usage: c.usage.map(|u| (u.prompt_tokens, u.completion_tokens)),
+        text: c
+            .choices
+            .into_iter()
+            .next()
+            .and_then(|c| c.delta.content)
+            .unwrap_or_default(),
+    }
+}
+
+/// A whole answer, within `timeout`.
+pub async fn complete(
+    client: &OpenAiClient,
+    model: &str,
+    messages: &[ChatMessage],
+    temperature: f64,
+    max_tokens: u32,
+    timeout: Duration,
+) -> Result<Completion, Failure> {
+    let call = tokio::time::timeout(
+        timeout,
+        client
+            .chat()
+            .create(request(model, messages, temperature, max_tokens)),
+    )
+    .await;
+    match call {
+        Ok(Ok(resp)) => {
+            let text = resp
+                .choices
+                .into_iter()
+                .next()
+                .and_then(|c| c.message.content)
+                .unwrap_or_default();
+            let (prompt_tokens, completion_tokens) = resp
+                .usage
+                .map(|u| (u.prompt_tokens, u.completion_tokens))
+                .unwrap_or((0, 0));
+            Ok(Completion {
+                text,
+                model: model.to_owned(),
+                prompt_tokens,
+                completion_tokens,
+            })
+        }
+        Ok(Err(e)) => Err(e.to_string().into()),
+        Err(_) => Err(format!("timed out after {timeout:?}").into()),
+    }
+}
+
+/// Opens a streamed answer (with usage in its last chunk), within `timeout`.
+pub async fn stream(
+    client: &OpenAiClient,
+    model: &str,
+    messages: &[ChatMessage],
+    temperature: f64,
+    max_tokens: u32,
+    timeout: Duration,
+) -> Result<ChunkStream, Failure> {
+    let mut req = request(model, messages, temperature, max_tokens);
+    req.stream_options = Some(ChatCompletionStreamOptions {
+        include_usage: Some(true),
+        ..Default::default()
+    });
+    match tokio::time::timeout(timeout, client.chat().create_stream(req)).await {
+        Ok(Ok(s)) => Ok(s
+            .map(|c| c.map(chunk_of).map_err(|e| e.to_string()))
+            .boxed()),
+        Ok(Err(e)) => Err(e.to_string().into()),
+        Err(_) => Err(format!("timed out after {timeout:?}").into()),
+    }
+}

@@ -1,0 +1,122 @@
+//! What the model router is asked and what it answers.
+
+use futures::stream::BoxStream;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// How a provider is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// Any endpoint speaking the OpenAI wire protocol (OpenAI, vLLM, Ollama, LiteLLM…).
+    Openai,
+    /// The built-in model, in-process.
+    Local,
+}
+
+/// A provider as resolved at start-up (settings + environment).
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    pub name: String,
+    pub kind: ProviderKind,
+    pub base_url: String,
+    /// `None` when the provider's key variable is unset: its models are then unavailable.
+    pub api_key: Option<SecretString>,
+    pub api_key_env: Option<String>,
+    pub models: Vec<String>,
+    pub embedding_models: Vec<String>,
+}
+
+/// A tool the model asked to call (function calling): its call id, name and JSON arguments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    pub arguments: String,
+}
+
+/// One message of the conversation sent to a model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChatMessage {
+    System(String),
+    User(String),
+    /// An earlier answer of the model, with the tools it asked to call.
+    Assistant {
+        text: String,
+        tool_calls: Vec<ToolCall>,
+    },
+    /// A tool's result, answering the model's call `call_id`.
+    Tool {
+        call_id: String,
+        text: String,
+    },
+}
+
+impl ChatMessage {
+    /// An earlier answer that called no tool.
+    pub fn assistant(text: impl Into<String>) -> Self {
+        ChatMessage::Assistant {
+            text: text.into(),
+            tool_calls: Vec::new(),
+        }
+    }
+
+    /// The role and text, as a plain chat template needs them.
+    pub fn role_and_text(&self) -> (&'static str, &str) {
+        match self {
+            ChatMessage::System(t) => ("system", t),
+            ChatMessage::User(t) => ("user", t),
+            ChatMessage::Assistant { text, .. } => ("assistant", text),
+            ChatMessage::Tool { text, .. } => ("tool", text),
+        }
+    }
+}
+
+/// One request to the router: the models to try, in order, and what to send each.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatRequest {
+    pub models: Vec<String>,
+    pub messages: Vec<ChatMessage>,
+    pub temperature: f64,
+    pub max_tokens: u32,
+}
+
+/// A whole answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    pub text: String,
+    pub model: String,
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+}
+
+/// A piece of a streamed answer: text, and the token usage when the provider reports it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Chunk {
+    pub text: String,
+    pub usage: Option<(u32, u32)>,
+}
+
+pub type ChunkStream = BoxStream<'static, Result<Chunk, String>>;
+
+/// A streamed answer that has started: its first chunk is in hand, the rest follows.
+pub struct OpenStream {
+    pub model: String,
+    pub first: Chunk,
+    pub rest: ChunkStream,
+}
+
+/// Why one model gave no answer.
+pub enum Failure {
+    /// Not called at all (no provider, breaker open, local queue full): says nothing about the
+    /// model's health, so the breaker does not count it.
+    Skipped(String),
+    /// Called and failed (error, timeout): counts towards the breaker.
+    Failed(String),
+}
+
+impl From<String> for Failure {
+    fn from(reason: String) -> Self {
+        Failure::Failed(reason)
+    }
+}

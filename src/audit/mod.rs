@@ -1,0 +1,132 @@
+//! The audit trail: every change to a client's data, with who made it and the record before
+//! and after, plus each employee's status history. Written inside the changing transaction (so
+//! a change and its record commit together), read through `GET …/audit`.
+
+#[cfg(feature = "ssr")]
+pub mod server;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::fmt;
+
+/// What was done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AuditAction {
+    #[serde(rename = "client.onboard")]
+    ClientOnboard,
+    #[serde(rename = "api_key.create")]
+    ApiKeyCreate,
+    #[serde(rename = "employee.create")]
+    EmployeeCreate,
+    #[serde(rename = "employee.update")]
+    EmployeeUpdate,
+    #[serde(rename = "employee.pause")]
+    EmployeePause,
+    #[serde(rename = "employee.resume")]
+    EmployeeResume,
+    #[serde(rename = "employee.archive")]
+    EmployeeArchive,
+    #[serde(rename = "employee.delete")]
+    EmployeeDelete,
+}
+
+impl AuditAction {
+    pub const ALL: &'static [AuditAction] = &[
+        AuditAction::ClientOnboard,
+        AuditAction::ApiKeyCreate,
+        AuditAction::EmployeeCreate,
+        AuditAction::EmployeeUpdate,
+        AuditAction::EmployeePause,
+        AuditAction::EmployeeResume,
+        AuditAction::EmployeeArchive,
+        AuditAction::EmployeeDelete,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::ClientOnboard => "client.onboard",
+            AuditAction::ApiKeyCreate => "api_key.create",
+            AuditAction::EmployeeCreate => "employee.create",
+            AuditAction::EmployeeUpdate => "employee.update",
+            AuditAction::EmployeePause => "employee.pause",
+            AuditAction::EmployeeResume => "employee.resume",
+            AuditAction::EmployeeArchive => "employee.archive",
+            AuditAction::EmployeeDelete => "employee.delete",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|a| a.as_str() == s)
+    }
+
+    /// The kind of record the action is about.
+    pub fn entity_type(self) -> &'static str {
+        match self {
+            AuditAction::ClientOnboard => "client",
+            AuditAction::ApiKeyCreate => "api_key",
+            _ => "employee",
+        }
+    }
+}
+
+/// Who acted: the operator, or a client through one of its API keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    Operator,
+    ApiKey(String),
+}
+
+impl fmt::Display for Actor {
+    /// As the trail stores it: `operator` or `api_key:<key id>`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Actor::Operator => f.write_str("operator"),
+            Actor::ApiKey(id) => write!(f, "api_key:{id}"),
+        }
+    }
+}
+
+/// One event of the trail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub actor: String,
+    pub action: AuditAction,
+    pub entity_type: String,
+    pub entity_id: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One change of an employee's status (`from_status` is empty at creation).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusChange {
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub actor: String,
+    pub changed_at: DateTime<Utc>,
+}
+
+/// `GET …/employees/{id}/audit`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmployeeAudit {
+    pub events: Vec<AuditRecord>,
+    pub status_history: Vec<StatusChange>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_travel_as_their_dotted_names() {
+        for a in AuditAction::ALL {
+            let json = serde_json::to_value(a).expect("serialise");
+            assert_eq!(json, serde_json::json!(a.as_str()));
+            assert_eq!(AuditAction::parse(a.as_str()), Some(*a));
+        }
+        assert_eq!(Actor::ApiKey("ab12".into()).to_string(), "api_key:ab12");
+        assert_eq!(Actor::Operator.to_string(), "operator");
+    }
+}

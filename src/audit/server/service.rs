@@ -1,0 +1,74 @@
+//! Recording (always inside the caller's transaction, so a change and its record commit
+//! together) and reading the trail.
+
+use super::repo::{self, AuditEvent};
+use crate::accounts::ClientPrincipal;
+use crate::audit::{Actor, AuditAction, EmployeeAudit};
+use crate::core::{AppError, EmployeeId};
+use crate::employees::EmployeeStatus;
+use crate::platform::db::TenantTx;
+use crate::platform::error::internal;
+use crate::platform::AppState;
+use serde::Serialize;
+use serde_json::Value;
+
+/// A record as the trail keeps it. A record that cannot be serialised is an error: the change
+/// is refused rather than audited with nothing.
+pub fn snapshot<T: Serialize>(v: &T) -> Result<Value, AppError> {
+    serde_json::to_value(v).map_err(|e| internal("serialising an audit record", &e))
+}
+
+/// Writes one event in `tx`.
+pub async fn record(
+    tx: &mut TenantTx,
+    actor: &Actor,
+    action: AuditAction,
+    entity_id: &str,
+    before: Option<Value>,
+    after: Option<Value>,
+) -> Result<(), AppError> {
+    repo::insert_audit(
+        tx,
+        AuditEvent {
+            actor,
+            action,
+            entity_id,
+            before,
+            after,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Writes one change of an employee's status in `tx` (`from` is `None` at creation).
+pub async fn record_status_change(
+    tx: &mut TenantTx,
+    employee: &EmployeeId,
+    from: Option<EmployeeStatus>,
+    to: EmployeeStatus,
+    actor: &Actor,
+) -> Result<(), AppError> {
+    repo::insert_status_change(tx, employee, from, to, actor).await?;
+    Ok(())
+}
+
+/// An employee's events (also after its deletion) and status history.
+#[tracing::instrument(skip_all, fields(client_id = %who.client_id, employee_id = %id))]
+pub async fn employee_audit(
+    state: &AppState,
+    who: &ClientPrincipal,
+    id: &EmployeeId,
+) -> Result<EmployeeAudit, AppError> {
+    let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+    let events = repo::audit_for_entity(&mut tx, id.as_str()).await?;
+    let status_history = repo::status_history(&mut tx, id).await?;
+    tx.commit().await?;
+    if events.is_empty() {
+        return Err(AppError::not_found("employee"));
+    }
+    Ok(EmployeeAudit {
+        events,
+        status_history,
+    })
+}

@@ -1,0 +1,5 @@
+//! Clients on the server: SQL, onboarding and reads, REST routes.
+
+pub mod repo;
+pub mod rest;
+pub mod service;

@@ -1,0 +1,41 @@
+//! `/employees/clients` (operator: onboard, list) and `/employees/clients/{client_id}`.
+
+use crate::accounts::server::principal::{ClientPath, OperatorAuth};
+use crate::clients::{Client, ClientInfo, ClientList, OnboardedClient};
+use crate::core::AppError;
+use crate::platform::http::{ApiJson, CLIENT, CLIENTS};
+use crate::platform::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+async fn onboard_client(
+    State(state): State<AppState>,
+    _op: OperatorAuth,
+    ApiJson(info): ApiJson<ClientInfo>,
+) -> Result<(StatusCode, Json<OnboardedClient>), AppError> {
+    let onboarded = super::service::onboard_client(&state, &info).await?;
+    Ok((StatusCode::CREATED, Json(onboarded)))
+}
+
+async fn list_clients(
+    State(state): State<AppState>,
+    _op: OperatorAuth,
+) -> Result<Json<ClientList>, AppError> {
+    let clients = super::service::list_clients(&state).await?;
+    Ok(Json(ClientList { clients }))
+}
+
+async fn get_client(
+    State(state): State<AppState>,
+    ClientPath(who): ClientPath,
+) -> Result<Json<Client>, AppError> {
+    Ok(Json(super::service::get_client(&state, &who).await?))
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(CLIENTS, post(onboard_client).get(list_clients))
+        .route(CLIENT, get(get_client))
+}

@@ -1,0 +1,152 @@
+//! Conversations: a message to an employee and its answer, whole or streamed. Shared types
+//! here; the prompt builder in `prompt`, the chat page and its server function in `chat`, the
+//! turn itself (prepare, call the models, store) in `server`.
+
+pub mod chat;
+pub mod prompt;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+use crate::core::string_enum;
+use crate::core::validate::Validator;
+use crate::core::AppError;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+string_enum!(
+    /// How a stored turn ended: answered, or no model could answer (the message is kept).
+    InteractionStatus { Completed => "completed", Failed => "failed" }
+);
+
+/// A message to an employee (`POST …/interact`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InteractionRequest {
+    pub message: String,
+    #[serde(default)]
+    pub context: Option<Map<String, Value>>,
+    /// Selects `specialized_models[task_type]` first when the employee has one.
+    #[serde(default)]
+    pub task_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+    pub total_tokens: u32,
+}
+
+/// The employee's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InteractionResponse {
+    pub interaction_id: String,
+    pub message: String,
+    pub model: String,
+    pub usage: Usage,
+    pub latency_ms: u64,
+    /// Earlier interactions given to the model as context.
+    pub memories_used: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One line of a streamed chat answer as the chat page receives it (newline-delimited JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChatEvent {
+    Token(String),
+    Done(InteractionResponse),
+    Error(AppError),
+}
+
+impl ChatEvent {
+    /// The event as one line of JSON with every non-ASCII character escaped, so that however the
+    /// transport splits the stream, each piece is valid UTF-8.
+    pub fn to_line(&self) -> String {
+        let json = serde_json::to_string(self).unwrap_or_else(|_| "null".to_owned());
+        let mut out = String::with_capacity(json.len() + 1);
+        for c in json.chars() {
+            if c.is_ascii() {
+                out.push(c);
+            } else {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{u:04x}"));
+                }
+            }
+        }
+        out.push('\n');
+        out
+    }
+
+    /// Splits complete lines off the front of `buffer` and parses them; a partial last line
+    /// stays in the buffer for the next piece.
+    pub fn drain_lines(buffer: &mut String) -> Vec<Result<ChatEvent, String>> {
+        let mut events = Vec::new();
+        while let Some(end) = buffer.find('\n') {
+            let line: String = buffer.drain(..=end).collect();
+            let line = line.trim();
+            if !line.is_empty() {
+                events.push(serde_json::from_str(line).map_err(|e| e.to_string()));
+            }
+        }
+        events
+    }
+}
+
+pub const MAX_MESSAGE_CHARS: usize = 16_000;
+pub const MAX_CONTEXT_BYTES: usize = 8_192;
+
+/// Checks a message to an employee; returns the trimmed message and the task type.
+pub fn validate_request(req: &InteractionRequest) -> Result<(String, Option<String>), AppError> {
+    let mut v = Validator::new();
+    let message = req.message.trim().to_owned();
+    if message.is_empty() {
+        v.error("message", "is required");
+    } else if message.chars().count() > MAX_MESSAGE_CHARS {
+        v.error(
+            "message",
+            format!("must be at most {MAX_MESSAGE_CHARS} characters"),
+        );
+    }
+    if let Some(ctx) = &req.context {
+        if serde_json::to_vec(ctx)
+            .map(|b| b.len())
+            .unwrap_or(usize::MAX)
+            > MAX_CONTEXT_BYTES
+        {
+            v.error(
+                "context",
+                format!("must be at most {MAX_CONTEXT_BYTES} bytes of JSON"),
+            );
+        }
+    }
+    let task = req.task_type.as_deref().map(|t| v.slug("task_type", t));
+    v.finish((message, task))
+}
+
+#[cfg(test)]
+mod chat_event_tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_ascii_and_survive_any_split() {
+        let events = [
+            ChatEvent::Token("Olá — ça va? 👍".into()),
+            ChatEvent::Error(AppError::bad_request("no")),
+        ];
+        let wire: String = events.iter().map(ChatEvent::to_line).collect();
+        assert!(wire.is_ascii());
+        // Feed the wire one byte at a time: only whole lines come out, in order.
+        let mut buffer = String::new();
+        let mut got = Vec::new();
+        for b in wire.bytes() {
+            buffer.push(b as char);
+            got.extend(ChatEvent::drain_lines(&mut buffer));
+        }
+        let got: Vec<ChatEvent> = got.into_iter().map(|e| e.expect("parses")).collect();
+        assert_eq!(got, events);
+        assert!(buffer.is_empty());
+    }
+}

@@ -1,0 +1,7 @@
+//! A turn on the server: prepare (employee, memory, prompt), call the models, store; whole or
+//! streamed; the exchanges' SQL and the REST routes.
+
+pub mod repo;
+pub mod rest;
+pub mod service;
+pub mod stream;

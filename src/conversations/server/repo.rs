@@ -1,0 +1,116 @@
+//! The exchanges table (`employee_interactions`): where a turn is stored, and how a stored one
+//! is read back. Memory reads the same rows through `InteractionRecord` and its column list.
+
+use crate::conversations::InteractionStatus;
+use crate::core::EmployeeId;
+use crate::platform::db::TenantTx;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::postgres::PgRow;
+use sqlx::Row;
+
+/// A stored exchange.
+#[derive(Debug, Clone)]
+pub struct InteractionRecord {
+    pub interaction_id: String,
+    pub message: String,
+    pub response: String,
+    pub model: Option<String>,
+    pub prompt_tokens: i32,
+    pub completion_tokens: i32,
+    pub latency_ms: i32,
+    pub memories_used: Vec<String>,
+    pub timestamp: DateTime<Utc>,
+}
+
+/// The columns `interaction_from_row` reads (never the vector).
+macro_rules! interaction_columns {
+    () => {
+        "SELECT interaction_id, message, response, model, prompt_tokens, completion_tokens, \
+         latency_ms, memories_used, timestamp"
+    };
+}
+
+pub(crate) use interaction_columns;
+
+pub fn interaction_from_row(r: &PgRow) -> Result<InteractionRecord, sqlx::Error> {
+    Ok(InteractionRecord {
+        interaction_id: r.try_get("interaction_id")?,
+        message: r.try_get("message")?,
+        response: r.try_get("response")?,
+        model: r.try_get("model")?,
+        prompt_tokens: r.try_get("prompt_tokens")?,
+        completion_tokens: r.try_get("completion_tokens")?,
+        latency_ms: r.try_get("latency_ms")?,
+        memories_used: r.try_get("memories_used")?,
+        timestamp: r.try_get("timestamp")?,
+    })
+}
+
+pub struct NewInteraction<'a> {
+    pub employee: &'a EmployeeId,
+    pub interaction_id: &'a str,
+    pub message: &'a str,
+    pub response: &'a str,
+    pub context: Value,
+    pub status: InteractionStatus,
+    pub model: Option<&'a str>,
+    pub task_type: Option<&'a str>,
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+    pub latency_ms: u64,
+    pub error: Option<&'a str>,
+    pub idempotency_key: Option<&'a str>,
+    pub memories_used: &'a [String],
+}
+
+/// Stores an exchange; returns its timestamp.
+pub async fn insert_interaction(
+    tx: &mut TenantTx,
+    i: NewInteraction<'_>,
+) -> Result<DateTime<Utc>, sqlx::Error> {
+    let client = tx.client().clone();
+    sqlx::query_scalar(
+        "INSERT INTO employee_interactions (client_id, employee_id, interaction_id, message, response, context,
+             status, model, task_type, prompt_tokens, completion_tokens, latency_ms, error, idempotency_key, memories_used)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+         RETURNING timestamp",
+    )
+    .bind(client.as_str())
+    .bind(i.employee.as_str())
+    .bind(i.interaction_id)
+    .bind(i.message)
+    .bind(i.response)
+    .bind(i.context)
+    .bind(i.status.as_str())
+    .bind(i.model)
+    .bind(i.task_type)
+    .bind(i.prompt_tokens as i32)
+    .bind(i.completion_tokens as i32)
+    .bind(i.latency_ms.min(i32::MAX as u64) as i32)
+    .bind(i.error)
+    .bind(i.idempotency_key)
+    .bind(i.memories_used)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+pub async fn interaction_by_idempotency_key(
+    tx: &mut TenantTx,
+    employee: &EmployeeId,
+    key: &str,
+) -> Result<Option<InteractionRecord>, sqlx::Error> {
+    let client = tx.client().clone();
+    let row = sqlx::query(
+        concat!(
+            interaction_columns!(),
+            " FROM employee_interactions WHERE client_id = $1 AND employee_id = $2 AND idempotency_key = $3"
+        ),
+    )
+    .bind(client.as_str())
+    .bind(employee.as_str())
+    .bind(key)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.as_ref().map(interaction_from_row).transpose()
+}

@@ -1,0 +1,91 @@
+//! `POST …/interact` (JSON, or Server-Sent Events when the client accepts `text/event-stream`)
+//! and `POST …/interact/stream`.
+
+use super::service::{check_idempotency_key, interact as interact_whole};
+use super::stream::interact_stream;
+use crate::accounts::server::principal::EmployeePath;
+use crate::conversations::{ChatEvent, InteractionRequest};
+use crate::core::AppError;
+use crate::platform::http::{error_body, ApiJson, EMPLOYEE};
+use crate::platform::AppState;
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::json;
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| AppError::field("Idempotency-Key", "must be visible ASCII"))?,
+        ),
+    };
+    check_idempotency_key(key)
+}
+
+fn wants_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|m| m.trim().starts_with("text/event-stream"))
+        })
+}
+
+/// A chat event as Server-Sent Events: `token` (`{"text"}`), `done` (the stored turn, as
+/// `…/interact` returns it), or `error` (the same body as an error response).
+fn sse_event(event: ChatEvent) -> Event {
+    match event {
+        ChatEvent::Token(text) => Event::default()
+            .event("token")
+            .data(json!({ "text": text }).to_string()),
+        ChatEvent::Done(r) => Event::default().event("done").data(json!(r).to_string()),
+        ChatEvent::Error(e) => Event::default()
+            .event("error")
+            .data(error_body(&e).to_string()),
+    }
+}
+
+async fn interact(
+    state: State<AppState>,
+    path: EmployeePath,
+    headers: HeaderMap,
+    body: Result<ApiJson<InteractionRequest>, AppError>,
+) -> Result<Response, AppError> {
+    if wants_stream(&headers) {
+        return stream(state, path, headers, body).await;
+    }
+    let (State(state), EmployeePath(who, id)) = (state, path);
+    let ApiJson(req) = body?;
+    let key = idempotency_key(&headers)?;
+    Ok(Json(interact_whole(&state, &who, &id, &req, key).await?).into_response())
+}
+
+async fn stream(
+    State(state): State<AppState>,
+    EmployeePath(who, id): EmployeePath,
+    headers: HeaderMap,
+    body: Result<ApiJson<InteractionRequest>, AppError>,
+) -> Result<Response, AppError> {
+    let ApiJson(req) = body?;
+    let key = idempotency_key(&headers)?;
+    let rx = interact_stream(&state, &who, &id, &req, key).await?;
+    let events = futures::stream::unfold(rx, |mut rx| async move {
+        let event = sse_event(rx.recv().await?);
+        Some((Ok::<_, std::convert::Infallible>(event), rx))
+    });
+    Ok(Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(&format!("{EMPLOYEE}/interact"), post(interact))
+        .route(&format!("{EMPLOYEE}/interact/stream"), post(stream))
+}

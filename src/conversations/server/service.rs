@@ -1,0 +1,308 @@
+//! A turn of conversation: load the employee, gather what it remembers, build the prompt, call
+//! the router, store. Postgres is the source of truth: the exchange is committed before the
+//! answer is returned, and a turn that no model could answer is stored too (status `failed`).
+
+use super::repo::{self, InteractionRecord, NewInteraction};
+use crate::accounts::ClientPrincipal;
+use crate::ai::router::candidates;
+use crate::ai::{ChatMessage, ChatRequest, Completion};
+use crate::conversations::prompt::{generation_settings, system_prompt, with_memories};
+use crate::conversations::*;
+use crate::core::{AppError, EmployeeId};
+use crate::employees::server::lookup::employee_for_turn;
+use crate::employees::EmployeeStatus;
+use crate::memory::server::service as memory;
+use crate::platform::db::TenantTx;
+use crate::platform::AppState;
+use std::time::Instant;
+
+pub(super) fn response_of(r: InteractionRecord) -> InteractionResponse {
+    let (p, c) = (
+        r.prompt_tokens.max(0) as u32,
+        r.completion_tokens.max(0) as u32,
+    );
+    InteractionResponse {
+        interaction_id: r.interaction_id,
+        message: r.response,
+        model: r.model.unwrap_or_default(),
+        usage: Usage {
+            prompt_tokens: p,
+            completion_tokens: c,
+            total_tokens: p + c,
+        },
+        latency_ms: r.latency_ms.max(0) as u64,
+        memories_used: r.memories_used,
+        created_at: r.timestamp,
+    }
+}
+
+pub fn check_idempotency_key(key: Option<&str>) -> Result<Option<String>, AppError> {
+    match key.map(str::trim) {
+        None => Ok(None),
+        Some(k) if !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()) => {
+            Ok(Some(k.to_owned()))
+        }
+        Some(_) => Err(AppError::field(
+            "Idempotency-Key",
+            "must be 1–255 visible ASCII characters",
+        )),
+    }
+}
+
+/// Everything a turn needs once the employee and its context are loaded.
+pub struct PendingTurn {
+    pub(super) message: String,
+    task_type: Option<String>,
+    context: serde_json::Value,
+    pub(super) request: ChatRequest,
+    memories_used: Vec<String>,
+    idempotency_key: Option<String>,
+}
+
+pub enum Prepared {
+    /// The Idempotency-Key names a turn already answered: this is its answer.
+    Answered(InteractionResponse),
+    Turn(Box<PendingTurn>),
+}
+
+/// How a call to the models ended.
+pub(super) struct Outcome<'a> {
+    pub response: &'a str,
+    pub model: Option<&'a str>,
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+    pub error: Option<String>,
+}
+
+impl Outcome<'_> {
+    /// No model answered.
+    pub fn failed(error: &AppError) -> Outcome<'static> {
+        Outcome {
+            response: "",
+            model: None,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            error: Some(error.to_string()),
+        }
+    }
+}
+
+pub(super) enum Persisted {
+    Stored {
+        interaction_id: String,
+        created_at: chrono::DateTime<chrono::Utc>,
+    },
+    AnsweredBefore(InteractionResponse),
+}
+
+/// Validates the request, loads the employee, what the client may use and what the employee
+/// remembers (one short read), and builds the prompt.
+#[tracing::instrument(skip_all, fields(client_id = %who.client_id, employee_id = %id))]
+pub async fn prepare(
+    state: &AppState,
+    who: &ClientPrincipal,
+    id: &EmployeeId,
+    req: &InteractionRequest,
+    idempotency_key: Option<String>,
+) -> Result<Prepared, AppError> {
+    let (message, task_type) = validate_request(req)?;
+    // The new message's vector, for recall. A failed embedding costs the turn its recall, not
+    // its answer.
+    let query = memory::query_vector(state, id, &message).await;
+    // The reads below are keyed lookups with one good plan whatever the employee.
+    let mut tx = TenantTx::begin_generic_plans(&state.pool, &who.client_id).await?;
+    let turn_employee = employee_for_turn(state, &mut tx, id).await?;
+    let employee = &turn_employee.employee;
+    if let Some(key) = &idempotency_key {
+        if let Some(first) = repo::interaction_by_idempotency_key(&mut tx, id, key).await? {
+            return Ok(Prepared::Answered(response_of(first)));
+        }
+    }
+    if employee.status != EmployeeStatus::Active {
+        return Err(AppError::conflict(format!(
+            "this employee is {}; resume it to talk to it",
+            employee.status
+        )));
+    }
+    let remembered = memory::for_turn(state, &mut tx, id, query.as_ref()).await?;
+    tx.commit().await?;
+
+    let mut messages = vec![ChatMessage::System(with_memories(
+        system_prompt(employee),
+        &remembered.recalled,
+    ))];
+    for r in &remembered.recent {
+        messages.push(ChatMessage::User(r.message.clone()));
+        messages.push(ChatMessage::assistant(r.response.clone()));
+    }
+    messages.push(ChatMessage::User(message.clone()));
+    let (temperature, max_tokens) = generation_settings(employee);
+    let prefs = &employee.model_preferences;
+    Ok(Prepared::Turn(Box::new(PendingTurn {
+        request: ChatRequest {
+            models: candidates(
+                &prefs.primary_model,
+                &prefs.fallback_models,
+                &prefs.specialized_models,
+                task_type.as_deref(),
+                &turn_employee.allowed_models,
+            ),
+            messages,
+            temperature,
+            max_tokens,
+        },
+        memories_used: remembered
+            .recalled
+            .iter()
+            .map(|m| m.id.clone())
+            .chain(remembered.recent.iter().map(|r| r.interaction_id.clone()))
+            .collect(),
+        context: serde_json::Value::Object(req.context.clone().unwrap_or_default()),
+        message,
+        task_type,
+        idempotency_key,
+    })))
+}
+
+/// Stores the turn, whatever the outcome (a failed one keeps the user's message).
+pub(super) async fn persist(
+    state: &AppState,
+    who: &ClientPrincipal,
+    id: &EmployeeId,
+    turn: &PendingTurn,
+    outcome: Outcome<'_>,
+    latency_ms: u64,
+) -> Result<Persisted, AppError> {
+    let interaction_id = uuid::Uuid::new_v4().to_string();
+    let ok = outcome.error.is_none();
+    metrics::counter!(
+        "turns_total",
+        "model" => outcome.model.unwrap_or("").to_owned(),
+        "outcome" => if ok { "completed" } else { "failed" }
+    )
+    .increment(1);
+    let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+    let inserted = repo::insert_interaction(
+        &mut tx,
+        NewInteraction {
+            employee: id,
+            interaction_id: &interaction_id,
+            message: &turn.message,
+            response: outcome.response,
+            context: turn.context.clone(),
+            status: if ok {
+                InteractionStatus::Completed
+            } else {
+                InteractionStatus::Failed
+            },
+            model: outcome.model,
+            task_type: turn.task_type.as_deref(),
+            prompt_tokens: outcome.prompt_tokens,
+            completion_tokens: outcome.completion_tokens,
+            latency_ms,
+            error: outcome.error.as_deref(),
+            // Only an answered turn claims the key, so a retry after a failure tries again.
+            idempotency_key: turn.idempotency_key.as_deref().filter(|_| ok),
+            memories_used: &turn.memories_used,
+        },
+    )
+    .await;
+    match inserted {
+        Ok(created_at) => {
+            tx.commit().await?;
+            if ok {
+                memory::remember(
+                    state,
+                    &who.client_id,
+                    id,
+                    &interaction_id,
+                    &turn.message,
+                    outcome.response,
+                    created_at,
+                )
+                .await;
+            }
+            Ok(Persisted::Stored {
+                interaction_id,
+                created_at,
+            })
+        }
+        Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+            // A concurrent request with the same key answered first: return its answer.
+            drop(tx);
+            let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+            let key = turn.idempotency_key.as_deref().unwrap_or_default();
+            let first = repo::interaction_by_idempotency_key(&mut tx, id, key).await?;
+            first
+                .map(|r| Persisted::AnsweredBefore(response_of(r)))
+                .ok_or_else(|| {
+                    AppError::conflict("a request with this Idempotency-Key is in progress")
+                })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(super) fn answer(
+    turn: &PendingTurn,
+    c: Completion,
+    interaction_id: String,
+    created_at: chrono::DateTime<chrono::Utc>,
+    latency_ms: u64,
+) -> InteractionResponse {
+    let (p, k) = (c.prompt_tokens, c.completion_tokens);
+    InteractionResponse {
+        interaction_id,
+        message: c.text,
+        model: c.model,
+        usage: Usage {
+            prompt_tokens: p,
+            completion_tokens: k,
+            total_tokens: p + k,
+        },
+        latency_ms,
+        memories_used: turn.memories_used.clone(),
+        created_at,
+    }
+}
+
+/// One turn, answered whole.
+#[tracing::instrument(skip_all, fields(client_id = %who.client_id, employee_id = %id))]
+pub async fn interact(
+    state: &AppState,
+    who: &ClientPrincipal,
+    id: &EmployeeId,
+    req: &InteractionRequest,
+    idempotency_key: Option<String>,
+) -> Result<InteractionResponse, AppError> {
+    let turn = match prepare(state, who, id, req, idempotency_key).await? {
+        Prepared::Answered(r) => return Ok(r),
+        Prepared::Turn(t) => t,
+    };
+    let started = Instant::now();
+    let result = state.router.complete(&turn.request).await;
+    let latency_ms = started.elapsed().as_millis() as u64;
+    let outcome = match &result {
+        Ok(c) => Outcome {
+            response: &c.text,
+            model: Some(&c.model),
+            prompt_tokens: c.prompt_tokens,
+            completion_tokens: c.completion_tokens,
+            error: None,
+        },
+        Err(e) => Outcome::failed(e),
+    };
+    match persist(state, who, id, &turn, outcome, latency_ms).await? {
+        Persisted::AnsweredBefore(r) => Ok(r),
+        Persisted::Stored {
+            interaction_id,
+            created_at,
+        } => Ok(answer(
+            &turn,
+            result?,
+            interaction_id,
+            created_at,
+            latency_ms,
+        )),
+    }
+}

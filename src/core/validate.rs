@@ -1,0 +1,175 @@
+//! Field-by-field validation that collects every problem before answering, so a client sees all
+//! of them at once (`{"fields": {"role": "...", "personality.empathy_level": "..."}}`).
+
+use super::error::{AppError, FieldErrors};
+
+pub const MAX_NAME: usize = 120;
+pub const MAX_SHORT_TEXT: usize = 100;
+pub const MAX_LIST_ITEM: usize = 200;
+pub const MAX_EXPERTISE_AREAS: usize = 20;
+pub const MAX_TOOLS: usize = 32;
+pub const MAX_KNOWLEDGE_SOURCES: usize = 50;
+pub const MAX_CUSTOM_TRAITS: usize = 20;
+pub const MAX_TRAIT_VALUE: usize = 200;
+pub const MAX_FALLBACK_MODELS: usize = 5;
+pub const MAX_SPECIALIZED_MODELS: usize = 20;
+pub const MAX_COMPLIANCE: usize = 20;
+pub const MAX_TOKENS_LIMIT: u32 = 32_000;
+pub const MAX_EMPLOYEES_LIMIT: u32 = 100_000;
+
+#[derive(Debug, Default)]
+pub struct Validator {
+    fields: FieldErrors,
+}
+
+impl Validator {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn error(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.fields
+            .entry(field.into())
+            .or_insert_with(|| message.into());
+    }
+
+    pub fn is_ok(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    pub fn finish<T>(self, value: T) -> Result<T, AppError> {
+        if self.fields.is_empty() {
+            return Ok(value);
+        }
+        let message = if self.fields.len() == 1 {
+            self.fields
+                .iter()
+                .map(|(f, m)| format!("{f}: {m}"))
+                .collect::<String>()
+        } else {
+            format!("{} fields are invalid", self.fields.len())
+        };
+        Err(AppError::Validation {
+            message,
+            fields: self.fields,
+        })
+    }
+
+    /// Required text: trimmed, non-empty, at most `max` characters, no control characters.
+    pub fn text(&mut self, field: &str, value: &str, max: usize) -> String {
+        let v = value.trim();
+        if v.is_empty() {
+            self.error(field, "is required");
+        } else if v.chars().count() > max {
+            self.error(field, format!("must be at most {max} characters"));
+        } else if v.chars().any(|c| c.is_control()) {
+            self.error(field, "must not contain control characters");
+        }
+        v.to_owned()
+    }
+
+    pub fn optional_text(
+        &mut self,
+        field: &str,
+        value: Option<&str>,
+        max: usize,
+    ) -> Option<String> {
+        match value.map(str::trim) {
+            None | Some("") => None,
+            Some(v) => Some(self.text(field, v, max)),
+        }
+    }
+
+    /// A list of free-text items: each trimmed and non-empty, duplicates (ignoring case) dropped.
+    pub fn text_list(
+        &mut self,
+        field: &str,
+        items: &[String],
+        max_items: usize,
+        max_len: usize,
+    ) -> Vec<String> {
+        if items.len() > max_items {
+            self.error(field, format!("must have at most {max_items} items"));
+            return Vec::new();
+        }
+        let mut out: Vec<String> = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let v = self.text(&format!("{field}[{i}]"), item, max_len);
+            if !v.is_empty() && !out.iter().any(|o| o.eq_ignore_ascii_case(&v)) {
+                out.push(v);
+            }
+        }
+        out
+    }
+
+    /// A list of identifiers (`[a-z0-9][a-z0-9_.-]*`, lower-cased), duplicates dropped.
+    pub fn slug_list(&mut self, field: &str, items: &[String], max_items: usize) -> Vec<String> {
+        if items.len() > max_items {
+            self.error(field, format!("must have at most {max_items} items"));
+            return Vec::new();
+        }
+        let mut out: Vec<String> = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let v = self.slug(&format!("{field}[{i}]"), item);
+            if !v.is_empty() && !out.contains(&v) {
+                out.push(v);
+            }
+        }
+        out
+    }
+
+    pub fn slug(&mut self, field: &str, value: &str) -> String {
+        let v = value.trim().to_ascii_lowercase();
+        let ok = !v.is_empty()
+            && v.len() <= 64
+            && v.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+        if !ok {
+            self.error(field, "must be 1–64 characters of a-z, 0-9, '_', '.' or '-', starting with a letter or digit");
+        }
+        v
+    }
+
+    pub fn unit_interval(&mut self, field: &str, value: f64) -> f64 {
+        if !(0.0..=1.0).contains(&value) || value.is_nan() {
+            self.error(field, "must be between 0.0 and 1.0");
+        }
+        value
+    }
+
+    /// A model name that must be one the client may use.
+    pub fn model(&mut self, field: &str, value: &str, allowed: &[String]) -> String {
+        let v = value.trim().to_owned();
+        if v.is_empty() {
+            self.error(field, "is required");
+        } else if !allowed.iter().any(|m| m == &v) {
+            self.error(
+                field,
+                format!(
+                    "model '{v}' is not allowed for this client (allowed: {})",
+                    allowed.join(", ")
+                ),
+            );
+        }
+        v
+    }
+}
+
+/// Parses a string enum field, recording an error naming the accepted values.
+pub fn parse_enum<T: Copy>(
+    v: &mut Validator,
+    field: &str,
+    value: &str,
+    parse: fn(&str) -> Option<T>,
+    expected: fn() -> String,
+    fallback: T,
+) -> T {
+    match parse(value.trim()) {
+        Some(t) => t,
+        None => {
+            v.error(field, format!("must be one of: {}", expected()));
+            fallback
+        }
+    }
+}

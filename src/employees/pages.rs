@@ -1,0 +1,240 @@
+//! The dashboard (a client's employees), creating an employee, and one employee's page with
+//! edit and lifecycle buttons.
+
+use super::fns::*;
+use super::*;
+use crate::accounts::fns::*;
+use crate::app::components::*;
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_navigate, use_params_map};
+
+fn names<T: std::fmt::Display>(all: &[T]) -> Vec<String> {
+    all.iter().map(|x| x.to_string()).collect()
+}
+
+#[component]
+pub fn NewEmployeePage() -> impl IntoView {
+    let create = ServerAction::<CreateEmployee>::new();
+    let session = Resource::new(|| (), |_| current_session());
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(e)) = create.value().get() {
+            navigate(&format!("/employees/{}", e.id), Default::default());
+        }
+    });
+    view! {
+        <div class=format!("{CARD} max-w-2xl")>
+            <h1 class="mb-4 text-xl font-semibold">"New employee"</h1>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    let models = session
+                        .await
+                        .ok()
+                        .and_then(|s| s.client)
+                        .map(|c| c.configuration.allowed_models)
+                        .unwrap_or_default();
+                    let mut model_options = vec![String::new()];
+                    model_options.extend(models);
+                    view! {
+                        <ActionForm action=create attr:class="space-y-3">
+                            <Field label="Role" name="role" placeholder="Customer support agent" required=true />
+                            <Field label="Industry" name="industry" placeholder="Retail banking" required=true />
+                            <Field label="Name (optional)" name="name" />
+                            <Select label="Communication style" name="communication_style" options=names(CommunicationStyle::ALL) />
+                            <Field label="Expertise areas" name="expertise_areas" placeholder="cards, mortgages" />
+                            <Field label="Tools" name="tools_needed" placeholder="crm, email" />
+                            <Field label="Knowledge domains" name="knowledge_domains" placeholder="card policy, fees" />
+                            <Select label="Primary model (blank: default)" name="primary_model" options=model_options />
+                            <button class=BUTTON type="submit">"Create employee"</button>
+                        </ActionForm>
+                    }
+                })}
+            </Transition>
+            {action_error(create.value())}
+        </div>
+    }
+}
+
+#[component]
+pub fn EmployeePage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let update = ServerAction::<UpdateEmployee>::new();
+    let action = ServerAction::<EmployeeAction>::new();
+    let delete = ServerAction::<DeleteEmployee>::new();
+    let employee = Resource::new(
+        move || (id(), update.version().get(), action.version().get()),
+        |(id, _, _)| get_employee(id),
+    );
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = delete.value().get() {
+            navigate("/dashboard", Default::default());
+        }
+    });
+
+    view! {
+        <p class="mb-4 text-sm"><A href="/dashboard" attr:class="text-indigo-700 hover:underline">"← Dashboard"</A></p>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match employee.await {
+                    Err(e) => view! { <ErrorBox error=e /> }.into_any(),
+                    Ok(e) => view! { <EmployeeView e update action delete /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn EmployeeView(
+    e: Employee,
+    update: ServerAction<UpdateEmployee>,
+    action: ServerAction<EmployeeAction>,
+    delete: ServerAction<DeleteEmployee>,
+) -> impl IntoView {
+    let id = e.id.to_string();
+    let p = e.personality.clone();
+    let m = e.model_preferences.clone();
+    let archived = e.status == EmployeeStatus::Archived;
+    let delete_id = id.clone();
+    let lifecycle_button = {
+        let id = id.clone();
+        move |act: LifecycleAction, label: &'static str| {
+            let allowed = act.apply(e.status).is_ok();
+            let id = id.clone();
+            allowed.then(move || {
+                view! {
+                    <ActionForm action=action>
+                        <input type="hidden" name="id" value=id />
+                        <input type="hidden" name="action" value=act.as_str() />
+                        <button class=BUTTON_SECONDARY type="submit">{label}</button>
+                    </ActionForm>
+                }
+            })
+        }
+    };
+    view! {
+        <div class="space-y-6">
+            <div class=CARD>
+                <div class="flex flex-wrap items-center gap-3">
+                    <h1 class="text-2xl font-semibold" data-testid="employee-name">{e.name.clone()}</h1>
+                    <StatusBadge status=e.status />
+                    <div class="ml-auto flex gap-2">
+                        <A href=format!("/employees/{}/chat", e.id) attr:class=BUTTON>"Chat"</A>
+                        {lifecycle_button(LifecycleAction::Pause, "Pause")}
+                        {lifecycle_button(LifecycleAction::Resume, "Resume")}
+                        {lifecycle_button(LifecycleAction::Archive, "Archive")}
+                        <ActionForm action=delete>
+                            <input type="hidden" name="id" value=delete_id />
+                            <button class=BUTTON_DANGER type="submit">"Delete"</button>
+                        </ActionForm>
+                    </div>
+                </div>
+                <p class="mt-1 text-sm text-slate-500">{format!("{} · {}", e.role, e.industry)}</p>
+                <dl class="mt-4 grid grid-cols-2 gap-x-6 gap-y-2 text-sm md:grid-cols-3">
+                    <div><dt class="text-slate-500">"Style"</dt><dd>{p.communication_style.to_string()}</dd></div>
+                    <div><dt class="text-slate-500">"Formality"</dt><dd>{p.formality_level.to_string()}</dd></div>
+                    <div><dt class="text-slate-500">"Expertise"</dt><dd>{p.expertise_level.to_string()}</dd></div>
+                    <div><dt class="text-slate-500">"Length"</dt><dd>{p.response_length.to_string()}</dd></div>
+                    <div><dt class="text-slate-500">"Creativity"</dt><dd>{format!("{:.2}", p.creativity_level)}</dd></div>
+                    <div><dt class="text-slate-500">"Empathy"</dt><dd>{format!("{:.2}", p.empathy_level)}</dd></div>
+                    <div><dt class="text-slate-500">"Model"</dt><dd>{m.primary_model.clone()}</dd></div>
+                    <div><dt class="text-slate-500">"Fallbacks"</dt><dd>{m.fallback_models.join(", ")}</dd></div>
+                    <div><dt class="text-slate-500">"Temperature / max tokens"</dt><dd>{format!("{:.2} / {}", m.temperature, m.max_tokens)}</dd></div>
+                    <div><dt class="text-slate-500">"Tools"</dt><dd>{e.tool_access.join(", ")}</dd></div>
+                    <div class="col-span-2"><dt class="text-slate-500">"Knowledge"</dt><dd>{e.knowledge_sources.join(", ")}</dd></div>
+                </dl>
+                {action_error(action.value())}
+                {action_error(delete.value())}
+            </div>
+            {(!archived).then(move || view! {
+                <div class=CARD>
+                    <h2 class="mb-3 text-lg font-medium">"Edit"</h2>
+                    <ActionForm action=update attr:class="grid gap-3 md:grid-cols-2">
+                        <input type="hidden" name="id" value=id />
+                        <Field label="Name" name="name" value=e.name.clone() />
+                        <Field label="Role" name="role" value=e.role.clone() />
+                        <Field label="Industry" name="industry" value=e.industry.clone() />
+                        <Field label="Expertise areas" name="expertise_areas" value=e.expertise_areas.join(", ") />
+                        <Select label="Communication style" name="communication_style" options=names(CommunicationStyle::ALL) selected=p.communication_style.to_string() />
+                        <Select label="Formality" name="formality_level" options=names(FormalityLevel::ALL) selected=p.formality_level.to_string() />
+                        <Select label="Expertise level" name="expertise_level" options=names(ExpertiseLevel::ALL) selected=p.expertise_level.to_string() />
+                        <Select label="Response length" name="response_length" options=names(ResponseLength::ALL) selected=p.response_length.to_string() />
+                        <Field label="Creativity (0–1)" name="creativity_level" value=p.creativity_level.to_string() />
+                        <Field label="Empathy (0–1)" name="empathy_level" value=p.empathy_level.to_string() />
+                        <Field label="Primary model" name="primary_model" value=m.primary_model.clone() />
+                        <Field label="Fallback models" name="fallback_models" value=m.fallback_models.join(", ") />
+                        <Field label="Temperature (0–2)" name="temperature" value=m.temperature.to_string() />
+                        <Field label="Tools" name="tool_access" value=e.tool_access.join(", ") />
+                        <Field label="Knowledge sources" name="knowledge_sources" value=e.knowledge_sources.join(", ") />
+                        <div class="md:col-span-2"><button class=BUTTON type="submit">"Save changes"</button></div>
+                    </ActionForm>
+                    {action_error(update.value())}
+                </div>
+            })}
+        </div>
+    }
+}
+
+#[component]
+pub fn DashboardPage() -> impl IntoView {
+    let session = Resource::new(|| (), |_| current_session());
+    let employees = Resource::new(|| (), |_| list_employees());
+    view! {
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let client = session.await.ok().and_then(|s| s.client);
+                let Some(client) = client else {
+                    return view! {
+                        <div class=CARD>
+                            <p>"You are not signed in as a client. " <A href="/signin" attr:class="text-indigo-700 underline">"Sign in"</A></p>
+                        </div>
+                    }
+                    .into_any();
+                };
+                let list = employees.await;
+                view! {
+                    <div class="mb-6 flex items-center justify-between">
+                        <div>
+                            <h1 class="text-2xl font-semibold">{client.name.clone()}</h1>
+                            <p class="text-sm text-slate-500">
+                                {format!("{} tier · up to {} employees · models: {}", client.tier, client.configuration.max_employees, client.configuration.allowed_models.join(", "))}
+                            </p>
+                        </div>
+                        <A href="/employees/new" attr:class=format!("{BUTTON} shrink-0 whitespace-nowrap")>"New employee"</A>
+                    </div>
+                    {match list {
+                        Ok(list) if list.is_empty() => view! { <p class="text-slate-500">"No employees yet."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <table class="w-full overflow-hidden rounded-lg border border-slate-200 bg-white text-sm shadow-sm">
+                                <thead class="bg-slate-50 text-left text-xs uppercase text-slate-500">
+                                    <tr><th class="px-4 py-2">"Name"</th><th class="px-4 py-2">"Role"</th><th class="px-4 py-2">"Model"</th><th class="px-4 py-2">"Status"</th></tr>
+                                </thead>
+                                <tbody class="divide-y divide-slate-100">
+                                    {list
+                                        .into_iter()
+                                        .map(|e| view! {
+                                            <tr data-testid="employee-row">
+                                                <td class="px-4 py-2">
+                                                    <A href=format!("/employees/{}", e.id) attr:class="font-medium text-indigo-700 hover:underline">{e.name.clone()}</A>
+                                                </td>
+                                                <td class="px-4 py-2">{e.role.clone()}</td>
+                                                <td class="px-4 py-2">{e.model_preferences.primary_model.clone()}</td>
+                                                <td class="px-4 py-2"><StatusBadge status=e.status /></td>
+                                            </tr>
+                                        })
+                                        .collect_view()}
+                                </tbody>
+                            </table>
+                        }
+                        .into_any(),
+                        Err(e) => view! { <ErrorBox error=e /> }.into_any(),
+                    }}
+                }
+                .into_any()
+            })}
+        </Transition>
+    }
+}

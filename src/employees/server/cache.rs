@@ -1,0 +1,211 @@
+//! A bounded in-process cache of employees (with what their client may use), so a chat turn
+//! does not read them from Postgres every time. Every change to an employee removes it here at
+//! once and is published on Redis (`PUBLISH workforce:employee-changed`), which every instance
+//! listens to, so the others drop their copy too. If Redis is down, messages can be missed: an
+//! entry therefore also expires after `ttl`, and on reconnecting an instance drops everything.
+
+use crate::core::{ClientId, EmployeeId};
+use crate::employees::Employee;
+use crate::platform::redis::Cache;
+use futures::StreamExt;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+pub const CHANNEL: &str = "workforce:employee-changed";
+
+/// An employee as a turn needs it.
+#[derive(Clone)]
+pub struct TurnEmployee {
+    pub employee: Arc<Employee>,
+    pub allowed_models: Arc<Vec<String>>,
+}
+
+struct Entry {
+    value: TurnEmployee,
+    at: Instant,
+}
+
+pub struct EmployeeCache {
+    entries: Mutex<HashMap<(String, String), Entry>>,
+    capacity: usize,
+    ttl: Duration,
+    /// Bumped by every invalidation: a value read before a change is not cached after it.
+    epoch: AtomicU64,
+}
+
+fn key(client: &ClientId, id: &EmployeeId) -> (String, String) {
+    (client.as_str().to_owned(), id.as_str().to_owned())
+}
+
+impl EmployeeCache {
+    pub fn new(capacity: usize, ttl: Duration) -> Self {
+        EmployeeCache {
+            entries: Mutex::new(HashMap::new()),
+            capacity,
+            ttl,
+            epoch: AtomicU64::new(0),
+        }
+    }
+
+    pub fn get(&self, client: &ClientId, id: &EmployeeId) -> Option<TurnEmployee> {
+        let entries = self.entries.lock().ok()?;
+        entries
+            .get(&key(client, id))
+            .filter(|e| e.at.elapsed() < self.ttl)
+            .map(|e| e.value.clone())
+    }
+
+    /// Read this before loading from Postgres and pass it to `insert`.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
+    }
+
+    /// Caches a value loaded when the epoch was `epoch`, unless something changed since.
+    pub fn insert(&self, client: &ClientId, id: &EmployeeId, value: TurnEmployee, epoch: u64) {
+        if self.capacity == 0 {
+            return;
+        }
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        if self.epoch() != epoch {
+            return;
+        }
+        if entries.len() >= self.capacity {
+            let ttl = self.ttl;
+            entries.retain(|_, e| e.at.elapsed() < ttl);
+        }
+        if entries.len() >= self.capacity {
+            // Still full of live entries: drop the oldest.
+            if let Some(oldest) = entries
+                .iter()
+                .min_by_key(|(_, e)| e.at)
+                .map(|(k, _)| k.clone())
+            {
+                entries.remove(&oldest);
+            }
+        }
+        let at = Instant::now();
+        entries.insert(key(client, id), Entry { value, at });
+    }
+
+    pub fn remove(&self, client: &str, id: &str) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.remove(&(client.to_owned(), id.to_owned()));
+        }
+    }
+
+    pub fn clear(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.clear();
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.lock().map(|e| e.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Drops an employee from this instance's cache at once and tells every instance (this one
+/// included) that it changed.
+pub async fn announce_change(
+    cache: &EmployeeCache,
+    redis: &Cache,
+    client: &ClientId,
+    id: &EmployeeId,
+) {
+    cache.remove(client.as_str(), id.as_str());
+    if !redis.publish(CHANNEL, &message(client, id)).await {
+        tracing::warn!(employee_id = %id, "could not announce the change; other instances see it when their copy expires");
+    }
+}
+
+/// The message announcing a change to one employee.
+pub fn message(client: &ClientId, id: &EmployeeId) -> String {
+    format!("{} {}", client.as_str(), id.as_str())
+}
+
+/// Listens for changes published by any instance (this one included) until the cache is
+/// dropped; reconnects after a lost connection, dropping everything cached meanwhile.
+pub fn listen(redis: redis::Client, cache: Weak<EmployeeCache>) {
+    tokio::spawn(async move {
+        loop {
+            let connected = async {
+                let mut pubsub = redis.get_async_pubsub().await?;
+                pubsub.subscribe(CHANNEL).await?;
+                Ok::<_, redis::RedisError>(pubsub)
+            };
+            match tokio::time::timeout(Duration::from_secs(2), connected).await {
+                Ok(Ok(pubsub)) => {
+                    let Some(c) = cache.upgrade() else { return };
+                    c.clear();
+                    drop(c);
+                    let mut messages = pubsub.into_on_message();
+                    while let Some(msg) = messages.next().await {
+                        let Some(c) = cache.upgrade() else { return };
+                        match msg.get_payload::<String>() {
+                            Ok(p) => match p.split_once(' ') {
+                                Some((client, id)) => c.remove(client, id),
+                                None => c.clear(),
+                            },
+                            Err(_) => c.clear(),
+                        }
+                    }
+                    tracing::warn!("employee change listener lost Redis; reconnecting");
+                }
+                _ => {
+                    if cache.strong_count() == 0 {
+                        return;
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if cache.strong_count() == 0 {
+                return;
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_during_a_load_keeps_the_stale_value_out() {
+        let cache = EmployeeCache::new(2, Duration::from_secs(60));
+        let client = ClientId::parse("client_0123456789abcdef01234567").expect("id");
+        let ids: Vec<EmployeeId> = (0..3)
+            .map(|i| EmployeeId::parse(&format!("{}_emp_{:024x}", client.as_str(), i)).expect("id"))
+            .collect();
+        let req: crate::employees::EmployeeRequirements =
+            serde_json::from_value(serde_json::json!({"role": "clerk", "industry": "retail", "communication_style": "friendly"}))
+                .expect("requirements");
+        let employee = crate::employees::generator::generate_employee(&req, &["m".into()], "m")
+            .expect("valid")
+            .into_employee(ids[0].clone(), client.clone(), chrono::DateTime::UNIX_EPOCH);
+        let value = || TurnEmployee {
+            employee: Arc::new(employee.clone()),
+            allowed_models: Arc::new(vec![]),
+        };
+        let before = cache.epoch();
+        cache.remove(client.as_str(), ids[0].as_str()); // a change arrives mid-load
+        cache.insert(&client, &ids[0], value(), before);
+        assert!(cache.get(&client, &ids[0]).is_none());
+        // Bounded: a third entry evicts the oldest.
+        for id in &ids {
+            cache.insert(&client, id, value(), cache.epoch());
+        }
+        assert_eq!(cache.len(), 2);
+        assert!(cache.get(&client, &ids[0]).is_none());
+        assert!(cache.get(&client, &ids[2]).is_some());
+    }
+}

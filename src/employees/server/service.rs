@@ -1,0 +1,193 @@
+//! The operations of the employee lifecycle. REST handlers and server functions both call these
+//! after the principal is resolved; each runs in one tenant transaction and writes its audit
+//! events there.
+
+use super::cache::announce_change;
+use super::repo;
+use crate::accounts::ClientPrincipal;
+use crate::audit::server::service::{self as audit, snapshot};
+use crate::audit::AuditAction;
+use crate::clients::server::service::current as current_client;
+use crate::clients::ClientStatus;
+use crate::core::{AppError, ClientId, EmployeeId};
+use crate::employees::generator::{apply_update, generate_employee};
+use crate::employees::*;
+use crate::memory::server::service::forget;
+use crate::platform::db::TenantTx;
+use crate::platform::AppState;
+use chrono::Utc;
+use serde_json::json;
+
+#[tracing::instrument(skip_all, fields(client_id = %who.client_id))]
+pub async fn create_employee(
+    state: &AppState,
+    who: &ClientPrincipal,
+    req: &EmployeeRequirements,
+) -> Result<Employee, AppError> {
+    let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+    let client = current_client(&mut tx).await?;
+    if client.status != ClientStatus::Active {
+        return Err(AppError::Forbidden {
+            message: "this client is suspended".into(),
+        });
+    }
+    let config = generate_employee(
+        req,
+        &client.configuration.allowed_models,
+        state.settings.default_model(),
+    )?;
+    repo::lock_client_for_creation(&mut tx).await?;
+    let live = repo::count_live_employees(&mut tx).await?;
+    if live >= i64::from(client.configuration.max_employees) {
+        return Err(AppError::LimitExceeded {
+            message: format!(
+                "client has reached its limit of {} employees (archive or delete one first)",
+                client.configuration.max_employees
+            ),
+        });
+    }
+    let now = Utc::now();
+    let employee = config.into_employee(EmployeeId::generate(&client.id), client.id.clone(), now);
+    let actor = who.actor();
+    repo::insert_employee(&mut tx, &employee).await?;
+    audit::record_status_change(&mut tx, &employee.id, None, employee.status, &actor).await?;
+    audit::record(
+        &mut tx,
+        &actor,
+        AuditAction::EmployeeCreate,
+        employee.id.as_str(),
+        None,
+        Some(snapshot(&employee)?),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(employee)
+}
+
+#[tracing::instrument(skip_all, fields(client_id = %who.client_id))]
+pub async fn list_employees(
+    state: &AppState,
+    who: &ClientPrincipal,
+    status: Option<EmployeeStatus>,
+) -> Result<Vec<Employee>, AppError> {
+    let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+    let list = repo::list_employees(&mut tx, status).await?;
+    tx.commit().await?;
+    Ok(list)
+}
+
+#[tracing::instrument(skip_all, fields(client_id = %who.client_id))]
+pub async fn get_employee(
+    state: &AppState,
+    who: &ClientPrincipal,
+    id: &EmployeeId,
+) -> Result<Employee, AppError> {
+    let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+    let e = repo::get_employee(&mut tx, id, false)
+        .await?
+        .ok_or_else(|| AppError::not_found("employee"))?;
+    tx.commit().await?;
+    Ok(e)
+}
+
+#[tracing::instrument(skip_all, fields(client_id = %who.client_id))]
+pub async fn update_employee(
+    state: &AppState,
+    who: &ClientPrincipal,
+    id: &EmployeeId,
+    update: &EmployeeUpdate,
+) -> Result<Employee, AppError> {
+    let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+    let current = repo::get_employee(&mut tx, id, true)
+        .await?
+        .ok_or_else(|| AppError::not_found("employee"))?;
+    if current.status == EmployeeStatus::Archived {
+        return Err(AppError::conflict("an archived employee cannot be changed"));
+    }
+    let client = current_client(&mut tx).await?;
+    let next = apply_update(&current, update, &client.configuration.allowed_models)?;
+    let stored = repo::update_employee(&mut tx, &next).await?;
+    audit::record(
+        &mut tx,
+        &who.actor(),
+        AuditAction::EmployeeUpdate,
+        id.as_str(),
+        Some(snapshot(&current)?),
+        Some(snapshot(&stored)?),
+    )
+    .await?;
+    tx.commit().await?;
+    employee_changed(state, &who.client_id, id).await;
+    Ok(stored)
+}
+
+#[tracing::instrument(skip_all, fields(client_id = %who.client_id))]
+pub async fn change_status(
+    state: &AppState,
+    who: &ClientPrincipal,
+    id: &EmployeeId,
+    action: LifecycleAction,
+) -> Result<Employee, AppError> {
+    let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+    let current = repo::get_employee(&mut tx, id, true)
+        .await?
+        .ok_or_else(|| AppError::not_found("employee"))?;
+    let to = action.apply(current.status).map_err(AppError::conflict)?;
+    let mut next = current.clone();
+    next.status = to;
+    if to == EmployeeStatus::Archived {
+        next.archived_at = Some(Utc::now());
+    }
+    let stored = repo::update_employee(&mut tx, &next).await?;
+    let actor = who.actor();
+    audit::record_status_change(&mut tx, id, Some(current.status), stored.status, &actor).await?;
+    audit::record(
+        &mut tx,
+        &actor,
+        match action {
+            LifecycleAction::Pause => AuditAction::EmployeePause,
+            LifecycleAction::Resume => AuditAction::EmployeeResume,
+            LifecycleAction::Archive => AuditAction::EmployeeArchive,
+        },
+        id.as_str(),
+        Some(json!({ "status": current.status })),
+        Some(json!({ "status": stored.status, "archived_at": stored.archived_at })),
+    )
+    .await?;
+    tx.commit().await?;
+    employee_changed(state, &who.client_id, id).await;
+    Ok(stored)
+}
+
+/// Drops the employee from this instance's cache at once and tells the other instances.
+async fn employee_changed(state: &AppState, client: &ClientId, id: &EmployeeId) {
+    announce_change(&state.employees, &state.cache, client, id).await;
+}
+
+/// Deletes the employee with its interactions, vectors and cache entries. The audit trail keeps
+/// a record of what was deleted.
+#[tracing::instrument(skip_all, fields(client_id = %who.client_id))]
+pub async fn delete_employee(
+    state: &AppState,
+    who: &ClientPrincipal,
+    id: &EmployeeId,
+) -> Result<(), AppError> {
+    let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+    let current = repo::get_employee(&mut tx, id, true)
+        .await?
+        .ok_or_else(|| AppError::not_found("employee"))?;
+    repo::delete_employee(&mut tx, id).await?;
+    audit::record(
+        &mut tx,
+        &who.actor(),
+        AuditAction::EmployeeDelete,
+        id.as_str(),
+        Some(snapshot(&current)?),
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    employee_changed(state, &who.client_id, id).await;
+    forget(state, &who.client_id, id).await;
+    Ok(())
+}

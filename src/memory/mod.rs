@@ -1,0 +1,26 @@
+//! Memory: each employee's exchanges, its recent list (Redis, a cache) and semantic recall
+//! (vectors in Postgres, written by a background indexer). Shared types here; the server part
+//! holds the SQL, the indexer and sweeper, the recent list and the REST route.
+
+pub mod fns;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One remembered exchange.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemoryItem {
+    pub id: String,
+    pub content: String,
+    pub response: String,
+    pub timestamp: DateTime<Utc>,
+    pub relevance_score: f64,
+}
+
+/// `GET …/memory`: remembered exchanges, newest first (or best first for a query).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemoryList {
+    pub memory: Vec<MemoryItem>,
+}

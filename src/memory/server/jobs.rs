@@ -1,0 +1,31 @@
+//! What the indexer and the sweeper hand each other.
+
+use crate::core::ClientId;
+use chrono::{DateTime, Utc};
+use std::sync::{Arc, Mutex};
+
+/// One exchange to embed.
+pub struct IndexJob {
+    pub client: ClientId,
+    pub employee_id: String,
+    pub interaction_id: String,
+    pub text: String,
+    /// The exchange's timestamp, as stored.
+    pub timestamp: DateTime<Utc>,
+}
+
+/// The oldest exchange the indexer dropped or failed on since the sweeper last looked: the
+/// sweeper then goes over every exchange from there on.
+#[derive(Clone, Default)]
+pub struct Missed(Arc<Mutex<Option<DateTime<Utc>>>>);
+
+impl Missed {
+    pub fn note(&self, timestamp: DateTime<Utc>) {
+        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *m = Some(m.map_or(timestamp, |t| t.min(timestamp)));
+    }
+
+    pub fn take(&self) -> Option<DateTime<Utc>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}

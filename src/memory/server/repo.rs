@@ -1,0 +1,315 @@
+//! Memory's SQL: recent exchanges, exact semantic recall over one employee's vectors, and the
+//! vectors the indexer writes and the sweeper looks for.
+
+use crate::conversations::server::repo::{
+    interaction_columns, interaction_from_row, InteractionRecord,
+};
+use crate::core::EmployeeId;
+use crate::platform::db::TenantTx;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::Query;
+use sqlx::{Postgres, Row};
+
+/// The newest completed exchanges of employee $2, newest first; the argument is the parameter
+/// holding how many.
+macro_rules! recent_sql {
+    ($limit:literal) => {
+        concat!(
+            interaction_columns!(),
+            " FROM employee_interactions
+             WHERE client_id = $1 AND employee_id = $2 AND status = 'completed'
+             ORDER BY timestamp DESC, id DESC LIMIT ",
+            $limit
+        )
+    };
+}
+
+/// The newest completed exchanges, newest first.
+pub async fn recent_interactions(
+    tx: &mut TenantTx,
+    employee: &EmployeeId,
+    limit: u32,
+) -> Result<Vec<InteractionRecord>, sqlx::Error> {
+    let client = tx.client().clone();
+    let rows = sqlx::query(recent_sql!("$3"))
+        .bind(client.as_str())
+        .bind(employee.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.iter().map(interaction_from_row).collect()
+}
+
+/// One remembered exchange found by semantic search, with its cosine similarity to the query.
+#[derive(Debug, Clone)]
+pub struct Recalled {
+    pub record: InteractionRecord,
+    pub score: f64,
+}
+
+/// The largest vectors the covering recall index carries (see migrations/…_halfvec_recall.sql).
+macro_rules! compact_max_dims {
+    () => {
+        1024
+    };
+}
+const COMPACT_MAX_DIMS: usize = compact_max_dims!();
+
+/// Ranks one employee's vectors of one model (`top`), then reads the winning exchanges one by
+/// one through their key. The argument is how the vector's dimension compares with
+/// `compact_max_dims!()`, which picks the covering index or the primary key (a constant
+/// condition, so even a generic plan matches the partial index). `OFFSET 0` keeps the lookup a
+/// subquery run once per winner: as a plain join, a generic plan (which cannot know how small
+/// `LIMIT $5` is) may hash-join the winners against every exchange of the employee.
+macro_rules! recall_sql {
+    ($dims_cmp:literal) => {
+        concat!(
+            "WITH top AS (
+                 SELECT interaction_id AS winner, embedding <=> $4 AS distance
+                 FROM interaction_vectors
+                 WHERE client_id = $1 AND employee_id = $2 AND model = $3
+                   AND vector_dims(embedding) ",
+            $dims_cmp,
+            " ",
+            compact_max_dims!(),
+            "
+                 ORDER BY embedding <=> $4 LIMIT $5)
+             SELECT i.*, 1 - top.distance AS score
+             FROM top CROSS JOIN LATERAL (",
+            interaction_columns!(),
+            " FROM employee_interactions
+                 WHERE client_id = $1 AND employee_id = $2 AND interaction_id = top.winner
+                 OFFSET 0) i"
+        )
+    };
+}
+
+/// Recall's rows, best first.
+macro_rules! recall_only_sql {
+    ($dims_cmp:literal) => {
+        concat!(
+            recall_sql!($dims_cmp),
+            " ORDER BY score DESC, timestamp DESC"
+        )
+    };
+}
+
+/// Recall's rows and the newest `$6` completed exchanges (score NULL) in one statement: the
+/// recent ones first, newest first, then the recalled ones, best first.
+macro_rules! recent_and_recall_sql {
+    ($dims_cmp:literal) => {
+        concat!(
+            "(",
+            recall_sql!($dims_cmp),
+            ") UNION ALL (SELECT *, NULL::float8 AS score FROM (",
+            recent_sql!("$6"),
+            ") recent)
+             ORDER BY score DESC, timestamp DESC"
+        )
+    };
+}
+
+/// The SQL for a query vector of `dims` dimensions: vectors up to the limit are ranked by an
+/// index-only scan of the covering index, wider ones through the primary key and the table.
+fn by_dims(dims: usize, compact: &'static str, wide: &'static str) -> &'static str {
+    if dims <= COMPACT_MAX_DIMS {
+        compact
+    } else {
+        wide
+    }
+}
+
+/// `sql` with recall's parameters bound: $1 client, $2 employee, $3 model, $4 the query vector,
+/// $5 how many to rank.
+fn recall_query<'a>(
+    sql: &'static str,
+    client: &'a crate::core::ClientId,
+    employee: &'a EmployeeId,
+    model: &'a str,
+    query: &'a pgvector::HalfVector,
+    limit: u32,
+) -> Query<'a, Postgres, PgArguments> {
+    sqlx::query(sql)
+        .bind(client.as_str())
+        .bind(employee.as_str())
+        .bind(model)
+        .bind(query)
+        .bind(i64::from(limit))
+}
+
+fn recalled_from_row(r: &PgRow) -> Result<Recalled, sqlx::Error> {
+    Ok(Recalled {
+        record: interaction_from_row(r)?,
+        score: r.try_get::<Option<f64>, _>("score")?.unwrap_or(0.0),
+    })
+}
+
+/// The `limit` exchanges of one employee most similar to `query` (cosine), among the vectors of
+/// `model` only. Exact: every vector of this employee and model is compared.
+pub async fn recall(
+    tx: &mut TenantTx,
+    employee: &EmployeeId,
+    model: &str,
+    query: &pgvector::HalfVector,
+    limit: u32,
+) -> Result<Vec<Recalled>, sqlx::Error> {
+    let sql = by_dims(
+        query.as_slice().len(),
+        recall_only_sql!("<="),
+        recall_only_sql!(">"),
+    );
+    let client = tx.client().clone();
+    let rows = recall_query(sql, &client, employee, model, query, limit)
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.iter().map(recalled_from_row).collect()
+}
+
+/// What a turn remembers, in one statement: the newest `recent` completed exchanges (newest
+/// first, as `recent_interactions`) and the `limit` most similar to `query` (as `recall`).
+#[allow(clippy::too_many_arguments)]
+pub async fn recent_and_recalled(
+    tx: &mut TenantTx,
+    employee: &EmployeeId,
+    recent: u32,
+    model: &str,
+    query: &pgvector::HalfVector,
+    limit: u32,
+) -> Result<(Vec<InteractionRecord>, Vec<Recalled>), sqlx::Error> {
+    let sql = by_dims(
+        query.as_slice().len(),
+        recent_and_recall_sql!("<="),
+        recent_and_recall_sql!(">"),
+    );
+    let client = tx.client().clone();
+    let rows = recall_query(sql, &client, employee, model, query, limit)
+        .bind(i64::from(recent))
+        .fetch_all(&mut **tx)
+        .await?;
+    let (mut newest, mut recalled) = (Vec::new(), Vec::new());
+    for r in &rows {
+        if r.try_get::<Option<f64>, _>("score")?.is_none() {
+            newest.push(interaction_from_row(r)?);
+        } else {
+            recalled.push(recalled_from_row(r)?);
+        }
+    }
+    Ok((newest, recalled))
+}
+
+/// Stores the vectors of several exchanges of one client, made by `model`, in one statement;
+/// returns how many were new. An exchange deleted meanwhile is skipped, and so is one that
+/// already has a vector of this model.
+pub async fn insert_vectors(
+    tx: &mut TenantTx,
+    employees: &[&str],
+    interaction_ids: &[&str],
+    model: &str,
+    embeddings: &[&pgvector::HalfVector],
+) -> Result<u64, sqlx::Error> {
+    let client = tx.client().clone();
+    let done = sqlx::query(
+        "INSERT INTO interaction_vectors (client_id, employee_id, interaction_id, model, embedding)
+         SELECT $1, v.employee_id, v.interaction_id, $5, v.embedding
+         FROM unnest($2::text[], $3::text[], $4::halfvec[]) AS v(employee_id, interaction_id, embedding)
+         WHERE EXISTS (SELECT 1 FROM employee_interactions i
+                       WHERE i.client_id = $1 AND i.employee_id = v.employee_id
+                         AND i.interaction_id = v.interaction_id)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(client.as_str())
+    .bind(employees)
+    .bind(interaction_ids)
+    .bind(embeddings)
+    .bind(model)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Answered exchanges of one client without a vector of `model`, in a given order after a
+/// cursor ($4, $5). The arguments are the cursor condition and the order it follows.
+macro_rules! missing_vectors_sql {
+    ($after:literal, $order:literal) => {
+        concat!(
+            "SELECT i.employee_id, i.interaction_id, i.message, i.response, i.timestamp
+             FROM employee_interactions i
+             WHERE i.client_id = $1 AND i.status = 'completed' AND ",
+            $after,
+            "
+               AND NOT EXISTS (SELECT 1 FROM interaction_vectors v
+                               WHERE v.client_id = $1 AND v.employee_id = i.employee_id
+                                 AND v.interaction_id = i.interaction_id AND v.model = $2)
+             ORDER BY ",
+            $order,
+            " LIMIT $3"
+        )
+    };
+}
+
+/// Where a scan for missing vectors goes on from; ties are broken by the exchange's id.
+pub enum MissingAfter<'a> {
+    /// In key order (employee, exchange), through the unique index: a pass over everything.
+    Employee(&'a str),
+    /// In time order: the exchanges stored from a moment on.
+    Time(DateTime<Utc>),
+}
+
+/// Up to `limit` answered exchanges of one client after (`after`, `after_interaction`) that have
+/// no vector of `model`.
+pub async fn missing_vectors(
+    tx: &mut TenantTx,
+    model: &str,
+    after: MissingAfter<'_>,
+    after_interaction: &str,
+    limit: u32,
+) -> Result<Vec<PendingEmbedding>, sqlx::Error> {
+    let client = tx.client().clone();
+    let query = sqlx::query(match after {
+        MissingAfter::Employee(_) => missing_vectors_sql!(
+            "(i.employee_id, i.interaction_id) > ($4, $5)",
+            "i.employee_id, i.interaction_id"
+        ),
+        MissingAfter::Time(_) => missing_vectors_sql!(
+            "(i.timestamp, i.interaction_id) > ($4, $5)",
+            "i.timestamp, i.interaction_id"
+        ),
+    })
+    .bind(client.as_str())
+    .bind(model)
+    .bind(i64::from(limit));
+    let query = match after {
+        MissingAfter::Employee(employee_id) => query.bind(employee_id),
+        MissingAfter::Time(timestamp) => query.bind(timestamp),
+    }
+    .bind(after_interaction);
+    let rows = query.fetch_all(&mut **tx).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(PendingEmbedding {
+                employee_id: r.try_get("employee_id")?,
+                interaction_id: r.try_get("interaction_id")?,
+                text: embedding_text(
+                    &r.try_get::<String, _>("message")?,
+                    &r.try_get::<String, _>("response")?,
+                ),
+                timestamp: r.try_get("timestamp")?,
+            })
+        })
+        .collect()
+}
+
+/// An exchange waiting for its embedding.
+#[derive(Debug, Clone)]
+pub struct PendingEmbedding {
+    pub employee_id: String,
+    pub interaction_id: String,
+    pub text: String,
+    pub timestamp: DateTime<Utc>,
+}
+
+/// What is embedded for an exchange: the user's words, then the answer.
+pub fn embedding_text(message: &str, response: &str) -> String {
+    format!("{message}\n{response}")
+}

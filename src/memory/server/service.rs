@@ -1,0 +1,196 @@
+//! What an employee remembers: what a turn is given (recent exchanges and recalled ones), what
+//! happens to an answered exchange (indexed, pushed on the recent list), and the reads behind
+//! the memory browser and `GET …/memory`.
+
+use super::jobs::IndexJob;
+use super::{recent, repo};
+use crate::accounts::ClientPrincipal;
+use crate::conversations::server::repo::InteractionRecord;
+use crate::core::{AppError, ClientId, EmployeeId};
+use crate::employees::server::lookup::ensure_exists;
+use crate::memory::MemoryItem;
+use crate::platform::db::TenantTx;
+use crate::platform::AppState;
+use chrono::{DateTime, Utc};
+use pgvector::HalfVector;
+
+/// The query vector of a message, with the model that made it; `None` when recall is off or
+/// the embedding model failed (the turn then goes on without recall).
+pub struct QueryVector {
+    model: String,
+    vector: HalfVector,
+}
+
+/// What a turn is given: the newest exchanges, oldest first, and the recalled ones, best first.
+pub struct Remembered {
+    pub recent: Vec<InteractionRecord>,
+    pub recalled: Vec<MemoryItem>,
+}
+
+fn memory_item(r: repo::Recalled) -> MemoryItem {
+    MemoryItem {
+        id: r.record.interaction_id,
+        content: r.record.message,
+        response: r.record.response,
+        timestamp: r.record.timestamp,
+        relevance_score: r.score,
+    }
+}
+
+/// The vector of a new message, for recall. A failed embedding costs the turn its recall, not
+/// its answer.
+pub async fn query_vector(state: &AppState, id: &EmployeeId, message: &str) -> Option<QueryVector> {
+    let m = state.memory.as_ref()?;
+    match m.embedder.embed_query(message).await {
+        Ok(vector) => Some(QueryVector {
+            model: m.embedder.model().to_owned(),
+            vector,
+        }),
+        Err(e) => {
+            tracing::warn!(employee_id = %id, "no recall for this turn: {e}");
+            None
+        }
+    }
+}
+
+/// The recent exchanges and, with a query vector, the most relevant older ones, in one read of
+/// the turn's transaction.
+pub async fn for_turn(
+    state: &AppState,
+    tx: &mut TenantTx,
+    id: &EmployeeId,
+    query: Option<&QueryVector>,
+) -> Result<Remembered, AppError> {
+    let recent_turns = state.settings.file.limits.recent_turns;
+    let memory = &state.settings.file.memory;
+    let (mut recent, recalled) = match query {
+        // Enough to still have `recall_k` once the recent turns are left out.
+        Some(q) => {
+            repo::recent_and_recalled(
+                tx,
+                id,
+                recent_turns,
+                &q.model,
+                &q.vector,
+                memory.recall_k + recent_turns,
+            )
+            .await?
+        }
+        None => (
+            repo::recent_interactions(tx, id, recent_turns).await?,
+            Vec::new(),
+        ),
+    };
+    recent.reverse();
+    let recalled = recalled
+        .into_iter()
+        .filter(|r| r.score >= memory.min_relevance)
+        .filter(|r| {
+            !recent
+                .iter()
+                .any(|t| t.interaction_id == r.record.interaction_id)
+        })
+        .take(memory.recall_k as usize)
+        .map(memory_item)
+        .collect();
+    Ok(Remembered { recent, recalled })
+}
+
+/// An answered exchange, just stored: queued for its vector and put on the recent list.
+pub async fn remember(
+    state: &AppState,
+    client: &ClientId,
+    id: &EmployeeId,
+    interaction_id: &str,
+    message: &str,
+    response: &str,
+    created_at: DateTime<Utc>,
+) {
+    if let Some(m) = &state.memory {
+        m.indexer.enqueue(IndexJob {
+            client: client.clone(),
+            employee_id: id.as_str().to_owned(),
+            interaction_id: interaction_id.to_owned(),
+            text: repo::embedding_text(message, response),
+            timestamp: created_at,
+        });
+    }
+    let item = MemoryItem {
+        id: interaction_id.to_owned(),
+        content: message.to_owned(),
+        response: response.to_owned(),
+        timestamp: created_at,
+        relevance_score: 1.0,
+    };
+    if !recent::push(&state.cache, client, id, &item).await {
+        tracing::warn!(employee_id = %id, "interaction stored; the recent list in Redis was not updated");
+    }
+}
+
+/// Drops what Redis holds for a deleted employee.
+pub async fn forget(state: &AppState, client: &ClientId, id: &EmployeeId) {
+    if !recent::purge(&state.cache, client, id).await {
+        tracing::warn!(employee_id = %id, "employee deleted; its cache entries could not be removed now");
+    }
+}
+
+/// The most recent exchanges, newest first: from Redis when it holds enough of them, else from
+/// Postgres (the source of truth).
+#[tracing::instrument(skip_all, fields(client_id = %who.client_id, employee_id = %id))]
+pub async fn recent_memory(
+    state: &AppState,
+    who: &ClientPrincipal,
+    id: &EmployeeId,
+    limit: u32,
+) -> Result<Vec<MemoryItem>, AppError> {
+    let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+    ensure_exists(&mut tx, id).await?;
+    if let Some(items) = recent::read(&state.cache, &who.client_id, id, limit as usize).await {
+        if items.len() >= limit as usize {
+            return Ok(items);
+        }
+    }
+    let rows = repo::recent_interactions(&mut tx, id, limit).await?;
+    tx.commit().await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| MemoryItem {
+            id: r.interaction_id,
+            content: r.message,
+            response: r.response,
+            timestamp: r.timestamp,
+            relevance_score: 1.0,
+        })
+        .collect())
+}
+
+/// The `limit` exchanges most similar to `query`, best first, with their cosine similarity.
+#[tracing::instrument(skip_all, fields(client_id = %who.client_id, employee_id = %id))]
+pub async fn semantic_memory(
+    state: &AppState,
+    who: &ClientPrincipal,
+    id: &EmployeeId,
+    query: &str,
+    limit: u32,
+) -> Result<Vec<MemoryItem>, AppError> {
+    let Some(m) = &state.memory else {
+        return Err(AppError::Unavailable {
+            message: "semantic recall is turned off on this server (memory.embedding_model)".into(),
+        });
+    };
+    {
+        let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+        ensure_exists(&mut tx, id).await?;
+    }
+    let vector = m
+        .embedder
+        .embed_query(query)
+        .await
+        .map_err(|e| AppError::Unavailable {
+            message: format!("the embedding model could not answer: {e}"),
+        })?;
+    let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+    let found = repo::recall(&mut tx, id, m.embedder.model(), &vector, limit).await?;
+    tx.commit().await?;
+    Ok(found.into_iter().map(memory_item).collect())
+}

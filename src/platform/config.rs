@@ -1,0 +1,291 @@
+//! Typed settings: `Leptos.toml`, then `WORKFORCE__…` environment overrides, then the secrets
+//! that only ever come from the environment.
+
+use crate::ai::{ProviderConfig, ProviderKind};
+use crate::clients::TierInfo;
+use anyhow::{bail, Context};
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Limits {
+    pub request_body_bytes: usize,
+    pub api_key_cache_seconds: u64,
+    pub db_max_connections: u32,
+    pub model_timeout_seconds: u64,
+    pub recent_turns: u32,
+    pub employee_cache_entries: usize,
+    pub employee_cache_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Models {
+    pub default: String,
+    /// Preferred over `default` when the provider offering it has its key.
+    #[serde(default)]
+    pub default_with_provider: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Provider {
+    pub name: String,
+    pub kind: ProviderKind,
+    #[serde(default)]
+    pub base_url: Option<String>,
+    #[serde(default)]
+    pub base_url_env: Option<String>,
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    pub models: Vec<String>,
+    #[serde(default)]
+    pub embedding_models: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Tier {
+    pub max_employees: u32,
+    pub allowed_models: Vec<String>,
+}
+
+/// The in-process models.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Local {
+    pub models_dir: std::path::PathBuf,
+    pub chat_workers: usize,
+    pub chat_queue: usize,
+    pub embed_workers: usize,
+    pub embed_queue: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Memory {
+    /// `all-minilm-l6-v2` (in-process), a provider's embedding model, or "" for none.
+    pub embedding_model: String,
+    pub recall_k: u32,
+    pub min_relevance: f64,
+    /// How often the sweeper looks for exchanges the indexer dropped or failed on.
+    pub sweep_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct FileSettings {
+    pub limits: Limits,
+    pub models: Models,
+    pub local: Local,
+    pub memory: Memory,
+    pub providers: Vec<Provider>,
+    pub tiers: BTreeMap<String, Tier>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub file: FileSettings,
+    /// Owner connection: migrations and role set-up.
+    pub database_url: SecretString,
+    /// Runtime connection as `workforce_app`; derived from `database_url` when unset.
+    pub app_database_url: Option<SecretString>,
+    pub app_database_password: Option<SecretString>,
+    pub redis_url: SecretString,
+    pub admin_token: Option<SecretString>,
+    /// The providers with their base URL and key resolved from the environment at load time.
+    pub providers: Vec<ProviderConfig>,
+}
+
+impl Settings {
+    /// Reads `WORKFORCE_CONFIG` (default `Leptos.toml`) and the environment.
+    pub fn load() -> anyhow::Result<Self> {
+        let path = std::env::var("WORKFORCE_CONFIG").unwrap_or_else(|_| "Leptos.toml".to_owned());
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+        let file = parse_with_overrides(&text, std::env::vars())?;
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        Ok(Settings {
+            providers: resolve_providers(&file),
+            file,
+            database_url: env("DATABASE_URL")
+                .context("DATABASE_URL must be set")?
+                .into(),
+            app_database_url: env("WORKFORCE_APP_DATABASE_URL").map(Into::into),
+            app_database_password: env("WORKFORCE_APP_DB_PASSWORD").map(Into::into),
+            redis_url: env("REDIS_URL")
+                .unwrap_or_else(|| "redis://127.0.0.1:6379".into())
+                .into(),
+            admin_token: env("WORKFORCE_ADMIN_TOKEN").map(Into::into),
+        })
+    }
+
+    /// The model a new employee gets when its requirements name none (and the client may use
+    /// it): `models.default_with_provider` when the provider offering it is configured, else
+    /// `models.default` — the local model, which needs no key.
+    pub fn default_model(&self) -> &str {
+        self.file
+            .models
+            .default_with_provider
+            .as_deref()
+            .filter(|m| {
+                self.providers
+                    .iter()
+                    .any(|p| p.api_key.is_some() && p.models.iter().any(|x| x == m))
+            })
+            .unwrap_or(&self.file.models.default)
+    }
+
+    pub fn tier(&self, name: &str) -> Option<TierInfo> {
+        let name = name.trim().to_ascii_lowercase();
+        self.file.tiers.get(&name).map(|t| TierInfo {
+            name: name.clone(),
+            max_employees: t.max_employees,
+            allowed_models: t.allowed_models.clone(),
+        })
+    }
+
+    pub fn tiers(&self) -> Vec<TierInfo> {
+        self.file
+            .tiers
+            .keys()
+            .filter_map(|k| self.tier(k))
+            .collect()
+    }
+
+    /// Providers with their base URL and key resolved from the environment.
+    pub fn provider_configs(&self) -> Vec<ProviderConfig> {
+        self.providers.clone()
+    }
+
+    pub fn tier_names(&self) -> Vec<String> {
+        self.file.tiers.keys().cloned().collect()
+    }
+}
+
+/// Each provider of the file with its base URL and key read from the environment.
+pub fn resolve_providers(file: &FileSettings) -> Vec<ProviderConfig> {
+    let env = |k: &Option<String>| {
+        k.as_ref()
+            .and_then(|k| std::env::var(k).ok())
+            .filter(|v| !v.trim().is_empty())
+    };
+    file.providers
+        .iter()
+        .map(|p| ProviderConfig {
+            name: p.name.clone(),
+            kind: p.kind,
+            base_url: env(&p.base_url_env)
+                .or_else(|| p.base_url.clone())
+                .unwrap_or_default(),
+            api_key: env(&p.api_key_env).map(Into::into),
+            api_key_env: p.api_key_env.clone(),
+            models: p.models.clone(),
+            embedding_models: p.embedding_models.clone(),
+        })
+        .collect()
+}
+
+pub use crate::ai::inference::default_models_dir;
+
+/// Parses the settings file and applies `WORKFORCE__A__B=value` overrides to `a.b`.
+pub fn parse_with_overrides(
+    text: &str,
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> anyhow::Result<FileSettings> {
+    let mut root: toml::Table = text.parse().context("Leptos.toml is not valid TOML")?;
+    for (key, value) in vars {
+        let Some(path) = key.strip_prefix("WORKFORCE__") else {
+            continue;
+        };
+        let parts: Vec<String> = path.split("__").map(|p| p.to_ascii_lowercase()).collect();
+        if parts.iter().any(String::is_empty) {
+            bail!("malformed override variable {key}");
+        }
+        let parsed = format!("v = {value}")
+            .parse::<toml::Table>()
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or(toml::Value::String(value));
+        let mut table = &mut root;
+        for part in &parts[..parts.len() - 1] {
+            let entry = table
+                .entry(part.clone())
+                .or_insert_with(|| toml::Value::Table(Default::default()));
+            table = entry
+                .as_table_mut()
+                .with_context(|| format!("{key}: '{part}' is not a section"))?;
+        }
+        if let Some(last) = parts.last() {
+            table.insert(last.clone(), parsed);
+        }
+    }
+    let settings: FileSettings = toml::Value::Table(root)
+        .try_into()
+        .context("invalid settings")?;
+    let catalogue: Vec<&String> = settings.providers.iter().flat_map(|p| &p.models).collect();
+    for (name, tier) in &settings.tiers {
+        if tier.allowed_models.is_empty() {
+            bail!("tier {name} allows no model");
+        }
+        for m in &tier.allowed_models {
+            if !catalogue.contains(&m) {
+                bail!("tier {name} allows model {m}, which no provider offers");
+            }
+        }
+    }
+    Ok(settings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = include_str!("../../Leptos.toml");
+
+    #[test]
+    fn the_shipped_file_parses_and_overrides_apply() {
+        let s = parse_with_overrides(FILE, []).expect("shipped Leptos.toml is valid");
+        assert!(s.tiers.contains_key("starter"));
+        let vars = [
+            (
+                "WORKFORCE__TIERS__STARTER__MAX_EMPLOYEES".to_string(),
+                "7".to_string(),
+            ),
+            (
+                "WORKFORCE__MODELS__DEFAULT".to_string(),
+                "gpt-4o".to_string(),
+            ),
+            ("UNRELATED".to_string(), "x".to_string()),
+        ];
+        let s = parse_with_overrides(FILE, vars).expect("overrides apply");
+        assert_eq!(s.tiers["starter"].max_employees, 7);
+        assert_eq!(s.models.default, "gpt-4o");
+    }
+
+    #[test]
+    fn the_default_model_is_the_local_one_until_a_provider_key_is_set() {
+        let file = parse_with_overrides(FILE, []).expect("file");
+        let mut s = Settings {
+            providers: resolve_providers(&file),
+            file,
+            database_url: String::new().into(),
+            app_database_url: None,
+            app_database_password: None,
+            redis_url: String::new().into(),
+            admin_token: None,
+        };
+        for p in &mut s.providers {
+            p.api_key = None;
+        }
+        assert_eq!(s.default_model(), "smollm2-135m-instruct");
+        for p in s.providers.iter_mut().filter(|p| p.name == "openai") {
+            p.api_key = Some("sk-x".to_owned().into());
+        }
+        assert_eq!(s.default_model(), "gpt-4o-mini");
+    }
+
+    #[test]
+    fn a_tier_naming_an_unknown_model_is_refused() {
+        let vars = [(
+            "WORKFORCE__TIERS__STARTER__ALLOWED_MODELS".to_string(),
+            r#"["nope"]"#.to_string(),
+        )];
+        let err = parse_with_overrides(FILE, vars).expect_err("unknown model");
+        assert!(err.to_string().contains("nope"));
+    }
+}

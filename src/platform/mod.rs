@@ -1,0 +1,16 @@
+//! What every feature's server part stands on: settings, the shared state, the database (pools,
+//! tenant transactions), Redis, HTTP extractors and error mapping, telemetry, and start-up — the
+//! only module that knows every feature.
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod fns;
+pub mod health;
+pub mod http;
+pub mod redis;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+pub use state::AppState;

@@ -1,0 +1,152 @@
+//! The composition root: the state, every feature's routes, the pages and server functions,
+//! and the middleware, assembled in one place. The only module that knows every feature.
+
+use super::config::Settings;
+use super::http::{api_not_found, method_not_allowed};
+use super::redis::Cache;
+use super::state::{AppState, Memory};
+use super::telemetry;
+use crate::accounts::server::keys::KeyCache;
+use crate::accounts::server::principal::{self, OperatorAuth};
+use crate::ai::embeddings::Embedder;
+use crate::ai::local::LocalChat;
+use crate::ai::{ModelRouter, ProviderKind};
+use crate::app::{shell, App};
+use crate::employees::server::cache::{self as employee_cache, EmployeeCache};
+use crate::memory::server::indexer::Indexer;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
+use secrecy::ExposeSecret;
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use telemetry::init_tracing;
+
+/// Builds the state; must run inside the Tokio runtime (it starts the memory indexer).
+pub fn build_state(
+    pool: PgPool,
+    settings: Settings,
+    leptos_options: LeptosOptions,
+) -> anyhow::Result<AppState> {
+    let cache = Cache::new(settings.redis_url.expose_secret())?;
+    let providers = settings.provider_configs();
+    let local = &settings.file.local;
+    let local_chat = providers
+        .iter()
+        .any(|p| p.kind == ProviderKind::Local)
+        .then(|| {
+            LocalChat::start(
+                local.models_dir.clone(),
+                local.chat_workers,
+                local.chat_queue,
+            )
+        });
+    let router = ModelRouter::new(
+        providers,
+        Duration::from_secs(settings.file.limits.model_timeout_seconds),
+        local_chat,
+    );
+    let memory = Embedder::from_settings(&settings)?.map(|embedder| {
+        let embedder = Arc::new(embedder);
+        Memory {
+            indexer: Indexer::start(
+                pool.clone(),
+                embedder.clone(),
+                Duration::from_secs(settings.file.memory.sweep_seconds.max(1)),
+            ),
+            embedder,
+        }
+    });
+    let employees = Arc::new(EmployeeCache::new(
+        settings.file.limits.employee_cache_entries,
+        Duration::from_secs(settings.file.limits.employee_cache_seconds),
+    ));
+    employee_cache::listen(cache.redis_client(), Arc::downgrade(&employees));
+    Ok(AppState {
+        pool,
+        cache,
+        employees,
+        settings: Arc::new(settings),
+        keys: Arc::new(KeyCache::default()),
+        router: Arc::new(router),
+        memory,
+        leptos_options,
+    })
+}
+
+async fn server_fn_handler(State(state): State<AppState>, req: Request<Body>) -> impl IntoResponse {
+    handle_server_fns_with_context(move || provide_context(state.clone()), req).await
+}
+
+/// `GET /metrics` (Prometheus text format), for the operator only.
+async fn metrics_endpoint(State(state): State<AppState>, _op: OperatorAuth) -> Response {
+    let Some(handle) = telemetry::metrics() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "metrics are off").into_response();
+    };
+    let (size, idle) = (state.pool.size(), state.pool.num_idle() as u32);
+    metrics::gauge!("db_pool_connections", "state" => "idle").set(f64::from(idle));
+    metrics::gauge!("db_pool_connections", "state" => "in_use")
+        .set(f64::from(size.saturating_sub(idle)));
+    if let Some(m) = &state.memory {
+        metrics::gauge!("memory_index_queue_depth").set(m.indexer.queue_depth() as f64);
+    }
+    handle.run_upkeep();
+    handle.render().into_response()
+}
+
+/// Every feature's REST routes, under `/api/v1`.
+fn api_routes() -> Router<AppState> {
+    Router::new()
+        .merge(crate::clients::server::rest::router())
+        .merge(crate::employees::server::rest::router())
+        .merge(crate::audit::server::rest::router())
+        .merge(crate::conversations::server::rest::router())
+        .merge(crate::memory::server::rest::router())
+        .merge(crate::usage::server::rest::router())
+        .fallback(api_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+pub fn build_router(state: AppState) -> Router {
+    telemetry::metrics();
+    let routes = generate_route_list(App);
+    let body_limit = state.settings.file.limits.request_body_bytes;
+    let ctx_state = state.clone();
+    let (set_request_id, propagate_request_id) = telemetry::request_id_layers();
+    Router::new()
+        .nest("/api/v1", api_routes())
+        .merge(super::health::router())
+        .route("/metrics", get(metrics_endpoint))
+        .route(
+            "/rpc/{*fn_name}",
+            post(server_fn_handler).get(server_fn_handler),
+        )
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(ctx_state.clone()),
+            {
+                let options = state.leptos_options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            principal::resolve,
+        ))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(telemetry::track_requests))
+        .layer(telemetry::trace_layer())
+        .layer(propagate_request_id)
+        .layer(set_request_id)
+        .with_state(state)
+}

@@ -1,0 +1,40 @@
+//! The state every handler and server function receives.
+
+use super::config::Settings;
+use super::redis::Cache;
+use crate::accounts::server::keys::KeyCache;
+use crate::ai::embeddings::Embedder;
+use crate::ai::ModelRouter;
+use crate::employees::server::cache::EmployeeCache;
+use crate::memory::server::indexer::Indexer;
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use sqlx::PgPool;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    /// Runtime pool, connected as `workforce_app`.
+    pub pool: PgPool,
+    pub cache: Cache,
+    pub settings: Arc<Settings>,
+    pub keys: Arc<KeyCache>,
+    pub router: Arc<ModelRouter>,
+    /// Employees as chat turns need them, invalidated across instances through Redis.
+    pub employees: Arc<EmployeeCache>,
+    /// The embedding model and the background indexer; `None` when recall is turned off.
+    pub memory: Option<Memory>,
+    pub leptos_options: LeptosOptions,
+}
+
+#[derive(Clone)]
+pub struct Memory {
+    pub embedder: Arc<Embedder>,
+    pub indexer: Indexer,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}

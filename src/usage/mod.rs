@@ -1,0 +1,70 @@
+//! Usage: answered and failed turns and tokens, per model, for one employee or a whole client.
+
+#[cfg(feature = "ssr")]
+pub mod server;
+
+use serde::{Deserialize, Serialize};
+
+/// Turns and tokens of one model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelUsage {
+    /// Empty for turns no model answered.
+    pub model: String,
+    pub completed: i64,
+    pub failed: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+}
+
+/// `GET …/usage`: the totals, and the same per model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageReport {
+    pub interactions: i64,
+    pub failed: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub total_tokens: i64,
+    pub by_model: Vec<ModelUsage>,
+}
+
+impl UsageReport {
+    pub fn from_models(by_model: Vec<ModelUsage>) -> Self {
+        let sum = |f: fn(&ModelUsage) -> i64| by_model.iter().map(f).sum::<i64>();
+        let (p, c) = (sum(|u| u.prompt_tokens), sum(|u| u.completion_tokens));
+        UsageReport {
+            interactions: sum(|u| u.completed),
+            failed: sum(|u| u.failed),
+            prompt_tokens: p,
+            completion_tokens: c,
+            total_tokens: p + c,
+            by_model,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_add_up_the_models() {
+        let m = |model: &str, completed, failed, p, c| ModelUsage {
+            model: model.into(),
+            completed,
+            failed,
+            prompt_tokens: p,
+            completion_tokens: c,
+        };
+        let r = UsageReport::from_models(vec![
+            m("a", 2, 0, 10, 5),
+            m("", 0, 1, 0, 0),
+            m("b", 1, 1, 3, 4),
+        ]);
+        assert_eq!((r.interactions, r.failed), (3, 2));
+        assert_eq!(
+            (r.prompt_tokens, r.completion_tokens, r.total_tokens),
+            (13, 9, 22)
+        );
+        assert_eq!(r.by_model.len(), 3);
+    }
+}

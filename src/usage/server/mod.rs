@@ -1,0 +1,5 @@
+//! Usage on the server: SQL, the report, REST routes.
+
+pub mod repo;
+pub mod rest;
+pub mod service;
