@@ -1,10 +1,5 @@
 //! Server functions behind the employee pages.
-// Form-backed server functions take one argument per form field.
-#![allow(clippy::too_many_arguments)]
-
 use super::*;
-#[cfg(feature = "ssr")]
-use crate::core::forms::{form_number, opt, split_list};
 use crate::core::AppError;
 use leptos::prelude::*;
 
@@ -17,33 +12,11 @@ pub async fn list_employees() -> Result<Vec<Employee>, AppError> {
         .or_else(crate::platform::fns::fail)
 }
 
-#[server(prefix = "/rpc")]
-pub async fn create_employee(
-    name: String,
-    role: String,
-    industry: String,
-    communication_style: String,
-    expertise_areas: String,
-    tools_needed: String,
-    knowledge_domains: String,
-    primary_model: String,
-) -> Result<Employee, AppError> {
+/// Creates an employee from requirements (the page builds them from its form).
+#[server(prefix = "/rpc", input = leptos::server_fn::codec::Json)]
+pub async fn create_employee(req: EmployeeRequirements) -> Result<Employee, AppError> {
     let result = async {
         let (state, who) = crate::accounts::server::principal::client_in_context()?;
-        let req = EmployeeRequirements {
-            name: opt(&name),
-            role,
-            industry,
-            expertise_areas: split_list(&expertise_areas),
-            communication_style,
-            tools_needed: split_list(&tools_needed),
-            knowledge_domains: split_list(&knowledge_domains),
-            personality_traits: Default::default(),
-            model_preferences: opt(&primary_model).map(|m| ModelPreferencesInput {
-                primary_model: Some(m),
-                ..Default::default()
-            }),
-        };
         crate::employees::server::service::create_employee(&state, &who, &req).await
     }
     .await;
@@ -67,61 +40,12 @@ pub async fn get_employee(id: String) -> Result<Employee, AppError> {
     result.or_else(crate::platform::fns::fail)
 }
 
-#[server(prefix = "/rpc")]
-pub async fn update_employee(
-    id: String,
-    name: String,
-    role: String,
-    industry: String,
-    expertise_areas: String,
-    communication_style: String,
-    formality_level: String,
-    expertise_level: String,
-    response_length: String,
-    creativity_level: String,
-    empathy_level: String,
-    primary_model: String,
-    fallback_models: String,
-    temperature: String,
-    tool_access: String,
-    knowledge_sources: String,
-) -> Result<Employee, AppError> {
+/// Applies a partial update (the page builds it from its form).
+#[server(prefix = "/rpc", input = leptos::server_fn::codec::Json)]
+pub async fn update_employee(id: String, update: EmployeeUpdate) -> Result<Employee, AppError> {
     let result = async {
         let (state, who) = crate::accounts::server::principal::client_in_context()?;
         let id = crate::accounts::server::principal::employee_id(&who, &id)?;
-        let enum_field = |field: &str, v: &str| -> Result<serde_json::Value, AppError> {
-            Ok(serde_json::Value::String(v.trim().to_owned())).and_then(|j| {
-                if v.trim().is_empty() {
-                    Err(AppError::field(field, "is required"))
-                } else {
-                    Ok(j)
-                }
-            })
-        };
-        let personality: PersonalityPatch = serde_json::from_value(serde_json::json!({
-            "communication_style": enum_field("personality.communication_style", &communication_style)?,
-            "formality_level": enum_field("personality.formality_level", &formality_level)?,
-            "expertise_level": enum_field("personality.expertise_level", &expertise_level)?,
-            "response_length": enum_field("personality.response_length", &response_length)?,
-            "creativity_level": form_number("personality.creativity_level", &creativity_level)?,
-            "empathy_level": form_number("personality.empathy_level", &empathy_level)?,
-        }))
-        .map_err(|e| AppError::field("personality", e.to_string()))?;
-        let update = EmployeeUpdate {
-            name: Some(name),
-            role: Some(role),
-            industry: Some(industry),
-            expertise_areas: Some(split_list(&expertise_areas)),
-            personality: Some(personality),
-            model_preferences: Some(ModelPreferencesInput {
-                primary_model: opt(&primary_model),
-                fallback_models: Some(split_list(&fallback_models)),
-                temperature: form_number("model_preferences.temperature", &temperature)?,
-                ..Default::default()
-            }),
-            tool_access: Some(split_list(&tool_access)),
-            knowledge_sources: Some(split_list(&knowledge_sources)),
-        };
         crate::employees::server::service::update_employee(&state, &who, &id, &update).await
     }
     .await;

@@ -3,6 +3,7 @@
 //! and `pages` the UI, `server` the SQL, service, in-process cache and REST routes.
 
 pub mod fns;
+pub mod forms;
 pub mod generator;
 pub mod pages;
 #[cfg(feature = "ssr")]

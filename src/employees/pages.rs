@@ -2,9 +2,12 @@
 //! edit and lifecycle buttons.
 
 use super::fns::*;
+use super::forms::{EditEmployeeForm, NewEmployeeForm};
 use super::*;
 use crate::accounts::fns::*;
 use crate::app::components::*;
+use crate::core::AppError;
+use leptos::form::FromFormData;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
@@ -37,7 +40,15 @@ pub fn NewEmployeePage() -> impl IntoView {
                     let mut model_options = vec![String::new()];
                     model_options.extend(models);
                     view! {
-                        <ActionForm action=create attr:class="space-y-3">
+                        <form
+                            class="space-y-3"
+                            on:submit=move |ev| {
+                                ev.prevent_default();
+                                if let Ok(form) = NewEmployeeForm::from_event(&ev) {
+                                    create.dispatch(CreateEmployee { req: form.requirements() });
+                                }
+                            }
+                        >
                             <Field label="Role" name="role" placeholder="Customer support agent" required=true />
                             <Field label="Industry" name="industry" placeholder="Retail banking" required=true />
                             <Field label="Name (optional)" name="name" />
@@ -47,7 +58,7 @@ pub fn NewEmployeePage() -> impl IntoView {
                             <Field label="Knowledge domains" name="knowledge_domains" placeholder="card policy, fees" />
                             <Select label="Primary model (blank: default)" name="primary_model" options=model_options />
                             <button class=BUTTON type="submit">"Create employee"</button>
-                        </ActionForm>
+                        </form>
                     }
                 })}
             </Transition>
@@ -98,6 +109,8 @@ fn EmployeeView(
     let p = e.personality.clone();
     let m = e.model_preferences.clone();
     let archived = e.status == EmployeeStatus::Archived;
+    // A form that cannot mean anything is answered here, before any call.
+    let form_error = RwSignal::new(None::<AppError>);
     let delete_id = id.clone();
     let lifecycle_button = {
         let id = id.clone();
@@ -152,8 +165,22 @@ fn EmployeeView(
             {(!archived).then(move || view! {
                 <div class=CARD>
                     <h2 class="mb-3 text-lg font-medium">"Edit"</h2>
-                    <ActionForm action=update attr:class="grid gap-3 md:grid-cols-2">
-                        <input type="hidden" name="id" value=id />
+                    <form
+                        class="grid gap-3 md:grid-cols-2"
+                        on:submit=move |ev| {
+                            ev.prevent_default();
+                            let read = EditEmployeeForm::from_event(&ev)
+                                .map_err(|e| AppError::bad_request(e.to_string()))
+                                .and_then(EditEmployeeForm::update);
+                            match read {
+                                Ok(update_req) => {
+                                    form_error.set(None);
+                                    update.dispatch(UpdateEmployee { id: id.clone(), update: update_req });
+                                }
+                                Err(e) => form_error.set(Some(e)),
+                            }
+                        }
+                    >
                         <Field label="Name" name="name" value=e.name.clone() />
                         <Field label="Role" name="role" value=e.role.clone() />
                         <Field label="Industry" name="industry" value=e.industry.clone() />
@@ -170,7 +197,8 @@ fn EmployeeView(
                         <Field label="Tools" name="tool_access" value=e.tool_access.join(", ") />
                         <Field label="Knowledge sources" name="knowledge_sources" value=e.knowledge_sources.join(", ") />
                         <div class="md:col-span-2"><button class=BUTTON type="submit">"Save changes"</button></div>
-                    </ActionForm>
+                    </form>
+                    {move || form_error.get().map(|error| view! { <ErrorBox error /> })}
                     {action_error(update.value())}
                 </div>
             })}
