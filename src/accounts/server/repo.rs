@@ -2,7 +2,6 @@
 
 use crate::core::ClientId;
 use crate::platform::db::{OperatorConn, TenantTx};
-use sqlx::Row;
 
 /// Stores a key's id and hash (never the key) for the transaction's client.
 pub async fn insert_api_key(
@@ -11,12 +10,14 @@ pub async fn insert_api_key(
     hash: &str,
 ) -> Result<(), sqlx::Error> {
     let client: ClientId = tx.client().clone();
-    sqlx::query("INSERT INTO api_keys (client_id, id, key_hash) VALUES ($1, $2, $3)")
-        .bind(client.as_str())
-        .bind(key_id)
-        .bind(hash)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query!(
+        "INSERT INTO api_keys (client_id, id, key_hash) VALUES ($1, $2, $3)",
+        client.as_str(),
+        key_id,
+        hash,
+    )
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -26,21 +27,19 @@ pub struct KeyRecord {
     pub client_status: String,
 }
 
-/// Resolves a key id to its client through the operator path (`wf_lookup_api_key`).
+/// Resolves a key id to its client through the operator path (`wf_lookup_api_key`). A
+/// function's columns carry no NOT NULL; these three come from NOT NULL columns.
 pub async fn lookup_api_key(
     conn: &mut OperatorConn,
     key_id: &str,
 ) -> Result<Option<KeyRecord>, sqlx::Error> {
-    let row = sqlx::query("SELECT client_id, key_hash, client_status FROM wf_lookup_api_key($1)")
-        .bind(key_id)
-        .fetch_optional(&mut **conn)
-        .await?;
-    row.map(|r| {
-        Ok(KeyRecord {
-            client_id: r.try_get("client_id")?,
-            key_hash: r.try_get("key_hash")?,
-            client_status: r.try_get("client_status")?,
-        })
-    })
-    .transpose()
+    sqlx::query_as!(
+        KeyRecord,
+        r#"SELECT client_id AS "client_id!", key_hash AS "key_hash!",
+                  client_status AS "client_status!"
+           FROM wf_lookup_api_key($1)"#,
+        key_id,
+    )
+    .fetch_optional(&mut **conn)
+    .await
 }

@@ -3,39 +3,50 @@
 use crate::clients::*;
 use crate::core::ClientId;
 use crate::platform::db::{decode_err, OperatorConn, TenantTx};
-use sqlx::postgres::PgRow;
+use chrono::{DateTime, Utc};
 use sqlx::types::Json;
-use sqlx::Row;
 
-fn client_from_row(row: &PgRow) -> Result<Client, sqlx::Error> {
-    let id: String = row.try_get("id")?;
-    let status: String = row.try_get("status")?;
-    let Json(configuration): Json<ClientConfiguration> = row.try_get("configuration")?;
-    Ok(Client {
-        id: ClientId::parse(&id).ok_or_else(|| decode_err("client id", &id))?,
-        name: row.try_get("name")?,
-        industry: row.try_get("industry")?,
-        tier: row.try_get("tier")?,
-        configuration,
-        status: ClientStatus::parse(&status).ok_or_else(|| decode_err("client status", &status))?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
+/// A `clients` row as the checked queries read it.
+struct ClientRow {
+    id: String,
+    name: String,
+    industry: Option<String>,
+    tier: String,
+    configuration: Json<ClientConfiguration>,
+    status: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl ClientRow {
+    fn into_client(self) -> Result<Client, sqlx::Error> {
+        Ok(Client {
+            id: ClientId::parse(&self.id).ok_or_else(|| decode_err("client id", &self.id))?,
+            name: self.name,
+            industry: self.industry,
+            tier: self.tier,
+            configuration: self.configuration.0,
+            status: ClientStatus::parse(&self.status)
+                .ok_or_else(|| decode_err("client status", &self.status))?,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
 }
 
 pub async fn insert_client(tx: &mut TenantTx, c: &Client) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO clients (id, name, industry, tier, configuration, status, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        c.id.as_str(),
+        c.name,
+        c.industry,
+        c.tier,
+        Json(&c.configuration) as _,
+        c.status.as_str(),
+        c.created_at,
+        c.updated_at,
     )
-    .bind(c.id.as_str())
-    .bind(&c.name)
-    .bind(&c.industry)
-    .bind(&c.tier)
-    .bind(Json(&c.configuration))
-    .bind(c.status.as_str())
-    .bind(c.created_at)
-    .bind(c.updated_at)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -44,17 +55,30 @@ pub async fn insert_client(tx: &mut TenantTx, c: &Client) -> Result<(), sqlx::Er
 /// The transaction's own client.
 pub async fn get_client(tx: &mut TenantTx) -> Result<Option<Client>, sqlx::Error> {
     let id = tx.client().clone();
-    let row = sqlx::query("SELECT * FROM clients WHERE id = $1")
-        .bind(id.as_str())
-        .fetch_optional(&mut **tx)
-        .await?;
-    row.as_ref().map(client_from_row).transpose()
+    let row = sqlx::query_as!(
+        ClientRow,
+        r#"SELECT id, name, industry, tier,
+                  configuration AS "configuration: Json<ClientConfiguration>",
+                  status, created_at, updated_at
+           FROM clients WHERE id = $1"#,
+        id.as_str(),
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.map(ClientRow::into_client).transpose()
 }
 
-/// Every client, through the operator path (`wf_list_clients`, SECURITY DEFINER).
+/// Every client, through the operator path (`wf_list_clients`, SECURITY DEFINER). A function's
+/// columns carry no NOT NULL, so the ones the table declares NOT NULL say so here.
 pub async fn list_all_clients(conn: &mut OperatorConn) -> Result<Vec<Client>, sqlx::Error> {
-    let rows = sqlx::query("SELECT * FROM wf_list_clients()")
-        .fetch_all(&mut **conn)
-        .await?;
-    rows.iter().map(client_from_row).collect()
+    let rows = sqlx::query_as!(
+        ClientRow,
+        r#"SELECT id AS "id!", name AS "name!", industry, tier AS "tier!",
+                  configuration AS "configuration!: Json<ClientConfiguration>",
+                  status AS "status!", created_at AS "created_at!", updated_at AS "updated_at!"
+           FROM wf_list_clients()"#,
+    )
+    .fetch_all(&mut **conn)
+    .await?;
+    rows.into_iter().map(ClientRow::into_client).collect()
 }

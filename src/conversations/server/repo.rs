@@ -23,7 +23,8 @@ pub struct InteractionRecord {
     pub timestamp: DateTime<Utc>,
 }
 
-/// The columns `interaction_from_row` reads (never the vector).
+/// The columns `interaction_from_row` reads (never the vector), for the statements memory
+/// assembles at run time; `interaction_by_idempotency_key` names the same ones.
 macro_rules! interaction_columns {
     () => {
         "SELECT interaction_id, message, response, model, prompt_tokens, completion_tokens, \
@@ -70,27 +71,27 @@ pub async fn insert_interaction(
     i: NewInteraction<'_>,
 ) -> Result<DateTime<Utc>, sqlx::Error> {
     let client = tx.client().clone();
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "INSERT INTO employee_interactions (client_id, employee_id, interaction_id, message, response, context,
              status, model, task_type, prompt_tokens, completion_tokens, latency_ms, error, idempotency_key, memories_used)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
          RETURNING timestamp",
+        client.as_str(),
+        i.employee.as_str(),
+        i.interaction_id,
+        i.message,
+        i.response,
+        i.context,
+        i.status.as_str(),
+        i.model,
+        i.task_type,
+        i.prompt_tokens as i32,
+        i.completion_tokens as i32,
+        i.latency_ms.min(i32::MAX as u64) as i32,
+        i.error,
+        i.idempotency_key,
+        i.memories_used,
     )
-    .bind(client.as_str())
-    .bind(i.employee.as_str())
-    .bind(i.interaction_id)
-    .bind(i.message)
-    .bind(i.response)
-    .bind(i.context)
-    .bind(i.status.as_str())
-    .bind(i.model)
-    .bind(i.task_type)
-    .bind(i.prompt_tokens as i32)
-    .bind(i.completion_tokens as i32)
-    .bind(i.latency_ms.min(i32::MAX as u64) as i32)
-    .bind(i.error)
-    .bind(i.idempotency_key)
-    .bind(i.memories_used)
     .fetch_one(&mut **tx)
     .await
 }
@@ -101,16 +102,16 @@ pub async fn interaction_by_idempotency_key(
     key: &str,
 ) -> Result<Option<InteractionRecord>, sqlx::Error> {
     let client = tx.client().clone();
-    let row = sqlx::query(
-        concat!(
-            interaction_columns!(),
-            " FROM employee_interactions WHERE client_id = $1 AND employee_id = $2 AND idempotency_key = $3"
-        ),
+    // The columns of `interaction_columns!`, written out: a checked query's text is a literal.
+    sqlx::query_as!(
+        InteractionRecord,
+        "SELECT interaction_id, message, response, model, prompt_tokens, completion_tokens,
+                latency_ms, memories_used, timestamp
+         FROM employee_interactions WHERE client_id = $1 AND employee_id = $2 AND idempotency_key = $3",
+        client.as_str(),
+        employee.as_str(),
+        key,
     )
-    .bind(client.as_str())
-    .bind(employee.as_str())
-    .bind(key)
     .fetch_optional(&mut **tx)
-    .await?;
-    row.as_ref().map(interaction_from_row).transpose()
+    .await
 }

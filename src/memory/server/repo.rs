@@ -1,5 +1,12 @@
 //! Memory's SQL: recent exchanges, exact semantic recall over one employee's vectors, and the
 //! vectors the indexer writes and the sweeper looks for.
+//!
+//! Unlike the other repositories, these statements are runtime `sqlx::query`, not checked
+//! `query!`: they are assembled from shared pieces with `concat!` (one definition of "recent
+//! turns" and of recall for several statements, one variant per vector size or scan order), and
+//! the recall and insert statements bind `halfvec`, a type the query macros do not know.
+//! [`assembled_statements`] lists every one of them so a test can prepare each against the
+//! migrated database.
 
 use crate::conversations::server::repo::{
     interaction_columns, interaction_from_row, InteractionRecord,
@@ -25,6 +32,9 @@ macro_rules! recent_sql {
     };
 }
 
+/// `recent_interactions`: $3 is how many.
+const RECENT: &str = recent_sql!("$3");
+
 /// The newest completed exchanges, newest first.
 pub async fn recent_interactions(
     tx: &mut TenantTx,
@@ -32,7 +42,7 @@ pub async fn recent_interactions(
     limit: u32,
 ) -> Result<Vec<InteractionRecord>, sqlx::Error> {
     let client = tx.client().clone();
-    let rows = sqlx::query(recent_sql!("$3"))
+    let rows = sqlx::query(RECENT)
         .bind(client.as_str())
         .bind(employee.as_str())
         .bind(i64::from(limit))
@@ -110,6 +120,13 @@ macro_rules! recent_and_recall_sql {
     };
 }
 
+/// `recall`, for vectors that fit the covering index and for wider ones.
+const RECALL_COMPACT: &str = recall_only_sql!("<=");
+const RECALL_WIDE: &str = recall_only_sql!(">");
+/// `recent_and_recalled`, likewise.
+const RECENT_AND_RECALL_COMPACT: &str = recent_and_recall_sql!("<=");
+const RECENT_AND_RECALL_WIDE: &str = recent_and_recall_sql!(">");
+
 /// The SQL for a query vector of `dims` dimensions: vectors up to the limit are ranked by an
 /// index-only scan of the covering index, wider ones through the primary key and the table.
 fn by_dims(dims: usize, compact: &'static str, wide: &'static str) -> &'static str {
@@ -154,11 +171,7 @@ pub async fn recall(
     query: &pgvector::HalfVector,
     limit: u32,
 ) -> Result<Vec<Recalled>, sqlx::Error> {
-    let sql = by_dims(
-        query.as_slice().len(),
-        recall_only_sql!("<="),
-        recall_only_sql!(">"),
-    );
+    let sql = by_dims(query.as_slice().len(), RECALL_COMPACT, RECALL_WIDE);
     let client = tx.client().clone();
     let rows = recall_query(sql, &client, employee, model, query, limit)
         .fetch_all(&mut **tx)
@@ -179,8 +192,8 @@ pub async fn recent_and_recalled(
 ) -> Result<(Vec<InteractionRecord>, Vec<Recalled>), sqlx::Error> {
     let sql = by_dims(
         query.as_slice().len(),
-        recent_and_recall_sql!("<="),
-        recent_and_recall_sql!(">"),
+        RECENT_AND_RECALL_COMPACT,
+        RECENT_AND_RECALL_WIDE,
     );
     let client = tx.client().clone();
     let rows = recall_query(sql, &client, employee, model, query, limit)
@@ -198,6 +211,18 @@ pub async fn recent_and_recalled(
     Ok((newest, recalled))
 }
 
+/// `insert_vectors`: $4 is a `halfvec[]`. `$1::text` (what sqlx binds anyway) lets the statement
+/// be prepared without parameter types: unnamed, $1 would be text in the select list and
+/// varchar in the comparison.
+const INSERT_VECTORS: &str =
+    "INSERT INTO interaction_vectors (client_id, employee_id, interaction_id, model, embedding)
+     SELECT $1::text, v.employee_id, v.interaction_id, $5, v.embedding
+     FROM unnest($2::text[], $3::text[], $4::halfvec[]) AS v(employee_id, interaction_id, embedding)
+     WHERE EXISTS (SELECT 1 FROM employee_interactions i
+                   WHERE i.client_id = $1 AND i.employee_id = v.employee_id
+                     AND i.interaction_id = v.interaction_id)
+     ON CONFLICT DO NOTHING";
+
 /// Stores the vectors of several exchanges of one client, made by `model`, in one statement;
 /// returns how many were new. An exchange deleted meanwhile is skipped, and so is one that
 /// already has a vector of this model.
@@ -209,22 +234,14 @@ pub async fn insert_vectors(
     embeddings: &[&pgvector::HalfVector],
 ) -> Result<u64, sqlx::Error> {
     let client = tx.client().clone();
-    let done = sqlx::query(
-        "INSERT INTO interaction_vectors (client_id, employee_id, interaction_id, model, embedding)
-         SELECT $1, v.employee_id, v.interaction_id, $5, v.embedding
-         FROM unnest($2::text[], $3::text[], $4::halfvec[]) AS v(employee_id, interaction_id, embedding)
-         WHERE EXISTS (SELECT 1 FROM employee_interactions i
-                       WHERE i.client_id = $1 AND i.employee_id = v.employee_id
-                         AND i.interaction_id = v.interaction_id)
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(client.as_str())
-    .bind(employees)
-    .bind(interaction_ids)
-    .bind(embeddings)
-    .bind(model)
-    .execute(&mut **tx)
-    .await?;
+    let done = sqlx::query(INSERT_VECTORS)
+        .bind(client.as_str())
+        .bind(employees)
+        .bind(interaction_ids)
+        .bind(embeddings)
+        .bind(model)
+        .execute(&mut **tx)
+        .await?;
     Ok(done.rows_affected())
 }
 
@@ -248,6 +265,16 @@ macro_rules! missing_vectors_sql {
     };
 }
 
+/// `missing_vectors` in key order ($4 an employee id) and in time order ($4 a timestamp).
+const MISSING_BY_EMPLOYEE: &str = missing_vectors_sql!(
+    "(i.employee_id, i.interaction_id) > ($4, $5)",
+    "i.employee_id, i.interaction_id"
+);
+const MISSING_BY_TIME: &str = missing_vectors_sql!(
+    "(i.timestamp, i.interaction_id) > ($4, $5)",
+    "i.timestamp, i.interaction_id"
+);
+
 /// Where a scan for missing vectors goes on from; ties are broken by the exchange's id.
 pub enum MissingAfter<'a> {
     /// In key order (employee, exchange), through the unique index: a pass over everything.
@@ -267,14 +294,8 @@ pub async fn missing_vectors(
 ) -> Result<Vec<PendingEmbedding>, sqlx::Error> {
     let client = tx.client().clone();
     let query = sqlx::query(match after {
-        MissingAfter::Employee(_) => missing_vectors_sql!(
-            "(i.employee_id, i.interaction_id) > ($4, $5)",
-            "i.employee_id, i.interaction_id"
-        ),
-        MissingAfter::Time(_) => missing_vectors_sql!(
-            "(i.timestamp, i.interaction_id) > ($4, $5)",
-            "i.timestamp, i.interaction_id"
-        ),
+        MissingAfter::Employee(_) => MISSING_BY_EMPLOYEE,
+        MissingAfter::Time(_) => MISSING_BY_TIME,
     })
     .bind(client.as_str())
     .bind(model)
@@ -312,4 +333,23 @@ pub struct PendingEmbedding {
 /// What is embedded for an exchange: the user's words, then the answer.
 pub fn embedding_text(message: &str, response: &str) -> String {
     format!("{message}\n{response}")
+}
+
+/// Every statement of this module, each variant once: the SQL that is assembled at run time
+/// and so is not checked at compile time as the `query!` statements elsewhere are. A test
+/// prepares each one (`PREPARE s AS …`, or a prepared statement through sqlx) against the
+/// migrated database, which checks its syntax, its tables and columns and its parameter types
+/// without running it; each one prepares with no parameter types given. A statement added to
+/// this module belongs here too.
+pub fn assembled_statements() -> Vec<&'static str> {
+    vec![
+        RECENT,
+        RECALL_COMPACT,
+        RECALL_WIDE,
+        RECENT_AND_RECALL_COMPACT,
+        RECENT_AND_RECALL_WIDE,
+        INSERT_VECTORS,
+        MISSING_BY_EMPLOYEE,
+        MISSING_BY_TIME,
+    ]
 }

@@ -3,7 +3,6 @@
 use crate::core::EmployeeId;
 use crate::platform::db::TenantTx;
 use crate::usage::ModelUsage;
-use sqlx::Row;
 
 /// Token usage summed per model, for one employee or (with `employee` `None`) the whole client.
 pub async fn usage_by_model(
@@ -11,29 +10,19 @@ pub async fn usage_by_model(
     employee: Option<&EmployeeId>,
 ) -> Result<Vec<ModelUsage>, sqlx::Error> {
     let client = tx.client().clone();
-    let rows = sqlx::query(
-        "SELECT coalesce(model, '') AS model,
-                count(*) FILTER (WHERE status = 'completed') AS completed,
-                count(*) FILTER (WHERE status = 'failed') AS failed,
-                coalesce(sum(prompt_tokens), 0)::bigint AS prompt_tokens,
-                coalesce(sum(completion_tokens), 0)::bigint AS completion_tokens
-         FROM employee_interactions
-         WHERE client_id = $1 AND ($2::text IS NULL OR employee_id = $2)
-         GROUP BY 1 ORDER BY 1",
+    sqlx::query_as!(
+        ModelUsage,
+        r#"SELECT coalesce(model, '') AS "model!",
+                  count(*) FILTER (WHERE status = 'completed') AS "completed!",
+                  count(*) FILTER (WHERE status = 'failed') AS "failed!",
+                  coalesce(sum(prompt_tokens), 0)::bigint AS "prompt_tokens!",
+                  coalesce(sum(completion_tokens), 0)::bigint AS "completion_tokens!"
+           FROM employee_interactions
+           WHERE client_id = $1 AND ($2::text IS NULL OR employee_id = $2)
+           GROUP BY 1 ORDER BY 1"#,
+        client.as_str(),
+        employee.map(EmployeeId::as_str),
     )
-    .bind(client.as_str())
-    .bind(employee.map(EmployeeId::as_str))
     .fetch_all(&mut **tx)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(ModelUsage {
-                model: r.try_get("model")?,
-                completed: r.try_get("completed")?,
-                failed: r.try_get("failed")?,
-                prompt_tokens: r.try_get("prompt_tokens")?,
-                completion_tokens: r.try_get("completion_tokens")?,
-            })
-        })
-        .collect()
+    .await
 }
