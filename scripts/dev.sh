@@ -19,9 +19,18 @@ case "${1:-}" in
     scripts/services.sh
     # shellcheck disable=SC1091
     source .data/env
-    # Unit, database and REST tests. The same RUSTFLAGS as cargo-leptos's debug build, so the
-    # end-to-end build below reuses these artifacts instead of building everything twice.
-    RUSTFLAGS="--cfg erase_components" cargo test --no-default-features --features ssr
+    # The same RUSTFLAGS as cargo-leptos's debug build, so the end-to-end build below reuses the
+    # test build's artifacts instead of building everything twice.
+    export RUSTFLAGS="--cfg erase_components"
+    # Style, lints (server and browser builds) and the checked SQL's offline data, first: quick,
+    # and they fail fast.
+    cargo fmt --check
+    cargo clippy --no-default-features --features ssr --all-targets -- -D warnings
+    cargo clippy --no-default-features --features hydrate --target wasm32-unknown-unknown --lib -- -D warnings
+    scripts/sqlx-check.sh
+    # Unit tests and the integration tests (one binary, tests/it): RLS, REST, conversations,
+    # memory, the local models.
+    cargo test --no-default-features --features ssr
     # Browser tests: cargo-leptos builds the app, serves it on its own port and runs Playwright.
     export LEPTOS_SITE_ADDR="127.0.0.1:${WORKFORCE_E2E_PORT:-3900}"
     export LEPTOS_RELOAD_PORT="$(( ${WORKFORCE_E2E_PORT:-3900} + 1 ))"

@@ -11,6 +11,7 @@ if [[ "${1:-}" == "--test" ]]; then WANT_TEST=1; fi
 
 CARGO_LEPTOS_VERSION=0.3.10
 WASM_BINDGEN_VERSION=0.2.130
+SQLX_CLI_VERSION=0.9
 
 # ---- system packages -------------------------------------------------------------------------
 need_cmd cc build-essential
@@ -38,6 +39,11 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
   say "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 3 minutes, once)"
   # Not --locked: one locked dependency version is missing from the registry.
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+fi
+
+if [[ $WANT_TEST == 1 ]] && ! cargo sqlx --version 2>/dev/null | grep -q " ${SQLX_CLI_VERSION}\."; then
+  say "cargo install sqlx-cli $SQLX_CLI_VERSION (about 5 minutes, once; checks the committed .sqlx/ data)"
+  cargo install sqlx-cli --version "^$SQLX_CLI_VERSION" --no-default-features --features postgres,rustls --locked
 fi
 
 # ---- npm tools (tailwind, wasm-opt, playwright) ----------------------------------------------
