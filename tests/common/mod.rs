@@ -2,7 +2,7 @@
 //! connected as `workforce_app`, with the real Redis.
 #![allow(dead_code)]
 
-pub mod stub;
+pub use openai_stub as stub;
 
 use serde_json::{json, Value};
 use sqlx::postgres::PgConnectOptions;
