@@ -3,9 +3,7 @@
 //! the real database and Redis, and the stub's embedding model (bag of words) unless a test says
 //! it runs the real local models.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::time::{Duration, Instant};

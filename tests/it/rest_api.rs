@@ -1,8 +1,6 @@
 //! The REST API through a real server on port 0, its own database and the real Redis.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use serde_json::{json, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use workforce::domain::{ClientId, EmployeeId};

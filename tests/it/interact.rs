@@ -1,9 +1,7 @@
 //! Conversations through the REST API, against the real database and Redis, with an in-process
 //! OpenAI-compatible stub as the model provider.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use serde_json::{json, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use workforce::domain::ClientId;

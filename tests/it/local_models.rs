@@ -1,9 +1,7 @@
 //! The built-in models with their real weights (fetched by `scripts/setup.sh`): SmolLM2 answers
 //! as the default model with no provider configured, and MiniLM embeds the memories.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use serde_json::{json, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::time::{Duration, Instant};

@@ -1,6 +1,5 @@
 //! Test helpers: a real server on port 0 over its own database (made by `#[sqlx::test]`),
 //! connected as `workforce_app`, with the real Redis.
-#![allow(dead_code)]
 
 pub use openai_stub as stub;
 

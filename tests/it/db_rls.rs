@@ -1,7 +1,6 @@
 //! Row-level security, proven against the real Postgres as the runtime role `workforce_app`.
 
-mod common;
-
+use crate::helpers;
 use chrono::Utc;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
@@ -41,7 +40,7 @@ fn client(name: &str) -> Client {
 
 fn employee(c: &Client) -> Employee {
     let req: EmployeeRequirements =
-        serde_json::from_value(common::requirements("analyst")).expect("req");
+        serde_json::from_value(helpers::requirements("analyst")).expect("req");
     let cfg =
         generate_employee(&req, &c.configuration.allowed_models, "gpt-4o-mini").expect("config");
     cfg.into_employee(EmployeeId::generate(&c.id), c.id.clone(), Utc::now())
@@ -117,7 +116,7 @@ async fn with_no_client_set_every_tenant_table_reads_empty(
     _p: PgPoolOptions,
     owner: PgConnectOptions,
 ) {
-    let pool = common::app_pool(&owner).await;
+    let pool = helpers::app_pool(&owner).await;
     seed(&pool, "A").await;
     seed(&pool, "B").await;
 
@@ -143,7 +142,7 @@ async fn with_no_client_set_every_tenant_table_reads_empty(
 
 #[sqlx::test]
 async fn client_a_can_neither_read_nor_write_client_b(_p: PgPoolOptions, owner: PgConnectOptions) {
-    let pool = common::app_pool(&owner).await;
+    let pool = helpers::app_pool(&owner).await;
     let (a, a_emp) = seed(&pool, "A").await;
     let (b, b_emp) = seed(&pool, "B").await;
 
@@ -238,7 +237,7 @@ async fn the_runtime_role_is_unprivileged_and_the_operator_path_is_narrow(
     _p: PgPoolOptions,
     owner: PgConnectOptions,
 ) {
-    let pool = common::app_pool(&owner).await;
+    let pool = helpers::app_pool(&owner).await;
     let (a, _) = seed(&pool, "A").await;
     let (b, _) = seed(&pool, "B").await;
     let mut conn = pool.acquire().await.expect("conn");
