@@ -180,6 +180,11 @@ impl TestApp {
         Response { status, body }
     }
 
+    /// GET `path` with a client's key.
+    pub async fn get(&self, path: &str, key: &str) -> Response {
+        self.send("GET", path, Some(key), None).await
+    }
+
     /// Onboards a client; returns (client id, API key).
     pub async fn onboard(&self, body: Value) -> (String, String) {
         let r = self
@@ -208,6 +213,107 @@ impl TestApp {
         )
         .await
     }
+
+    /// Creates an employee that must be created (201); returns its id.
+    pub async fn hire(&self, client: &str, key: &str, requirements: Value) -> String {
+        let r = self.create_employee(client, key, requirements).await;
+        assert_eq!(r.status, 201, "create employee: {}", r.body);
+        r.body["id"].as_str().expect("employee id").to_owned()
+    }
+
+    /// The client's employees; `query` is the query string, if any (`status=archived`).
+    pub async fn list_employees(&self, client: &str, key: &str, query: &str) -> Response {
+        let path = format!("/api/v1/employees/clients/{client}/employees");
+        let path = if query.is_empty() {
+            path
+        } else {
+            format!("{path}?{query}")
+        };
+        self.get(&path, key).await
+    }
+
+    pub async fn get_employee(&self, client: &str, key: &str, emp: &str) -> Response {
+        self.get(&emp_path(client, emp), key).await
+    }
+
+    pub async fn update_employee(
+        &self,
+        client: &str,
+        key: &str,
+        emp: &str,
+        changes: Value,
+    ) -> Response {
+        self.send("PATCH", &emp_path(client, emp), Some(key), Some(changes))
+            .await
+    }
+
+    pub async fn delete_employee(&self, client: &str, key: &str, emp: &str) -> Response {
+        self.send("DELETE", &emp_path(client, emp), Some(key), None)
+            .await
+    }
+
+    /// A status transition: `action` is `pause`, `resume` or `archive`.
+    pub async fn transition(&self, client: &str, key: &str, emp: &str, action: &str) -> Response {
+        let path = format!("{}/{action}", emp_path(client, emp));
+        self.send("POST", &path, Some(key), None).await
+    }
+
+    /// One chat turn, answered as JSON.
+    pub async fn interact(&self, client: &str, key: &str, emp: &str, message: &str) -> Response {
+        let path = format!("{}/interact", emp_path(client, emp));
+        self.send("POST", &path, Some(key), Some(json!({"message": message})))
+            .await
+    }
+
+    /// One chat turn, streamed: through `interact` with `Accept: text/event-stream`, or through
+    /// the `interact/stream` sibling if `sibling`. Returns the status and the (event, data) pairs.
+    pub async fn interact_stream(
+        &self,
+        client: &str,
+        key: &str,
+        emp: &str,
+        message: &str,
+        sibling: bool,
+    ) -> (u16, Vec<(String, Value)>) {
+        let (path, accept) = if sibling {
+            ("interact/stream", "*/*")
+        } else {
+            ("interact", "text/event-stream")
+        };
+        let r = self
+            .http
+            .post(self.url(&format!("{}/{path}", emp_path(client, emp))))
+            .bearer_auth(key)
+            .header("accept", accept)
+            .json(&json!({"message": message}))
+            .send()
+            .await
+            .expect("send");
+        let status = r.status().as_u16();
+        let body = r.text().await.expect("body");
+        (status, sse_events(&body))
+    }
+
+    /// The employee's memory; `query` is the query string, if any (`limit=5`, `query=…`).
+    pub async fn memory(&self, client: &str, key: &str, emp: &str, query: &str) -> Response {
+        let path = format!("{}/memory", emp_path(client, emp));
+        let path = if query.is_empty() {
+            path
+        } else {
+            format!("{path}?{query}")
+        };
+        self.get(&path, key).await
+    }
+}
+
+/// The `content` (what was said) of each entry of a memory response, in its order.
+pub fn memory_contents(r: &Response) -> Vec<String> {
+    r.body["memory"]
+        .as_array()
+        .expect("memory")
+        .iter()
+        .filter_map(|m| m["content"].as_str().map(str::to_owned))
+        .collect()
 }
 
 /// The REST path of one employee.
@@ -258,20 +364,8 @@ pub async fn employee(app: &TestApp, primary: &str, fallbacks: Value) -> (String
         .await;
     let mut req = requirements("claims handler");
     req["model_preferences"] = json!({"primary_model": primary, "fallback_models": fallbacks});
-    let r = app.create_employee(&client, &key, req).await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    let emp = r.body["id"].as_str().expect("id").to_owned();
+    let emp = app.hire(&client, &key, req).await;
     (client, key, emp)
-}
-
-pub async fn say(app: &TestApp, client: &str, key: &str, emp: &str, msg: &str) -> Response {
-    app.send(
-        "POST",
-        &format!("{}/interact", emp_path(client, emp)),
-        Some(key),
-        Some(json!({"message": msg})),
-    )
-    .await
 }
 
 pub fn system_prompt_of(req: &Value) -> String {
@@ -297,31 +391,4 @@ pub fn sse_events(body: &str) -> Vec<(String, Value)> {
             (!event.is_empty()).then(|| (event, serde_json::from_str(&data).unwrap_or(Value::Null)))
         })
         .collect()
-}
-
-pub async fn stream(
-    app: &TestApp,
-    client: &str,
-    key: &str,
-    emp: &str,
-    msg: &str,
-    sibling: bool,
-) -> (u16, Vec<(String, Value)>) {
-    let (path, accept) = if sibling {
-        ("interact/stream", "*/*")
-    } else {
-        ("interact", "text/event-stream")
-    };
-    let r = app
-        .http
-        .post(app.url(&format!("{}/{path}", emp_path(client, emp))))
-        .bearer_auth(key)
-        .header("accept", accept)
-        .json(&json!({"message": msg}))
-        .send()
-        .await
-        .expect("send");
-    let status = r.status().as_u16();
-    let body = r.text().await.expect("body");
-    (status, sse_events(&body))
 }

@@ -62,14 +62,14 @@ async fn offline_chat_answers_with_the_local_model_and_remembers_across_sessions
     let mut app = spawn_app(owner.clone()).await;
     let (client, key, emp) = local_employee(&app, 24).await;
 
-    let r = say(
-        &app,
-        &client,
-        &key,
-        &emp,
-        "My name is Alvaro and I work at the Lisbon branch.",
-    )
-    .await;
+    let r = app
+        .interact(
+            &client,
+            &key,
+            &emp,
+            "My name is Alvaro and I work at the Lisbon branch.",
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["model"], LOCAL);
     assert!(!r.body["message"]
@@ -91,13 +91,16 @@ async fn offline_chat_answers_with_the_local_model_and_remembers_across_sessions
         "The weather is grey today.",
         "Please file the March invoices.",
     ] {
-        assert_eq!(say(&app, &client, &key, &emp, m).await.status, 200);
+        assert_eq!(app.interact(&client, &key, &emp, m).await.status, 200);
     }
-    let path = format!(
-        "{}/memory?query=Which%20branch%20do%20I%20work%20at%3F&limit=3",
-        emp_path(&client, &emp)
-    );
-    let r = app.send("GET", &path, Some(&key), None).await;
+    let r = app
+        .memory(
+            &client,
+            &key,
+            &emp,
+            "query=Which%20branch%20do%20I%20work%20at%3F&limit=3",
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["memory"][0]["id"], first.as_str(), "{}", r.body);
     let best = r.body["memory"][0]["relevance_score"]
@@ -116,15 +119,9 @@ async fn the_local_model_streams_and_stores_exactly_the_streamed_text(
 ) {
     let app = spawn_app(owner).await;
     let (client, key, emp) = local_employee(&app, 16).await;
-    let (status, events) = stream(
-        &app,
-        &client,
-        &key,
-        &emp,
-        "Say hello to a new colleague.",
-        false,
-    )
-    .await;
+    let (status, events) = app
+        .interact_stream(&client, &key, &emp, "Say hello to a new colleague.", false)
+        .await;
     assert_eq!(status, 200);
     let mut text = String::new();
     let mut done = Value::Null;
@@ -142,14 +139,7 @@ async fn the_local_model_streams_and_stores_exactly_the_streamed_text(
     assert!(tokens > 1, "streamed in pieces: {events:?}");
     assert_eq!(done["message"], text.as_str());
     assert_eq!(done["model"], LOCAL);
-    let r = app
-        .send(
-            "GET",
-            &format!("{}/memory?limit=1", emp_path(&client, &emp)),
-            Some(&key),
-            None,
-        )
-        .await;
+    let r = app.memory(&client, &key, &emp, "limit=1").await;
     assert_eq!(r.body["memory"][0]["response"], text.as_str());
 }
 
@@ -197,12 +187,7 @@ async fn a_full_local_queue_answers_503_with_retry_after_and_keeps_the_message(
     }
     // Every message is stored, answered or not.
     let r = app
-        .send(
-            "GET",
-            &format!("{}/usage", emp_path(&client, &emp)),
-            Some(&key),
-            None,
-        )
+        .get(&format!("{}/usage", emp_path(&client, &emp)), &key)
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let text = r.body.to_string();

@@ -23,12 +23,7 @@ async fn the_whole_employee_lifecycle(_p: PgPoolOptions, owner: PgConnectOptions
         .await;
 
     let r = app
-        .send(
-            "GET",
-            &format!("/api/v1/employees/clients/{client}"),
-            Some(&key),
-            None,
-        )
+        .get(&format!("/api/v1/employees/clients/{client}"), &key)
         .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["configuration"]["max_employees"], 25);
@@ -62,14 +57,7 @@ async fn the_whole_employee_lifecycle(_p: PgPoolOptions, owner: PgConnectOptions
         .expect("redis up");
     assert_eq!(keys.len(), 1, "{keys:?}");
 
-    let r = app
-        .send(
-            "GET",
-            &format!("/api/v1/employees/clients/{client}/employees"),
-            Some(&key),
-            None,
-        )
-        .await;
+    let r = app.list_employees(&client, &key, "").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body.as_array().expect("list").len(), 1);
 
@@ -95,9 +83,7 @@ async fn the_whole_employee_lifecycle(_p: PgPoolOptions, owner: PgConnectOptions
         json!(["gpt-4o-mini"])
     );
 
-    let r = app
-        .send("GET", &emp_path(&client, &emp), Some(&key), None)
-        .await;
+    let r = app.get_employee(&client, &key, &emp).await;
     assert_eq!(r.body["name"], "Ava", "the update was stored");
 
     for (action, expect_status, expect) in [
@@ -121,9 +107,7 @@ async fn the_whole_employee_lifecycle(_p: PgPoolOptions, owner: PgConnectOptions
             None => assert_eq!(r.body["error"]["code"], "conflict"),
         }
     }
-    let r = app
-        .send("GET", &emp_path(&client, &emp), Some(&key), None)
-        .await;
+    let r = app.get_employee(&client, &key, &emp).await;
     assert!(r.body["archived_at"].is_string());
     let r = app
         .send(
@@ -134,24 +118,12 @@ async fn the_whole_employee_lifecycle(_p: PgPoolOptions, owner: PgConnectOptions
         )
         .await;
     assert_eq!(r.status, 409, "archived employees are read-only");
-    let r = app
-        .send(
-            "GET",
-            &format!("/api/v1/employees/clients/{client}/employees?status=archived"),
-            Some(&key),
-            None,
-        )
-        .await;
+    let r = app.list_employees(&client, &key, "status=archived").await;
     assert_eq!(r.body.as_array().expect("list").len(), 1);
 
     // Every change left an audit event with before/after, and the status history is complete.
     let r = app
-        .send(
-            "GET",
-            &format!("{}/audit", emp_path(&client, &emp)),
-            Some(&key),
-            None,
-        )
+        .get(&format!("{}/audit", emp_path(&client, &emp)), &key)
         .await;
     assert_eq!(r.status, 200);
     let actions: Vec<&str> = r.body["events"]
@@ -205,17 +177,11 @@ async fn the_whole_employee_lifecycle(_p: PgPoolOptions, owner: PgConnectOptions
     }
     tx.commit().await.expect("commit");
 
-    let r = app
-        .send("DELETE", &emp_path(&client, &emp), Some(&key), None)
-        .await;
+    let r = app.delete_employee(&client, &key, &emp).await;
     assert_eq!(r.status, 204, "{}", r.body);
-    let r = app
-        .send("GET", &emp_path(&client, &emp), Some(&key), None)
-        .await;
+    let r = app.get_employee(&client, &key, &emp).await;
     assert_eq!(r.status, 404);
-    let r = app
-        .send("DELETE", &emp_path(&client, &emp), Some(&key), None)
-        .await;
+    let r = app.delete_employee(&client, &key, &emp).await;
     assert_eq!(r.status, 404);
     let mut tx = workforce::server::db::tenant_tx(&app.state.pool, &cid)
         .await
@@ -253,9 +219,7 @@ async fn the_employee_limit_is_enforced(_p: PgPoolOptions, owner: PgConnectOptio
         .await;
     let mut ids = Vec::new();
     for role in ["one", "two"] {
-        let r = app.create_employee(&client, &key, requirements(role)).await;
-        assert_eq!(r.status, 201);
-        ids.push(r.body["id"].as_str().expect("id").to_owned());
+        ids.push(app.hire(&client, &key, requirements(role)).await);
     }
     let r = app
         .create_employee(&client, &key, requirements("three"))
@@ -268,14 +232,7 @@ async fn the_employee_limit_is_enforced(_p: PgPoolOptions, owner: PgConnectOptio
         .contains("limit of 2"));
 
     // Archived employees do not count.
-    let r = app
-        .send(
-            "POST",
-            &format!("{}/archive", emp_path(&client, &ids[0])),
-            Some(&key),
-            None,
-        )
-        .await;
+    let r = app.transition(&client, &key, &ids[0], "archive").await;
     assert_eq!(r.status, 200);
     let r = app
         .create_employee(&client, &key, requirements("three"))
@@ -370,11 +327,11 @@ async fn only_the_clients_allowed_models_can_be_chosen(_p: PgPoolOptions, owner:
         .contains("gpt-4.1"));
 
     let r = app
-        .send(
-            "PATCH",
-            &emp_path(&client, &emp),
-            Some(&key),
-            Some(json!({"model_preferences": {"primary_model": "gpt-4"}})),
+        .update_employee(
+            &client,
+            &key,
+            &emp,
+            json!({"model_preferences": {"primary_model": "gpt-4"}}),
         )
         .await;
     assert_eq!(r.status, 422);
@@ -403,20 +360,10 @@ async fn another_clients_resources_look_exactly_like_missing_ones(
     let app = spawn_app(owner).await;
     let (a, a_key) = app.onboard(json!({"name": "A", "tier": "starter"})).await;
     let (b, b_key) = app.onboard(json!({"name": "B", "tier": "starter"})).await;
-    let r = app
-        .create_employee(&b, &b_key, requirements("secret keeper"))
-        .await;
-    let b_emp = r.body["id"].as_str().expect("id").to_owned();
+    let b_emp = app.hire(&b, &b_key, requirements("secret keeper")).await;
     let missing_client = "client_000000000000000000000000";
 
-    let not_found = app
-        .send(
-            "GET",
-            &format!("/api/v1/employees/clients/{missing_client}/employees"),
-            Some(&a_key),
-            None,
-        )
-        .await;
+    let not_found = app.list_employees(missing_client, &a_key, "").await;
     assert_eq!(not_found.status, 404);
     let paths = [
         ("GET", format!("/api/v1/employees/clients/{b}")),
@@ -438,9 +385,7 @@ async fn another_clients_resources_look_exactly_like_missing_ones(
         assert_eq!(r.body["error"]["code"], "not_found");
     }
     // B's employee is untouched.
-    let r = app
-        .send("GET", &emp_path(&b, &b_emp), Some(&b_key), None)
-        .await;
+    let r = app.get_employee(&b, &b_key, &b_emp).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["status"], "active");
 
@@ -480,8 +425,7 @@ async fn every_bad_input_gets_a_clear_4xx(_p: PgPoolOptions, owner: PgConnectOpt
     let (c, key) = app
         .onboard(json!({"name": "Valid", "tier": "starter"}))
         .await;
-    let r = app.create_employee(&c, &key, requirements("ok")).await;
-    let emp = r.body["id"].as_str().expect("id").to_owned();
+    let emp = app.hire(&c, &key, requirements("ok")).await;
     let clients = "/api/v1/employees/clients".to_string();
     let emps = format!("/api/v1/employees/clients/{c}/employees");
     let one = emp_path(&c, &emp);
@@ -816,13 +760,7 @@ async fn readiness_reports_a_redis_outage_and_writes_still_succeed(
     let (c, key) = app
         .onboard(json!({"name": "Offline cache", "tier": "starter"}))
         .await;
-    let r = app
-        .create_employee(&c, &key, requirements("resilient"))
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    let emp = r.body["id"].as_str().expect("id").to_owned();
-    let r = app
-        .send("DELETE", &emp_path(&c, &emp), Some(&key), None)
-        .await;
+    let emp = app.hire(&c, &key, requirements("resilient")).await;
+    let r = app.delete_employee(&c, &key, &emp).await;
     assert_eq!(r.status, 204);
 }
