@@ -6,7 +6,9 @@ pub use openai_stub as stub;
 use serde_json::{json, Value};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::PgPool;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 use workforce::server::config::{parse_with_overrides, resolve_providers, Settings};
 use workforce::server::{db, startup, AppState};
 
@@ -314,6 +316,61 @@ pub fn memory_contents(r: &Response) -> Vec<String> {
         .iter()
         .filter_map(|m| m["content"].as_str().map(str::to_owned))
         .collect()
+}
+
+/// What one attempt of [`eventually`] gives back: `Some`, `Ok` or `true` ends the wait; anything
+/// else is tried again.
+pub trait Attempt {
+    type Done;
+    /// The value if done, else why not yet.
+    fn settle(self) -> Result<Self::Done, String>;
+}
+
+impl<T> Attempt for Option<T> {
+    type Done = T;
+    fn settle(self) -> Result<T, String> {
+        self.ok_or_else(|| "still None".to_owned())
+    }
+}
+
+impl<T, E: std::fmt::Display> Attempt for Result<T, E> {
+    type Done = T;
+    fn settle(self) -> Result<T, String> {
+        self.map_err(|e| e.to_string())
+    }
+}
+
+impl Attempt for bool {
+    type Done = ();
+    fn settle(self) -> Result<(), String> {
+        self.then_some(())
+            .ok_or_else(|| "the condition still does not hold".to_owned())
+    }
+}
+
+/// Runs `attempt` until it gives `Some`, `Ok` or `true` (at once, then every 10 ms, backing off to
+/// every 100 ms) and returns that value; after `timeout`, panics with the last reason it did not
+/// (an `Err`'s text: say what was expected and what was seen).
+pub async fn eventually<A, F>(timeout: Duration, mut attempt: impl FnMut() -> F) -> A::Done
+where
+    A: Attempt,
+    F: Future<Output = A>,
+{
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(10);
+    let mut tries = 0u32;
+    loop {
+        tries += 1;
+        match attempt().await.settle() {
+            Ok(done) => return done,
+            Err(why) if started.elapsed() >= timeout => {
+                panic!("not within {timeout:?} ({tries} tries): {why}")
+            }
+            Err(_) => {}
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
 }
 
 /// The REST path of one employee.

@@ -4,6 +4,7 @@
 use crate::helpers::*;
 use serde_json::{json, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use std::time::Duration;
 use workforce::domain::ClientId;
 
 #[sqlx::test]
@@ -354,19 +355,18 @@ async fn a_caller_that_disconnects_mid_stream_loses_nothing(
     drop(r);
 
     let expected = "[gpt-4o-mini] you said: one two three four five six";
-    let mut stored = Value::Null;
-    for _ in 0..100 {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    eventually(Duration::from_secs(10), || async {
         let m = app.memory(&client, &key, &emp, "").await;
-        stored = m.body["memory"][0]["response"].clone();
-        if stored == expected {
-            break;
+        let stored = &m.body["memory"][0]["response"];
+        if *stored == expected {
+            Ok(())
+        } else {
+            Err(format!(
+                "the whole answer was stored after the caller left: want {expected:?}, memory has {stored}"
+            ))
         }
-    }
-    assert_eq!(
-        stored, expected,
-        "the whole answer was stored after the caller left"
-    );
+    })
+    .await;
 }
 
 #[sqlx::test]
@@ -426,7 +426,7 @@ struct OwnRedis {
 }
 
 impl OwnRedis {
-    fn start(port: u16) -> OwnRedis {
+    async fn start(port: u16) -> OwnRedis {
         let child = std::process::Command::new("redis-server")
             .args([
                 "--port",
@@ -440,13 +440,13 @@ impl OwnRedis {
             .spawn()
             .expect("redis-server (installed by scripts/setup.sh)");
         let r = OwnRedis { port, child };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return r;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        panic!("redis-server did not start on port {port}");
+        eventually(Duration::from_secs(5), || async {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .map_err(|e| format!("redis-server did not start on port {port}: {e}"))
+        })
+        .await;
+        r
     }
 
     fn url(&self) -> String {
@@ -474,7 +474,7 @@ fn free_port() -> u16 {
 
 #[sqlx::test]
 async fn redis_stopped_mid_conversation_loses_nothing(_p: PgPoolOptions, owner: PgConnectOptions) {
-    let mut redis = OwnRedis::start(free_port());
+    let mut redis = OwnRedis::start(free_port()).await;
     let stub = stub::Stub::start().await;
     let url = redis.url();
     let app = spawn_app_with(owner, |s| {
@@ -517,8 +517,8 @@ async fn redis_stopped_mid_conversation_loses_nothing(_p: PgPoolOptions, owner: 
     assert_eq!(said, ["one", "two", "three", "four"]);
 
     // Redis comes back (empty): the recent list is shorter than asked, so Postgres answers.
-    let _redis = OwnRedis::start(redis.port);
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await; // the client's back-off
+    let _redis = OwnRedis::start(redis.port).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await; // the client's back-off
     assert_eq!(app.interact(&client, &key, &emp, "five").await.status, 200);
     assert_eq!(memory(10).await, ["five", "four", "three", "two", "one"]);
 }
@@ -541,14 +541,13 @@ async fn a_change_on_one_instance_reaches_the_employee_cache_of_another(
     // Paused through the second instance: the first one drops its copy and refuses the turn.
     let r = other.transition(&client, &key, &emp, "pause").await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let started = std::time::Instant::now();
-    while app.state.employees.get(&client_id, &id).is_some() {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(5),
-            "the change never arrived"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    eventually(Duration::from_secs(5), || async {
+        match app.state.employees.get(&client_id, &id) {
+            None => Ok(()),
+            Some(_) => Err("the change never arrived: the first instance still has its copy"),
+        }
+    })
+    .await;
     let r = app.interact(&client, &key, &emp, "still there?").await;
     assert_eq!(r.status, 409, "{}", r.body);
 
@@ -563,17 +562,16 @@ async fn a_change_on_one_instance_reaches_the_employee_cache_of_another(
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let started = std::time::Instant::now();
-    loop {
+    eventually(Duration::from_secs(5), || async {
         let r = app.interact(&client, &key, &emp, "which model?").await;
         if r.status == 200 && r.body["model"] == "gpt-4o" {
-            break;
+            Ok(())
+        } else {
+            Err(format!(
+                "the change of model never arrived: {} {}",
+                r.status, r.body
+            ))
         }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(5),
-            "{}",
-            r.body
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    })
+    .await;
 }

@@ -4,7 +4,7 @@
 use crate::helpers::*;
 use serde_json::{json, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const LOCAL: &str = "smollm2-135m-instruct";
 
@@ -26,32 +26,24 @@ async fn wait_for_vector(owner: &PgConnectOptions, interaction_id: &str) {
     let pool = sqlx::PgPool::connect_with(owner.clone())
         .await
         .expect("pool");
-    let started = Instant::now();
-    loop {
-        let model: Option<String> =
-            sqlx::query_scalar("SELECT model FROM interaction_vectors WHERE interaction_id = $1")
-                .bind(interaction_id)
-                .fetch_optional(&pool)
-                .await
-                .expect("query");
-        if let Some(m) = model {
-            assert_eq!(m, "all-minilm-l6-v2");
-            let dims: i32 = sqlx::query_scalar(
-                "SELECT vector_dims(embedding) FROM interaction_vectors WHERE interaction_id = $1",
-            )
+    let model: String = eventually(Duration::from_secs(60), || async {
+        sqlx::query_scalar("SELECT model FROM interaction_vectors WHERE interaction_id = $1")
             .bind(interaction_id)
-            .fetch_one(&pool)
+            .fetch_optional(&pool)
             .await
-            .expect("dims");
-            assert_eq!(dims, 384);
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "never embedded"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+            .expect("query")
+            .ok_or_else(|| format!("interaction {interaction_id} never embedded"))
+    })
+    .await;
+    assert_eq!(model, "all-minilm-l6-v2");
+    let dims: i32 = sqlx::query_scalar(
+        "SELECT vector_dims(embedding) FROM interaction_vectors WHERE interaction_id = $1",
+    )
+    .bind(interaction_id)
+    .fetch_one(&pool)
+    .await
+    .expect("dims");
+    assert_eq!(dims, 384);
 }
 
 #[sqlx::test]

@@ -26,7 +26,7 @@ async fn wait_until_embedded_by(owner: &PgConnectOptions, model: &str) -> Durati
     let pool = sqlx::PgPool::connect_with(owner.clone())
         .await
         .expect("owner pool");
-    loop {
+    eventually(Duration::from_secs(30), || async {
         let pending: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM employee_interactions i WHERE status = 'completed'
                AND NOT EXISTS (SELECT 1 FROM interaction_vectors v
@@ -36,15 +36,15 @@ async fn wait_until_embedded_by(owner: &PgConnectOptions, model: &str) -> Durati
         .fetch_one(&pool)
         .await
         .expect("count");
-        if pending == 0 {
-            return started.elapsed();
+        match pending {
+            0 => Ok(()),
+            _ => Err(format!(
+                "{pending} exchanges never got their embedding by {model}"
+            )),
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "{pending} exchanges never got their embedding"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await;
+    started.elapsed()
 }
 
 #[sqlx::test]
