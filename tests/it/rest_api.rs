@@ -15,12 +15,51 @@ type Case<'a> = (
     Option<&'a str>,
 );
 
-#[sqlx::test]
-async fn the_whole_employee_lifecycle(_p: PgPoolOptions, owner: PgConnectOptions) {
-    let app = spawn_app(owner).await;
-    let (client, key) = app
-        .onboard(json!({"name": "Acme Bank", "industry": "banking", "tier": "professional", "compliance_requirements": ["GDPR"]}))
+/// Acme Bank: a professional client bound by GDPR. Returns (client id, API key).
+async fn acme(app: &TestApp) -> (String, String) {
+    app.onboard(json!({"name": "Acme Bank", "industry": "banking", "tier": "professional", "compliance_requirements": ["GDPR"]}))
+        .await
+}
+
+/// Acme Bank with one support agent. Returns (client id, API key, employee id).
+async fn acme_support_agent(app: &TestApp) -> (String, String, String) {
+    let (client, key) = acme(app).await;
+    let emp = app.hire(&client, &key, requirements("support agent")).await;
+    (client, key, emp)
+}
+
+/// An update of several fields: the name, one personality trait, the models and the tools.
+fn ava() -> Value {
+    json!({"name": "Ava", "personality": {"response_length": "detailed"},
+           "model_preferences": {"primary_model": "gpt-4o", "fallback_models": ["gpt-4o-mini"]},
+           "tool_access": ["crm", "email"]})
+}
+
+/// The employee's working life: updated to `ava()`, paused, resumed and archived, with a refused
+/// change after each step that allows none (a second pause, resuming and editing once archived).
+async fn live_a_working_life(app: &TestApp, client: &str, key: &str, emp: &str) {
+    let r = app.update_employee(client, key, emp, ava()).await;
+    assert_eq!(r.status, 200, "update: {}", r.body);
+    for (action, status) in [
+        ("pause", 200),
+        ("pause", 409),
+        ("resume", 200),
+        ("archive", 200),
+        ("resume", 409),
+    ] {
+        let r = app.transition(client, key, emp, action).await;
+        assert_eq!(r.status, status, "{action}: {}", r.body);
+    }
+    let r = app
+        .update_employee(client, key, emp, json!({"name": "x"}))
         .await;
+    assert_eq!(r.status, 409, "archived employees are read-only");
+}
+
+#[sqlx::test]
+async fn an_onboarded_client_reads_its_configuration(_p: PgPoolOptions, owner: PgConnectOptions) {
+    let app = spawn_app(owner).await;
+    let (client, key) = acme(&app).await;
 
     let r = app
         .get(&format!("/api/v1/employees/clients/{client}"), &key)
@@ -31,6 +70,15 @@ async fn the_whole_employee_lifecycle(_p: PgPoolOptions, owner: PgConnectOptions
         r.body["configuration"]["compliance_requirements"],
         json!(["gdpr"])
     );
+}
+
+#[sqlx::test]
+async fn a_new_employee_is_generated_from_its_requirements_cached_and_listed(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let app = spawn_app(owner).await;
+    let (client, key) = acme(&app).await;
 
     let r = app
         .create_employee(&client, &key, requirements("support agent"))
@@ -60,17 +108,17 @@ async fn the_whole_employee_lifecycle(_p: PgPoolOptions, owner: PgConnectOptions
     let r = app.list_employees(&client, &key, "").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body.as_array().expect("list").len(), 1);
+}
 
-    let r = app
-        .send(
-            "PATCH",
-            &emp_path(&client, &emp),
-            Some(&key),
-            Some(json!({"name": "Ava", "personality": {"response_length": "detailed"},
-                        "model_preferences": {"primary_model": "gpt-4o", "fallback_models": ["gpt-4o-mini"]},
-                        "tool_access": ["crm", "email"]})),
-        )
-        .await;
+#[sqlx::test]
+async fn an_update_changes_only_the_fields_it_names_and_is_stored(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let app = spawn_app(owner).await;
+    let (client, key, emp) = acme_support_agent(&app).await;
+
+    let r = app.update_employee(&client, &key, &emp, ava()).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["name"], "Ava");
     assert_eq!(r.body["personality"]["response_length"], "detailed");
@@ -85,6 +133,15 @@ async fn the_whole_employee_lifecycle(_p: PgPoolOptions, owner: PgConnectOptions
 
     let r = app.get_employee(&client, &key, &emp).await;
     assert_eq!(r.body["name"], "Ava", "the update was stored");
+}
+
+#[sqlx::test]
+async fn pause_resume_and_archive_follow_the_lifecycle_and_archived_employees_are_read_only(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let app = spawn_app(owner).await;
+    let (client, key, emp) = acme_support_agent(&app).await;
 
     for (action, expect_status, expect) in [
         ("pause", 200, Some("paused")),
@@ -93,14 +150,7 @@ async fn the_whole_employee_lifecycle(_p: PgPoolOptions, owner: PgConnectOptions
         ("archive", 200, Some("archived")),
         ("resume", 409, None),
     ] {
-        let r = app
-            .send(
-                "POST",
-                &format!("{}/{action}", emp_path(&client, &emp)),
-                Some(&key),
-                None,
-            )
-            .await;
+        let r = app.transition(&client, &key, &emp, action).await;
         assert_eq!(r.status, expect_status, "{action}: {}", r.body);
         match expect {
             Some(s) => assert_eq!(r.body["status"], s),
@@ -110,18 +160,24 @@ async fn the_whole_employee_lifecycle(_p: PgPoolOptions, owner: PgConnectOptions
     let r = app.get_employee(&client, &key, &emp).await;
     assert!(r.body["archived_at"].is_string());
     let r = app
-        .send(
-            "PATCH",
-            &emp_path(&client, &emp),
-            Some(&key),
-            Some(json!({"name": "x"})),
-        )
+        .update_employee(&client, &key, &emp, json!({"name": "x"}))
         .await;
     assert_eq!(r.status, 409, "archived employees are read-only");
     let r = app.list_employees(&client, &key, "status=archived").await;
     assert_eq!(r.body.as_array().expect("list").len(), 1);
+}
 
-    // Every change left an audit event with before/after, and the status history is complete.
+#[sqlx::test]
+async fn every_change_is_audited_with_before_and_after_and_the_status_history_is_complete(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let app = spawn_app(owner).await;
+    let (client, key, emp) = acme_support_agent(&app).await;
+    live_a_working_life(&app, &client, &key, &emp).await;
+
+    // Every change left an audit event with before/after (the refused ones none), and the
+    // status history is complete.
     let r = app
         .get(&format!("{}/audit", emp_path(&client, &emp)), &key)
         .await;
@@ -156,6 +212,19 @@ async fn the_whole_employee_lifecycle(_p: PgPoolOptions, owner: PgConnectOptions
         .filter_map(|h| h["to_status"].as_str())
         .collect();
     assert_eq!(history, ["active", "paused", "active", "archived"]);
+}
+
+#[sqlx::test]
+async fn deleting_an_employee_removes_its_interactions_vectors_and_cache_entries(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let app = spawn_app(owner).await;
+    let (client, key, emp) = acme_support_agent(&app).await;
+    // At the end of its working life: archived, with an audit trail and a status history.
+    live_a_working_life(&app, &client, &key, &emp).await;
+    let cid = ClientId::parse(&client).expect("cid");
+    let eid = EmployeeId::parse(&emp).expect("eid");
 
     // Give the employee some interactions, then delete it: rows, vectors and cache go with it.
     let mut tx = workforce::server::db::tenant_tx(&app.state.pool, &cid)
