@@ -449,3 +449,24 @@ pub fn sse_events(body: &str) -> Vec<(String, Value)> {
         })
         .collect()
 }
+
+#[tokio::test]
+async fn eventually_tries_again_until_the_attempt_succeeds() {
+    let mut tries = 0;
+    let got = eventually(Duration::from_secs(5), || {
+        tries += 1;
+        let n = tries;
+        async move { (n >= 3).then_some(n) }
+    })
+    .await;
+    assert_eq!(got, 3);
+}
+
+#[tokio::test]
+#[should_panic(expected = "still 41, want 42")]
+async fn eventually_panics_with_the_last_reason_after_the_timeout() {
+    eventually(Duration::from_millis(50), || async {
+        Err::<(), _>("still 41, want 42")
+    })
+    .await;
+}
