@@ -226,7 +226,7 @@ async fn main() -> anyhow::Result<()> {
     .bind(emp(1))
     .bind(MODEL)
     .bind(stored_form(&unit_vector(42)))
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *tx)
     .await?
     .iter()
     .filter_map(|r| r.try_get::<String, _>(0).ok())

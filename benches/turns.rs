@@ -7,10 +7,7 @@
 //! BENCH_HISTORY (earlier exchanges each employee remembers before a level starts, default 0).
 //! It creates (and drops first) the database `workforce_bench` on the DATABASE_URL server.
 
-#[path = "../tests/common/stub.rs"]
-#[allow(dead_code)]
-mod stub;
-
+use openai_stub as stub;
 use serde_json::json;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection};

@@ -71,14 +71,14 @@ pub async fn lock_client_for_creation(tx: &mut TenantTx) -> Result<(), sqlx::Err
     Ok(())
 }
 
-/// Stores a new employee of the transaction's client.
+/// Stores a new employee. The row keeps its own client id, so row-level security refuses an
+/// employee of another client than the transaction's.
 pub async fn insert_employee(tx: &mut TenantTx, e: &Employee) -> Result<(), sqlx::Error> {
-    let client = tx.client().clone();
     sqlx::query!(
         "INSERT INTO employees (client_id, id, name, role, industry, expertise_areas, personality,
              model_preferences, tool_access, knowledge_sources, status, created_at, updated_at, archived_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        client.as_str(),
+        e.client_id.as_str(),
         e.id.as_str(),
         e.name,
         e.role,

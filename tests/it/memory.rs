@@ -3,20 +3,15 @@
 //! the real database and Redis, and the stub's embedding model (bag of words) unless a test says
 //! it runs the real local models.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::time::{Duration, Instant};
 
 async fn memory_search(app: &TestApp, client: &str, key: &str, emp: &str, query: &str) -> Response {
-    let path = format!(
-        "{}/memory?query={}&limit=3",
-        emp_path(client, emp),
-        query.replace(' ', "%20").replace('?', "%3F")
-    );
-    app.send("GET", &path, Some(key), None).await
+    let query = query.replace(' ', "%20").replace('?', "%3F");
+    app.memory(client, key, emp, &format!("query={query}&limit=3"))
+        .await
 }
 
 /// Waits until every answered exchange of the database has its vector of the stub's embedding
@@ -31,7 +26,7 @@ async fn wait_until_embedded_by(owner: &PgConnectOptions, model: &str) -> Durati
     let pool = sqlx::PgPool::connect_with(owner.clone())
         .await
         .expect("owner pool");
-    loop {
+    eventually(Duration::from_secs(30), || async {
         let pending: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM employee_interactions i WHERE status = 'completed'
                AND NOT EXISTS (SELECT 1 FROM interaction_vectors v
@@ -41,15 +36,15 @@ async fn wait_until_embedded_by(owner: &PgConnectOptions, model: &str) -> Durati
         .fetch_one(&pool)
         .await
         .expect("count");
-        if pending == 0 {
-            return started.elapsed();
+        match pending {
+            0 => Ok(()),
+            _ => Err(format!(
+                "{pending} exchanges never got their embedding by {model}"
+            )),
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "{pending} exchanges never got their embedding"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await;
+    started.elapsed()
 }
 
 #[sqlx::test]
@@ -61,22 +56,24 @@ async fn a_fact_told_in_turn_1_is_recalled_into_the_prompt_of_turn_20(
     let (client, key, emp) = employee(&app, "gpt-4o-mini", json!([])).await;
 
     let fact = "My daughter Ines is allergic to peanuts";
-    let r = say(&app, &client, &key, &emp, fact).await;
+    let r = app.interact(&client, &key, &emp, fact).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let fact_id = r.body["interaction_id"].as_str().expect("id").to_owned();
     for i in 2..20 {
-        let r = say(
-            &app,
-            &client,
-            &key,
-            &emp,
-            &format!("Filler request number {i} about invoices"),
-        )
-        .await;
+        let r = app
+            .interact(
+                &client,
+                &key,
+                &emp,
+                &format!("Filler request number {i} about invoices"),
+            )
+            .await;
         assert_eq!(r.status, 200, "{}", r.body);
     }
     let waited = wait_until_embedded(&owner).await;
-    let r = say(&app, &client, &key, &emp, "Which food is Ines allergic to?").await;
+    let r = app
+        .interact(&client, &key, &emp, "Which food is Ines allergic to?")
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
 
     // Turn 1 is far outside the 10 recent turns, yet the 20th prompt carries it.
@@ -117,7 +114,7 @@ async fn memory_search_ranks_by_relevance_and_validates_its_parameters(
         "The printer on floor two is broken",
         "Please book the Porto office movers",
     ] {
-        assert_eq!(say(&app, &client, &key, &emp, m).await.status, 200);
+        assert_eq!(app.interact(&client, &key, &emp, m).await.status, 200);
     }
     wait_until_embedded(&owner).await;
 
@@ -136,26 +133,18 @@ async fn memory_search_ranks_by_relevance_and_validates_its_parameters(
         "{scores:?}"
     );
 
-    let path = emp_path(&client, &emp);
     for (query, field) in [
         ("limit=0&query=x", "limit"),
         ("limit=101&query=x", "limit"),
         ("limit=ten", "limit"),
     ] {
-        let r = app
-            .send("GET", &format!("{path}/memory?{query}"), Some(&key), None)
-            .await;
+        let r = app.memory(&client, &key, &emp, query).await;
         assert_eq!(r.status, 422, "{query}: {}", r.body);
         assert!(r.body["error"]["fields"][field].is_string(), "{}", r.body);
     }
     let long = "a".repeat(4001);
     let r = app
-        .send(
-            "GET",
-            &format!("{path}/memory?query={long}"),
-            Some(&key),
-            None,
-        )
+        .memory(&client, &key, &emp, &format!("query={long}"))
         .await;
     assert_eq!(r.status, 422, "{}", r.body);
     assert!(r.body["error"]["fields"]["query"].is_string());
@@ -167,10 +156,7 @@ async fn recall_never_crosses_employees_or_clients(_p: PgPoolOptions, owner: PgC
     // Client A with two employees, client B with one; each is told a different code word in
     // the same words, so only the vector path's filters keep them apart.
     let (a, a_key, a1) = employee(&app, "gpt-4o-mini", json!([])).await;
-    let r = app
-        .create_employee(&a, &a_key, requirements("second handler"))
-        .await;
-    let a2 = r.body["id"].as_str().expect("id").to_owned();
+    let a2 = app.hire(&a, &a_key, requirements("second handler")).await;
     let (b, b_key, b1) = employee(&app, "gpt-4o-mini", json!([])).await;
     let told = [
         (&a, &a_key, &a1, "The secret code word is aardvark"),
@@ -178,7 +164,7 @@ async fn recall_never_crosses_employees_or_clients(_p: PgPoolOptions, owner: PgC
         (&b, &b_key, &b1, "The secret code word is cormorant"),
     ];
     for (c, k, e, m) in told {
-        assert_eq!(say(&app, c, k, e, m).await.status, 200);
+        assert_eq!(app.interact(c, k, e, m).await.status, 200);
     }
     wait_until_embedded(&owner).await;
 
@@ -186,16 +172,16 @@ async fn recall_never_crosses_employees_or_clients(_p: PgPoolOptions, owner: PgC
         let word = m.rsplit(' ').next().expect("word");
         let r = memory_search(&app, c, k, e, "what is the secret code word").await;
         assert_eq!(r.status, 200, "{}", r.body);
-        let found: Vec<&str> = r.body["memory"]
-            .as_array()
-            .expect("memory")
-            .iter()
-            .filter_map(|m| m["content"].as_str())
-            .collect();
-        assert_eq!(found, [m], "only its own memory, never the others'");
+        assert_eq!(
+            memory_contents(&r),
+            [m],
+            "only its own memory, never the others'"
+        );
         // The prompt of a new turn recalls its own word and no other.
         let before = stub.requests().len();
-        let r = say(&app, c, k, e, "Remind me: what is the secret code word?").await;
+        let r = app
+            .interact(c, k, e, "Remind me: what is the secret code word?")
+            .await;
         assert_eq!(r.status, 200);
         let prompt = stub.requests()[before]["messages"].to_string();
         for (_, _, _, other) in told {
@@ -218,26 +204,14 @@ async fn a_failing_embedding_model_costs_recall_not_the_answer_and_is_caught_up_
     let (app, stub) = spawn_app_with_stub(owner.clone()).await;
     let (client, key, emp) = employee(&app, "gpt-4o-mini", json!([])).await;
     stub.fail(STUB_EMBEDDING_MODEL, 500);
-    let r = say(
-        &app,
-        &client,
-        &key,
-        &emp,
-        "Note that the boiler was serviced",
-    )
-    .await;
+    let r = app
+        .interact(&client, &key, &emp, "Note that the boiler was serviced")
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let r = memory_search(&app, &client, &key, &emp, "boiler").await;
     assert_eq!(r.status, 503, "{}", r.body);
     // The exchange is stored, waiting for its vector; recent memory still has it.
-    let r = app
-        .send(
-            "GET",
-            &format!("{}/memory", emp_path(&client, &emp)),
-            Some(&key),
-            None,
-        )
-        .await;
+    let r = app.memory(&client, &key, &emp, "").await;
     assert_eq!(
         r.body["memory"][0]["content"],
         "Note that the boiler was serviced"
@@ -265,7 +239,7 @@ async fn a_new_embedding_model_embeds_the_history_again_and_models_never_mix(
     let (app, stub) = spawn_app_with_stub(owner.clone()).await;
     let (client, key, emp) = employee(&app, "gpt-4o-mini", json!([])).await;
     assert_eq!(
-        say(&app, &client, &key, &emp, "The alarm code is 4417")
+        app.interact(&client, &key, &emp, "The alarm code is 4417")
             .await
             .status,
         200
@@ -279,7 +253,7 @@ async fn a_new_embedding_model_embeds_the_history_again_and_models_never_mix(
     })
     .await;
     assert_eq!(
-        say(&app, &client, &key, &emp, "The gate code is 9921")
+        app.interact(&client, &key, &emp, "The gate code is 9921")
             .await
             .status,
         200
@@ -311,12 +285,7 @@ async fn a_new_embedding_model_embeds_the_history_again_and_models_never_mix(
         ]
     );
     let found = |r: &Response| -> Vec<String> {
-        let mut found: Vec<String> = r.body["memory"]
-            .as_array()
-            .expect("memory")
-            .iter()
-            .filter_map(|m| m["content"].as_str().map(str::to_owned))
-            .collect();
+        let mut found = memory_contents(r);
         found.sort();
         found
     };

@@ -1,4 +1,4 @@
-//! An OpenAI-compatible server, in-process, for the tests. It answers
+//! An OpenAI-compatible server, in-process, for workforce's tests and benches. It answers
 //! `POST /v1/chat/completions` with a deterministic reply (streamed on request) and
 //! `POST /v1/embeddings` with bag-of-words vectors (texts sharing words are close), records every
 //! request, and fails on demand per model.

@@ -1,11 +1,11 @@
 //! The REST API through a real server on port 0, its own database and the real Redis.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use serde_json::{json, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use workforce::domain::{ClientId, EmployeeId};
+use workforce::core::{ClientId, EmployeeId};
+use workforce::memory::server::recent;
+use workforce::platform::db::TenantTx;
 
 /// (method, path, token, body, expected status, the field the error must name)
 type Case<'a> = (
@@ -17,20 +17,54 @@ type Case<'a> = (
     Option<&'a str>,
 );
 
-#[sqlx::test]
-async fn the_whole_employee_lifecycle(_p: PgPoolOptions, owner: PgConnectOptions) {
-    let app = spawn_app(owner).await;
-    let (client, key) = app
-        .onboard(json!({"name": "Acme Bank", "industry": "banking", "tier": "professional", "compliance_requirements": ["GDPR"]}))
+/// Acme Bank: a professional client bound by GDPR. Returns (client id, API key).
+async fn acme(app: &TestApp) -> (String, String) {
+    app.onboard(json!({"name": "Acme Bank", "industry": "banking", "tier": "professional", "compliance_requirements": ["GDPR"]}))
+        .await
+}
+
+/// Acme Bank with one support agent. Returns (client id, API key, employee id).
+async fn acme_support_agent(app: &TestApp) -> (String, String, String) {
+    let (client, key) = acme(app).await;
+    let emp = app.hire(&client, &key, requirements("support agent")).await;
+    (client, key, emp)
+}
+
+/// An update of several fields: the name, one personality trait, the models and the tools.
+fn ava() -> Value {
+    json!({"name": "Ava", "personality": {"response_length": "detailed"},
+           "model_preferences": {"primary_model": "gpt-4o", "fallback_models": ["gpt-4o-mini"]},
+           "tool_access": ["crm", "email"]})
+}
+
+/// The employee's working life: updated to `ava()`, paused, resumed and archived, with a refused
+/// change after each step that allows none (a second pause, resuming and editing once archived).
+async fn live_a_working_life(app: &TestApp, client: &str, key: &str, emp: &str) {
+    let r = app.update_employee(client, key, emp, ava()).await;
+    assert_eq!(r.status, 200, "update: {}", r.body);
+    for (action, status) in [
+        ("pause", 200),
+        ("pause", 409),
+        ("resume", 200),
+        ("archive", 200),
+        ("resume", 409),
+    ] {
+        let r = app.transition(client, key, emp, action).await;
+        assert_eq!(r.status, status, "{action}: {}", r.body);
+    }
+    let r = app
+        .update_employee(client, key, emp, json!({"name": "x"}))
         .await;
+    assert_eq!(r.status, 409, "archived employees are read-only");
+}
+
+#[sqlx::test]
+async fn an_onboarded_client_reads_its_configuration(_p: PgPoolOptions, owner: PgConnectOptions) {
+    let app = spawn_app(owner).await;
+    let (client, key) = acme(&app).await;
 
     let r = app
-        .send(
-            "GET",
-            &format!("/api/v1/employees/clients/{client}"),
-            Some(&key),
-            None,
-        )
+        .get(&format!("/api/v1/employees/clients/{client}"), &key)
         .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["configuration"]["max_employees"], 25);
@@ -38,6 +72,15 @@ async fn the_whole_employee_lifecycle(_p: PgPoolOptions, owner: PgConnectOptions
         r.body["configuration"]["compliance_requirements"],
         json!(["gdpr"])
     );
+}
+
+#[sqlx::test]
+async fn a_new_employee_is_generated_from_its_requirements_cached_and_listed(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let app = spawn_app(owner).await;
+    let (client, key) = acme(&app).await;
 
     let r = app
         .create_employee(&client, &key, requirements("support agent"))
@@ -53,38 +96,20 @@ async fn the_whole_employee_lifecycle(_p: PgPoolOptions, owner: PgConnectOptions
         "smollm2-135m-instruct"
     );
 
-    // Redis namespace exists.
-    let cid = ClientId::parse(&client).expect("cid");
-    let eid = EmployeeId::parse(&emp).expect("eid");
-    let keys = app
-        .state
-        .cache
-        .employee_keys(&cid, &eid)
-        .await
-        .expect("redis up");
-    assert_eq!(keys.len(), 1, "{keys:?}");
-
-    let r = app
-        .send(
-            "GET",
-            &format!("/api/v1/employees/clients/{client}/employees"),
-            Some(&key),
-            None,
-        )
-        .await;
+    let r = app.list_employees(&client, &key, "").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body.as_array().expect("list").len(), 1);
+}
 
-    let r = app
-        .send(
-            "PATCH",
-            &emp_path(&client, &emp),
-            Some(&key),
-            Some(json!({"name": "Ava", "personality": {"response_length": "detailed"},
-                        "model_preferences": {"primary_model": "gpt-4o", "fallback_models": ["gpt-4o-mini"]},
-                        "tool_access": ["crm", "email"]})),
-        )
-        .await;
+#[sqlx::test]
+async fn an_update_changes_only_the_fields_it_names_and_is_stored(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let app = spawn_app(owner).await;
+    let (client, key, emp) = acme_support_agent(&app).await;
+
+    let r = app.update_employee(&client, &key, &emp, ava()).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["name"], "Ava");
     assert_eq!(r.body["personality"]["response_length"], "detailed");
@@ -97,10 +122,17 @@ async fn the_whole_employee_lifecycle(_p: PgPoolOptions, owner: PgConnectOptions
         json!(["gpt-4o-mini"])
     );
 
-    let r = app
-        .send("GET", &emp_path(&client, &emp), Some(&key), None)
-        .await;
+    let r = app.get_employee(&client, &key, &emp).await;
     assert_eq!(r.body["name"], "Ava", "the update was stored");
+}
+
+#[sqlx::test]
+async fn pause_resume_and_archive_follow_the_lifecycle_and_archived_employees_are_read_only(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let app = spawn_app(owner).await;
+    let (client, key, emp) = acme_support_agent(&app).await;
 
     for (action, expect_status, expect) in [
         ("pause", 200, Some("paused")),
@@ -109,51 +141,36 @@ async fn the_whole_employee_lifecycle(_p: PgPoolOptions, owner: PgConnectOptions
         ("archive", 200, Some("archived")),
         ("resume", 409, None),
     ] {
-        let r = app
-            .send(
-                "POST",
-                &format!("{}/{action}", emp_path(&client, &emp)),
-                Some(&key),
-                None,
-            )
-            .await;
+        let r = app.transition(&client, &key, &emp, action).await;
         assert_eq!(r.status, expect_status, "{action}: {}", r.body);
         match expect {
             Some(s) => assert_eq!(r.body["status"], s),
             None => assert_eq!(r.body["error"]["code"], "conflict"),
         }
     }
-    let r = app
-        .send("GET", &emp_path(&client, &emp), Some(&key), None)
-        .await;
+    let r = app.get_employee(&client, &key, &emp).await;
     assert!(r.body["archived_at"].is_string());
     let r = app
-        .send(
-            "PATCH",
-            &emp_path(&client, &emp),
-            Some(&key),
-            Some(json!({"name": "x"})),
-        )
+        .update_employee(&client, &key, &emp, json!({"name": "x"}))
         .await;
     assert_eq!(r.status, 409, "archived employees are read-only");
-    let r = app
-        .send(
-            "GET",
-            &format!("/api/v1/employees/clients/{client}/employees?status=archived"),
-            Some(&key),
-            None,
-        )
-        .await;
+    let r = app.list_employees(&client, &key, "status=archived").await;
     assert_eq!(r.body.as_array().expect("list").len(), 1);
+}
 
-    // Every change left an audit event with before/after, and the status history is complete.
+#[sqlx::test]
+async fn every_change_is_audited_with_before_and_after_and_the_status_history_is_complete(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let app = spawn_app(owner).await;
+    let (client, key, emp) = acme_support_agent(&app).await;
+    live_a_working_life(&app, &client, &key, &emp).await;
+
+    // Every change left an audit event with before/after (the refused ones none), and the
+    // status history is complete.
     let r = app
-        .send(
-            "GET",
-            &format!("{}/audit", emp_path(&client, &emp)),
-            Some(&key),
-            None,
-        )
+        .get(&format!("{}/audit", emp_path(&client, &emp)), &key)
         .await;
     assert_eq!(r.status, 200);
     let actions: Vec<&str> = r.body["events"]
@@ -186,11 +203,34 @@ async fn the_whole_employee_lifecycle(_p: PgPoolOptions, owner: PgConnectOptions
         .filter_map(|h| h["to_status"].as_str())
         .collect();
     assert_eq!(history, ["active", "paused", "active", "archived"]);
+}
+
+#[sqlx::test]
+async fn deleting_an_employee_removes_its_interactions_vectors_and_cache_entries(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let app = spawn_app(owner).await;
+    let (client, key, emp) = acme_support_agent(&app).await;
+    // At the end of its working life: archived, with an audit trail and a status history.
+    live_a_working_life(&app, &client, &key, &emp).await;
+    let cid = ClientId::parse(&client).expect("cid");
+    let eid = EmployeeId::parse(&emp).expect("eid");
 
     // Give the employee some interactions, then delete it: rows, vectors and cache go with it.
-    let mut tx = workforce::server::db::tenant_tx(&app.state.pool, &cid)
+    let item = workforce::memory::MemoryItem {
+        id: "i0".into(),
+        content: "m".into(),
+        response: "r".into(),
+        timestamp: chrono::Utc::now(),
+        relevance_score: 1.0,
+    };
+    assert!(recent::push(&app.state.cache, &cid, &eid, &item).await);
+    let keys = recent::employee_keys(&app.state.cache, &cid, &eid)
         .await
-        .expect("tx");
+        .expect("redis up");
+    assert_eq!(keys.len(), 1, "the recent list is cached: {keys:?}");
+    let mut tx = TenantTx::begin(&app.state.pool, &cid).await.expect("tx");
     for i in 0..3 {
         sqlx::query(
             "WITH i AS (INSERT INTO employee_interactions (client_id, employee_id, interaction_id, message, response)
@@ -207,21 +247,13 @@ async fn the_whole_employee_lifecycle(_p: PgPoolOptions, owner: PgConnectOptions
     }
     tx.commit().await.expect("commit");
 
-    let r = app
-        .send("DELETE", &emp_path(&client, &emp), Some(&key), None)
-        .await;
+    let r = app.delete_employee(&client, &key, &emp).await;
     assert_eq!(r.status, 204, "{}", r.body);
-    let r = app
-        .send("GET", &emp_path(&client, &emp), Some(&key), None)
-        .await;
+    let r = app.get_employee(&client, &key, &emp).await;
     assert_eq!(r.status, 404);
-    let r = app
-        .send("DELETE", &emp_path(&client, &emp), Some(&key), None)
-        .await;
+    let r = app.delete_employee(&client, &key, &emp).await;
     assert_eq!(r.status, 404);
-    let mut tx = workforce::server::db::tenant_tx(&app.state.pool, &cid)
-        .await
-        .expect("tx");
+    let mut tx = TenantTx::begin(&app.state.pool, &cid).await.expect("tx");
     let left: (i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM employee_interactions), (SELECT count(*) FROM interaction_vectors)",
     )
@@ -238,10 +270,7 @@ async fn the_whole_employee_lifecycle(_p: PgPoolOptions, owner: PgConnectOptions
     .expect("audit");
     assert_eq!(deleted, 1, "the deletion is audited");
     drop(tx);
-    let keys = app
-        .state
-        .cache
-        .employee_keys(&cid, &eid)
+    let keys = recent::employee_keys(&app.state.cache, &cid, &eid)
         .await
         .expect("redis up");
     assert!(keys.is_empty(), "cache entries removed: {keys:?}");
@@ -255,9 +284,7 @@ async fn the_employee_limit_is_enforced(_p: PgPoolOptions, owner: PgConnectOptio
         .await;
     let mut ids = Vec::new();
     for role in ["one", "two"] {
-        let r = app.create_employee(&client, &key, requirements(role)).await;
-        assert_eq!(r.status, 201);
-        ids.push(r.body["id"].as_str().expect("id").to_owned());
+        ids.push(app.hire(&client, &key, requirements(role)).await);
     }
     let r = app
         .create_employee(&client, &key, requirements("three"))
@@ -270,14 +297,7 @@ async fn the_employee_limit_is_enforced(_p: PgPoolOptions, owner: PgConnectOptio
         .contains("limit of 2"));
 
     // Archived employees do not count.
-    let r = app
-        .send(
-            "POST",
-            &format!("{}/archive", emp_path(&client, &ids[0])),
-            Some(&key),
-            None,
-        )
-        .await;
+    let r = app.transition(&client, &key, &ids[0], "archive").await;
     assert_eq!(r.status, 200);
     let r = app
         .create_employee(&client, &key, requirements("three"))
@@ -372,11 +392,11 @@ async fn only_the_clients_allowed_models_can_be_chosen(_p: PgPoolOptions, owner:
         .contains("gpt-4.1"));
 
     let r = app
-        .send(
-            "PATCH",
-            &emp_path(&client, &emp),
-            Some(&key),
-            Some(json!({"model_preferences": {"primary_model": "gpt-4"}})),
+        .update_employee(
+            &client,
+            &key,
+            &emp,
+            json!({"model_preferences": {"primary_model": "gpt-4"}}),
         )
         .await;
     assert_eq!(r.status, 422);
@@ -405,20 +425,10 @@ async fn another_clients_resources_look_exactly_like_missing_ones(
     let app = spawn_app(owner).await;
     let (a, a_key) = app.onboard(json!({"name": "A", "tier": "starter"})).await;
     let (b, b_key) = app.onboard(json!({"name": "B", "tier": "starter"})).await;
-    let r = app
-        .create_employee(&b, &b_key, requirements("secret keeper"))
-        .await;
-    let b_emp = r.body["id"].as_str().expect("id").to_owned();
+    let b_emp = app.hire(&b, &b_key, requirements("secret keeper")).await;
     let missing_client = "client_000000000000000000000000";
 
-    let not_found = app
-        .send(
-            "GET",
-            &format!("/api/v1/employees/clients/{missing_client}/employees"),
-            Some(&a_key),
-            None,
-        )
-        .await;
+    let not_found = app.list_employees(missing_client, &a_key, "").await;
     assert_eq!(not_found.status, 404);
     let paths = [
         ("GET", format!("/api/v1/employees/clients/{b}")),
@@ -440,9 +450,7 @@ async fn another_clients_resources_look_exactly_like_missing_ones(
         assert_eq!(r.body["error"]["code"], "not_found");
     }
     // B's employee is untouched.
-    let r = app
-        .send("GET", &emp_path(&b, &b_emp), Some(&b_key), None)
-        .await;
+    let r = app.get_employee(&b, &b_key, &b_emp).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["status"], "active");
 
@@ -482,8 +490,7 @@ async fn every_bad_input_gets_a_clear_4xx(_p: PgPoolOptions, owner: PgConnectOpt
     let (c, key) = app
         .onboard(json!({"name": "Valid", "tier": "starter"}))
         .await;
-    let r = app.create_employee(&c, &key, requirements("ok")).await;
-    let emp = r.body["id"].as_str().expect("id").to_owned();
+    let emp = app.hire(&c, &key, requirements("ok")).await;
     let clients = "/api/v1/employees/clients".to_string();
     let emps = format!("/api/v1/employees/clients/{c}/employees");
     let one = emp_path(&c, &emp);
@@ -806,7 +813,7 @@ async fn readiness_reports_a_redis_outage_and_writes_still_succeed(
     let mut app = spawn_app(owner).await;
     // Point the cache at a port where nothing listens.
     let mut state = app.state.clone();
-    state.cache = workforce::server::cache::Cache::new("redis://127.0.0.1:1").expect("url");
+    state.cache = workforce::platform::redis::Cache::new("redis://127.0.0.1:1").expect("url");
     app.restart_with(state).await;
 
     let r = app.send("GET", "/readyz", None, None).await;
@@ -818,13 +825,7 @@ async fn readiness_reports_a_redis_outage_and_writes_still_succeed(
     let (c, key) = app
         .onboard(json!({"name": "Offline cache", "tier": "starter"}))
         .await;
-    let r = app
-        .create_employee(&c, &key, requirements("resilient"))
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    let emp = r.body["id"].as_str().expect("id").to_owned();
-    let r = app
-        .send("DELETE", &emp_path(&c, &emp), Some(&key), None)
-        .await;
+    let emp = app.hire(&c, &key, requirements("resilient")).await;
+    let r = app.delete_employee(&c, &key, &emp).await;
     assert_eq!(r.status, 204);
 }

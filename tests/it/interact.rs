@@ -1,12 +1,12 @@
 //! Conversations through the REST API, against the real database and Redis, with an in-process
 //! OpenAI-compatible stub as the model provider.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use serde_json::{json, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use workforce::domain::ClientId;
+use std::time::Duration;
+use workforce::core::{ClientId, EmployeeId};
+use workforce::platform::db::TenantTx;
 
 #[sqlx::test]
 async fn an_answer_in_the_employees_voice_is_stored_and_remembered(
@@ -16,7 +16,9 @@ async fn an_answer_in_the_employees_voice_is_stored_and_remembered(
     let (app, stub) = spawn_app_with_stub(owner).await;
     let (client, key, emp) = employee(&app, "gpt-4o-mini", json!([])).await;
 
-    let r = say(&app, &client, &key, &emp, "My car was hit while parked.").await;
+    let r = app
+        .interact(&client, &key, &emp, "My car was hit while parked.")
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["model"], "gpt-4o-mini");
     assert_eq!(
@@ -43,7 +45,9 @@ async fn an_answer_in_the_employees_voice_is_stored_and_remembered(
     assert!((reqs[0]["temperature"].as_f64().expect("temperature") - 0.68).abs() < 1e-6);
 
     // A later turn is given the earlier exchange as context.
-    let r = say(&app, &client, &key, &emp, "What happens next?").await;
+    let r = app
+        .interact(&client, &key, &emp, "What happens next?")
+        .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["memories_used"], json!([first_id]));
     let second = &stub.requests()[1]["messages"];
@@ -63,14 +67,7 @@ async fn an_answer_in_the_employees_voice_is_stored_and_remembered(
     );
 
     // Memory, newest first.
-    let r = app
-        .send(
-            "GET",
-            &format!("{}/memory?limit=5", emp_path(&client, &emp)),
-            Some(&key),
-            None,
-        )
-        .await;
+    let r = app.memory(&client, &key, &emp, "limit=5").await;
     assert_eq!(r.status, 200, "{}", r.body);
     let memory = r.body["memory"].as_array().expect("memory");
     assert_eq!(memory.len(), 2);
@@ -87,7 +84,7 @@ async fn a_failing_primary_is_retried_then_the_fallback_answers(
     let (client, key, emp) = employee(&app, "gpt-4o", json!(["gpt-4o-mini"])).await;
     stub.fail("gpt-4o", 500);
 
-    let r = say(&app, &client, &key, &emp, "hello").await;
+    let r = app.interact(&client, &key, &emp, "hello").await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["model"], "gpt-4o-mini");
     assert_eq!(
@@ -108,7 +105,7 @@ async fn a_failing_primary_is_retried_then_the_fallback_answers(
     // A 400 from the provider is not retried.
     stub.fail("gpt-4o", 400);
     let before = stub.calls_to("gpt-4o");
-    let r = say(&app, &client, &key, &emp, "again").await;
+    let r = app.interact(&client, &key, &emp, "again").await;
     assert_eq!(r.status, 200);
     assert_eq!(stub.calls_to("gpt-4o") - before, 1);
 }
@@ -123,7 +120,7 @@ async fn when_every_model_fails_the_message_is_still_stored(
     stub.fail("gpt-4o", 503);
     stub.fail("gpt-4o-mini", 429);
 
-    let r = say(&app, &client, &key, &emp, "is anyone there?").await;
+    let r = app.interact(&client, &key, &emp, "is anyone there?").await;
     assert_eq!(r.status, 503, "{}", r.body);
     assert_eq!(r.body["error"]["code"], "unavailable");
     let msg = r.body["error"]["message"].as_str().expect("message");
@@ -133,9 +130,7 @@ async fn when_every_model_fails_the_message_is_still_stored(
     );
 
     let cid = ClientId::parse(&client).expect("cid");
-    let mut tx = workforce::server::db::tenant_tx(&app.state.pool, &cid)
-        .await
-        .expect("tx");
+    let mut tx = TenantTx::begin(&app.state.pool, &cid).await.expect("tx");
     let (message, status): (String, String) =
         sqlx::query_as("SELECT message, status FROM employee_interactions WHERE employee_id = $1")
             .bind(&emp)
@@ -211,24 +206,11 @@ async fn conversations_refuse_bad_input_and_paused_employees(
         );
     }
     for q in ["limit=0", "limit=101", "limit=ten"] {
-        let r = app
-            .send(
-                "GET",
-                &format!("{}/memory?{q}", emp_path(&client, &emp)),
-                Some(&key),
-                None,
-            )
-            .await;
+        let r = app.memory(&client, &key, &emp, q).await;
         assert_eq!(r.status, 422, "{q}");
     }
-    app.send(
-        "POST",
-        &format!("{}/pause", emp_path(&client, &emp)),
-        Some(&key),
-        None,
-    )
-    .await;
-    let r = say(&app, &client, &key, &emp, "hello?").await;
+    app.transition(&client, &key, &emp, "pause").await;
+    let r = app.interact(&client, &key, &emp, "hello?").await;
     assert_eq!(r.status, 409, "{}", r.body);
     assert!(
         stub.requests().is_empty(),
@@ -244,39 +226,29 @@ async fn memory_is_read_from_postgres_when_redis_is_down(
     let (mut app, _stub) = spawn_app_with_stub(owner).await;
     let (client, key, emp) = employee(&app, "gpt-4o-mini", json!([])).await;
     assert_eq!(
-        say(&app, &client, &key, &emp, "remember the blue car")
+        app.interact(&client, &key, &emp, "remember the blue car")
             .await
             .status,
         200
     );
 
     let mut state = app.state.clone();
-    state.cache = workforce::server::cache::Cache::new("redis://127.0.0.1:1").expect("url");
+    state.cache = workforce::platform::redis::Cache::new("redis://127.0.0.1:1").expect("url");
     app.restart_with(state).await;
 
     // Writes still succeed, and reads come from Postgres.
     assert_eq!(
-        say(&app, &client, &key, &emp, "and the red one")
+        app.interact(&client, &key, &emp, "and the red one")
             .await
             .status,
         200
     );
-    let r = app
-        .send(
-            "GET",
-            &format!("{}/memory", emp_path(&client, &emp)),
-            Some(&key),
-            None,
-        )
-        .await;
+    let r = app.memory(&client, &key, &emp, "").await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let contents: Vec<&str> = r.body["memory"]
-        .as_array()
-        .expect("memory")
-        .iter()
-        .filter_map(|m| m["content"].as_str())
-        .collect();
-    assert_eq!(contents, ["and the red one", "remember the blue car"]);
+    assert_eq!(
+        memory_contents(&r),
+        ["and the red one", "remember the blue car"]
+    );
 }
 
 #[sqlx::test]
@@ -290,7 +262,7 @@ async fn a_model_that_keeps_failing_is_skipped_by_its_circuit_breaker(
     stub.fail("gpt-4o", 400);
     for i in 0..5 {
         assert_eq!(
-            say(&app, &client, &key, &emp, &format!("turn {i}"))
+            app.interact(&client, &key, &emp, &format!("turn {i}"))
                 .await
                 .status,
             200
@@ -299,7 +271,9 @@ async fn a_model_that_keeps_failing_is_skipped_by_its_circuit_breaker(
     assert_eq!(stub.calls_to("gpt-4o"), 5);
     // Five failures in a row open the breaker: the next turns go straight to the fallback.
     for i in 5..8 {
-        let r = say(&app, &client, &key, &emp, &format!("turn {i}")).await;
+        let r = app
+            .interact(&client, &key, &emp, &format!("turn {i}"))
+            .await;
         assert_eq!(r.body["model"], "gpt-4o-mini");
     }
     assert_eq!(
@@ -320,15 +294,15 @@ async fn the_streamed_text_is_exactly_the_stored_answer(
     stub.fail("gpt-4o", 500);
 
     for sibling in [false, true] {
-        let (status, events) = stream(
-            &app,
-            &client,
-            &key,
-            &emp,
-            "tell me about my claim please",
-            sibling,
-        )
-        .await;
+        let (status, events) = app
+            .interact_stream(
+                &client,
+                &key,
+                &emp,
+                "tell me about my claim please",
+                sibling,
+            )
+            .await;
         assert_eq!(status, 200);
         let tokens: Vec<&str> = events
             .iter()
@@ -346,20 +320,15 @@ async fn the_streamed_text_is_exactly_the_stored_answer(
         );
         assert!(done["usage"]["completion_tokens"].as_u64().expect("usage") > 0);
 
-        let r = app
-            .send(
-                "GET",
-                &format!("{}/memory?limit=1", emp_path(&client, &emp)),
-                Some(&key),
-                None,
-            )
-            .await;
+        let r = app.memory(&client, &key, &emp, "limit=1").await;
         assert_eq!(r.body["memory"][0]["response"], streamed.as_str());
         assert_eq!(r.body["memory"][0]["id"], done["interaction_id"]);
     }
     // Every model failing before the first token is an ordinary 503, and the turn is stored.
     stub.fail("gpt-4o-mini", 500);
-    let (status, _) = stream(&app, &client, &key, &emp, "anyone?", false).await;
+    let (status, _) = app
+        .interact_stream(&client, &key, &emp, "anyone?", false)
+        .await;
     assert_eq!(status, 503);
 }
 
@@ -385,26 +354,18 @@ async fn a_caller_that_disconnects_mid_stream_loses_nothing(
     drop(r);
 
     let expected = "[gpt-4o-mini] you said: one two three four five six";
-    let mut stored = Value::Null;
-    for _ in 0..100 {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        let m = app
-            .send(
-                "GET",
-                &format!("{}/memory", emp_path(&client, &emp)),
-                Some(&key),
-                None,
-            )
-            .await;
-        stored = m.body["memory"][0]["response"].clone();
-        if stored == expected {
-            break;
+    eventually(Duration::from_secs(10), || async {
+        let m = app.memory(&client, &key, &emp, "").await;
+        let stored = &m.body["memory"][0]["response"];
+        if *stored == expected {
+            Ok(())
+        } else {
+            Err(format!(
+                "the whole answer was stored after the caller left: want {expected:?}, memory has {stored}"
+            ))
         }
-    }
-    assert_eq!(
-        stored, expected,
-        "the whole answer was stored after the caller left"
-    );
+    })
+    .await;
 }
 
 #[sqlx::test]
@@ -413,28 +374,20 @@ async fn usage_is_summed_per_employee_and_per_client(_p: PgPoolOptions, owner: P
     let (client, key, emp) = employee(&app, "gpt-4o", json!(["gpt-4o-mini"])).await;
     let mut req = requirements("second");
     req["model_preferences"] = json!({"primary_model": "gpt-4o-mini"});
-    let other = app.create_employee(&client, &key, req).await.body["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let other = app.hire(&client, &key, req).await;
 
     let mut expected = (0u64, 0u64);
     for (e, msg) in [(&emp, "a"), (&emp, "bb"), (&other, "ccc")] {
-        let r = say(&app, &client, &key, e, msg).await;
+        let r = app.interact(&client, &key, e, msg).await;
         expected.0 += r.body["usage"]["prompt_tokens"].as_u64().expect("p");
         expected.1 += r.body["usage"]["completion_tokens"].as_u64().expect("c");
     }
     stub.fail("gpt-4o", 400);
     stub.fail("gpt-4o-mini", 400);
-    assert_eq!(say(&app, &client, &key, &emp, "lost").await.status, 503);
+    assert_eq!(app.interact(&client, &key, &emp, "lost").await.status, 503);
 
     let r = app
-        .send(
-            "GET",
-            &format!("{}/usage", emp_path(&client, &emp)),
-            Some(&key),
-            None,
-        )
+        .get(&format!("{}/usage", emp_path(&client, &emp)), &key)
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(
@@ -442,12 +395,7 @@ async fn usage_is_summed_per_employee_and_per_client(_p: PgPoolOptions, owner: P
         (Some(2), Some(1))
     );
     let r = app
-        .send(
-            "GET",
-            &format!("/api/v1/employees/clients/{client}/usage"),
-            Some(&key),
-            None,
-        )
+        .get(&format!("/api/v1/employees/clients/{client}/usage"), &key)
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["interactions"], 3);
@@ -477,7 +425,7 @@ struct OwnRedis {
 }
 
 impl OwnRedis {
-    fn start(port: u16) -> OwnRedis {
+    async fn start(port: u16) -> OwnRedis {
         let child = std::process::Command::new("redis-server")
             .args([
                 "--port",
@@ -491,13 +439,13 @@ impl OwnRedis {
             .spawn()
             .expect("redis-server (installed by scripts/setup.sh)");
         let r = OwnRedis { port, child };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return r;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        panic!("redis-server did not start on port {port}");
+        eventually(Duration::from_secs(5), || async {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .map_err(|e| format!("redis-server did not start on port {port}: {e}"))
+        })
+        .await;
+        r
     }
 
     fn url(&self) -> String {
@@ -525,7 +473,7 @@ fn free_port() -> u16 {
 
 #[sqlx::test]
 async fn redis_stopped_mid_conversation_loses_nothing(_p: PgPoolOptions, owner: PgConnectOptions) {
-    let mut redis = OwnRedis::start(free_port());
+    let mut redis = OwnRedis::start(free_port()).await;
     let stub = stub::Stub::start().await;
     let url = redis.url();
     let app = spawn_app_with(owner, |s| {
@@ -535,28 +483,24 @@ async fn redis_stopped_mid_conversation_loses_nothing(_p: PgPoolOptions, owner: 
     .await;
     let (client, key, emp) = employee(&app, "gpt-4o-mini", json!([])).await;
     for m in ["one", "two"] {
-        assert_eq!(say(&app, &client, &key, &emp, m).await.status, 200);
+        assert_eq!(app.interact(&client, &key, &emp, m).await.status, 200);
     }
     assert!(app.state.cache.ping().await, "Redis is up at first");
 
     redis.stop();
     for m in ["three", "four"] {
-        let r = say(&app, &client, &key, &emp, m).await;
+        let r = app.interact(&client, &key, &emp, m).await;
         assert_eq!(r.status, 200, "a turn succeeds with Redis gone: {}", r.body);
     }
     // Every turn is in memory, in order: read from Postgres while Redis is down.
     let memory = |limit: u32| {
-        let path = format!("{}/memory?limit={limit}", emp_path(&client, &emp));
-        let (app, key) = (&app, &key);
+        let (app, client, key, emp) = (&app, &client, &key, &emp);
         async move {
-            let r = app.send("GET", &path, Some(key), None).await;
+            let r = app
+                .memory(client, key, emp, &format!("limit={limit}"))
+                .await;
             assert_eq!(r.status, 200, "{}", r.body);
-            r.body["memory"]
-                .as_array()
-                .expect("memory")
-                .iter()
-                .filter_map(|m| m["content"].as_str().map(str::to_owned))
-                .collect::<Vec<_>>()
+            memory_contents(&r)
         }
     };
     assert_eq!(memory(10).await, ["four", "three", "two", "one"]);
@@ -572,9 +516,9 @@ async fn redis_stopped_mid_conversation_loses_nothing(_p: PgPoolOptions, owner: 
     assert_eq!(said, ["one", "two", "three", "four"]);
 
     // Redis comes back (empty): the recent list is shorter than asked, so Postgres answers.
-    let _redis = OwnRedis::start(redis.port);
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await; // the client's back-off
-    assert_eq!(say(&app, &client, &key, &emp, "five").await.status, 200);
+    let _redis = OwnRedis::start(redis.port).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await; // the client's back-off
+    assert_eq!(app.interact(&client, &key, &emp, "five").await.status, 200);
     assert_eq!(memory(10).await, ["five", "four", "three", "two", "one"]);
 }
 
@@ -586,63 +530,47 @@ async fn a_change_on_one_instance_reaches_the_employee_cache_of_another(
     let (app, stub) = spawn_app_with_stub(owner.clone()).await;
     let other = spawn_app_with(owner, |s| use_stub(s, &stub, false)).await;
     let (client, key, emp) = employee(&app, "gpt-4o-mini", json!([])).await;
-    let id = workforce::domain::EmployeeId::parse(&emp).expect("id");
+    let id = EmployeeId::parse(&emp).expect("id");
     let client_id = ClientId::parse(&client).expect("id");
 
     // A turn on the first instance caches the employee there.
-    assert_eq!(say(&app, &client, &key, &emp, "hello").await.status, 200);
+    assert_eq!(app.interact(&client, &key, &emp, "hello").await.status, 200);
     assert!(app.state.employees.get(&client_id, &id).is_some());
 
     // Paused through the second instance: the first one drops its copy and refuses the turn.
-    let r = other
-        .send(
-            "POST",
-            &format!("{}/pause", emp_path(&client, &emp)),
-            Some(&key),
-            None,
-        )
-        .await;
+    let r = other.transition(&client, &key, &emp, "pause").await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let started = std::time::Instant::now();
-    while app.state.employees.get(&client_id, &id).is_some() {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(5),
-            "the change never arrived"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    let r = say(&app, &client, &key, &emp, "still there?").await;
+    eventually(Duration::from_secs(5), || async {
+        match app.state.employees.get(&client_id, &id) {
+            None => Ok(()),
+            Some(_) => Err("the change never arrived: the first instance still has its copy"),
+        }
+    })
+    .await;
+    let r = app.interact(&client, &key, &emp, "still there?").await;
     assert_eq!(r.status, 409, "{}", r.body);
 
     // A change of model is seen at once as well.
-    other
-        .send(
-            "POST",
-            &format!("{}/resume", emp_path(&client, &emp)),
-            Some(&key),
-            None,
-        )
-        .await;
+    other.transition(&client, &key, &emp, "resume").await;
     let r = other
-        .send(
-            "PATCH",
-            &emp_path(&client, &emp),
-            Some(&key),
-            Some(json!({"model_preferences": {"primary_model": "gpt-4o"}})),
+        .update_employee(
+            &client,
+            &key,
+            &emp,
+            json!({"model_preferences": {"primary_model": "gpt-4o"}}),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let started = std::time::Instant::now();
-    loop {
-        let r = say(&app, &client, &key, &emp, "which model?").await;
+    eventually(Duration::from_secs(5), || async {
+        let r = app.interact(&client, &key, &emp, "which model?").await;
         if r.status == 200 && r.body["model"] == "gpt-4o" {
-            break;
+            Ok(())
+        } else {
+            Err(format!(
+                "the change of model never arrived: {} {}",
+                r.status, r.body
+            ))
         }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(5),
-            "{}",
-            r.body
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    })
+    .await;
 }

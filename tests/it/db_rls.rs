@@ -1,14 +1,18 @@
 //! Row-level security, proven against the real Postgres as the runtime role `workforce_app`.
 
-mod common;
-
+use crate::helpers;
 use chrono::Utc;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
-use workforce::domain::generator::generate_employee;
-use workforce::domain::*;
-use workforce::server::db::tenant_tx;
-use workforce::server::repo;
+use workforce::audit::server::repo::{insert_audit, insert_status_change, AuditEvent};
+use workforce::audit::{Actor, AuditAction};
+use workforce::clients::server::repo::{insert_client, list_all_clients};
+use workforce::clients::*;
+use workforce::core::{ClientId, EmployeeId};
+use workforce::employees::generator::generate_employee;
+use workforce::employees::server::repo::{get_employee, insert_employee};
+use workforce::employees::*;
+use workforce::platform::db::{OperatorConn, TenantTx};
 
 const TENANT_TABLES: [&str; 7] = [
     "clients",
@@ -41,7 +45,7 @@ fn client(name: &str) -> Client {
 
 fn employee(c: &Client) -> Employee {
     let req: EmployeeRequirements =
-        serde_json::from_value(common::requirements("analyst")).expect("req");
+        serde_json::from_value(helpers::requirements("analyst")).expect("req");
     let cfg =
         generate_employee(&req, &c.configuration.allowed_models, "gpt-4o-mini").expect("config");
     cfg.into_employee(EmployeeId::generate(&c.id), c.id.clone(), Utc::now())
@@ -52,27 +56,25 @@ fn employee(c: &Client) -> Employee {
 async fn seed(pool: &PgPool, name: &str) -> (Client, Employee) {
     let c = client(name);
     let e = employee(&c);
-    let mut tx = tenant_tx(pool, &c.id).await.expect("tx");
-    repo::insert_client(&mut tx, &c).await.expect("client");
-    repo::insert_employee(&mut tx, &e).await.expect("employee");
-    repo::insert_status_change(&mut tx, &e, None, "test")
+    let mut tx = TenantTx::begin(pool, &c.id).await.expect("tx");
+    insert_client(&mut tx, &c).await.expect("client");
+    insert_employee(&mut tx, &e).await.expect("employee");
+    let actor = Actor::ApiKey("test".into());
+    insert_status_change(&mut tx, &e.id, None, e.status, &actor)
         .await
         .expect("status");
-    repo::insert_api_key(
+    workforce::accounts::server::repo::insert_api_key(
         &mut tx,
-        &c.id,
         &format!("k{}", &c.id.as_str()[7..22]),
         "hash",
     )
     .await
     .expect("key");
-    repo::insert_audit(
+    insert_audit(
         &mut tx,
-        repo::AuditEvent {
-            client: &c.id,
-            actor: "test",
-            action: "seed",
-            entity_type: "employee",
+        AuditEvent {
+            actor: &actor,
+            action: AuditAction::EmployeeCreate,
             entity_id: e.id.as_str(),
             before: None,
             after: None,
@@ -89,9 +91,8 @@ async fn seed(pool: &PgPool, name: &str) -> (Client, Employee) {
     .execute(&mut *tx)
     .await
     .expect("interaction");
-    let stored = repo::insert_vectors(
+    let stored = workforce::memory::server::repo::insert_vectors(
         &mut tx,
-        &c.id,
         &[e.id.as_str()],
         &["i1"],
         "test-model",
@@ -117,7 +118,7 @@ async fn with_no_client_set_every_tenant_table_reads_empty(
     _p: PgPoolOptions,
     owner: PgConnectOptions,
 ) {
-    let pool = common::app_pool(&owner).await;
+    let pool = helpers::app_pool(&owner).await;
     seed(&pool, "A").await;
     seed(&pool, "B").await;
 
@@ -143,11 +144,11 @@ async fn with_no_client_set_every_tenant_table_reads_empty(
 
 #[sqlx::test]
 async fn client_a_can_neither_read_nor_write_client_b(_p: PgPoolOptions, owner: PgConnectOptions) {
-    let pool = common::app_pool(&owner).await;
+    let pool = helpers::app_pool(&owner).await;
     let (a, a_emp) = seed(&pool, "A").await;
     let (b, b_emp) = seed(&pool, "B").await;
 
-    let mut tx = tenant_tx(&pool, &a.id).await.expect("tx");
+    let mut tx = TenantTx::begin(&pool, &a.id).await.expect("tx");
     for table in TENANT_TABLES {
         assert_eq!(
             count(&mut tx, table).await,
@@ -155,12 +156,19 @@ async fn client_a_can_neither_read_nor_write_client_b(_p: PgPoolOptions, owner: 
             "{table}: A sees exactly its own row"
         );
     }
-    assert!(repo::get_client(&mut tx, &b.id).await.expect("q").is_none());
-    assert!(repo::get_employee(&mut tx, &b.id, &b_emp.id, false)
-        .await
-        .expect("q")
-        .is_none());
-    assert!(repo::get_employee(&mut tx, &a.id, &a_emp.id, false)
+    let seen: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM clients WHERE id = $1) + (SELECT count(*) FROM employees WHERE id = $2)",
+    )
+    .bind(b.id.as_str())
+    .bind(b_emp.id.as_str())
+    .fetch_one(&mut *tx)
+    .await
+    .expect("q");
+    assert_eq!(
+        seen, 0,
+        "B's client and employee are invisible to A, asked for by id"
+    );
+    assert!(get_employee(&mut tx, &a_emp.id, false)
         .await
         .expect("q")
         .is_some());
@@ -194,14 +202,14 @@ async fn client_a_can_neither_read_nor_write_client_b(_p: PgPoolOptions, owner: 
         "INSERT INTO interaction_vectors (client_id, employee_id, interaction_id, model, embedding)
          VALUES ($1, 'x', 'i1', 'm', '[1,0]')",
     ] {
-        let mut tx = tenant_tx(&pool, &a.id).await.expect("tx");
+        let mut tx = TenantTx::begin(&pool, &a.id).await.expect("tx");
         let r = sqlx::query(sql).bind(b.id.as_str()).execute(&mut *tx).await;
         let err = r.expect_err("insert for another client must fail").to_string();
         assert!(err.contains("row-level security"), "{err}");
     }
-    let mut tx = tenant_tx(&pool, &a.id).await.expect("tx");
+    let mut tx = TenantTx::begin(&pool, &a.id).await.expect("tx");
     let forged = employee(&b);
-    assert!(repo::insert_employee(&mut tx, &forged).await.is_err());
+    assert!(insert_employee(&mut tx, &forged).await.is_err());
     drop(tx);
 
     let mut as_owner = PgConnection::connect_with(&owner).await.expect("owner");
@@ -221,11 +229,11 @@ async fn the_tenant_setting_does_not_outlive_its_transaction(
 ) {
     let pool = PgPoolOptions::new()
         .max_connections(1)
-        .connect_with(workforce::server::db::app_options(&owner, None))
+        .connect_with(workforce::platform::db::app_options(&owner, None))
         .await
         .expect("pool");
     let (a, _) = seed(&pool, "A").await;
-    let mut tx = tenant_tx(&pool, &a.id).await.expect("tx");
+    let mut tx = TenantTx::begin(&pool, &a.id).await.expect("tx");
     assert_eq!(count(&mut tx, "employees").await, 1);
     tx.commit().await.expect("commit");
     // Same single connection, no tenant transaction: nothing is visible.
@@ -238,10 +246,10 @@ async fn the_runtime_role_is_unprivileged_and_the_operator_path_is_narrow(
     _p: PgPoolOptions,
     owner: PgConnectOptions,
 ) {
-    let pool = common::app_pool(&owner).await;
+    let pool = helpers::app_pool(&owner).await;
     let (a, _) = seed(&pool, "A").await;
     let (b, _) = seed(&pool, "B").await;
-    let mut conn = pool.acquire().await.expect("conn");
+    let mut conn = OperatorConn::acquire(&pool).await.expect("conn");
 
     let (superuser, bypass): (bool, bool) =
         sqlx::query_as("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
@@ -257,7 +265,7 @@ async fn the_runtime_role_is_unprivileged_and_the_operator_path_is_narrow(
     assert_eq!(owned, 0, "workforce_app must own no table");
 
     // The operator path lists every client, and resolves keys, but exposes nothing else.
-    let all = repo::list_all_clients(&mut conn).await.expect("list");
+    let all = list_all_clients(&mut conn).await.expect("list");
     let ids: Vec<_> = all.iter().map(|c| c.id.clone()).collect();
     assert!(ids.contains(&a.id) && ids.contains(&b.id));
     assert!(sqlx::query("SET ROLE workforce_operator")
@@ -269,7 +277,7 @@ async fn the_runtime_role_is_unprivileged_and_the_operator_path_is_narrow(
         .await
         .is_ok());
     // The runtime role cannot rewrite the audit trail.
-    let mut tx = tenant_tx(&pool, &a.id).await.expect("tx");
+    let mut tx = TenantTx::begin(&pool, &a.id).await.expect("tx");
     assert!(sqlx::query("DELETE FROM audit_events")
         .execute(&mut *tx)
         .await

@@ -1,15 +1,16 @@
 //! Test helpers: a real server on port 0 over its own database (made by `#[sqlx::test]`),
 //! connected as `workforce_app`, with the real Redis.
-#![allow(dead_code)]
 
-pub mod stub;
+pub use openai_stub as stub;
 
 use serde_json::{json, Value};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::PgPool;
+use std::future::Future;
 use std::net::SocketAddr;
-use workforce::server::config::{parse_with_overrides, resolve_providers, Settings};
-use workforce::server::{db, startup, AppState};
+use std::time::{Duration, Instant};
+use workforce::platform::config::{parse_with_overrides, resolve_providers, Settings};
+use workforce::platform::{db, startup, AppState};
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
@@ -20,7 +21,7 @@ pub fn redis_url() -> String {
 pub fn settings() -> Settings {
     let mut file =
         parse_with_overrides(include_str!("../../Leptos.toml"), []).expect("Leptos.toml");
-    file.local.models_dir = workforce::server::config::default_models_dir();
+    file.local.models_dir = workforce::platform::config::default_models_dir();
     // Never the developer's real provider: tests that need one point it at the stub.
     let mut providers = resolve_providers(&file);
     for p in &mut providers {
@@ -181,6 +182,11 @@ impl TestApp {
         Response { status, body }
     }
 
+    /// GET `path` with a client's key.
+    pub async fn get(&self, path: &str, key: &str) -> Response {
+        self.send("GET", path, Some(key), None).await
+    }
+
     /// Onboards a client; returns (client id, API key).
     pub async fn onboard(&self, body: Value) -> (String, String) {
         let r = self
@@ -209,6 +215,162 @@ impl TestApp {
         )
         .await
     }
+
+    /// Creates an employee that must be created (201); returns its id.
+    pub async fn hire(&self, client: &str, key: &str, requirements: Value) -> String {
+        let r = self.create_employee(client, key, requirements).await;
+        assert_eq!(r.status, 201, "create employee: {}", r.body);
+        r.body["id"].as_str().expect("employee id").to_owned()
+    }
+
+    /// The client's employees; `query` is the query string, if any (`status=archived`).
+    pub async fn list_employees(&self, client: &str, key: &str, query: &str) -> Response {
+        let path = format!("/api/v1/employees/clients/{client}/employees");
+        let path = if query.is_empty() {
+            path
+        } else {
+            format!("{path}?{query}")
+        };
+        self.get(&path, key).await
+    }
+
+    pub async fn get_employee(&self, client: &str, key: &str, emp: &str) -> Response {
+        self.get(&emp_path(client, emp), key).await
+    }
+
+    pub async fn update_employee(
+        &self,
+        client: &str,
+        key: &str,
+        emp: &str,
+        changes: Value,
+    ) -> Response {
+        self.send("PATCH", &emp_path(client, emp), Some(key), Some(changes))
+            .await
+    }
+
+    pub async fn delete_employee(&self, client: &str, key: &str, emp: &str) -> Response {
+        self.send("DELETE", &emp_path(client, emp), Some(key), None)
+            .await
+    }
+
+    /// A status transition: `action` is `pause`, `resume` or `archive`.
+    pub async fn transition(&self, client: &str, key: &str, emp: &str, action: &str) -> Response {
+        let path = format!("{}/{action}", emp_path(client, emp));
+        self.send("POST", &path, Some(key), None).await
+    }
+
+    /// One chat turn, answered as JSON.
+    pub async fn interact(&self, client: &str, key: &str, emp: &str, message: &str) -> Response {
+        let path = format!("{}/interact", emp_path(client, emp));
+        self.send("POST", &path, Some(key), Some(json!({"message": message})))
+            .await
+    }
+
+    /// One chat turn, streamed: through `interact` with `Accept: text/event-stream`, or through
+    /// the `interact/stream` sibling if `sibling`. Returns the status and the (event, data) pairs.
+    pub async fn interact_stream(
+        &self,
+        client: &str,
+        key: &str,
+        emp: &str,
+        message: &str,
+        sibling: bool,
+    ) -> (u16, Vec<(String, Value)>) {
+        let (path, accept) = if sibling {
+            ("interact/stream", "*/*")
+        } else {
+            ("interact", "text/event-stream")
+        };
+        let r = self
+            .http
+            .post(self.url(&format!("{}/{path}", emp_path(client, emp))))
+            .bearer_auth(key)
+            .header("accept", accept)
+            .json(&json!({"message": message}))
+            .send()
+            .await
+            .expect("send");
+        let status = r.status().as_u16();
+        let body = r.text().await.expect("body");
+        (status, sse_events(&body))
+    }
+
+    /// The employee's memory; `query` is the query string, if any (`limit=5`, `query=…`).
+    pub async fn memory(&self, client: &str, key: &str, emp: &str, query: &str) -> Response {
+        let path = format!("{}/memory", emp_path(client, emp));
+        let path = if query.is_empty() {
+            path
+        } else {
+            format!("{path}?{query}")
+        };
+        self.get(&path, key).await
+    }
+}
+
+/// The `content` (what was said) of each entry of a memory response, in its order.
+pub fn memory_contents(r: &Response) -> Vec<String> {
+    r.body["memory"]
+        .as_array()
+        .expect("memory")
+        .iter()
+        .filter_map(|m| m["content"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// What one attempt of [`eventually`] gives back: `Some`, `Ok` or `true` ends the wait; anything
+/// else is tried again.
+pub trait Attempt {
+    type Done;
+    /// The value if done, else why not yet.
+    fn settle(self) -> Result<Self::Done, String>;
+}
+
+impl<T> Attempt for Option<T> {
+    type Done = T;
+    fn settle(self) -> Result<T, String> {
+        self.ok_or_else(|| "still None".to_owned())
+    }
+}
+
+impl<T, E: std::fmt::Display> Attempt for Result<T, E> {
+    type Done = T;
+    fn settle(self) -> Result<T, String> {
+        self.map_err(|e| e.to_string())
+    }
+}
+
+impl Attempt for bool {
+    type Done = ();
+    fn settle(self) -> Result<(), String> {
+        self.then_some(())
+            .ok_or_else(|| "the condition still does not hold".to_owned())
+    }
+}
+
+/// Runs `attempt` until it gives `Some`, `Ok` or `true` (at once, then every 10 ms, backing off to
+/// every 100 ms) and returns that value; after `timeout`, panics with the last reason it did not
+/// (an `Err`'s text: say what was expected and what was seen).
+pub async fn eventually<A, F>(timeout: Duration, mut attempt: impl FnMut() -> F) -> A::Done
+where
+    A: Attempt,
+    F: Future<Output = A>,
+{
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(10);
+    let mut tries = 0u32;
+    loop {
+        tries += 1;
+        match attempt().await.settle() {
+            Ok(done) => return done,
+            Err(why) if started.elapsed() >= timeout => {
+                panic!("not within {timeout:?} ({tries} tries): {why}")
+            }
+            Err(_) => {}
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
 }
 
 /// The REST path of one employee.
@@ -231,7 +393,11 @@ pub fn requirements(role: &str) -> Value {
 /// Points the `openai` provider at `stub` (with a key) and, unless `local_memory`, uses the
 /// stub's embedding model for memory.
 pub fn use_stub(settings: &mut Settings, stub: &stub::Stub, local_memory: bool) {
-    for p in settings.providers.iter_mut().filter(|p| p.kind == "openai") {
+    for p in settings
+        .providers
+        .iter_mut()
+        .filter(|p| p.kind == workforce::ai::ProviderKind::Openai)
+    {
         p.base_url = stub.base_url.clone();
         p.api_key = Some("sk-test".to_owned().into());
     }
@@ -259,20 +425,8 @@ pub async fn employee(app: &TestApp, primary: &str, fallbacks: Value) -> (String
         .await;
     let mut req = requirements("claims handler");
     req["model_preferences"] = json!({"primary_model": primary, "fallback_models": fallbacks});
-    let r = app.create_employee(&client, &key, req).await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    let emp = r.body["id"].as_str().expect("id").to_owned();
+    let emp = app.hire(&client, &key, req).await;
     (client, key, emp)
-}
-
-pub async fn say(app: &TestApp, client: &str, key: &str, emp: &str, msg: &str) -> Response {
-    app.send(
-        "POST",
-        &format!("{}/interact", emp_path(client, emp)),
-        Some(key),
-        Some(json!({"message": msg})),
-    )
-    .await
 }
 
 pub fn system_prompt_of(req: &Value) -> String {
@@ -300,29 +454,23 @@ pub fn sse_events(body: &str) -> Vec<(String, Value)> {
         .collect()
 }
 
-pub async fn stream(
-    app: &TestApp,
-    client: &str,
-    key: &str,
-    emp: &str,
-    msg: &str,
-    sibling: bool,
-) -> (u16, Vec<(String, Value)>) {
-    let (path, accept) = if sibling {
-        ("interact/stream", "*/*")
-    } else {
-        ("interact", "text/event-stream")
-    };
-    let r = app
-        .http
-        .post(app.url(&format!("{}/{path}", emp_path(client, emp))))
-        .bearer_auth(key)
-        .header("accept", accept)
-        .json(&json!({"message": msg}))
-        .send()
-        .await
-        .expect("send");
-    let status = r.status().as_u16();
-    let body = r.text().await.expect("body");
-    (status, sse_events(&body))
+#[tokio::test]
+async fn eventually_tries_again_until_the_attempt_succeeds() {
+    let mut tries = 0;
+    let got = eventually(Duration::from_secs(5), || {
+        tries += 1;
+        let n = tries;
+        async move { (n >= 3).then_some(n) }
+    })
+    .await;
+    assert_eq!(got, 3);
+}
+
+#[tokio::test]
+#[should_panic(expected = "still 41, want 42")]
+async fn eventually_panics_with_the_last_reason_after_the_timeout() {
+    eventually(Duration::from_millis(50), || async {
+        Err::<(), _>("still 41, want 42")
+    })
+    .await;
 }

@@ -1,12 +1,10 @@
 //! The built-in models with their real weights (fetched by `scripts/setup.sh`): SmolLM2 answers
 //! as the default model with no provider configured, and MiniLM embeds the memories.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use serde_json::{json, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const LOCAL: &str = "smollm2-135m-instruct";
 
@@ -28,32 +26,24 @@ async fn wait_for_vector(owner: &PgConnectOptions, interaction_id: &str) {
     let pool = sqlx::PgPool::connect_with(owner.clone())
         .await
         .expect("pool");
-    let started = Instant::now();
-    loop {
-        let model: Option<String> =
-            sqlx::query_scalar("SELECT model FROM interaction_vectors WHERE interaction_id = $1")
-                .bind(interaction_id)
-                .fetch_optional(&pool)
-                .await
-                .expect("query");
-        if let Some(m) = model {
-            assert_eq!(m, "all-minilm-l6-v2");
-            let dims: i32 = sqlx::query_scalar(
-                "SELECT vector_dims(embedding) FROM interaction_vectors WHERE interaction_id = $1",
-            )
+    let model: String = eventually(Duration::from_secs(60), || async {
+        sqlx::query_scalar("SELECT model FROM interaction_vectors WHERE interaction_id = $1")
             .bind(interaction_id)
-            .fetch_one(&pool)
+            .fetch_optional(&pool)
             .await
-            .expect("dims");
-            assert_eq!(dims, 384);
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "never embedded"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+            .expect("query")
+            .ok_or_else(|| format!("interaction {interaction_id} never embedded"))
+    })
+    .await;
+    assert_eq!(model, "all-minilm-l6-v2");
+    let dims: i32 = sqlx::query_scalar(
+        "SELECT vector_dims(embedding) FROM interaction_vectors WHERE interaction_id = $1",
+    )
+    .bind(interaction_id)
+    .fetch_one(&pool)
+    .await
+    .expect("dims");
+    assert_eq!(dims, 384);
 }
 
 #[sqlx::test]
@@ -64,14 +54,14 @@ async fn offline_chat_answers_with_the_local_model_and_remembers_across_sessions
     let mut app = spawn_app(owner.clone()).await;
     let (client, key, emp) = local_employee(&app, 24).await;
 
-    let r = say(
-        &app,
-        &client,
-        &key,
-        &emp,
-        "My name is Alvaro and I work at the Lisbon branch.",
-    )
-    .await;
+    let r = app
+        .interact(
+            &client,
+            &key,
+            &emp,
+            "My name is Alvaro and I work at the Lisbon branch.",
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["model"], LOCAL);
     assert!(!r.body["message"]
@@ -93,13 +83,16 @@ async fn offline_chat_answers_with_the_local_model_and_remembers_across_sessions
         "The weather is grey today.",
         "Please file the March invoices.",
     ] {
-        assert_eq!(say(&app, &client, &key, &emp, m).await.status, 200);
+        assert_eq!(app.interact(&client, &key, &emp, m).await.status, 200);
     }
-    let path = format!(
-        "{}/memory?query=Which%20branch%20do%20I%20work%20at%3F&limit=3",
-        emp_path(&client, &emp)
-    );
-    let r = app.send("GET", &path, Some(&key), None).await;
+    let r = app
+        .memory(
+            &client,
+            &key,
+            &emp,
+            "query=Which%20branch%20do%20I%20work%20at%3F&limit=3",
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["memory"][0]["id"], first.as_str(), "{}", r.body);
     let best = r.body["memory"][0]["relevance_score"]
@@ -118,15 +111,9 @@ async fn the_local_model_streams_and_stores_exactly_the_streamed_text(
 ) {
     let app = spawn_app(owner).await;
     let (client, key, emp) = local_employee(&app, 16).await;
-    let (status, events) = stream(
-        &app,
-        &client,
-        &key,
-        &emp,
-        "Say hello to a new colleague.",
-        false,
-    )
-    .await;
+    let (status, events) = app
+        .interact_stream(&client, &key, &emp, "Say hello to a new colleague.", false)
+        .await;
     assert_eq!(status, 200);
     let mut text = String::new();
     let mut done = Value::Null;
@@ -144,14 +131,7 @@ async fn the_local_model_streams_and_stores_exactly_the_streamed_text(
     assert!(tokens > 1, "streamed in pieces: {events:?}");
     assert_eq!(done["message"], text.as_str());
     assert_eq!(done["model"], LOCAL);
-    let r = app
-        .send(
-            "GET",
-            &format!("{}/memory?limit=1", emp_path(&client, &emp)),
-            Some(&key),
-            None,
-        )
-        .await;
+    let r = app.memory(&client, &key, &emp, "limit=1").await;
     assert_eq!(r.body["memory"][0]["response"], text.as_str());
 }
 
@@ -199,12 +179,7 @@ async fn a_full_local_queue_answers_503_with_retry_after_and_keeps_the_message(
     }
     // Every message is stored, answered or not.
     let r = app
-        .send(
-            "GET",
-            &format!("{}/usage", emp_path(&client, &emp)),
-            Some(&key),
-            None,
-        )
+        .get(&format!("{}/usage", emp_path(&client, &emp)), &key)
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let text = r.body.to_string();

@@ -1,0 +1,12 @@
+//! The integration tests, in one binary: each test gets a fresh database from `#[sqlx::test]`
+//! on the server in DATABASE_URL and uses the real Redis in REDIS_URL. `helpers` starts a real
+//! server on port 0 and sends it typed requests; the OpenAI-compatible stub is the `openai-stub`
+//! crate in tests/stub.
+
+mod helpers;
+
+mod db_rls;
+mod interact;
+mod local_models;
+mod memory;
+mod rest_api;
