@@ -180,4 +180,16 @@ mod tests {
         let e = parse_json::<EmployeeRequirements>(b"{} trailing").expect_err("trailing");
         assert_eq!(e.status(), 400);
     }
+
+    #[test]
+    fn an_error_body_keeps_its_fields_and_reference() {
+        let v = error_body(&AppError::field("message", "is required"));
+        assert_eq!(v["error"]["code"], "validation");
+        assert_eq!(v["error"]["fields"]["message"], "is required");
+        let i = error_body(&AppError::Internal {
+            ref_id: "abc123".into(),
+        });
+        assert_eq!(i["error"]["ref_id"], "abc123");
+        assert!(i["error"].get("fields").is_none());
+    }
 }

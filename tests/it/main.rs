@@ -9,4 +9,5 @@ mod db_rls;
 mod interact;
 mod local_models;
 mod memory;
+mod platform;
 mod rest_api;

@@ -1,0 +1,105 @@
+//! What the platform gives every request: a request id, metrics for the operator, and SQL that
+//! is checked against the real schema (the assembled statements by preparing each one).
+
+use crate::helpers::{employee, spawn_app, spawn_app_with_stub, ADMIN_TOKEN};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Executor, SqlSafeStr};
+
+#[sqlx::test]
+async fn every_assembled_memory_statement_prepares_against_the_schema(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    // Migrated by spawning the app; prepared as the runtime role, which runs them.
+    let app = spawn_app(owner.clone()).await;
+    let mut conn = app.state.pool.acquire().await.expect("conn");
+    let statements = workforce::memory::server::repo::assembled_statements();
+    assert!(
+        statements.len() >= 8,
+        "recent, recall ×2, both ×2, insert, missing ×2"
+    );
+    for sql in statements {
+        let prepared = (&mut *conn).prepare(sql.into_sql_str()).await;
+        assert!(prepared.is_ok(), "{sql}\n{:?}", prepared.err());
+    }
+}
+
+#[sqlx::test]
+async fn every_response_carries_a_request_id(_p: PgPoolOptions, owner: PgConnectOptions) {
+    let app = spawn_app(owner).await;
+    let mine = app
+        .http
+        .get(app.url("/healthz"))
+        .header("x-request-id", "trace-me-42")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        mine.headers()["x-request-id"],
+        "trace-me-42",
+        "the caller's id is kept"
+    );
+    // An error answer carries one too, made by the server.
+    let made = app
+        .http
+        .get(app.url("/api/v1/employees/clients"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(made.status(), 401);
+    let id = made.headers()["x-request-id"].to_str().expect("ascii");
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+}
+
+#[sqlx::test]
+async fn metrics_count_requests_and_turns_for_the_operator_only(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let (app, _stub) = spawn_app_with_stub(owner).await;
+    let (client, key, emp) = employee(&app, "gpt-4o-mini", serde_json::json!([])).await;
+    assert_eq!(app.interact(&client, &key, &emp, "hello").await.status, 200);
+
+    let anonymous = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(anonymous.status(), 401);
+    let as_client = app
+        .http
+        .get(app.url("/metrics"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(as_client.status(), 401, "a client key is not the operator");
+
+    let r = app
+        .http
+        .get(app.url("/metrics"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.expect("text");
+    let has = |needle: &str| {
+        text.lines()
+            .any(|l| !l.starts_with('#') && l.contains(needle))
+    };
+    // Routes are named by their template, never by the ids in the path.
+    assert!(
+        has(r#"route="/api/v1/employees/clients/{client_id}/employees/{employee_id}/interact""#),
+        "{text}"
+    );
+    assert!(!text.contains(&emp), "no employee id in any label");
+    assert!(
+        has(r#"turns_total{model="gpt-4o-mini",outcome="completed"}"#),
+        "{text}"
+    );
+    assert!(has("model_call_duration_seconds_bucket"), "{text}");
+    assert!(has(r#"db_pool_connections{state="idle"}"#), "{text}");
+    assert!(has("memory_index_queue_depth"), "{text}");
+}
