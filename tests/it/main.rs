@@ -6,8 +6,11 @@
 mod helpers;
 
 mod db_rls;
+mod faults;
 mod interact;
 mod local_models;
 mod memory;
 mod platform;
 mod rest_api;
+mod rest_inputs;
+mod usage;

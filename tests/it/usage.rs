@@ -1,0 +1,55 @@
+//! Token usage, per employee and per client.
+
+use crate::helpers::*;
+use serde_json::json;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+#[sqlx::test]
+async fn usage_is_summed_per_employee_and_per_client(_p: PgPoolOptions, owner: PgConnectOptions) {
+    let (app, stub) = spawn_app_with_stub(owner).await;
+    let (client, key, emp) = employee(&app, "gpt-4o", json!(["gpt-4o-mini"])).await;
+    let mut req = requirements("second");
+    req["model_preferences"] = json!({"primary_model": "gpt-4o-mini"});
+    let other = app.hire(&client, &key, req).await;
+
+    let mut expected = (0u64, 0u64);
+    for (e, msg) in [(&emp, "a"), (&emp, "bb"), (&other, "ccc")] {
+        let r = app.interact(&client, &key, e, msg).await;
+        expected.0 += r.body["usage"]["prompt_tokens"].as_u64().expect("p");
+        expected.1 += r.body["usage"]["completion_tokens"].as_u64().expect("c");
+    }
+    stub.fail("gpt-4o", 400);
+    stub.fail("gpt-4o-mini", 400);
+    assert_eq!(app.interact(&client, &key, &emp, "lost").await.status, 503);
+
+    let r = app
+        .get(&format!("{}/usage", emp_path(&client, &emp)), &key)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        (r.body["interactions"].as_i64(), r.body["failed"].as_i64()),
+        (Some(2), Some(1))
+    );
+    let r = app
+        .get(&format!("/api/v1/employees/clients/{client}/usage"), &key)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["interactions"], 3);
+    assert_eq!(r.body["prompt_tokens"].as_u64(), Some(expected.0));
+    assert_eq!(r.body["completion_tokens"].as_u64(), Some(expected.1));
+    assert_eq!(
+        r.body["total_tokens"].as_u64(),
+        Some(expected.0 + expected.1)
+    );
+    let models: Vec<&str> = r.body["by_model"]
+        .as_array()
+        .expect("by model")
+        .iter()
+        .filter_map(|m| m["model"].as_str())
+        .collect();
+    assert_eq!(
+        models,
+        ["", "gpt-4o", "gpt-4o-mini"],
+        "one row per model that answered; the failed turn has none"
+    );
+}
