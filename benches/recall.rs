@@ -200,7 +200,7 @@ async fn main() -> anyhow::Result<()> {
                 let truth = exact_top10(rows_of_e.clone(), &query, form);
                 *count += found
                     .iter()
-                    .filter(|f| truth.contains(&f.record.interaction_id))
+                    .filter(|f| truth.iter().any(|t| t == f.record.interaction_id.as_str()))
                     .count();
             }
         }

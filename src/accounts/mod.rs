@@ -10,7 +10,7 @@ pub mod server;
 
 use crate::audit::Actor;
 use crate::clients::Client;
-use crate::core::ClientId;
+use crate::core::{ClientId, KeyId};
 use serde::{Deserialize, Serialize};
 
 pub const OPERATOR_COOKIE: &str = "wf_operator";
@@ -20,7 +20,7 @@ pub const CLIENT_COOKIE: &str = "wf_client_key";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientPrincipal {
     pub client_id: ClientId,
-    pub key_id: String,
+    pub key_id: KeyId,
 }
 
 impl ClientPrincipal {

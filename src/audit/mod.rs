@@ -5,6 +5,7 @@
 #[cfg(feature = "ssr")]
 pub mod server;
 
+use crate::core::KeyId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -74,7 +75,7 @@ impl AuditAction {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
     Operator,
-    ApiKey(String),
+    ApiKey(KeyId),
 }
 
 impl fmt::Display for Actor {
@@ -126,7 +127,8 @@ mod tests {
             assert_eq!(json, serde_json::json!(a.as_str()));
             assert_eq!(AuditAction::parse(a.as_str()), Some(*a));
         }
-        assert_eq!(Actor::ApiKey("ab12".into()).to_string(), "api_key:ab12");
+        let key = KeyId::parse("0123456789abcdef").expect("key id");
+        assert_eq!(Actor::ApiKey(key).to_string(), "api_key:0123456789abcdef");
         assert_eq!(Actor::Operator.to_string(), "operator");
     }
 }

@@ -9,7 +9,7 @@ pub mod server;
 
 use crate::core::string_enum;
 use crate::core::validate::Validator;
-use crate::core::AppError;
+use crate::core::{AppError, InteractionId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -41,13 +41,13 @@ pub struct Usage {
 /// The employee's answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InteractionResponse {
-    pub interaction_id: String,
+    pub interaction_id: InteractionId,
     pub message: String,
     pub model: String,
     pub usage: Usage,
     pub latency_ms: u64,
     /// Earlier interactions given to the model as context.
-    pub memories_used: Vec<String>,
+    pub memories_used: Vec<InteractionId>,
     pub created_at: DateTime<Utc>,
 }
 

@@ -236,7 +236,7 @@ mod tests {
                 .expect("date")
         };
         let item = |id: &str, d: u32, said: &str| MemoryItem {
-            id: id.into(),
+            id: id.to_owned().into(),
             content: said.into(),
             response: "Noted.".into(),
             timestamp: at(d),

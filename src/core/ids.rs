@@ -59,6 +59,58 @@ impl EmployeeId {
     }
 }
 
+/// The public half of a client API key (`wfk_<key id>_<secret>`): 16 lowercase hex digits.
+/// It names the key in the audit trail; it is not a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct KeyId(String);
+
+impl KeyId {
+    pub fn parse(s: &str) -> Option<Self> {
+        is_lower_hex(s, 16).then(|| KeyId(s.to_owned()))
+    }
+
+    #[cfg(feature = "ssr")]
+    pub fn generate() -> Self {
+        KeyId(hex::encode(rand::random::<[u8; 8]>()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// One stored exchange (a turn). New ones are UUIDs; an id read back from the store is taken
+/// as it is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(feature = "ssr", sqlx(transparent))]
+pub struct InteractionId(String);
+
+impl InteractionId {
+    #[cfg(feature = "ssr")]
+    pub fn generate() -> Self {
+        InteractionId(uuid::Uuid::new_v4().to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for InteractionId {
+    fn from(stored: String) -> Self {
+        InteractionId(stored)
+    }
+}
+
+impl fmt::Display for InteractionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[cfg(feature = "ssr")]
 fn random_hex() -> String {
     let bytes: [u8; RANDOM_HEX / 2] = rand::random();
@@ -87,6 +139,7 @@ macro_rules! string_conversions {
 }
 string_conversions!(ClientId, "client");
 string_conversions!(EmployeeId, "employee");
+string_conversions!(KeyId, "API key");
 
 #[cfg(test)]
 mod tests {
@@ -104,6 +157,9 @@ mod tests {
         assert_eq!(id.client_id().as_str(), c);
         assert!(EmployeeId::parse("client_x_emp_abcdefabcdefabcdefabcdef").is_none());
         assert!(EmployeeId::parse(&format!("{c}_emp_../../etc")).is_none());
+        assert!(KeyId::parse("0123456789abcdef").is_some());
+        assert!(KeyId::parse("0123456789abcde").is_none());
+        assert!(KeyId::parse("0123456789ABCDEF").is_none());
     }
 
     #[cfg(feature = "ssr")]

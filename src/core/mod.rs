@@ -7,7 +7,7 @@ pub mod ids;
 pub mod validate;
 
 pub use error::{AppError, FieldErrors};
-pub use ids::{ClientId, EmployeeId};
+pub use ids::{ClientId, EmployeeId, InteractionId, KeyId};
 
 /// An enum that travels as a lowercase string (JSON, SQL, forms), with `parse`, `as_str`,
 /// `ALL` and `expected()` for error messages.

@@ -6,13 +6,14 @@ pub mod fns;
 #[cfg(feature = "ssr")]
 pub mod server;
 
+use crate::core::InteractionId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// One remembered exchange.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MemoryItem {
-    pub id: String,
+    pub id: InteractionId,
     pub content: String,
     pub response: String,
     pub timestamp: DateTime<Utc>,

@@ -8,7 +8,7 @@ use workforce::audit::server::repo::{insert_audit, insert_status_change, AuditEv
 use workforce::audit::{Actor, AuditAction};
 use workforce::clients::server::repo::{insert_client, list_all_clients};
 use workforce::clients::*;
-use workforce::core::{ClientId, EmployeeId};
+use workforce::core::{ClientId, EmployeeId, KeyId};
 use workforce::employees::generator::generate_employee;
 use workforce::employees::server::repo::{get_employee, insert_employee};
 use workforce::employees::*;
@@ -59,17 +59,15 @@ async fn seed(pool: &PgPool, name: &str) -> (Client, Employee) {
     let mut tx = TenantTx::begin(pool, &c.id).await.expect("tx");
     insert_client(&mut tx, &c).await.expect("client");
     insert_employee(&mut tx, &e).await.expect("employee");
-    let actor = Actor::ApiKey("test".into());
+    // The client id's random part makes a key id of its own for each client.
+    let key_id = KeyId::parse(&c.id.as_str()[7..23]).expect("key id");
+    let actor = Actor::ApiKey(key_id.clone());
     insert_status_change(&mut tx, &e.id, None, e.status, &actor)
         .await
         .expect("status");
-    workforce::accounts::server::repo::insert_api_key(
-        &mut tx,
-        &format!("k{}", &c.id.as_str()[7..22]),
-        "hash",
-    )
-    .await
-    .expect("key");
+    workforce::accounts::server::repo::insert_api_key(&mut tx, &key_id, "hash")
+        .await
+        .expect("key");
     insert_audit(
         &mut tx,
         AuditEvent {

@@ -209,7 +209,7 @@ async fn deleting_an_employee_removes_its_interactions_vectors_and_cache_entries
 
     // Give the employee some interactions, then delete it: rows, vectors and cache go with it.
     let item = workforce::memory::MemoryItem {
-        id: "i0".into(),
+        id: "i0".to_owned().into(),
         content: "m".into(),
         response: "r".into(),
         timestamp: chrono::Utc::now(),

@@ -8,7 +8,7 @@ use super::repo;
 use crate::accounts::ClientPrincipal;
 use crate::audit::server::service as audit;
 use crate::audit::{Actor, AuditAction};
-use crate::core::{AppError, ClientId};
+use crate::core::{AppError, ClientId, KeyId};
 use crate::platform::db::{OperatorConn, TenantTx};
 use crate::platform::error::internal;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -26,8 +26,8 @@ const KEY_PREFIX: &str = "wfk_";
 const MAX_CACHED_KEYS: usize = 10_000;
 
 /// A new key: (the whole key to show once, its id, its secret).
-pub fn new_api_key() -> (String, String, String) {
-    let id = hex::encode(rand::random::<[u8; 8]>());
+pub fn new_api_key() -> (String, KeyId, String) {
+    let id = KeyId::generate();
     let secret = hex::encode(rand::random::<[u8; 24]>());
     (format!("{KEY_PREFIX}{id}_{secret}"), id, secret)
 }
@@ -46,11 +46,11 @@ pub async fn hash_secret(secret: String) -> Result<String, AppError> {
     .map_err(|e| internal("hashing an API key", &e))
 }
 
-fn parse_key(key: &str) -> Option<(&str, &str)> {
+fn parse_key(key: &str) -> Option<(KeyId, &str)> {
     let rest = key.strip_prefix(KEY_PREFIX)?;
     let (id, secret) = rest.split_once('_')?;
-    let hex_ok = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
-    (hex_ok(id, 16) && hex_ok(secret, 48)).then_some((id, secret))
+    let secret_ok = secret.len() == 48 && secret.bytes().all(|b| b.is_ascii_hexdigit());
+    secret_ok.then_some((KeyId::parse(id)?, secret))
 }
 
 #[derive(Default)]
@@ -90,7 +90,7 @@ pub async fn issue_key(tx: &mut TenantTx) -> Result<String, AppError> {
         tx,
         &Actor::Operator,
         AuditAction::ApiKeyCreate,
-        &key_id,
+        key_id.as_str(),
         None,
         Some(serde_json::json!({ "key_id": key_id })),
     )
@@ -112,7 +112,7 @@ pub async fn authenticate_client(
         return Ok(p);
     }
     let mut conn = OperatorConn::acquire(pool).await?;
-    let record = repo::lookup_api_key(&mut conn, key_id)
+    let record = repo::lookup_api_key(&mut conn, &key_id)
         .await?
         .ok_or_else(invalid_key)?;
     drop(conn);
@@ -138,10 +138,7 @@ pub async fn authenticate_client(
         });
     }
     let client_id = ClientId::parse(&record.client_id).ok_or_else(invalid_key)?;
-    let principal = ClientPrincipal {
-        client_id,
-        key_id: key_id.to_owned(),
-    };
+    let principal = ClientPrincipal { client_id, key_id };
     keys.put(digest, principal.clone());
     Ok(principal)
 }
@@ -172,7 +169,7 @@ mod tests {
     #[test]
     fn keys_have_the_documented_shape() {
         let (key, id, secret) = new_api_key();
-        assert_eq!(parse_key(&key), Some((id.as_str(), secret.as_str())));
+        assert_eq!(parse_key(&key), Some((id, secret.as_str())));
         assert!(parse_key("wfk_short_key").is_none());
         assert!(parse_key(&key.replace("wfk_", "sk_")).is_none());
     }

@@ -2,7 +2,7 @@
 //! is read back. Memory reads the same rows through `InteractionRecord` and its column list.
 
 use crate::conversations::InteractionStatus;
-use crate::core::EmployeeId;
+use crate::core::{EmployeeId, InteractionId};
 use crate::platform::db::TenantTx;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -12,14 +12,14 @@ use sqlx::Row;
 /// A stored exchange.
 #[derive(Debug, Clone)]
 pub struct InteractionRecord {
-    pub interaction_id: String,
+    pub interaction_id: InteractionId,
     pub message: String,
     pub response: String,
     pub model: Option<String>,
     pub prompt_tokens: i32,
     pub completion_tokens: i32,
     pub latency_ms: i32,
-    pub memories_used: Vec<String>,
+    pub memories_used: Vec<InteractionId>,
     pub timestamp: DateTime<Utc>,
 }
 
@@ -50,7 +50,7 @@ pub fn interaction_from_row(r: &PgRow) -> Result<InteractionRecord, sqlx::Error>
 
 pub struct NewInteraction<'a> {
     pub employee: &'a EmployeeId,
-    pub interaction_id: &'a str,
+    pub interaction_id: &'a InteractionId,
     pub message: &'a str,
     pub response: &'a str,
     pub context: Value,
@@ -62,7 +62,7 @@ pub struct NewInteraction<'a> {
     pub latency_ms: u64,
     pub error: Option<&'a str>,
     pub idempotency_key: Option<&'a str>,
-    pub memories_used: &'a [String],
+    pub memories_used: &'a [InteractionId],
 }
 
 /// Stores an exchange; returns its timestamp.
@@ -71,6 +71,7 @@ pub async fn insert_interaction(
     i: NewInteraction<'_>,
 ) -> Result<DateTime<Utc>, sqlx::Error> {
     let client = tx.client().clone();
+    let memories_used: Vec<&str> = i.memories_used.iter().map(InteractionId::as_str).collect();
     sqlx::query_scalar!(
         "INSERT INTO employee_interactions (client_id, employee_id, interaction_id, message, response, context,
              status, model, task_type, prompt_tokens, completion_tokens, latency_ms, error, idempotency_key, memories_used)
@@ -78,7 +79,7 @@ pub async fn insert_interaction(
          RETURNING timestamp",
         client.as_str(),
         i.employee.as_str(),
-        i.interaction_id,
+        i.interaction_id.as_str(),
         i.message,
         i.response,
         i.context,
@@ -90,7 +91,7 @@ pub async fn insert_interaction(
         i.latency_ms.min(i32::MAX as u64) as i32,
         i.error,
         i.idempotency_key,
-        i.memories_used,
+        &memories_used as &[&str],
     )
     .fetch_one(&mut **tx)
     .await
@@ -105,9 +106,10 @@ pub async fn interaction_by_idempotency_key(
     // The columns of `interaction_columns!`, written out: a checked query's text is a literal.
     sqlx::query_as!(
         InteractionRecord,
-        "SELECT interaction_id, message, response, model, prompt_tokens, completion_tokens,
-                latency_ms, memories_used, timestamp
-         FROM employee_interactions WHERE client_id = $1 AND employee_id = $2 AND idempotency_key = $3",
+        r#"SELECT interaction_id AS "interaction_id: InteractionId", message, response, model,
+                prompt_tokens, completion_tokens, latency_ms,
+                memories_used AS "memories_used: Vec<InteractionId>", timestamp
+         FROM employee_interactions WHERE client_id = $1 AND employee_id = $2 AND idempotency_key = $3"#,
         client.as_str(),
         employee.as_str(),
         key,

@@ -8,7 +8,7 @@ use crate::ai::router::candidates;
 use crate::ai::{ChatMessage, ChatRequest, Completion};
 use crate::conversations::prompt::{generation_settings, system_prompt, with_memories};
 use crate::conversations::*;
-use crate::core::{AppError, EmployeeId};
+use crate::core::{AppError, EmployeeId, InteractionId};
 use crate::employees::server::lookup::employee_for_turn;
 use crate::employees::EmployeeStatus;
 use crate::memory::server::service as memory;
@@ -55,7 +55,7 @@ pub struct PendingTurn {
     task_type: Option<String>,
     context: serde_json::Value,
     pub(super) request: ChatRequest,
-    memories_used: Vec<String>,
+    memories_used: Vec<InteractionId>,
     idempotency_key: Option<String>,
 }
 
@@ -89,7 +89,7 @@ impl Outcome<'_> {
 
 pub(super) enum Persisted {
     Stored {
-        interaction_id: String,
+        interaction_id: InteractionId,
         created_at: chrono::DateTime<chrono::Utc>,
     },
     AnsweredBefore(InteractionResponse),
@@ -173,7 +173,7 @@ pub(super) async fn persist(
     outcome: Outcome<'_>,
     latency_ms: u64,
 ) -> Result<Persisted, AppError> {
-    let interaction_id = uuid::Uuid::new_v4().to_string();
+    let interaction_id = InteractionId::generate();
     let ok = outcome.error.is_none();
     metrics::counter!(
         "turns_total",
@@ -246,7 +246,7 @@ pub(super) async fn persist(
 pub(super) fn answer(
     turn: &PendingTurn,
     c: Completion,
-    interaction_id: String,
+    interaction_id: InteractionId,
     created_at: chrono::DateTime<chrono::Utc>,
     latency_ms: u64,
 ) -> InteractionResponse {

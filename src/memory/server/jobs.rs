@@ -1,6 +1,6 @@
 //! What the indexer and the sweeper hand each other.
 
-use crate::core::ClientId;
+use crate::core::{ClientId, InteractionId};
 use chrono::{DateTime, Utc};
 use std::sync::{Arc, Mutex};
 
@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 pub struct IndexJob {
     pub client: ClientId,
     pub employee_id: String,
-    pub interaction_id: String,
+    pub interaction_id: InteractionId,
     pub text: String,
     /// The exchange's timestamp, as stored.
     pub timestamp: DateTime<Utc>,

@@ -11,7 +11,7 @@
 use crate::conversations::server::repo::{
     interaction_columns, interaction_from_row, InteractionRecord,
 };
-use crate::core::EmployeeId;
+use crate::core::{EmployeeId, InteractionId};
 use crate::platform::db::TenantTx;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgArguments, PgRow};
@@ -325,7 +325,7 @@ pub async fn missing_vectors(
 #[derive(Debug, Clone)]
 pub struct PendingEmbedding {
     pub employee_id: String,
-    pub interaction_id: String,
+    pub interaction_id: InteractionId,
     pub text: String,
     pub timestamp: DateTime<Utc>,
 }

@@ -6,7 +6,7 @@ use super::jobs::IndexJob;
 use super::{recent, repo};
 use crate::accounts::ClientPrincipal;
 use crate::conversations::server::repo::InteractionRecord;
-use crate::core::{AppError, ClientId, EmployeeId};
+use crate::core::{AppError, ClientId, EmployeeId, InteractionId};
 use crate::employees::server::lookup::ensure_exists;
 use crate::memory::MemoryItem;
 use crate::platform::db::TenantTx;
@@ -101,7 +101,7 @@ pub async fn remember(
     state: &AppState,
     client: &ClientId,
     id: &EmployeeId,
-    interaction_id: &str,
+    interaction_id: &InteractionId,
     message: &str,
     response: &str,
     created_at: DateTime<Utc>,
@@ -110,13 +110,13 @@ pub async fn remember(
         m.indexer.enqueue(IndexJob {
             client: client.clone(),
             employee_id: id.as_str().to_owned(),
-            interaction_id: interaction_id.to_owned(),
+            interaction_id: interaction_id.clone(),
             text: repo::embedding_text(message, response),
             timestamp: created_at,
         });
     }
     let item = MemoryItem {
-        id: interaction_id.to_owned(),
+        id: interaction_id.clone(),
         content: message.to_owned(),
         response: response.to_owned(),
         timestamp: created_at,

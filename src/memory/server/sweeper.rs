@@ -4,6 +4,7 @@
 use super::jobs::{IndexJob, Missed};
 use super::repo::{self, MissingAfter};
 use crate::clients::server::service::all_client_ids;
+use crate::core::InteractionId;
 use crate::platform::db::TenantTx;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -61,7 +62,7 @@ async fn sweep(
 ) -> Result<(), sqlx::Error> {
     for client in all_client_ids(pool).await? {
         // The last exchange queued: (employee, exchange, timestamp).
-        let mut last: Option<(String, String, DateTime<Utc>)> = None;
+        let mut last: Option<(String, InteractionId, DateTime<Utc>)> = None;
         loop {
             let after = match (&last, from) {
                 (None, None) => MissingAfter::Employee(""),
