@@ -4,7 +4,7 @@
 
 use super::inference::llm::{Generated, SmolLm, Turn};
 use super::inference::queue::{Full, WorkQueue};
-use super::types::{ChatMessage, Chunk, ChunkStream, Completion, Failure};
+use super::types::{ChatMessage, ChatRequest, Chunk, ChunkStream, Completion, Failure};
 use futures::StreamExt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -83,14 +83,9 @@ fn chatml_turn(m: &ChatMessage) -> Turn {
 impl LocalChat {
     /// The generation as a stream of chunks (usage comes with the last one); a full queue
     /// skips the model.
-    pub fn stream(
-        &self,
-        messages: &[ChatMessage],
-        temperature: f64,
-        max_tokens: u32,
-    ) -> Result<ChunkStream, Failure> {
+    pub fn stream(&self, req: &ChatRequest) -> Result<ChunkStream, Failure> {
         let rx = self
-            .submit(messages, max_tokens, temperature)
+            .submit(&req.messages, req.max_tokens, req.temperature)
             .map_err(Failure::Skipped)?;
         Ok(futures::stream::unfold(rx, |mut rx| async move {
             let item = match rx.recv().await? {
@@ -110,12 +105,10 @@ impl LocalChat {
     pub async fn complete(
         &self,
         model: &str,
-        messages: &[ChatMessage],
-        temperature: f64,
-        max_tokens: u32,
+        req: &ChatRequest,
         timeout: Duration,
     ) -> Result<Completion, Failure> {
-        let mut chunks = self.stream(messages, temperature, max_tokens)?;
+        let mut chunks = self.stream(req)?;
         let collect = async {
             let mut answer = Completion {
                 text: String::new(),

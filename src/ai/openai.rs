@@ -3,7 +3,7 @@
 //! connection errors, honouring `Retry-After`, else backing off 100 ms · 2ⁿ); the caller bounds
 //! the whole call.
 
-use super::types::{ChatMessage, Chunk, ChunkStream, Completion, Failure};
+use super::types::{ChatMessage, ChatRequest, Chunk, ChunkStream, Completion, Failure};
 use async_openai::config::OpenAIConfig;
 use async_openai::types::chat::{
     ChatCompletionMessageToolCalls, ChatCompletionRequestAssistantMessage,
@@ -62,17 +62,12 @@ fn to_messages(messages: &[ChatMessage]) -> Vec<ChatCompletionRequestMessage> {
         .collect()
 }
 
-fn request(
-    model: &str,
-    messages: &[ChatMessage],
-    temperature: f64,
-    max_tokens: u32,
-) -> CreateChatCompletionRequest {
+fn request(model: &str, req: &ChatRequest) -> CreateChatCompletionRequest {
     CreateChatCompletionRequest {
         model: model.to_owned(),
-        messages: to_messages(messages),
-        temperature: Some(temperature as f32),
-        max_completion_tokens: Some(max_tokens),
+        messages: to_messages(&req.messages),
+        temperature: Some(req.temperature as f32),
+        max_completion_tokens: Some(req.max_tokens),
         ..Default::default()
     }
 }
@@ -89,22 +84,14 @@ fn chunk_of(c: CreateChatCompletionStreamResponse) -> Chunk {
     }
 }
 
-/// A whole answer, within `timeout`.
+/// A whole answer from `model`, within `timeout`.
 pub async fn complete(
     client: &OpenAiClient,
     model: &str,
-    messages: &[ChatMessage],
-    temperature: f64,
-    max_tokens: u32,
+    req: &ChatRequest,
     timeout: Duration,
 ) -> Result<Completion, Failure> {
-    let call = tokio::time::timeout(
-        timeout,
-        client
-            .chat()
-            .create(request(model, messages, temperature, max_tokens)),
-    )
-    .await;
+    let call = tokio::time::timeout(timeout, client.chat().create(request(model, req))).await;
     match call {
         Ok(Ok(resp)) => {
             let text = resp
@@ -129,16 +116,14 @@ pub async fn complete(
     }
 }
 
-/// Opens a streamed answer (with usage in its last chunk), within `timeout`.
+/// Opens a streamed answer from `model` (with usage in its last chunk), within `timeout`.
 pub async fn stream(
     client: &OpenAiClient,
     model: &str,
-    messages: &[ChatMessage],
-    temperature: f64,
-    max_tokens: u32,
+    req: &ChatRequest,
     timeout: Duration,
 ) -> Result<ChunkStream, Failure> {
-    let mut req = request(model, messages, temperature, max_tokens);
+    let mut req = request(model, req);
     req.stream_options = Some(ChatCompletionStreamOptions {
         include_usage: Some(true),
         ..Default::default()

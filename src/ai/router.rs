@@ -105,13 +105,11 @@ impl ModelRouter {
     /// says why for each.
     pub async fn complete(&self, req: &ChatRequest) -> Result<Completion, AppError> {
         self.first_answer(&req.models, |model| async move {
-            let (messages, t, max, timeout) =
-                (&req.messages, req.temperature, req.max_tokens, self.timeout);
             match self.endpoint_for(&model)? {
                 Endpoint::Remote(client) => {
-                    openai::complete(client, &model, messages, t, max, timeout).await
+                    openai::complete(client, &model, req, self.timeout).await
                 }
-                Endpoint::Local(local) => local.complete(&model, messages, t, max, timeout).await,
+                Endpoint::Local(local) => local.complete(&model, req, self.timeout).await,
             }
         })
         .await
@@ -121,13 +119,10 @@ impl ModelRouter {
     /// until then a failure moves on to the next model, as in `complete`.
     pub async fn open_stream(&self, req: &ChatRequest) -> Result<OpenStream, AppError> {
         self.first_answer(&req.models, |model| async move {
-            let (messages, t, max, timeout) =
-                (&req.messages, req.temperature, req.max_tokens, self.timeout);
+            let timeout = self.timeout;
             let mut rest = match self.endpoint_for(&model)? {
-                Endpoint::Remote(client) => {
-                    openai::stream(client, &model, messages, t, max, timeout).await?
-                }
-                Endpoint::Local(local) => local.stream(messages, t, max)?,
+                Endpoint::Remote(client) => openai::stream(client, &model, req, timeout).await?,
+                Endpoint::Local(local) => local.stream(req)?,
             };
             let first = tokio::time::timeout(timeout, rest.next())
                 .await
