@@ -30,6 +30,7 @@ export async function onboardAndSignIn(page: Page, clientName: string) {
 export async function createEmployee(page: Page, role: string, primaryModel = "") {
   await page.getByRole("link", { name: "New employee" }).click();
   await expect(page).toHaveURL(/\/employees\/new$/);
+  await hydrated(page);
   await page.locator("input[name=role]").fill(role);
   await page.locator("input[name=industry]").fill("insurance");
   await page.locator("select[name=communication_style]").selectOption("friendly");

@@ -16,6 +16,17 @@ test("operator onboards a client, who creates, sees and pauses an employee", asy
   await hydrated(page);
   await row.getByRole("link").click();
   await hydrated(page);
+
+  // The edit form: a number that is not one is named before anything is sent; a good edit is
+  // stored and shown.
+  await page.locator("input[name=empathy_level]").fill("lots");
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await expect(page.getByText("personality.empathy_level")).toBeVisible();
+  await page.locator("input[name=empathy_level]").fill("0.9");
+  await page.locator("input[name=name]").fill(`Ava ${role}`);
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await expect(page.getByTestId("employee-name")).toHaveText(`Ava ${role}`);
+
   await page.getByRole("button", { name: "Pause" }).click();
   await expect(page.getByTestId("status")).toHaveText("paused");
   await expect(page.getByRole("button", { name: "Resume" })).toBeVisible();
