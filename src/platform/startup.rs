@@ -36,6 +36,7 @@ pub fn build_state(
     settings: Settings,
     leptos_options: LeptosOptions,
 ) -> anyhow::Result<AppState> {
+    telemetry::start_upkeep();
     let cache = Cache::new(settings.redis_url.expose_secret())?;
     let providers = settings.provider_configs();
     let local = &settings.file.local;

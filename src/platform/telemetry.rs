@@ -41,6 +41,20 @@ pub fn metrics() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
+/// Drains the recorder's histogram samples into their buckets every few seconds, as the exporter
+/// asks of those who serve `/metrics` themselves (otherwise the samples pile up in memory until
+/// the next scrape). Runs until the runtime stops.
+pub fn start_upkeep() {
+    let Some(handle) = metrics() else { return };
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            handle.run_upkeep();
+        }
+    });
+}
+
 /// Middleware: counts every request and times it, by route template (never the raw path, which
 /// holds ids), method and status.
 pub async fn track_requests(req: Request, next: Next) -> Response {
