@@ -81,14 +81,19 @@ pub async fn check_client(state: &AppState, key: &str) -> Result<ClientPrincipal
 /// Resolves what the request carries: a bearer token stands alone; without one, the cookies.
 pub async fn resolve_headers(state: &AppState, headers: &http::HeaderMap) -> Principal {
     if let Some(token) = bearer(headers) {
-        let client = if token.starts_with("wfk_") {
-            check_client(state, token).await
+        // A client key (`wfk_…`) is checked as one; anything else only as the operator token.
+        return if token.starts_with("wfk_") {
+            Principal {
+                operator: Some(Err(AppError::unauthorized(
+                    "missing or invalid operator token",
+                ))),
+                client: Some(check_client(state, token).await),
+            }
         } else {
-            Err(AppError::unauthorized("missing or invalid API key"))
-        };
-        return Principal {
-            operator: Some(check_operator(state, token)),
-            client: Some(client),
+            Principal {
+                operator: Some(check_operator(state, token)),
+                client: Some(Err(AppError::unauthorized("missing or invalid API key"))),
+            }
         };
     }
     let operator = cookie(headers, OPERATOR_COOKIE).map(|t| check_operator(state, t));
