@@ -40,8 +40,6 @@ pub enum AppError {
     },
     #[error("{message}")]
     Unavailable { message: String },
-    #[error("{message}")]
-    NotImplemented { message: String },
     /// Details are logged on the server under `ref_id`; the user only sees the reference.
     #[error("internal error (reference {ref_id})")]
     Internal { ref_id: String },
@@ -101,7 +99,6 @@ impl AppError {
             AppError::UnsupportedMediaType { .. } => "unsupported_media_type",
             AppError::RateLimited { .. } => "rate_limited",
             AppError::Unavailable { .. } => "unavailable",
-            AppError::NotImplemented { .. } => "not_implemented",
             AppError::Internal { .. } => "internal",
             AppError::Transport { .. } => "transport",
         }
@@ -120,7 +117,6 @@ impl AppError {
             AppError::Validation { .. } => 422,
             AppError::RateLimited { .. } => 429,
             AppError::Internal { .. } | AppError::Transport { .. } => 500,
-            AppError::NotImplemented { .. } => 501,
             AppError::Unavailable { .. } => 503,
         }
     }
