@@ -3,6 +3,7 @@
 //! page in `pages`, SQL, service and REST routes in `server`.
 
 pub mod fns;
+pub mod forms;
 pub mod onboarding;
 pub mod pages;
 #[cfg(feature = "ssr")]

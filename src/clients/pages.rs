@@ -1,10 +1,12 @@
 //! The operator's page: onboard a client, see every client.
 
 use super::fns::*;
+use super::forms::OnboardForm;
 use super::*;
 use crate::accounts::fns::*;
 use crate::app::components::*;
 use crate::core::AppError;
+use leptos::form::FromFormData;
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 
@@ -75,10 +77,27 @@ fn OnboardForm(onboard: ServerAction<OnboardClient>, tiers: Vec<TierInfo>) -> im
         })
         .collect::<Vec<_>>();
     let tier_names = tiers.into_iter().map(|t| t.name).collect::<Vec<_>>();
+    // A form that cannot mean anything is answered here, before any call.
+    let form_error = RwSignal::new(None::<AppError>);
     view! {
         <div class=CARD>
             <h2 class="mb-3 text-lg font-medium">"Onboard a client"</h2>
-            <ActionForm action=onboard attr:class="space-y-3">
+            <form
+                class="space-y-3"
+                on:submit=move |ev| {
+                    ev.prevent_default();
+                    let read = OnboardForm::from_event(&ev)
+                        .map_err(|e| AppError::bad_request(e.to_string()))
+                        .and_then(OnboardForm::client_info);
+                    match read {
+                        Ok(info) => {
+                            form_error.set(None);
+                            onboard.dispatch(OnboardClient { info });
+                        }
+                        Err(e) => form_error.set(Some(e)),
+                    }
+                }
+            >
                 <Field label="Name" name="name" required=true />
                 <Field label="Industry" name="industry" />
                 <Select label="Tier" name="tier" options=tier_names />
@@ -94,7 +113,8 @@ fn OnboardForm(onboard: ServerAction<OnboardClient>, tiers: Vec<TierInfo>) -> im
                 />
                 <Field label="Compliance requirements" name="compliance_requirements" placeholder="gdpr, soc2" />
                 <button class=BUTTON type="submit">"Onboard client"</button>
-            </ActionForm>
+            </form>
+            {move || form_error.get().map(|error| view! { <ErrorBox error /> })}
             {action_error(onboard.value())}
             {move || {
                 onboard
