@@ -62,6 +62,30 @@ pub fn StatusBadge(status: EmployeeStatus) -> impl IntoView {
     }
 }
 
+/// Reads a submitted form as `F` and turns it into what a server function takes; a form that
+/// cannot mean anything is put in `error` (and nothing is sent), else `send` gets the value.
+pub fn submit_form<F, T>(
+    ev: &leptos::ev::SubmitEvent,
+    read: impl FnOnce(F) -> Result<T, AppError>,
+    error: RwSignal<Option<AppError>>,
+    send: impl FnOnce(T),
+) where
+    F: serde::de::DeserializeOwned,
+{
+    use leptos::form::FromFormData;
+    ev.prevent_default();
+    match F::from_event(ev)
+        .map_err(|e| AppError::bad_request(e.to_string()))
+        .and_then(read)
+    {
+        Ok(value) => {
+            error.set(None);
+            send(value);
+        }
+        Err(e) => error.set(Some(e)),
+    }
+}
+
 #[component]
 pub fn Field(
     label: &'static str,

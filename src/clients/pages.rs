@@ -6,7 +6,6 @@ use super::*;
 use crate::accounts::fns::*;
 use crate::app::components::*;
 use crate::core::AppError;
-use leptos::form::FromFormData;
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 
@@ -85,17 +84,9 @@ fn OnboardForm(onboard: ServerAction<OnboardClient>, tiers: Vec<TierInfo>) -> im
             <form
                 class="space-y-3"
                 on:submit=move |ev| {
-                    ev.prevent_default();
-                    let read = OnboardForm::from_event(&ev)
-                        .map_err(|e| AppError::bad_request(e.to_string()))
-                        .and_then(OnboardForm::client_info);
-                    match read {
-                        Ok(info) => {
-                            form_error.set(None);
-                            onboard.dispatch(OnboardClient { info });
-                        }
-                        Err(e) => form_error.set(Some(e)),
-                    }
+                    submit_form(&ev, OnboardForm::client_info, form_error, |info| {
+                        onboard.dispatch(OnboardClient { info });
+                    })
                 }
             >
                 <Field label="Name" name="name" required=true />

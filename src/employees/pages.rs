@@ -168,17 +168,9 @@ fn EmployeeView(
                     <form
                         class="grid gap-3 md:grid-cols-2"
                         on:submit=move |ev| {
-                            ev.prevent_default();
-                            let read = EditEmployeeForm::from_event(&ev)
-                                .map_err(|e| AppError::bad_request(e.to_string()))
-                                .and_then(EditEmployeeForm::update);
-                            match read {
-                                Ok(update_req) => {
-                                    form_error.set(None);
-                                    update.dispatch(UpdateEmployee { id: id.clone(), update: update_req });
-                                }
-                                Err(e) => form_error.set(Some(e)),
-                            }
+                            submit_form(&ev, EditEmployeeForm::update, form_error, |u| {
+                                update.dispatch(UpdateEmployee { id: id.clone(), update: u });
+                            })
                         }
                     >
                         <Field label="Name" name="name" value=e.name.clone() />
