@@ -11,8 +11,9 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 
 /// One turn, streamed: `Token`s, then `Done` or `Error`. Errors before the first token are
-/// returned as usual; afterwards they arrive as `ChatEvent::Error`. The generation runs in its own task, so the turn is stored
-/// (with exactly the text that was streamed) even when the caller goes away.
+/// returned as usual; afterwards they arrive as `ChatEvent::Error`. The generation runs in its
+/// own task, so the turn is stored (with exactly the text that was streamed) even when the
+/// caller goes away.
 #[tracing::instrument(skip_all, fields(client_id = %who.client_id, employee_id = %id))]
 pub async fn interact_stream(
     state: &AppState,
