@@ -11,6 +11,7 @@ use async_openai::types::embeddings::{CreateEmbeddingRequest, EmbeddingInput};
 use async_openai::Client;
 use pgvector::HalfVector;
 use secrecy::ExposeSecret;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::oneshot;
 
@@ -29,6 +30,8 @@ pub struct Embedder {
     model: String,
     backend: Backend,
     timeout: Duration,
+    /// Whether the last call answered (for `/readyz`).
+    answering: AtomicBool,
 }
 
 impl Embedder {
@@ -60,6 +63,7 @@ impl Embedder {
                 model,
                 backend: Backend::Local(queue),
                 timeout,
+                answering: AtomicBool::new(true),
             }));
         }
         let provider = settings
@@ -81,11 +85,33 @@ impl Embedder {
             model,
             backend: Backend::Remote(client),
             timeout,
+            answering: AtomicBool::new(true),
         }))
     }
 
     pub fn model(&self) -> &str {
         &self.model
+    }
+
+    /// Whether the model answered its last call.
+    pub fn is_answering(&self) -> bool {
+        self.answering.load(Ordering::Relaxed)
+    }
+
+    /// The vector of a text a user is waiting on, within `budget`; past it the caller goes on
+    /// without, and the model counts as not answering until its next answer.
+    pub async fn embed_query_within(
+        &self,
+        text: &str,
+        budget: Duration,
+    ) -> Result<HalfVector, String> {
+        match tokio::time::timeout(budget, self.embed_query(text)).await {
+            Ok(result) => result,
+            Err(_) => {
+                self.answering.store(false, Ordering::Relaxed);
+                Err(format!("no vector within {budget:?}"))
+            }
+        }
     }
 
     /// The vector of a text a user is waiting on (ahead of background indexing).
@@ -98,6 +124,16 @@ impl Embedder {
 
     /// One vector per text. `urgent` puts the job ahead of background indexing.
     pub async fn embed(&self, texts: Vec<String>, urgent: bool) -> Result<Vec<Vec<f32>>, String> {
+        let result = self.embed_unrecorded(texts, urgent).await;
+        self.answering.store(result.is_ok(), Ordering::Relaxed);
+        result
+    }
+
+    async fn embed_unrecorded(
+        &self,
+        texts: Vec<String>,
+        urgent: bool,
+    ) -> Result<Vec<Vec<f32>>, String> {
         let n = texts.len();
         let call = async {
             match &self.backend {

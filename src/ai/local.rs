@@ -4,10 +4,9 @@
 
 use super::inference::llm::{Generated, SmolLm, Turn};
 use super::inference::queue::{Full, WorkQueue};
-use super::types::{ChatMessage, ChatRequest, Chunk, ChunkStream, Completion, Failure};
+use super::types::{ChatMessage, ChatRequest, Chunk, ChunkStream, Failure};
 use futures::StreamExt;
 use std::path::PathBuf;
-use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// What a generation sends back, in order: pieces of text, then `Done` or `Failed`.
@@ -89,46 +88,20 @@ impl LocalChat {
             .map_err(Failure::Skipped)?;
         Ok(futures::stream::unfold(rx, |mut rx| async move {
             let item = match rx.recv().await? {
-                LocalEvent::Text(text) => Ok(Chunk { text, usage: None }),
+                LocalEvent::Text(text) => Ok(Chunk {
+                    text,
+                    ..Chunk::default()
+                }),
                 LocalEvent::Done(g) => Ok(Chunk {
                     text: String::new(),
                     usage: Some((g.prompt_tokens, g.completion_tokens)),
+                    finished: true,
                 }),
                 LocalEvent::Failed(e) => Err(e),
             };
             Some((item, rx))
         })
         .boxed())
-    }
-
-    /// A whole answer: the stream, collected within `timeout`.
-    pub async fn complete(
-        &self,
-        model: &str,
-        req: &ChatRequest,
-        timeout: Duration,
-    ) -> Result<Completion, Failure> {
-        let mut chunks = self.stream(req)?;
-        let collect = async {
-            let mut answer = Completion {
-                text: String::new(),
-                model: model.to_owned(),
-                prompt_tokens: 0,
-                completion_tokens: 0,
-            };
-            while let Some(chunk) = chunks.next().await {
-                let chunk = chunk?;
-                answer.text.push_str(&chunk.text);
-                if let Some((p, c)) = chunk.usage {
-                    (answer.prompt_tokens, answer.completion_tokens) = (p, c);
-                    return Ok(answer);
-                }
-            }
-            Err("the local model stopped without an answer".to_owned())
-        };
-        Ok(tokio::time::timeout(timeout, collect)
-            .await
-            .map_err(|_| format!("timed out after {timeout:?}"))??)
     }
 }
 

@@ -1,9 +1,9 @@
-//! Providers that speak the OpenAI wire protocol, through `async-openai`. Each call is retried
-//! by async-openai's own retry layer (on 429 other than insufficient_quota, on 5xx and on
-//! connection errors, honouring `Retry-After`, else backing off 100 ms · 2ⁿ); the caller bounds
-//! the whole call.
+//! Providers that speak the OpenAI wire protocol, through `async-openai`. Opening a call is
+//! retried by async-openai's own retry layer (on 429 other than insufficient_quota, on 5xx and
+//! on connection errors, honouring `Retry-After`, else backing off 100 ms · 2ⁿ); the router
+//! bounds it.
 
-use super::types::{ChatMessage, ChatRequest, Chunk, ChunkStream, Completion, Failure};
+use super::types::{ChatMessage, ChatRequest, Chunk, ChunkStream, Failure};
 use async_openai::config::OpenAIConfig;
 use async_openai::types::chat::{
     ChatCompletionMessageToolCalls, ChatCompletionRequestAssistantMessage,
@@ -13,7 +13,6 @@ use async_openai::types::chat::{
 };
 use async_openai::Client;
 use futures::StreamExt;
-use std::time::Duration;
 
 pub type OpenAiClient = Client<OpenAIConfig>;
 
@@ -73,66 +72,31 @@ fn request(model: &str, req: &ChatRequest) -> CreateChatCompletionRequest {
 }
 
 fn chunk_of(c: CreateChatCompletionStreamResponse) -> Chunk {
+    let choice = c.choices.into_iter().next();
     Chunk {
         usage: c.usage.map(|u| (u.prompt_tokens, u.completion_tokens)),
-        text: c
-            .choices
-            .into_iter()
-            .next()
-            .and_then(|c| c.delta.content)
-            .unwrap_or_default(),
+        finished: choice.as_ref().is_some_and(|c| c.finish_reason.is_some()),
+        text: choice.and_then(|c| c.delta.content).unwrap_or_default(),
     }
 }
 
-/// A whole answer from `model`, within `timeout`.
-pub async fn complete(
-    client: &OpenAiClient,
-    model: &str,
-    req: &ChatRequest,
-    timeout: Duration,
-) -> Result<Completion, Failure> {
-    let call = tokio::time::timeout(timeout, client.chat().create(request(model, req))).await;
-    match call {
-        Ok(Ok(resp)) => {
-            let text = resp
-                .choices
-                .into_iter()
-                .next()
-                .and_then(|c| c.message.content)
-                .unwrap_or_default();
-            let (prompt_tokens, completion_tokens) = resp
-                .usage
-                .map(|u| (u.prompt_tokens, u.completion_tokens))
-                .unwrap_or((0, 0));
-            Ok(Completion {
-                text,
-                model: model.to_owned(),
-                prompt_tokens,
-                completion_tokens,
-            })
-        }
-        Ok(Err(e)) => Err(e.to_string().into()),
-        Err(_) => Err(format!("timed out after {timeout:?}").into()),
-    }
-}
-
-/// Opens a streamed answer from `model` (with usage in its last chunk), within `timeout`.
+/// Opens a streamed answer from `model`, with usage in its last chunk. The router bounds the
+/// time to the first token, the silences between pieces and the whole call; a whole answer is
+/// this stream collected, so both kinds of call are bounded the same way.
 pub async fn stream(
     client: &OpenAiClient,
     model: &str,
     req: &ChatRequest,
-    timeout: Duration,
 ) -> Result<ChunkStream, Failure> {
     let mut req = request(model, req);
     req.stream_options = Some(ChatCompletionStreamOptions {
         include_usage: Some(true),
         ..Default::default()
     });
-    match tokio::time::timeout(timeout, client.chat().create_stream(req)).await {
-        Ok(Ok(s)) => Ok(s
+    match client.chat().create_stream(req).await {
+        Ok(s) => Ok(s
             .map(|c| c.map(chunk_of).map_err(|e| e.to_string()))
             .boxed()),
-        Ok(Err(e)) => Err(e.to_string().into()),
-        Err(_) => Err(format!("timed out after {timeout:?}").into()),
+        Err(e) => Err(e.to_string().into()),
     }
 }

@@ -25,6 +25,9 @@ pub struct ProviderConfig {
     pub api_key_env: Option<String>,
     pub models: Vec<String>,
     pub embedding_models: Vec<String>,
+    /// Overrides `limits.model_first_token_seconds` for this provider's models (reasoning
+    /// models may think for a while before their first token).
+    pub first_token_seconds: Option<u64>,
 }
 
 /// A tool the model asked to call (function calling): its call id, name and JSON arguments.
@@ -90,11 +93,25 @@ pub struct Completion {
     pub completion_tokens: u32,
 }
 
-/// A piece of a streamed answer: text, and the token usage when the provider reports it.
+/// A piece of a streamed answer: text, the token usage when the provider reports it, and
+/// whether this is the answer's final event (OpenAI's `finish_reason`, the local model's end).
+/// A stream that ends before its final event was cut off: the router treats it as a failure.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Chunk {
     pub text: String,
     pub usage: Option<(u32, u32)>,
+    pub finished: bool,
+}
+
+impl Chunk {
+    /// Model output as it may be stored and shown: NUL characters (which Postgres text cannot
+    /// hold and no reader wants) removed.
+    pub fn sanitized(mut self) -> Self {
+        if self.text.contains('\0') {
+            self.text.retain(|c| c != '\0');
+        }
+        self
+    }
 }
 
 pub type ChunkStream = BoxStream<'static, Result<Chunk, String>>;

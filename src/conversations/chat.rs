@@ -44,6 +44,11 @@ async fn stream_turn(
                         p.answer.push_str(&t);
                     }
                 }),
+                Ok(ChatEvent::Restart(_)) => pending.update(|p| {
+                    if let Some(p) = p {
+                        p.answer.clear();
+                    }
+                }),
                 Ok(ChatEvent::Done(_)) => return None,
                 Ok(ChatEvent::Error(e)) => return Some(e),
                 Err(e) => {

@@ -56,6 +56,8 @@ pub struct InteractionResponse {
 #[serde(rename_all = "snake_case")]
 pub enum ChatEvent {
     Token(String),
+    /// The model answering broke off and another takes over: the text sent so far is void.
+    Restart(String),
     Done(InteractionResponse),
     Error(AppError),
 }
@@ -104,6 +106,8 @@ pub fn validate_request(req: &InteractionRequest) -> Result<(String, Option<Stri
     let message = req.message.trim().to_owned();
     if message.is_empty() {
         v.error("message", "is required");
+    } else if message.contains('\0') {
+        v.error("message", "must not contain NUL characters (\\u0000)");
     } else if message.chars().count() > MAX_MESSAGE_CHARS {
         v.error(
             "message",
@@ -111,7 +115,13 @@ pub fn validate_request(req: &InteractionRequest) -> Result<(String, Option<Stri
         );
     }
     if let Some(ctx) = &req.context {
-        if serde_json::to_vec(ctx)
+        let ctx_value = serde_json::Value::Object(ctx.clone());
+        if let Some(path) = crate::core::nul_path(&ctx_value) {
+            v.error(
+                format!("context.{path}"),
+                "must not contain NUL characters (\\u0000)",
+            );
+        } else if serde_json::to_vec(ctx)
             .map(|b| b.len())
             .unwrap_or(usize::MAX)
             > MAX_CONTEXT_BYTES

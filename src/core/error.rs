@@ -40,6 +40,12 @@ pub enum AppError {
     },
     #[error("{message}")]
     Unavailable { message: String },
+    /// Another request is doing this now (409, with `Retry-After`).
+    #[error("{message}")]
+    InProgress {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// Details are logged on the server under `ref_id`; the user only sees the reference.
     #[error("internal error (reference {ref_id})")]
     Internal { ref_id: String },
@@ -99,6 +105,7 @@ impl AppError {
             AppError::UnsupportedMediaType { .. } => "unsupported_media_type",
             AppError::RateLimited { .. } => "rate_limited",
             AppError::Unavailable { .. } => "unavailable",
+            AppError::InProgress { .. } => "in_progress",
             AppError::Internal { .. } => "internal",
             AppError::Transport { .. } => "transport",
         }
@@ -111,7 +118,9 @@ impl AppError {
             AppError::Unauthorized { .. } => 401,
             AppError::Forbidden { .. } => 403,
             AppError::NotFound { .. } => 404,
-            AppError::Conflict { .. } | AppError::LimitExceeded { .. } => 409,
+            AppError::Conflict { .. }
+            | AppError::LimitExceeded { .. }
+            | AppError::InProgress { .. } => 409,
             AppError::PayloadTooLarge { .. } => 413,
             AppError::UnsupportedMediaType { .. } => 415,
             AppError::Validation { .. } => 422,

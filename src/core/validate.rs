@@ -173,3 +173,39 @@ pub fn parse_enum<T: Copy>(
         }
     }
 }
+
+/// The path (`a.b[2]`) of the first string or key in `value` that holds a NUL character, which
+/// no text column can store; `body` when it is `value` itself.
+pub fn nul_path(value: &serde_json::Value) -> Option<String> {
+    fn walk(value: &serde_json::Value, path: &str) -> Option<String> {
+        use serde_json::Value;
+        let named = |p: &str| {
+            if p.is_empty() {
+                "body".to_owned()
+            } else {
+                p.to_owned()
+            }
+        };
+        match value {
+            Value::String(s) => s.contains('\0').then(|| named(path)),
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| walk(v, &format!("{path}[{i}]"))),
+            Value::Object(map) => map.iter().find_map(|(k, v)| {
+                let here = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                if k.contains('\0') {
+                    Some(here)
+                } else {
+                    walk(v, &here)
+                }
+            }),
+            _ => None,
+        }
+    }
+    walk(value, "")
+}

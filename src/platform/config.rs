@@ -14,6 +14,8 @@ pub struct Limits {
     pub api_key_cache_seconds: u64,
     pub db_max_connections: u32,
     pub model_timeout_seconds: u64,
+    pub model_first_token_seconds: u64,
+    pub model_idle_seconds: u64,
     pub recent_turns: u32,
     pub employee_cache_entries: usize,
     pub employee_cache_seconds: u64,
@@ -40,6 +42,8 @@ pub struct Provider {
     pub models: Vec<String>,
     #[serde(default)]
     pub embedding_models: Vec<String>,
+    #[serde(default)]
+    pub first_token_seconds: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -64,6 +68,8 @@ pub struct Memory {
     pub embedding_model: String,
     pub recall_k: u32,
     pub min_relevance: f64,
+    /// How long a turn waits for its message's vector before it goes on without recall.
+    pub recall_timeout_ms: u64,
     /// How often the sweeper looks for exchanges the indexer dropped or failed on.
     pub sweep_seconds: u64,
 }
@@ -176,6 +182,7 @@ pub fn resolve_providers(file: &FileSettings) -> Vec<ProviderConfig> {
             api_key_env: p.api_key_env.clone(),
             models: p.models.clone(),
             embedding_models: p.embedding_models.clone(),
+            first_token_seconds: p.first_token_seconds,
         })
         .collect()
 }

@@ -80,14 +80,17 @@ pub async fn app_pool(settings: &Settings) -> anyhow::Result<PgPool> {
         .context("connecting as workforce_app")
 }
 
-/// Pool settings. sqlx checks a connection with a round trip each time it goes back to the
+/// Pool settings. A request waits at most `ACQUIRE_TIMEOUT` for a connection (then 503 with
+/// Retry-After), so an outage is answered within seconds rather than held. sqlx checks a connection with a round trip each time it goes back to the
 /// pool, and by default again each time it is taken out: a turn takes out two or three, so the
 /// second check is skipped unless the connection sat idle for a while (as sqlx's own docs show).
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
 pub fn pool_options(max: u32) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(max)
         .min_connections(1)
-        .acquire_timeout(Duration::from_secs(5))
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         .test_before_acquire(false)
         .before_acquire(|conn, meta| {
             Box::pin(async move {

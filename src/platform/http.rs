@@ -39,6 +39,9 @@ impl IntoResponse for AppError {
         let retry = match &self {
             AppError::RateLimited {
                 retry_after_secs, ..
+            }
+            | AppError::InProgress {
+                retry_after_secs, ..
             } => Some(*retry_after_secs),
             AppError::Unavailable { .. } => Some(1),
             _ => None,
@@ -94,6 +97,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     })?;
     if !value.is_object() {
         return Err(AppError::field("body", "must be a JSON object"));
+    }
+    if let Some(field) = crate::core::nul_path(&value) {
+        return Err(AppError::field(
+            field,
+            "must not contain NUL characters (\\u0000)",
+        ));
     }
     serde_path_to_error::deserialize(value).map_err(json_error)
 }
@@ -179,6 +188,17 @@ mod tests {
         assert_eq!(e.status(), 400);
         let e = parse_json::<EmployeeRequirements>(b"{} trailing").expect_err("trailing");
         assert_eq!(e.status(), 400);
+        let e = parse_json::<EmployeeRequirements>(
+            br#"{"role":"a","industry":"b","communication_style":"friendly","expertise_areas":["x","y\u0000"]}"#,
+        )
+        .expect_err("NUL");
+        assert_eq!(e.status(), 422);
+        assert!(
+            e.fields()
+                .expect("fields")
+                .contains_key("expertise_areas[1]"),
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::accounts::server::keys::KeyCache;
 use crate::accounts::server::principal::{self, OperatorAuth};
 use crate::ai::embeddings::Embedder;
 use crate::ai::local::LocalChat;
+use crate::ai::router::Timeouts;
 use crate::ai::{ModelRouter, ProviderKind};
 use crate::app::{shell, App};
 use crate::employees::server::cache::{self as employee_cache, EmployeeCache};
@@ -38,6 +39,7 @@ pub fn build_state(
 ) -> anyhow::Result<AppState> {
     telemetry::start_upkeep();
     let cache = Cache::new(settings.redis_url.expose_secret())?;
+    cache.watch();
     let providers = settings.provider_configs();
     let local = &settings.file.local;
     let local_chat = providers
@@ -50,9 +52,14 @@ pub fn build_state(
                 local.chat_queue,
             )
         });
+    let limits = &settings.file.limits;
     let router = ModelRouter::new(
         providers,
-        Duration::from_secs(settings.file.limits.model_timeout_seconds),
+        Timeouts {
+            whole: Duration::from_secs(limits.model_timeout_seconds),
+            first_token: Duration::from_secs(limits.model_first_token_seconds),
+            idle: Duration::from_secs(limits.model_idle_seconds),
+        },
         local_chat,
     );
     let memory = Embedder::from_settings(&settings)?.map(|embedder| {
@@ -70,7 +77,7 @@ pub fn build_state(
         settings.file.limits.employee_cache_entries,
         Duration::from_secs(settings.file.limits.employee_cache_seconds),
     ));
-    employee_cache::listen(cache.redis_client(), Arc::downgrade(&employees));
+    employee_cache::listen(cache.clone(), Arc::downgrade(&employees));
     Ok(AppState {
         pool,
         cache,

@@ -1,4 +1,5 @@
-//! Conversations and memory when Redis fails, and the employee cache across instances.
+//! Conversations and memory when Redis fails, is frozen or comes back from an older snapshot,
+//! and the employee cache across instances.
 
 use crate::helpers::*;
 use serde_json::json;
@@ -74,8 +75,25 @@ impl OwnRedis {
     }
 
     fn stop(&mut self) {
+        self.thaw();
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Pauses the process (SIGSTOP): connections stay open and nothing answers.
+    fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        let _ = std::process::Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .stderr(std::process::Stdio::null())
+            .status();
     }
 }
 
@@ -194,4 +212,207 @@ async fn a_change_on_one_instance_reaches_the_employee_cache_of_another(
         }
     })
     .await;
+}
+
+/// The user messages of a request the stub received, in order.
+fn user_messages(req: &serde_json::Value) -> Vec<String> {
+    req["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter(|m| m["role"] == "user")
+        .filter_map(|m| m["content"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[sqlx::test]
+async fn a_recent_list_restored_from_an_older_snapshot_is_rebuilt_from_postgres(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let (app, stub) = spawn_app_with_stub(owner).await;
+    let (client, key, emp) = employee(&app, "gpt-4o-mini", json!([])).await;
+    let list = format!("employee:{client}:{emp}:recent");
+    let mut redis = redis::Client::open(redis_url())
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let say = |m: String| {
+        let (app, client, key, emp) = (&app, &client, &key, &emp);
+        async move {
+            let r = app.interact(client, key, emp, &m).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+        }
+    };
+    for i in 1..=3 {
+        say(format!("turn {i}")).await;
+    }
+    // The snapshot: the list as it is after three turns.
+    let snapshot: Vec<Vec<u8>> = redis::cmd("LRANGE")
+        .arg(&list)
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut redis)
+        .await
+        .expect("lrange");
+    assert_eq!(snapshot.len(), 3);
+    for i in 4..=8 {
+        say(format!("turn {i}")).await;
+    }
+    // Redis comes back from it, having lost the five newer turns.
+    let _: () = redis::pipe()
+        .atomic()
+        .cmd("DEL")
+        .arg(&list)
+        .cmd("RPUSH")
+        .arg(&list)
+        .arg(&snapshot)
+        .query_async(&mut redis)
+        .await
+        .expect("restore");
+
+    let newest_first: Vec<String> = (1..=8).rev().map(|i| format!("turn {i}")).collect();
+    let r = app.memory(&client, &key, &emp, "limit=10").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        memory_contents(&r),
+        newest_first,
+        "the memory API matches Postgres"
+    );
+    let len: usize = redis::cmd("LLEN")
+        .arg(&list)
+        .query_async(&mut redis)
+        .await
+        .expect("llen");
+    assert_eq!(len, 8, "and the list was rebuilt");
+
+    // A turn on top of the restored list: its prompt carries the turns Postgres has, and the
+    // memory API still agrees.
+    let _: () = redis::pipe()
+        .atomic()
+        .cmd("DEL")
+        .arg(&list)
+        .cmd("RPUSH")
+        .arg(&list)
+        .arg(&snapshot)
+        .query_async(&mut redis)
+        .await
+        .expect("restore again");
+    say("turn 9".into()).await;
+    let prompt = user_messages(&stub.requests().pop().expect("request"));
+    let expected: Vec<String> = (1..=9).map(|i| format!("turn {i}")).collect();
+    assert_eq!(prompt, expected);
+    let r = app.memory(&client, &key, &emp, "limit=4").await;
+    assert_eq!(
+        memory_contents(&r),
+        ["turn 9", "turn 8", "turn 7", "turn 6"]
+    );
+}
+
+#[sqlx::test]
+async fn a_frozen_redis_costs_a_turn_no_more_than_a_few_milliseconds(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let redis = OwnRedis::start(free_port()).await;
+    let stub = stub::Stub::start().await;
+    let url = redis.url();
+    let app = spawn_app_with(owner, |s| {
+        use_stub(s, &stub, false);
+        s.redis_url = url.into();
+    })
+    .await;
+    let (client, key, emp) = employee(&app, "gpt-4o-mini", json!([])).await;
+    let turns = |label: &'static str| {
+        let (app, client, key, emp) = (&app, &client, &key, &emp);
+        async move {
+            let started = std::time::Instant::now();
+            for i in 0..20 {
+                let r = app
+                    .interact(client, key, emp, &format!("{label} {i}"))
+                    .await;
+                assert_eq!(r.status, 200, "{}", r.body);
+            }
+            started.elapsed() / 20
+        }
+    };
+    // What a turn costs here with Redis answering (the machine may be busy with other tests).
+    let answering = turns("warm").await;
+
+    redis.freeze();
+    // The heartbeat notices within a second, without any request paying for it.
+    eventually(Duration::from_secs(3), || async {
+        !app.state.cache.is_up()
+    })
+    .await;
+    let frozen = turns("frozen").await;
+    // Waiting out the 500 ms timeout would cost every turn > 500 ms.
+    assert!(
+        frozen < answering * 2 + Duration::from_millis(50),
+        "a turn takes {frozen:?} with Redis frozen, {answering:?} with it answering"
+    );
+    let r = app.memory(&client, &key, &emp, "limit=2").await;
+    assert_eq!(memory_contents(&r), ["frozen 19", "frozen 18"]);
+    let ready = app.send("GET", "/readyz", None, None).await;
+    assert_eq!(
+        ready.status, 200,
+        "a cache outage is not unreadiness: {}",
+        ready.body
+    );
+    assert_eq!(ready.body["redis"], "down");
+    assert_eq!(ready.body["status"], "degraded");
+
+    redis.thaw();
+    eventually(Duration::from_secs(3), || async { app.state.cache.is_up() }).await;
+    let r = app.memory(&client, &key, &emp, "limit=3").await;
+    assert_eq!(
+        memory_contents(&r),
+        ["frozen 19", "frozen 18", "frozen 17"],
+        "the list missed the outage's turns and is rebuilt"
+    );
+}
+
+#[sqlx::test]
+async fn with_the_invalidation_channel_down_a_paused_employee_is_refused_within_the_bound(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    use workforce::employees::server::cache::UNSYNCED_TTL;
+    let redis = OwnRedis::start(free_port()).await;
+    let stub = stub::Stub::start().await;
+    let url = redis.url();
+    let configure = |s: &mut workforce::platform::config::Settings| {
+        use_stub(s, &stub, false);
+        s.redis_url = url.clone().into();
+    };
+    let a = spawn_app_with(owner.clone(), configure).await;
+    let b = spawn_app_with(owner, configure).await;
+    let (client, key, emp) = employee(&a, "gpt-4o-mini", json!([])).await;
+    // B caches the employee.
+    assert_eq!(b.interact(&client, &key, &emp, "hello").await.status, 200);
+
+    // Redis stops answering (frozen, so B's subscription stays open and silent), and A pauses
+    // the employee: its announcement is lost.
+    redis.freeze();
+    let r = a.transition(&client, &key, &emp, "pause").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let paused = std::time::Instant::now();
+    let answered_after = eventually(Duration::from_secs(10), || async {
+        let r = b.interact(&client, &key, &emp, "still there?").await;
+        match r.status {
+            409 => Ok(paused.elapsed()),
+            s => Err(format!("B still answers ({s})")),
+        }
+    })
+    .await;
+    assert!(
+        answered_after <= UNSYNCED_TTL + Duration::from_millis(1000),
+        "B answered a paused employee for {answered_after:?}"
+    );
+    assert_eq!(
+        b.interact(&client, &key, &emp, "and now?").await.status,
+        409
+    );
+    redis.thaw();
 }

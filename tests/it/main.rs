@@ -5,12 +5,15 @@
 
 mod helpers;
 
+mod db_faults;
 mod db_rls;
 mod faults;
+
 mod interact;
 mod local_models;
 mod memory;
 mod platform;
+mod provider_faults;
 mod rest_api;
 mod rest_inputs;
 mod usage;

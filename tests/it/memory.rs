@@ -219,7 +219,7 @@ async fn a_failing_embedding_model_costs_recall_not_the_answer_and_is_caught_up_
 
     // Once the model is back, the sweeper (every `memory.sweep_seconds`, 1 s here) embeds what
     // the indexer failed on, without a restart.
-    stub.state.failing.lock().expect("lock").clear();
+    stub.heal(STUB_EMBEDDING_MODEL);
     wait_until_embedded(&owner).await;
     let r = memory_search(&app, &client, &key, &emp, "boiler").await;
     assert_eq!(r.status, 200, "{}", r.body);

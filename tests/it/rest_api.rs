@@ -215,7 +215,7 @@ async fn deleting_an_employee_removes_its_interactions_vectors_and_cache_entries
         timestamp: chrono::Utc::now(),
         relevance_score: 1.0,
     };
-    assert!(recent::push(&app.state.cache, &cid, &eid, &item).await);
+    assert!(recent::push(&app.state.cache, &cid, &eid, 1, &item).await);
     let keys = recent::employee_keys(&app.state.cache, &cid, &eid)
         .await
         .expect("redis up");

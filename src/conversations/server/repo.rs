@@ -65,7 +65,9 @@ pub struct NewInteraction<'a> {
     pub memories_used: &'a [InteractionId],
 }
 
-/// Stores an exchange; returns its timestamp.
+/// Stores an exchange; returns its timestamp. The timestamp is the time of the insert, not of
+/// the transaction's start: an answered turn takes its number (`memory::count_answered`) first,
+/// so that the newest-first order of an employee's exchanges is the order of their numbers.
 pub async fn insert_interaction(
     tx: &mut TenantTx,
     i: NewInteraction<'_>,
@@ -74,8 +76,9 @@ pub async fn insert_interaction(
     let memories_used: Vec<&str> = i.memories_used.iter().map(InteractionId::as_str).collect();
     sqlx::query_scalar!(
         "INSERT INTO employee_interactions (client_id, employee_id, interaction_id, message, response, context,
-             status, model, task_type, prompt_tokens, completion_tokens, latency_ms, error, idempotency_key, memories_used)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+             status, model, task_type, prompt_tokens, completion_tokens, latency_ms, error, idempotency_key, memories_used,
+             timestamp)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, clock_timestamp())
          RETURNING timestamp",
         client.as_str(),
         i.employee.as_str(),
@@ -116,4 +119,47 @@ pub async fn interaction_by_idempotency_key(
     )
     .fetch_optional(&mut **tx)
     .await
+}
+
+/// Claims `key` for a turn about to be answered, unless another request holds it (a claim
+/// left by a crashed instance lapses after `ttl_secs`). True when this request holds it now.
+pub async fn claim_key(
+    tx: &mut TenantTx,
+    employee: &EmployeeId,
+    key: &str,
+    ttl_secs: f64,
+) -> Result<bool, sqlx::Error> {
+    let client = tx.client().clone();
+    let claimed = sqlx::query_scalar!(
+        "INSERT INTO turn_claims (client_id, employee_id, idempotency_key, expires_at)
+         VALUES ($1, $2, $3, now() + make_interval(secs => $4))
+         ON CONFLICT (client_id, employee_id, idempotency_key)
+         DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE turn_claims.expires_at < now()
+         RETURNING 1 AS claimed",
+        client.as_str(),
+        employee.as_str(),
+        key,
+        ttl_secs,
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(claimed.is_some())
+}
+
+/// Releases the claim on `key` (the turn is stored, answered or not).
+pub async fn release_key(
+    tx: &mut TenantTx,
+    employee: &EmployeeId,
+    key: &str,
+) -> Result<(), sqlx::Error> {
+    let client = tx.client().clone();
+    sqlx::query!(
+        "DELETE FROM turn_claims WHERE client_id = $1 AND employee_id = $2 AND idempotency_key = $3",
+        client.as_str(),
+        employee.as_str(),
+        key,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

@@ -37,13 +37,17 @@ fn wants_stream(headers: &HeaderMap) -> bool {
         })
 }
 
-/// A chat event as Server-Sent Events: `token` (`{"text"}`), `done` (the stored turn, as
+/// A chat event as Server-Sent Events: `token` (`{"text"}`), `restart` (`{"reason"}`: the model
+/// broke off and another answers; drop the text received so far), `done` (the stored turn, as
 /// `…/interact` returns it), or `error` (the same body as an error response).
 fn sse_event(event: ChatEvent) -> Event {
     match event {
         ChatEvent::Token(text) => Event::default()
             .event("token")
             .data(json!({ "text": text }).to_string()),
+        ChatEvent::Restart(reason) => Event::default()
+            .event("restart")
+            .data(json!({ "reason": reason }).to_string()),
         ChatEvent::Done(r) => Event::default().event("done").data(json!(r).to_string()),
         ChatEvent::Error(e) => Event::default()
             .event("error")

@@ -14,7 +14,10 @@ use crate::employees::EmployeeStatus;
 use crate::memory::server::service as memory;
 use crate::platform::db::TenantTx;
 use crate::platform::AppState;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// How often a request waiting for another one with its Idempotency-Key looks again.
+const CLAIM_POLL: Duration = Duration::from_millis(50);
 
 pub(super) fn response_of(r: InteractionRecord) -> InteractionResponse {
     let (p, c) = (
@@ -106,26 +109,51 @@ pub async fn prepare(
     idempotency_key: Option<String>,
 ) -> Result<Prepared, AppError> {
     let (message, task_type) = validate_request(req)?;
-    // The new message's vector, for recall. A failed embedding costs the turn its recall, not
-    // its answer.
+    // The new message's vector, for recall. A failed or late embedding costs the turn its
+    // recall, not its answer.
     let query = memory::query_vector(state, id, &message).await;
-    // The reads below are keyed lookups with one good plan whatever the employee.
-    let mut tx = TenantTx::begin_generic_plans(&state.pool, &who.client_id).await?;
-    let turn_employee = employee_for_turn(state, &mut tx, id).await?;
-    let employee = &turn_employee.employee;
-    if let Some(key) = &idempotency_key {
-        if let Some(first) = repo::interaction_by_idempotency_key(&mut tx, id, key).await? {
-            return Ok(Prepared::Answered(response_of(first)));
+    let limits = &state.settings.file.limits;
+    // How long a request waits for another one answering under the same Idempotency-Key.
+    let patience = Duration::from_secs(limits.model_timeout_seconds);
+    let waiting_since = Instant::now();
+    let (turn_employee, remembered) = loop {
+        // The reads below are keyed lookups with one good plan whatever the employee.
+        let mut tx = TenantTx::begin_generic_plans(&state.pool, &who.client_id).await?;
+        let turn_employee = employee_for_turn(state, &mut tx, id).await?;
+        let employee = &turn_employee.employee;
+        if let Some(key) = &idempotency_key {
+            if let Some(first) = repo::interaction_by_idempotency_key(&mut tx, id, key).await? {
+                return Ok(Prepared::Answered(response_of(first)));
+            }
         }
-    }
-    if employee.status != EmployeeStatus::Active {
-        return Err(AppError::conflict(format!(
-            "this employee is {}; resume it to talk to it",
-            employee.status
-        )));
-    }
-    let remembered = memory::for_turn(state, &mut tx, id, query.as_ref()).await?;
-    tx.commit().await?;
+        if employee.status != EmployeeStatus::Active {
+            return Err(AppError::conflict(format!(
+                "this employee is {}; resume it to talk to it",
+                employee.status
+            )));
+        }
+        if let Some(key) = &idempotency_key {
+            // Held until the turn is stored; lapses should this instance die meanwhile.
+            let models = employee.model_preferences.fallback_models.len() as f64 + 2.0;
+            let ttl = limits.model_timeout_seconds as f64 * models;
+            if !repo::claim_key(&mut tx, id, key, ttl).await? {
+                tx.rollback().await?;
+                if waiting_since.elapsed() >= patience {
+                    return Err(AppError::InProgress {
+                        message: "a request with this Idempotency-Key is still being answered"
+                            .into(),
+                        retry_after_secs: 2,
+                    });
+                }
+                tokio::time::sleep(CLAIM_POLL).await;
+                continue;
+            }
+        }
+        let remembered = memory::for_turn(state, &mut tx, id, query.as_ref()).await?;
+        tx.commit().await?;
+        break (turn_employee, remembered);
+    };
+    let employee = &turn_employee.employee;
 
     let mut messages = vec![ChatMessage::System(with_memories(
         system_prompt(employee),
@@ -182,6 +210,14 @@ pub(super) async fn persist(
     )
     .increment(1);
     let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+    if let Some(key) = &turn.idempotency_key {
+        repo::release_key(&mut tx, id, key).await?;
+    }
+    let number = if ok {
+        Some(memory::count_answered(&mut tx, id).await?)
+    } else {
+        None
+    };
     let inserted = repo::insert_interaction(
         &mut tx,
         NewInteraction {
@@ -210,11 +246,12 @@ pub(super) async fn persist(
     match inserted {
         Ok(created_at) => {
             tx.commit().await?;
-            if ok {
+            if let Some(number) = number {
                 memory::remember(
                     state,
                     &who.client_id,
                     id,
+                    number,
                     &interaction_id,
                     &turn.message,
                     outcome.response,
@@ -233,6 +270,8 @@ pub(super) async fn persist(
             let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
             let key = turn.idempotency_key.as_deref().unwrap_or_default();
             let first = repo::interaction_by_idempotency_key(&mut tx, id, key).await?;
+            repo::release_key(&mut tx, id, key).await?;
+            tx.commit().await?;
             first
                 .map(|r| Persisted::AnsweredBefore(response_of(r)))
                 .ok_or_else(|| {

@@ -11,9 +11,11 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 
 /// One turn, streamed: `Token`s, then `Done` or `Error`. Errors before the first token are
-/// returned as usual; afterwards they arrive as `ChatEvent::Error`. The generation runs in its
-/// own task, so the turn is stored (with exactly the text that was streamed) even when the
-/// caller goes away.
+/// returned as usual; afterwards they arrive as `ChatEvent::Error`. An answer that breaks off
+/// is not an answer: the next model takes over after a `Restart` (the caller drops the text so
+/// far), or, with none left, the turn is stored as failed. The generation runs in its own task,
+/// so the turn is stored (with exactly the text that was streamed) even when the caller goes
+/// away.
 #[tracing::instrument(skip_all, fields(client_id = %who.client_id, employee_id = %id))]
 pub async fn interact_stream(
     state: &AppState,
@@ -49,34 +51,54 @@ pub async fn interact_stream(
         }
     };
     let (state, who, id) = (state.clone(), who.clone(), id.clone());
-    let idle = std::time::Duration::from_secs(state.settings.file.limits.model_timeout_seconds);
     tokio::spawn(async move {
         use futures::StreamExt;
-        let mut text = String::new();
-        let (mut prompt_tokens, mut completion_tokens) = (0, 0);
-        let mut error = None;
-        let mut rest = open.rest;
-        let mut next = Some(open.first);
-        while let Some(chunk) = next.take() {
-            if let Some(u) = chunk.usage {
-                (prompt_tokens, completion_tokens) = u;
+        let mut open = open;
+        // Each model's answer in turn: one that breaks off hands over to the next, after a
+        // `Restart` tells the caller to drop what it was sent.
+        let (text, model, (prompt_tokens, completion_tokens), error) = loop {
+            let mut text = String::new();
+            let mut usage = (0, 0);
+            let mut error = None;
+            let mut pieces = futures::stream::iter([Ok(open.first)]).chain(open.rest);
+            while let Some(piece) = pieces.next().await {
+                match piece {
+                    Ok(chunk) => {
+                        if let Some(u) = chunk.usage {
+                            usage = u;
+                        }
+                        if !chunk.text.is_empty() {
+                            text.push_str(&chunk.text);
+                            // A caller that went away does not stop the turn from being stored.
+                            let _ = tx.send(ChatEvent::Token(chunk.text)).await;
+                        }
+                    }
+                    Err(e) => error = Some(e),
+                }
             }
-            if !chunk.text.is_empty() {
-                text.push_str(&chunk.text);
-                // A caller that went away does not stop the turn from being stored.
-                let _ = tx.send(ChatEvent::Token(chunk.text)).await;
+            let Some(reason) = error else {
+                break (text, open.model, usage, None);
+            };
+            match state
+                .router
+                .open_stream_after(&turn.request, &open.model)
+                .await
+            {
+                Ok(next) => {
+                    let restart = format!(
+                        "{} broke off ({reason}); {} answers instead",
+                        open.model, next.model
+                    );
+                    let _ = tx.send(ChatEvent::Restart(restart)).await;
+                    open = next;
+                }
+                Err(e) => break (text, open.model, usage, Some(format!("{reason}; {e}"))),
             }
-            match tokio::time::timeout(idle, rest.next()).await {
-                Ok(Some(Ok(c))) => next = Some(c),
-                Ok(None) => break,
-                Ok(Some(Err(e))) => error = Some(format!("the answer was cut off: {e}")),
-                Err(_) => error = Some(format!("the answer stalled for {idle:?}")),
-            }
-        }
+        };
         let latency_ms = started.elapsed().as_millis() as u64;
         let outcome = Outcome {
             response: &text,
-            model: Some(&open.model),
+            model: Some(&model),
             prompt_tokens,
             completion_tokens,
             error: error.clone(),
@@ -94,7 +116,7 @@ pub async fn interact_stream(
             ) => {
                 let c = Completion {
                     text: text.clone(),
-                    model: open.model.clone(),
+                    model: model.clone(),
                     prompt_tokens,
                     completion_tokens,
                 };

@@ -1,19 +1,25 @@
 //! A bounded in-process cache of employees (with what their client may use), so a chat turn
 //! does not read them from Postgres every time. Every change to an employee removes it here at
 //! once and is published on Redis (`PUBLISH workforce:employee-changed`), which every instance
-//! listens to, so the others drop their copy too. If Redis is down, messages can be missed: an
-//! entry therefore also expires after `ttl`, and on reconnecting an instance drops everything.
+//! listens to, so the others drop their copy too. An entry lives `ttl` while this instance is
+//! subscribed and Redis answers its heartbeat; while either is not so (changes from other
+//! instances could be missed), an entry is trusted for `UNSYNCED_TTL` at most, so a pause or an
+//! archive made on another instance takes effect here within that bound. On subscribing again
+//! an instance drops everything it holds.
 
 use crate::core::{ClientId, EmployeeId};
 use crate::employees::Employee;
 use crate::platform::redis::Cache;
 use futures::StreamExt;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 pub const CHANNEL: &str = "workforce:employee-changed";
+
+/// How long an entry is trusted while changes from other instances may be missed.
+pub const UNSYNCED_TTL: Duration = Duration::from_secs(2);
 
 /// An employee as a turn needs it.
 #[derive(Clone)]
@@ -33,6 +39,8 @@ pub struct EmployeeCache {
     ttl: Duration,
     /// Bumped by every invalidation: a value read before a change is not cached after it.
     epoch: AtomicU64,
+    /// Whether this instance hears every change now (subscribed, and Redis answering).
+    synced: AtomicBool,
 }
 
 fn key(client: &ClientId, id: &EmployeeId) -> (String, String) {
@@ -46,15 +54,35 @@ impl EmployeeCache {
             capacity,
             ttl,
             epoch: AtomicU64::new(0),
+            synced: AtomicBool::new(false),
+        }
+    }
+
+    /// How long an entry is trusted now.
+    fn trusted_for(&self) -> Duration {
+        if self.synced.load(Ordering::SeqCst) {
+            self.ttl
+        } else {
+            self.ttl.min(UNSYNCED_TTL)
         }
     }
 
     pub fn get(&self, client: &ClientId, id: &EmployeeId) -> Option<TurnEmployee> {
+        let trusted_for = self.trusted_for();
         let entries = self.entries.lock().ok()?;
         entries
             .get(&key(client, id))
-            .filter(|e| e.at.elapsed() < self.ttl)
+            .filter(|e| e.at.elapsed() < trusted_for)
             .map(|e| e.value.clone())
+    }
+
+    fn set_synced(&self, synced: bool) {
+        if self.synced.swap(synced, Ordering::SeqCst) && !synced {
+            tracing::warn!(
+                "employee changes from other instances may be missed; cached employees are trusted for {:?}",
+                UNSYNCED_TTL
+            );
+        }
     }
 
     /// Read this before loading from Postgres and pass it to `insert`.
@@ -134,23 +162,40 @@ pub fn message(client: &ClientId, id: &EmployeeId) -> String {
 }
 
 /// Listens for changes published by any instance (this one included) until the cache is
-/// dropped; reconnects after a lost connection, dropping everything cached meanwhile.
-pub fn listen(redis: redis::Client, cache: Weak<EmployeeCache>) {
+/// dropped. The cache counts as synced only while subscribed and while Redis answers the shared
+/// link's heartbeat (a paused Redis keeps the subscription open but delivers nothing); after
+/// either lapses, it subscribes again and drops everything cached meanwhile.
+pub fn listen(redis: Cache, cache: Weak<EmployeeCache>) {
     tokio::spawn(async move {
         loop {
             let connected = async {
-                let mut pubsub = redis.get_async_pubsub().await?;
+                let mut pubsub = redis.redis_client().get_async_pubsub().await?;
                 pubsub.subscribe(CHANNEL).await?;
                 Ok::<_, redis::RedisError>(pubsub)
             };
             match tokio::time::timeout(Duration::from_secs(2), connected).await {
-                Ok(Ok(pubsub)) => {
+                Ok(Ok(pubsub)) if redis.is_up() => {
                     let Some(c) = cache.upgrade() else { return };
                     c.clear();
+                    c.set_synced(true);
                     drop(c);
                     let mut messages = pubsub.into_on_message();
-                    while let Some(msg) = messages.next().await {
+                    let mut check = tokio::time::interval(crate::platform::redis::HEARTBEAT);
+                    loop {
+                        let msg = tokio::select! {
+                            msg = messages.next() => msg,
+                            _ = check.tick() => {
+                                if redis.is_up() && cache.strong_count() > 0 {
+                                    continue;
+                                }
+                                None
+                            }
+                        };
                         let Some(c) = cache.upgrade() else { return };
+                        let Some(msg) = msg else {
+                            c.set_synced(false);
+                            break;
+                        };
                         match msg.get_payload::<String>() {
                             Ok(p) => match p.split_once(' ') {
                                 Some((client, id)) => c.remove(client, id),
@@ -159,7 +204,7 @@ pub fn listen(redis: redis::Client, cache: Weak<EmployeeCache>) {
                             Err(_) => c.clear(),
                         }
                     }
-                    tracing::warn!("employee change listener lost Redis; reconnecting");
+                    tracing::warn!("employee change listener lost Redis; subscribing again");
                 }
                 _ => {
                     if cache.strong_count() == 0 {
@@ -167,7 +212,7 @@ pub fn listen(redis: redis::Client, cache: Weak<EmployeeCache>) {
                     }
                 }
             }
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
             if cache.strong_count() == 0 {
                 return;
             }

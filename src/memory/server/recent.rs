@@ -1,51 +1,78 @@
 //! Each employee's recent list in Redis (`employee:{client_id}:{employee_id}:recent`, newest
-//! first, `RECENT_LIST_LEN` entries): a cache of the newest exchanges, never the truth.
+//! first, `RECENT_LIST_LEN` entries): a cache of the newest answered exchanges, never the truth.
+//! Each entry is `"{n} {json}"`, where `n` is the exchange's number among the employee's
+//! answered ones (counted in Postgres as it is stored). A list is only served when its numbers
+//! run down from Postgres's count without a gap (`checked`); otherwise (Redis restored from a
+//! snapshot, a push lost while Redis was down) it is rebuilt from Postgres.
 
 use crate::core::{ClientId, EmployeeId};
 use crate::memory::MemoryItem;
-use crate::platform::redis::{employee_key, Cache, OP_TIMEOUT};
-use tokio::time::timeout;
+use crate::platform::redis::{employee_key, Cache};
+use std::sync::LazyLock;
 
 pub const RECENT_LIST_LEN: usize = 100;
 
-/// Puts an exchange at the head of the employee's recent list, keeping `RECENT_LIST_LEN`.
+/// Puts entry ARGV[1] (number) / ARGV[2] (entry) at the head of list KEYS[1] when it follows
+/// the head (or starts an empty list), keeping ARGV[3] entries. An entry already there (or
+/// overtaken) is left alone; one that would leave a gap empties the list, for the next read to
+/// rebuild it.
+static PUSH: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+local n = tonumber(ARGV[1])
+local head = redis.call('LINDEX', KEYS[1], 0)
+local prev = nil
+if head then prev = tonumber(string.match(head, '^(%d+) ')) end
+if (not head and n == 1) or (prev ~= nil and prev == n - 1) then
+  redis.call('LPUSH', KEYS[1], ARGV[2])
+  redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[3]) - 1)
+  return 1
+end
+if prev ~= nil and prev >= n then return 0 end
+redis.call('DEL', KEYS[1])
+return 0
+",
+    )
+});
+
+fn entry(n: i64, item: &MemoryItem) -> Option<String> {
+    serde_json::to_string(item).ok().map(|j| format!("{n} {j}"))
+}
+
+fn parse(raw: &str) -> Option<(i64, MemoryItem)> {
+    let (n, json) = raw.split_once(' ')?;
+    Some((n.parse().ok()?, serde_json::from_str(json).ok()?))
+}
+
+/// Puts exchange number `n` at the head of the employee's recent list, keeping
+/// `RECENT_LIST_LEN`. False when Redis did not take it (the list then gets rebuilt on a read).
 pub async fn push(
     cache: &Cache,
     client: &ClientId,
     employee: &EmployeeId,
+    n: i64,
     item: &MemoryItem,
 ) -> bool {
-    let Ok(json) = serde_json::to_string(item) else {
+    let Some(value) = entry(n, item) else {
         return false;
     };
     let key = employee_key(client, employee, "recent");
-    let mut pipe = redis::pipe();
-    pipe.atomic()
-        .cmd("LPUSH")
-        .arg(&key)
-        .arg(json)
-        .ignore()
-        .cmd("LTRIM")
-        .arg(&key)
-        .arg(0)
-        .arg(RECENT_LIST_LEN as i64 - 1)
-        .ignore();
-    let Some(mut conn) = cache.conn().await else {
-        return false;
-    };
-    matches!(
-        timeout(OP_TIMEOUT, pipe.query_async::<()>(&mut conn)).await,
-        Ok(Ok(()))
-    )
+    let mut call = PUSH.prepare_invoke();
+    call.key(&key).arg(n).arg(value).arg(RECENT_LIST_LEN);
+    cache
+        .exec(async |c| call.invoke_async::<i64>(c).await)
+        .await
+        .is_some()
 }
 
-/// Up to `limit` exchanges from the recent list, newest first; `None` when Redis is down.
+/// Up to `limit` entries of the recent list with their numbers, newest first; `None` when Redis
+/// is down. Entries it cannot read are left out (and so fail `checked`).
 pub async fn read(
     cache: &Cache,
     client: &ClientId,
     employee: &EmployeeId,
     limit: usize,
-) -> Option<Vec<MemoryItem>> {
+) -> Option<Vec<(i64, MemoryItem)>> {
     if limit == 0 {
         return Some(Vec::new());
     }
@@ -54,11 +81,55 @@ pub async fn read(
         .arg(0)
         .arg(limit as i64 - 1);
     let raw: Vec<String> = cache.run(&cmd).await?;
-    Some(
-        raw.iter()
-            .filter_map(|s| serde_json::from_str(s).ok())
-            .collect(),
-    )
+    Some(raw.iter().filter_map(|s| parse(s)).collect())
+}
+
+/// The newest `limit` exchanges of `entries` when they are exactly the employee's newest ones:
+/// numbered `answered`, `answered - 1`, … with nothing missing.
+pub fn checked(
+    entries: Vec<(i64, MemoryItem)>,
+    answered: i64,
+    limit: usize,
+) -> Option<Vec<MemoryItem>> {
+    let want = usize::try_from(answered.max(0))
+        .unwrap_or(usize::MAX)
+        .min(limit);
+    if entries.len() < want {
+        return None;
+    }
+    let items: Vec<MemoryItem> = entries
+        .into_iter()
+        .take(want)
+        .enumerate()
+        .map(|(i, (n, item))| (n == answered - i as i64).then_some(item))
+        .collect::<Option<_>>()?;
+    Some(items)
+}
+
+/// Replaces the list with `items` (newest first, the first numbered `answered`).
+pub async fn replace(
+    cache: &Cache,
+    client: &ClientId,
+    employee: &EmployeeId,
+    answered: i64,
+    items: &[MemoryItem],
+) -> bool {
+    let key = employee_key(client, employee, "recent");
+    let mut pipe = redis::pipe();
+    pipe.atomic().cmd("DEL").arg(&key).ignore();
+    let entries: Vec<String> = items
+        .iter()
+        .take(RECENT_LIST_LEN)
+        .enumerate()
+        .filter_map(|(i, item)| entry(answered - i as i64, item))
+        .collect();
+    if !entries.is_empty() {
+        pipe.cmd("RPUSH").arg(&key).arg(entries).ignore();
+    }
+    cache
+        .exec(async |c| pipe.query_async::<()>(c).await)
+        .await
+        .is_some()
 }
 
 /// Removes everything cached for the employee (the `config` hash older versions wrote too).

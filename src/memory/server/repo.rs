@@ -35,6 +35,70 @@ macro_rules! recent_sql {
 /// `recent_interactions`: $3 is how many.
 const RECENT: &str = recent_sql!("$3");
 
+/// `recent_counted`: the newest exchanges and, in the same snapshot, how many were answered.
+const RECENT_COUNTED: &str = concat!(
+    interaction_columns!(),
+    ", (SELECT answered FROM employee_turn_counts WHERE client_id = $1 AND employee_id = $2) AS answered
+     FROM employee_interactions
+     WHERE client_id = $1 AND employee_id = $2 AND status = 'completed'
+     ORDER BY timestamp DESC, id DESC LIMIT $3"
+);
+
+/// Counts one more answered exchange of `employee` and returns its number (1, 2, …). Runs in
+/// the transaction that stores the exchange, before its insert: the row lock it takes orders
+/// an employee's concurrent turns, so numbers follow the order of their timestamps.
+pub async fn count_answered(tx: &mut TenantTx, employee: &EmployeeId) -> Result<i64, sqlx::Error> {
+    let client = tx.client().clone();
+    sqlx::query_scalar!(
+        "INSERT INTO employee_turn_counts (client_id, employee_id, answered) VALUES ($1, $2, 1)
+         ON CONFLICT (client_id, employee_id)
+         DO UPDATE SET answered = employee_turn_counts.answered + 1
+         RETURNING answered",
+        client.as_str(),
+        employee.as_str(),
+    )
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// How many exchanges of `employee` were answered.
+pub async fn answered_turns(tx: &mut TenantTx, employee: &EmployeeId) -> Result<i64, sqlx::Error> {
+    let client = tx.client().clone();
+    let n = sqlx::query_scalar!(
+        "SELECT answered FROM employee_turn_counts WHERE client_id = $1 AND employee_id = $2",
+        client.as_str(),
+        employee.as_str(),
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(n.unwrap_or(0))
+}
+
+/// The newest `limit` answered exchanges, newest first, with how many were answered in all,
+/// read in one snapshot.
+pub async fn recent_counted(
+    tx: &mut TenantTx,
+    employee: &EmployeeId,
+    limit: u32,
+) -> Result<(i64, Vec<InteractionRecord>), sqlx::Error> {
+    let client = tx.client().clone();
+    let rows = sqlx::query(RECENT_COUNTED)
+        .bind(client.as_str())
+        .bind(employee.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(&mut **tx)
+        .await?;
+    let answered = match rows.first() {
+        Some(r) => r.try_get::<Option<i64>, _>("answered")?.unwrap_or(0),
+        None => 0,
+    };
+    let records = rows
+        .iter()
+        .map(interaction_from_row)
+        .collect::<Result<_, _>>()?;
+    Ok((answered, records))
+}
+
 /// The newest completed exchanges, newest first.
 pub async fn recent_interactions(
     tx: &mut TenantTx,
@@ -344,6 +408,7 @@ pub fn embedding_text(message: &str, response: &str) -> String {
 pub fn assembled_statements() -> Vec<&'static str> {
     vec![
         RECENT,
+        RECENT_COUNTED,
         RECALL_COMPACT,
         RECALL_WIDE,
         RECENT_AND_RECALL_COMPACT,

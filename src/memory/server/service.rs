@@ -41,7 +41,8 @@ fn memory_item(r: repo::Recalled) -> MemoryItem {
 /// its answer.
 pub async fn query_vector(state: &AppState, id: &EmployeeId, message: &str) -> Option<QueryVector> {
     let m = state.memory.as_ref()?;
-    match m.embedder.embed_query(message).await {
+    let budget = std::time::Duration::from_millis(state.settings.file.memory.recall_timeout_ms);
+    match m.embedder.embed_query_within(message, budget).await {
         Ok(vector) => Some(QueryVector {
             model: m.embedder.model().to_owned(),
             vector,
@@ -96,11 +97,20 @@ pub async fn for_turn(
     Ok(Remembered { recent, recalled })
 }
 
-/// An answered exchange, just stored: queued for its vector and put on the recent list.
+/// Numbers an answered exchange about to be stored in `tx` (see `recent`): call it before the
+/// exchange's insert, in the same transaction.
+pub async fn count_answered(tx: &mut TenantTx, id: &EmployeeId) -> Result<i64, AppError> {
+    Ok(repo::count_answered(tx, id).await?)
+}
+
+/// An answered exchange, just stored as number `number`: queued for its vector and put on the
+/// recent list.
+#[allow(clippy::too_many_arguments)]
 pub async fn remember(
     state: &AppState,
     client: &ClientId,
     id: &EmployeeId,
+    number: i64,
     interaction_id: &InteractionId,
     message: &str,
     response: &str,
@@ -122,7 +132,7 @@ pub async fn remember(
         timestamp: created_at,
         relevance_score: 1.0,
     };
-    if !recent::push(&state.cache, client, id, &item).await {
+    if !recent::push(&state.cache, client, id, number, &item).await {
         tracing::warn!(employee_id = %id, "interaction stored; the recent list in Redis was not updated");
     }
 }
@@ -134,8 +144,19 @@ pub async fn forget(state: &AppState, client: &ClientId, id: &EmployeeId) {
     }
 }
 
-/// The most recent exchanges, newest first: from Redis when it holds enough of them, else from
-/// Postgres (the source of truth).
+fn recent_item(r: InteractionRecord) -> MemoryItem {
+    MemoryItem {
+        id: r.interaction_id,
+        content: r.message,
+        response: r.response,
+        timestamp: r.timestamp,
+        relevance_score: 1.0,
+    }
+}
+
+/// The most recent exchanges, newest first: from Redis when its list agrees with Postgres's
+/// count of answered exchanges (one keyed read), else from Postgres, which then rebuilds the
+/// list. With Redis down, from Postgres alone.
 #[tracing::instrument(skip_all, fields(client_id = %who.client_id, employee_id = %id))]
 pub async fn recent_memory(
     state: &AppState,
@@ -145,23 +166,28 @@ pub async fn recent_memory(
 ) -> Result<Vec<MemoryItem>, AppError> {
     let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
     ensure_exists(&mut tx, id).await?;
-    if let Some(items) = recent::read(&state.cache, &who.client_id, id, limit as usize).await {
-        if items.len() >= limit as usize {
+    let wanted = limit as usize;
+    if wanted > recent::RECENT_LIST_LEN || !state.cache.is_up() {
+        let rows = repo::recent_interactions(&mut tx, id, limit).await?;
+        tx.commit().await?;
+        return Ok(rows.into_iter().map(recent_item).collect());
+    }
+    let answered = repo::answered_turns(&mut tx, id).await?;
+    if let Some(entries) = recent::read(&state.cache, &who.client_id, id, wanted).await {
+        if let Some(items) = recent::checked(entries, answered, wanted) {
             return Ok(items);
         }
+        metrics::counter!("recent_list_rebuilds_total").increment(1);
+        tracing::info!(employee_id = %id, "the recent list in Redis disagrees with Postgres; rebuilding it");
     }
-    let rows = repo::recent_interactions(&mut tx, id, limit).await?;
+    let (answered, rows) =
+        repo::recent_counted(&mut tx, id, recent::RECENT_LIST_LEN as u32).await?;
     tx.commit().await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| MemoryItem {
-            id: r.interaction_id,
-            content: r.message,
-            response: r.response,
-            timestamp: r.timestamp,
-            relevance_score: 1.0,
-        })
-        .collect())
+    let items: Vec<MemoryItem> = rows.into_iter().map(recent_item).collect();
+    if answered >= items.len() as i64 {
+        recent::replace(&state.cache, &who.client_id, id, answered, &items).await;
+    }
+    Ok(items.into_iter().take(wanted).collect())
 }
 
 /// The `limit` exchanges most similar to `query`, best first, with their cosine similarity.

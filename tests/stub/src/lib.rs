@@ -1,7 +1,7 @@
 //! An OpenAI-compatible server, in-process, for workforce's tests and benches. It answers
 //! `POST /v1/chat/completions` with a deterministic reply (streamed on request) and
 //! `POST /v1/embeddings` with bag-of-words vectors (texts sharing words are close), records every
-//! request, and fails on demand per model.
+//! request, and misbehaves on demand per model (`Behaviour`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -13,12 +13,26 @@ use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
+/// How a model misbehaves.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Behaviour {
+    /// Answers with this HTTP status every time.
+    Fail(u16),
+    /// Never answers (the connection stays open).
+    Hang,
+    /// Streams this many words of its reply, then closes the stream without its final event
+    /// (no `finish_reason`, usage or `[DONE]`); a whole answer is cut off the same way.
+    CutAfter(usize),
+    /// Answers with this text.
+    Reply(String),
+}
+
 #[derive(Default)]
 pub struct StubState {
     pub requests: Mutex<Vec<Value>>,
     pub embedding_requests: Mutex<Vec<Value>>,
-    /// Models that answer with this status every time.
-    pub failing: Mutex<HashMap<String, u16>>,
+    /// Models that misbehave.
+    pub behaviours: Mutex<HashMap<String, Behaviour>>,
     /// Pause between streamed chunks.
     pub chunk_delay_ms: Mutex<u64>,
 }
@@ -48,11 +62,20 @@ impl Stub {
     }
 
     pub fn fail(&self, model: &str, status: u16) {
+        self.behave(model, Behaviour::Fail(status));
+    }
+
+    pub fn behave(&self, model: &str, behaviour: Behaviour) {
         self.state
-            .failing
+            .behaviours
             .lock()
             .expect("lock")
-            .insert(model.to_owned(), status);
+            .insert(model.to_owned(), behaviour);
+    }
+
+    /// Back to answering normally.
+    pub fn heal(&self, model: &str) {
+        self.state.behaviours.lock().expect("lock").remove(model);
     }
 
     pub fn set_chunk_delay_ms(&self, ms: u64) {
@@ -104,10 +127,9 @@ async fn embeddings(State(state): State<Arc<StubState>>, Json(body): Json<Value>
         .expect("lock")
         .push(body.clone());
     let model = body["model"].as_str().unwrap_or_default().to_owned();
-    if let Some(status) = state.failing.lock().expect("lock").get(&model).copied() {
-        let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let err = json!({"error": {"message": "stub failure", "type": "server_error", "param": null, "code": null}});
-        return (code, Json(err)).into_response();
+    let behaviour = state.behaviours.lock().expect("lock").get(&model).cloned();
+    if let Some(early) = misbehave(behaviour.as_ref()).await {
+        return early;
     }
     let inputs: Vec<String> = match &body["input"] {
         Value::String(s) => vec![s.clone()],
@@ -134,17 +156,23 @@ async fn embeddings(State(state): State<Arc<StubState>>, Json(body): Json<Value>
 async fn chat(State(state): State<Arc<StubState>>, Json(body): Json<Value>) -> Response {
     state.requests.lock().expect("lock").push(body.clone());
     let model = body["model"].as_str().unwrap_or_default().to_owned();
-    if let Some(status) = state.failing.lock().expect("lock").get(&model).copied() {
-        let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let err = json!({"error": {"message": "stub failure", "type": "server_error", "param": null, "code": null}});
-        return (code, Json(err)).into_response();
+    let behaviour = state.behaviours.lock().expect("lock").get(&model).cloned();
+    if let Some(early) = misbehave(behaviour.as_ref()).await {
+        return early;
     }
     let messages = body["messages"].as_array().cloned().unwrap_or_default();
     let last = messages
         .last()
         .and_then(|m| m["content"].as_str())
         .unwrap_or_default();
-    let reply = format!("[{model}] you said: {last}");
+    let reply = match &behaviour {
+        Some(Behaviour::Reply(text)) => text.clone(),
+        _ => format!("[{model}] you said: {last}"),
+    };
+    let cut_after = match behaviour {
+        Some(Behaviour::CutAfter(n)) => Some(n),
+        _ => None,
+    };
     let prompt_chars: usize = messages
         .iter()
         .filter_map(|m| m["content"].as_str())
@@ -154,7 +182,14 @@ async fn chat(State(state): State<Arc<StubState>>, Json(body): Json<Value>) -> R
                        "total_tokens": prompt_chars / 4 + reply.len() / 4 + 2});
     if body["stream"] == true {
         let delay = *state.chunk_delay_ms.lock().expect("lock");
-        return stream_reply(model, reply, usage, delay);
+        return stream_reply(model, reply, usage, delay, cut_after);
+    }
+    if cut_after.is_some() {
+        // A whole answer cut off: half a JSON body.
+        return Response::builder()
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(r#"{"id": "chatcmpl-stub", "choices": [{"#))
+            .expect("response");
     }
     Json(json!({
         "id": "chatcmpl-stub",
@@ -168,8 +203,31 @@ async fn chat(State(state): State<Arc<StubState>>, Json(body): Json<Value>) -> R
     .into_response()
 }
 
-/// The reply as OpenAI streaming chunks, one word each, then usage and `[DONE]`.
-fn stream_reply(model: String, reply: String, usage: Value, delay_ms: u64) -> Response {
+/// An error answer or a hang, for the behaviours that give no answer at all.
+async fn misbehave(behaviour: Option<&Behaviour>) -> Option<Response> {
+    match behaviour? {
+        Behaviour::Fail(status) => {
+            let code = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let err = json!({"error": {"message": "stub failure", "type": "server_error", "param": null, "code": null}});
+            Some((code, Json(err)).into_response())
+        }
+        Behaviour::Hang => {
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+            None
+        }
+        Behaviour::CutAfter(_) | Behaviour::Reply(_) => None,
+    }
+}
+
+/// The reply as OpenAI streaming chunks, one word each, then usage and `[DONE]` — or, with
+/// `cut_after`, that many words and the end of the stream.
+fn stream_reply(
+    model: String,
+    reply: String,
+    usage: Value,
+    delay_ms: u64,
+    cut_after: Option<usize>,
+) -> Response {
     let chunk = |delta: Value, finish: Value, usage: Value| {
         let choices = if usage.is_null() {
             json!([{"index": 0, "delta": delta, "finish_reason": finish}])
@@ -193,9 +251,13 @@ fn stream_reply(model: String, reply: String, usage: Value, delay_ms: u64) -> Re
         };
         events.push(chunk(json!({"content": piece}), Value::Null, Value::Null));
     }
-    events.push(chunk(json!({}), json!("stop"), Value::Null));
-    events.push(chunk(Value::Null, Value::Null, usage));
-    events.push("[DONE]".to_owned());
+    if let Some(n) = cut_after {
+        events.truncate(n + 1);
+    } else {
+        events.push(chunk(json!({}), json!("stop"), Value::Null));
+        events.push(chunk(Value::Null, Value::Null, usage));
+        events.push("[DONE]".to_owned());
+    }
     let body = futures::stream::iter(events).then(move |e| async move {
         tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
         Ok::<_, std::convert::Infallible>(format!("data: {e}\n\n"))
