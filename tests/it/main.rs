@@ -8,7 +8,7 @@ mod helpers;
 mod db_faults;
 mod db_rls;
 mod faults;
-
+mod fuzz;
 mod interact;
 mod local_models;
 mod memory;
