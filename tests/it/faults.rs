@@ -261,16 +261,23 @@ async fn a_recent_list_restored_from_an_older_snapshot_is_rebuilt_from_postgres(
         say(format!("turn {i}")).await;
     }
     // Redis comes back from it, having lost the five newer turns.
-    let _: () = redis::pipe()
-        .atomic()
-        .cmd("DEL")
-        .arg(&list)
-        .cmd("RPUSH")
-        .arg(&list)
-        .arg(&snapshot)
-        .query_async(&mut redis)
-        .await
-        .expect("restore");
+    let restorer = redis.clone();
+    let restore = || {
+        let (mut redis, list, snapshot) = (restorer.clone(), &list, &snapshot);
+        async move {
+            let _: () = redis::pipe()
+                .atomic()
+                .cmd("DEL")
+                .arg(list)
+                .cmd("RPUSH")
+                .arg(list)
+                .arg(snapshot)
+                .query_async(&mut redis)
+                .await
+                .expect("restore");
+        }
+    };
+    restore().await;
 
     let newest_first: Vec<String> = (1..=8).rev().map(|i| format!("turn {i}")).collect();
     let r = app.memory(&client, &key, &emp, "limit=10").await;
@@ -289,16 +296,7 @@ async fn a_recent_list_restored_from_an_older_snapshot_is_rebuilt_from_postgres(
 
     // A turn on top of the restored list: its prompt carries the turns Postgres has, and the
     // memory API still agrees.
-    let _: () = redis::pipe()
-        .atomic()
-        .cmd("DEL")
-        .arg(&list)
-        .cmd("RPUSH")
-        .arg(&list)
-        .arg(&snapshot)
-        .query_async(&mut redis)
-        .await
-        .expect("restore again");
+    restore().await;
     say("turn 9".into()).await;
     let prompt = user_messages(&stub.requests().pop().expect("request"));
     let expected: Vec<String> = (1..=9).map(|i| format!("turn {i}")).collect();

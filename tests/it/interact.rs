@@ -196,6 +196,12 @@ async fn conversations_refuse_bad_input_and_paused_employees(
             json!({"message": "hi", "context": "not an object"}),
             "context",
         ),
+        // NUL, which no text column can hold: named, never a 500.
+        (json!({"message": "a\u{0}b"}), "message"),
+        (
+            json!({"message": "hi", "context": {"note": ["ok", "x\u{0}"]}}),
+            "context.note[1]",
+        ),
     ] {
         let r = app.send("POST", &path, Some(&key), Some(body)).await;
         assert_eq!(r.status, 422, "{}", r.body);

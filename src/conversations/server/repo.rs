@@ -65,39 +65,76 @@ pub struct NewInteraction<'a> {
     pub memories_used: &'a [InteractionId],
 }
 
-/// Stores an exchange; returns its timestamp. The timestamp is the time of the insert, not of
-/// the transaction's start: an answered turn takes its number (`memory::count_answered`) first,
-/// so that the newest-first order of an employee's exchanges is the order of their numbers.
+/// `sqlx::query!` of an exchange's insert, `$sql` taking the columns as $1…$15 (checked SQL
+/// is a literal, so the two statements of `insert_interaction` share their arguments here).
+macro_rules! insert_query {
+    ($sql:literal, $client:expr, $i:expr, $memories_used:expr) => {
+        sqlx::query!(
+            $sql,
+            $client.as_str(),
+            $i.employee.as_str(),
+            $i.interaction_id.as_str(),
+            $i.message,
+            $i.response,
+            $i.context,
+            $i.status.as_str(),
+            $i.model,
+            $i.task_type,
+            $i.prompt_tokens as i32,
+            $i.completion_tokens as i32,
+            $i.latency_ms.min(i32::MAX as u64) as i32,
+            $i.error,
+            $i.idempotency_key,
+            $memories_used as &[&str],
+        )
+    };
+}
+
+/// Stores an exchange; returns its timestamp and, for an answered one, its number among the
+/// employee's answered exchanges (`employee_turn_counts`, which memory's recent list in Redis
+/// is checked against). Counting takes the employee's counter row lock before the insert, and
+/// the timestamp is the time of the insert: an employee's answered exchanges are numbered in the
+/// order of their timestamps. One statement either way.
 pub async fn insert_interaction(
     tx: &mut TenantTx,
     i: NewInteraction<'_>,
-) -> Result<DateTime<Utc>, sqlx::Error> {
+) -> Result<(DateTime<Utc>, Option<i64>), sqlx::Error> {
     let client = tx.client().clone();
     let memories_used: Vec<&str> = i.memories_used.iter().map(InteractionId::as_str).collect();
-    sqlx::query_scalar!(
-        "INSERT INTO employee_interactions (client_id, employee_id, interaction_id, message, response, context,
-             status, model, task_type, prompt_tokens, completion_tokens, latency_ms, error, idempotency_key, memories_used,
-             timestamp)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, clock_timestamp())
-         RETURNING timestamp",
-        client.as_str(),
-        i.employee.as_str(),
-        i.interaction_id.as_str(),
-        i.message,
-        i.response,
-        i.context,
-        i.status.as_str(),
-        i.model,
-        i.task_type,
-        i.prompt_tokens as i32,
-        i.completion_tokens as i32,
-        i.latency_ms.min(i32::MAX as u64) as i32,
-        i.error,
-        i.idempotency_key,
-        &memories_used as &[&str],
+    if i.status != InteractionStatus::Completed {
+        let r = insert_query!(
+            "INSERT INTO employee_interactions (client_id, employee_id, interaction_id, message, response, context,
+                 status, model, task_type, prompt_tokens, completion_tokens, latency_ms, error, idempotency_key,
+                 memories_used, timestamp)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, clock_timestamp())
+             RETURNING timestamp",
+            client,
+            i,
+            &memories_used
+        )
+        .fetch_one(&mut **tx)
+        .await?;
+        return Ok((r.timestamp, None));
+    }
+    let r = insert_query!(
+        r#"WITH n AS (
+             INSERT INTO employee_turn_counts (client_id, employee_id, answered) VALUES ($1, $2, 1)
+             ON CONFLICT (client_id, employee_id) DO UPDATE SET answered = employee_turn_counts.answered + 1
+             RETURNING answered),
+           i AS (
+             INSERT INTO employee_interactions (client_id, employee_id, interaction_id, message, response,
+                 context, status, model, task_type, prompt_tokens, completion_tokens, latency_ms, error,
+                 idempotency_key, memories_used, timestamp)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, clock_timestamp() FROM n
+             RETURNING timestamp)
+         SELECT i.timestamp AS "timestamp!", n.answered AS "answered!" FROM i, n"#,
+        client,
+        i,
+        &memories_used
     )
     .fetch_one(&mut **tx)
-    .await
+    .await?;
+    Ok((r.timestamp, Some(r.answered)))
 }
 
 pub async fn interaction_by_idempotency_key(

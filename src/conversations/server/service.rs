@@ -213,11 +213,6 @@ pub(super) async fn persist(
     if let Some(key) = &turn.idempotency_key {
         repo::release_key(&mut tx, id, key).await?;
     }
-    let number = if ok {
-        Some(memory::count_answered(&mut tx, id).await?)
-    } else {
-        None
-    };
     let inserted = repo::insert_interaction(
         &mut tx,
         NewInteraction {
@@ -244,7 +239,7 @@ pub(super) async fn persist(
     )
     .await;
     match inserted {
-        Ok(created_at) => {
+        Ok((created_at, number)) => {
             tx.commit().await?;
             if let Some(number) = number {
                 memory::remember(

@@ -44,23 +44,6 @@ const RECENT_COUNTED: &str = concat!(
      ORDER BY timestamp DESC, id DESC LIMIT $3"
 );
 
-/// Counts one more answered exchange of `employee` and returns its number (1, 2, …). Runs in
-/// the transaction that stores the exchange, before its insert: the row lock it takes orders
-/// an employee's concurrent turns, so numbers follow the order of their timestamps.
-pub async fn count_answered(tx: &mut TenantTx, employee: &EmployeeId) -> Result<i64, sqlx::Error> {
-    let client = tx.client().clone();
-    sqlx::query_scalar!(
-        "INSERT INTO employee_turn_counts (client_id, employee_id, answered) VALUES ($1, $2, 1)
-         ON CONFLICT (client_id, employee_id)
-         DO UPDATE SET answered = employee_turn_counts.answered + 1
-         RETURNING answered",
-        client.as_str(),
-        employee.as_str(),
-    )
-    .fetch_one(&mut **tx)
-    .await
-}
-
 /// How many exchanges of `employee` were answered.
 pub async fn answered_turns(tx: &mut TenantTx, employee: &EmployeeId) -> Result<i64, sqlx::Error> {
     let client = tx.client().clone();

@@ -97,12 +97,6 @@ pub async fn for_turn(
     Ok(Remembered { recent, recalled })
 }
 
-/// Numbers an answered exchange about to be stored in `tx` (see `recent`): call it before the
-/// exchange's insert, in the same transaction.
-pub async fn count_answered(tx: &mut TenantTx, id: &EmployeeId) -> Result<i64, AppError> {
-    Ok(repo::count_answered(tx, id).await?)
-}
-
 /// An answered exchange, just stored as number `number`: queued for its vector and put on the
 /// recent list.
 #[allow(clippy::too_many_arguments)]

@@ -258,8 +258,12 @@ fn stream_reply(
         events.push(chunk(Value::Null, Value::Null, usage));
         events.push("[DONE]".to_owned());
     }
+    // Without a delay, no timer at all: even a zero sleep waits for the timer's next tick
+    // (~1 ms), which would cost an instant answer a millisecond a word.
     let body = futures::stream::iter(events).then(move |e| async move {
-        tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+        if delay_ms > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+        }
         Ok::<_, std::convert::Infallible>(format!("data: {e}\n\n"))
     });
     Response::builder()
