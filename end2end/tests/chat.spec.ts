@@ -33,6 +33,11 @@ test.beforeAll(async () => {
             i += 1;
             setTimeout(next, 250);
           } else {
+            // As OpenAI ends a stream: a piece with the finish reason, then usage, then [DONE].
+            res.write(`data: ${JSON.stringify({
+              id: "chatcmpl-e2e", object: "chat.completion.chunk", created: 0, model: request.model,
+              choices: [{ index: 0, delta: {}, finish_reason: "stop" }],
+            })}\n\n`);
             res.write(chunk({}, { prompt_tokens: 10, completion_tokens: words.length, total_tokens: 10 + words.length }));
             res.end("data: [DONE]\n\n");
           }

@@ -74,8 +74,10 @@ fn request(model: &str, req: &ChatRequest) -> CreateChatCompletionRequest {
 fn chunk_of(c: CreateChatCompletionStreamResponse) -> Chunk {
     let choice = c.choices.into_iter().next();
     Chunk {
+        // The answer's end: its finish reason, or the usage that only comes after it (some
+        // OpenAI-compatible servers omit the former).
+        finished: c.usage.is_some() || choice.as_ref().is_some_and(|c| c.finish_reason.is_some()),
         usage: c.usage.map(|u| (u.prompt_tokens, u.completion_tokens)),
-        finished: choice.as_ref().is_some_and(|c| c.finish_reason.is_some()),
         text: choice.and_then(|c| c.delta.content).unwrap_or_default(),
     }
 }

@@ -103,6 +103,16 @@ impl Drop for OwnRedis {
     }
 }
 
+/// A server whose Redis is `redis` and whose provider (and embedding model) is `stub`.
+async fn spawn_on(owner: PgConnectOptions, redis: &OwnRedis, stub: &stub::Stub) -> TestApp {
+    let url = redis.url();
+    spawn_app_with(owner, |s| {
+        use_stub(s, stub, false);
+        s.redis_url = url.into();
+    })
+    .await
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -114,12 +124,7 @@ fn free_port() -> u16 {
 async fn redis_stopped_mid_conversation_loses_nothing(_p: PgPoolOptions, owner: PgConnectOptions) {
     let mut redis = OwnRedis::start(free_port()).await;
     let stub = stub::Stub::start().await;
-    let url = redis.url();
-    let app = spawn_app_with(owner, |s| {
-        use_stub(s, &stub, false);
-        s.redis_url = url.into();
-    })
-    .await;
+    let app = spawn_on(owner, &redis, &stub).await;
     let (client, key, emp) = employee(&app, "gpt-4o-mini", json!([])).await;
     for m in ["one", "two"] {
         assert_eq!(app.interact(&client, &key, &emp, m).await.status, 200);
@@ -315,12 +320,7 @@ async fn a_frozen_redis_costs_a_turn_no_more_than_a_few_milliseconds(
 ) {
     let redis = OwnRedis::start(free_port()).await;
     let stub = stub::Stub::start().await;
-    let url = redis.url();
-    let app = spawn_app_with(owner, |s| {
-        use_stub(s, &stub, false);
-        s.redis_url = url.into();
-    })
-    .await;
+    let app = spawn_on(owner, &redis, &stub).await;
     let (client, key, emp) = employee(&app, "gpt-4o-mini", json!([])).await;
     let turns = |label: &'static str| {
         let (app, client, key, emp) = (&app, &client, &key, &emp);
@@ -379,13 +379,8 @@ async fn with_the_invalidation_channel_down_a_paused_employee_is_refused_within_
     use workforce::employees::server::cache::UNSYNCED_TTL;
     let redis = OwnRedis::start(free_port()).await;
     let stub = stub::Stub::start().await;
-    let url = redis.url();
-    let configure = |s: &mut workforce::platform::config::Settings| {
-        use_stub(s, &stub, false);
-        s.redis_url = url.clone().into();
-    };
-    let a = spawn_app_with(owner.clone(), configure).await;
-    let b = spawn_app_with(owner, configure).await;
+    let a = spawn_on(owner.clone(), &redis, &stub).await;
+    let b = spawn_on(owner, &redis, &stub).await;
     let (client, key, emp) = employee(&a, "gpt-4o-mini", json!([])).await;
     // B caches the employee.
     assert_eq!(b.interact(&client, &key, &emp, "hello").await.status, 200);
