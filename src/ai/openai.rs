@@ -99,6 +99,11 @@ pub async fn stream(
         Ok(s) => Ok(s
             .map(|c| c.map(chunk_of).map_err(|e| e.to_string()))
             .boxed()),
+        Err(async_openai::error::OpenAIError::ApiError(e))
+            if e.status_code.is_client_error() && !matches!(e.status_code.as_u16(), 408 | 429) =>
+        {
+            Err(Failure::Refused(e.to_string()))
+        }
         Err(e) => Err(e.to_string().into()),
     }
 }

@@ -10,8 +10,10 @@
 //! and on connection errors, honouring `Retry-After`, else backing off 100 ms · 2ⁿ). Any other
 //! error moves on to the next model. A stream that ends before its final event (a
 //! `finish_reason`) was cut off and counts as a failure like any other: never as an answer. A
-//! model that keeps failing is skipped for a while by its circuit breaker; only a finished answer
-//! counts as a success. Model output reaches callers sanitised (`Chunk::sanitized`).
+//! model that keeps failing on the provider's side (5xx, 408, 429, timeouts, connections, cut-off
+//! answers) is skipped for a while by its circuit breaker; a request the provider refuses (any
+//! other 4xx) moves on to the next model without counting, and only a finished answer counts as
+//! a success. Model output reaches callers sanitised (`Chunk::sanitized`).
 //!
 //! The `local` provider (kind `local`) is SmolLM2 running in-process (see `local.rs`); it goes
 //! through the same candidate loop, breaker and timeout as the remote ones.
@@ -261,6 +263,7 @@ impl ModelRouter {
             let outcome_label = match &outcome {
                 Ok(_) => "ok",
                 Err(Failure::Failed(_)) => "failed",
+                Err(Failure::Refused(_)) => "refused",
                 Err(Failure::Skipped(_)) => "skipped",
             };
             metrics::histogram!("model_call_duration_seconds", "model" => model.clone(), "outcome" => outcome_label)
@@ -271,7 +274,7 @@ impl ModelRouter {
                     self.breakers.record(model, false);
                     reason
                 }
-                Err(Failure::Skipped(reason)) => reason,
+                Err(Failure::Skipped(reason)) | Err(Failure::Refused(reason)) => reason,
             };
             tracing::warn!(model, "model failed: {reason}");
             reasons.push(format!("{model}: {reason}"));

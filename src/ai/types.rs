@@ -128,8 +128,13 @@ pub enum Failure {
     /// Not called at all (no provider, breaker open, local queue full): says nothing about the
     /// model's health, so the breaker does not count it.
     Skipped(String),
-    /// Called and failed (error, timeout): counts towards the breaker.
+    /// Called and failed on the provider's side (5xx, 408, 429, timeout, connection, a cut-off
+    /// answer): counts towards the breaker.
     Failed(String),
+    /// Called and refused this request (any other 4xx, e.g. one tenant's context too long):
+    /// the next model is tried, but it says nothing about the model's health, so one tenant's
+    /// requests cannot switch a model off for everyone.
+    Refused(String),
 }
 
 impl From<String> for Failure {

@@ -225,36 +225,43 @@ async fn conversations_refuse_bad_input_and_paused_employees(
 }
 
 #[sqlx::test]
-async fn a_model_that_keeps_failing_is_skipped_by_its_circuit_breaker(
+async fn a_model_failing_on_the_provider_side_is_skipped_by_its_breaker_a_refused_request_is_not(
     _p: PgPoolOptions,
     owner: PgConnectOptions,
 ) {
     let (app, stub) = spawn_app_with_stub(owner).await;
     let (client, key, emp) = employee(&app, "gpt-4o", json!(["gpt-4o-mini"])).await;
-    // 400 is not retried, so each turn costs the primary exactly one failed call.
+    let turn = |i: usize| {
+        let (app, client, key, emp) = (&app, &client, &key, &emp);
+        async move {
+            let r = app.interact(client, key, emp, &format!("turn {i}")).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            assert_eq!(r.body["model"], "gpt-4o-mini");
+        }
+    };
+    // A request the provider refuses (400: say, this client's context is too long) says nothing
+    // about the model's health: however often, the primary is still tried.
     stub.fail("gpt-4o", 400);
-    for i in 0..5 {
-        assert_eq!(
-            app.interact(&client, &key, &emp, &format!("turn {i}"))
-                .await
-                .status,
-            200
-        );
+    for i in 0..7 {
+        turn(i).await;
     }
-    assert_eq!(stub.calls_to("gpt-4o"), 5);
-    // Five failures in a row open the breaker: the next turns go straight to the fallback.
-    for i in 5..8 {
-        let r = app
-            .interact(&client, &key, &emp, &format!("turn {i}"))
-            .await;
-        assert_eq!(r.body["model"], "gpt-4o-mini");
+    assert_eq!(stub.calls_to("gpt-4o"), 7);
+    // Failures on the provider's side do count (a cut-off answer is one, and is not retried):
+    // five in a row open the breaker, and the next turns go straight to the fallback.
+    stub.behave("gpt-4o", stub::Behaviour::CutAfter(1));
+    for i in 7..12 {
+        turn(i).await;
+    }
+    assert_eq!(stub.calls_to("gpt-4o"), 12);
+    for i in 12..15 {
+        turn(i).await;
     }
     assert_eq!(
         stub.calls_to("gpt-4o"),
-        5,
+        12,
         "the open breaker skipped the primary"
     );
-    assert_eq!(stub.calls_to("gpt-4o-mini"), 8);
+    assert_eq!(stub.calls_to("gpt-4o-mini"), 15);
 }
 
 #[sqlx::test]
