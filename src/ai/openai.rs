@@ -5,6 +5,7 @@
 
 use super::types::{ChatMessage, ChatRequest, Chunk, ChunkStream, Failure};
 use async_openai::config::OpenAIConfig;
+use async_openai::error::OpenAIError;
 use async_openai::types::chat::{
     ChatCompletionMessageToolCalls, ChatCompletionRequestAssistantMessage,
     ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
@@ -95,15 +96,31 @@ pub async fn stream(
         include_usage: Some(true),
         ..Default::default()
     });
+    // What the provider said is logged here, whole; callers (and so tenants) get a summary that
+    // names no address or internal detail of the provider.
+    let model = model.to_owned();
     match client.chat().create_stream(req).await {
         Ok(s) => Ok(s
-            .map(|c| c.map(chunk_of).map_err(|e| e.to_string()))
+            .map(move |c| {
+                c.map(chunk_of).map_err(|e| {
+                    tracing::warn!(model, "the provider's stream failed: {e}");
+                    "the provider's stream failed".to_owned()
+                })
+            })
             .boxed()),
-        Err(async_openai::error::OpenAIError::ApiError(e))
-            if e.status_code.is_client_error() && !matches!(e.status_code.as_u16(), 408 | 429) =>
-        {
-            Err(Failure::Refused(e.to_string()))
+        Err(OpenAIError::ApiError(e)) => {
+            let status = e.status_code.as_u16();
+            tracing::warn!(model, status, "the provider answered with an error: {e}");
+            let summary = format!("the provider answered {status}");
+            if e.status_code.is_client_error() && !matches!(status, 408 | 429) {
+                Err(Failure::Refused(summary))
+            } else {
+                Err(Failure::Failed(summary))
+            }
         }
-        Err(e) => Err(e.to_string().into()),
+        Err(e) => {
+            tracing::warn!(model, "the provider could not be reached: {e}");
+            Err(Failure::Failed("the provider could not be reached".into()))
+        }
     }
 }

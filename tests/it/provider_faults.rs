@@ -230,3 +230,33 @@ async fn a_hung_model_is_left_within_the_first_token_bound_and_readyz_says_so(
     let ready = app.send("GET", "/readyz", None, None).await;
     assert_eq!(ready.body["embeddings"], "down", "{}", ready.body);
 }
+
+#[sqlx::test]
+async fn provider_errors_reach_the_client_without_the_providers_details(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let stub = stub::Stub::start().await;
+    let app = spawn_app_with(owner, |s| {
+        use_stub(s, &stub, false);
+        s.file.limits.model_first_token_seconds = 1;
+        for p in &mut s.providers {
+            if p.kind == workforce::ai::ProviderKind::Openai {
+                p.base_url = "http://127.0.0.1:9/internal-gateway/v1".into();
+            }
+        }
+    })
+    .await;
+    let (client, key, emp) = employee(&app, "gpt-4o", json!(["gpt-4o-mini"])).await;
+    let r = app.interact(&client, &key, &emp, "hello?").await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    let said = r.body.to_string();
+    assert!(
+        !said.contains("127.0.0.1") && !said.contains("internal-gateway"),
+        "the provider's address is logged, not returned: {said}"
+    );
+    assert!(
+        said.contains("gpt-4o-mini"),
+        "each model is still named: {said}"
+    );
+}
