@@ -129,7 +129,7 @@ pub fn build_router(state: AppState) -> Router {
     let body_limit = state.settings.file.limits.request_body_bytes;
     let ctx_state = state.clone();
     let (set_request_id, propagate_request_id) = telemetry::request_id_layers();
-    Router::new()
+    let router = Router::new()
         .nest("/api/v1", api_routes())
         .merge(super::health::router())
         .route("/metrics", get(metrics_endpoint))
@@ -155,6 +155,6 @@ pub fn build_router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(telemetry::track_requests))
         .layer(telemetry::trace_layer())
         .layer(propagate_request_id)
-        .layer(set_request_id)
-        .with_state(state)
+        .layer(set_request_id);
+    super::http::with_security_headers(router).with_state(state)
 }

@@ -1,5 +1,6 @@
-//! What the platform gives every request: a request id, metrics for the operator, and SQL that
-//! is checked against the real schema (the assembled statements by preparing each one).
+//! What the platform gives every request: a request id, security headers, metrics for the
+//! operator, and SQL that is checked against the real schema (the assembled statements by
+//! preparing each one).
 
 use crate::helpers::{employee, spawn_app, spawn_app_with_stub, ADMIN_TOKEN};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -49,6 +50,26 @@ async fn every_response_carries_a_request_id(_p: PgPoolOptions, owner: PgConnect
     assert_eq!(made.status(), 401);
     let id = made.headers()["x-request-id"].to_str().expect("ascii");
     assert_eq!(id.len(), 36, "a UUID: {id}");
+}
+
+#[sqlx::test]
+async fn pages_and_api_answers_carry_the_security_headers(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let app = spawn_app(owner).await;
+    for path in ["/", "/api/v1/employees/clients", "/no-such-page"] {
+        let r = app.http.get(app.url(path)).send().await.expect("request");
+        let h = r.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        assert_eq!(
+            h["referrer-policy"], "strict-origin-when-cross-origin",
+            "{path}"
+        );
+        let csp = h["content-security-policy"].to_str().expect("ascii");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+    }
 }
 
 #[sqlx::test]
