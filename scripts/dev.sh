@@ -24,7 +24,8 @@ case "${1:-}" in
     export RUSTFLAGS="--cfg erase_components"
     # Style, lints (server and browser builds) and the checked SQL's offline data, first: quick,
     # and they fail fast.
-    cargo fmt --check
+    # --all: the test stub crate (tests/stub) too.
+    cargo fmt --all --check
     cargo clippy --no-default-features --features ssr --all-targets -- -D warnings
     cargo clippy --no-default-features --features hydrate --target wasm32-unknown-unknown --lib -- -D warnings
     scripts/sqlx-check.sh

@@ -21,7 +21,7 @@ pub enum Behaviour {
     /// Never answers (the connection stays open).
     Hang,
     /// Streams this many words of its reply, then closes the stream without its final event
-    /// (no `finish_reason`, usage or `[DONE]`); a whole answer is cut off the same way.
+    /// (no `finish_reason`, usage or `[DONE]`). (The server asks for every answer streamed.)
     CutAfter(usize),
     /// Answers with this text.
     Reply(String),
@@ -183,13 +183,6 @@ async fn chat(State(state): State<Arc<StubState>>, Json(body): Json<Value>) -> R
     if body["stream"] == true {
         let delay = *state.chunk_delay_ms.lock().expect("lock");
         return stream_reply(model, reply, usage, delay, cut_after);
-    }
-    if cut_after.is_some() {
-        // A whole answer cut off: half a JSON body.
-        return Response::builder()
-            .header("content-type", "application/json")
-            .body(axum::body::Body::from(r#"{"id": "chatcmpl-stub", "choices": [{"#))
-            .expect("response");
     }
     Json(json!({
         "id": "chatcmpl-stub",
