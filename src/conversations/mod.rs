@@ -115,8 +115,7 @@ pub fn validate_request(req: &InteractionRequest) -> Result<(String, Option<Stri
         );
     }
     if let Some(ctx) = &req.context {
-        let ctx_value = serde_json::Value::Object(ctx.clone());
-        if let Some(path) = crate::core::nul_path(&ctx_value) {
+        if let Some(path) = crate::core::nul_path_in(ctx) {
             v.error(
                 format!("context.{path}"),
                 "must not contain NUL characters (\\u0000)",

@@ -8,7 +8,7 @@ pub mod validate;
 
 pub use error::{AppError, FieldErrors};
 pub use ids::{ClientId, EmployeeId, InteractionId, KeyId};
-pub use validate::nul_path;
+pub use validate::{nul_path, nul_path_in};
 
 /// An enum that travels as a lowercase string (JSON, SQL, forms), with `parse`, `as_str`,
 /// `ALL` and `expected()` for error messages.

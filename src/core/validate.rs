@@ -175,37 +175,56 @@ pub fn parse_enum<T: Copy>(
 }
 
 /// The path (`a.b[2]`) of the first string or key in `value` that holds a NUL character, which
-/// no text column can store; `body` when it is `value` itself.
+/// no text column can store; `body` when it is `value` itself. Nothing is allocated unless one
+/// is found.
 pub fn nul_path(value: &serde_json::Value) -> Option<String> {
-    fn walk(value: &serde_json::Value, path: &str) -> Option<String> {
-        use serde_json::Value;
-        let named = |p: &str| {
-            if p.is_empty() {
-                "body".to_owned()
-            } else {
-                p.to_owned()
-            }
-        };
-        match value {
-            Value::String(s) => s.contains('\0').then(|| named(path)),
-            Value::Array(items) => items
-                .iter()
-                .enumerate()
-                .find_map(|(i, v)| walk(v, &format!("{path}[{i}]"))),
-            Value::Object(map) => map.iter().find_map(|(k, v)| {
-                let here = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
-                if k.contains('\0') {
-                    Some(here)
-                } else {
-                    walk(v, &here)
-                }
-            }),
-            _ => None,
-        }
+    match value {
+        serde_json::Value::Object(map) => nul_path_in(map),
+        other => nul_suffix(other).map(|rest| format!("body{rest}")),
     }
-    walk(value, "")
+}
+
+/// `nul_path` for the fields of an object.
+pub fn nul_path_in(map: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
+    map.iter().find_map(|(k, v)| {
+        if k.contains('\0') {
+            Some(k.clone())
+        } else {
+            nul_suffix(v).map(|rest| format!("{k}{rest}"))
+        }
+    })
+}
+
+/// The path below `value` (``, `[2]`, `.a`) to its first NUL, built on the way back.
+fn nul_suffix(value: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => s.contains('\0').then(String::new),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_suffix(v).map(|rest| format!("[{i}]{rest}"))),
+        Value::Object(map) => nul_path_in(map).map(|p| format!(".{p}")),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod nul_tests {
+    use super::nul_path;
+    use serde_json::json;
+
+    #[test]
+    fn the_path_to_the_first_nul_is_named() {
+        assert_eq!(
+            nul_path(&json!({"a": [1, {"b": "x\u{0}"}]})).as_deref(),
+            Some("a[1].b")
+        );
+        assert_eq!(nul_path(&json!({"k\u{0}": 1})).as_deref(), Some("k\u{0}"));
+        assert_eq!(
+            nul_path(&json!(["ok", "\u{0}"])).as_deref(),
+            Some("body[1]")
+        );
+        assert_eq!(nul_path(&json!({"a": ["fine"], "b": {"c": 2}})), None);
+    }
 }

@@ -29,11 +29,8 @@ pub struct Remembered {
 
 fn memory_item(r: repo::Recalled) -> MemoryItem {
     MemoryItem {
-        id: r.record.interaction_id,
-        content: r.record.message,
-        response: r.record.response,
-        timestamp: r.record.timestamp,
         relevance_score: r.score,
+        ..recent_item(r.record)
     }
 }
 
