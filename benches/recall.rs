@@ -171,7 +171,10 @@ async fn main() -> anyhow::Result<()> {
     conn.close().await?;
 
     let pool = db::pool_options(4)
-        .connect_with(db::app_options(&owner, None))
+        .connect_with(db::app_options(
+            &owner,
+            std::env::var("WORKFORCE_APP_DB_PASSWORD").ok().as_deref(),
+        ))
         .await?;
     let client_id = ClientId::parse(client).ok_or_else(|| anyhow::anyhow!("client id"))?;
     println!("| pass | rows | employees | queries | recall@10 | recall@10 vs f32 | p50 ms | p99 ms | max ms |");

@@ -33,4 +33,22 @@ PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || t
 PG_MAJOR="$( [[ -n "$PG_BIN" ]] && basename "$(dirname "$PG_BIN")" || true)"
 
 pg_reachable() { pg_isready -q -d "$1" -t 2 >/dev/null 2>&1; }
-redis_reachable() { [[ "$(timeout 3 redis-cli -u "$1" ping 2>/dev/null)" == PONG ]]; }
+# A password in a URL is kept off the command line (which every local user can read): psql gets it
+# through PGPASSWORD, redis-cli through REDISCLI_AUTH. url_pw <url> prints the (percent-decoded)
+# password, url_nopw <url> the URL without it.
+url_pw() { [[ $1 =~ ^[a-z]+://[^:@/]*:([^@/]*)@ ]] && printf '%b' "${BASH_REMATCH[1]//%/\\x}"; true; }
+url_nopw() { if [[ $1 =~ ^([a-z]+://[^:@/]*):[^@/]*@(.*)$ ]]; then printf '%s@%s' "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"; else printf '%s' "$1"; fi; }
+psql_url() { # <url> <psql args…>
+  local url=$1 pw; shift; pw="$(url_pw "$url")"
+  if [[ -n $pw ]]; then PGPASSWORD="$pw" psql "$(url_nopw "$url")" "$@"; else psql "$url" "$@"; fi
+}
+redis_reachable() {
+  local pw url; pw="$(url_pw "$1")"; url="$(url_nopw "$1")"
+  if [[ -n $pw ]]; then
+    # redis-cli takes "redis://user@host" as password "user": send the password for the default user.
+    [[ $url =~ ^(rediss?://)(default)?@(.*)$ ]] && url="${BASH_REMATCH[1]}${BASH_REMATCH[3]}"
+    [[ "$(REDISCLI_AUTH="$pw" timeout 3 redis-cli -u "$url" ping 2>/dev/null)" == PONG ]]
+  else
+    [[ "$(timeout 3 redis-cli -u "$url" ping 2>/dev/null)" == PONG ]]
+  fi
+}

@@ -9,7 +9,7 @@ cd "$ROOT"
 BASE="${DATABASE_URL%%\?*}"
 CHECK_URL="${BASE%/*}/workforce_sqlx_check"
 MAINT_URL="${BASE%/*}/postgres"
-PGOPTIONS="--client-min-messages=warning" psql -q "$MAINT_URL" -c "DROP DATABASE IF EXISTS workforce_sqlx_check" -c "CREATE DATABASE workforce_sqlx_check" >/dev/null
+PGOPTIONS="--client-min-messages=warning" psql_url "$MAINT_URL" -q -c "DROP DATABASE IF EXISTS workforce_sqlx_check" -c "CREATE DATABASE workforce_sqlx_check" >/dev/null
 DATABASE_URL="$CHECK_URL" cargo sqlx migrate run --source migrations >/dev/null
 if [[ "${1:-}" == "--write" ]]; then
   DATABASE_URL="$CHECK_URL" cargo sqlx prepare -- --no-default-features --features ssr --lib

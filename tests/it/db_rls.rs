@@ -227,7 +227,10 @@ async fn the_tenant_setting_does_not_outlive_its_transaction(
 ) {
     let pool = PgPoolOptions::new()
         .max_connections(1)
-        .connect_with(workforce::platform::db::app_options(&owner, None))
+        .connect_with(workforce::platform::db::app_options(
+            &owner,
+            crate::helpers::app_password().as_deref(),
+        ))
         .await
         .expect("pool");
     let (a, _) = seed(&pool, "A").await;
