@@ -183,18 +183,19 @@ impl ModelRouter {
         req: &ChatRequest,
         reasons: &mut Vec<String>,
     ) -> Result<OpenStream, AppError> {
-        self.first_answer(models, reasons, |model| async move {
-            let (endpoint, first_token) = self.endpoint_for(&model)?;
+        self.first_answer(models, &req.tenant, reasons, |model| async move {
+            let (endpoint, first_token) = self.endpoint_for(&model, &req.tenant)?;
             let started = Instant::now();
             let opening = self.first_piece(endpoint, &model, req);
             let (first, rest) = tokio::time::timeout(first_token, opening)
                 .await
                 .map_err(|_| format!("no first token within {first_token:?}"))??;
             if first.finished {
-                self.breakers.record(&model, true);
+                self.breakers.record(&model, &req.tenant, true);
             }
             let guard = Guard {
                 model: model.clone(),
+                tenant: req.tenant.clone(),
                 breakers: self.breakers.clone(),
                 idle: self.timeouts.idle,
                 deadline: started + self.timeouts.whole,
@@ -245,6 +246,7 @@ impl ModelRouter {
     async fn first_answer<T, F, Fut>(
         &self,
         models: &[String],
+        tenant: &str,
         reasons: &mut Vec<String>,
         mut attempt: F,
     ) -> Result<T, AppError>
@@ -271,7 +273,7 @@ impl ModelRouter {
             let reason = match outcome {
                 Ok(answer) => return Ok(answer),
                 Err(Failure::Failed(reason)) => {
-                    self.breakers.record(model, false);
+                    self.breakers.record(model, tenant, false);
                     reason
                 }
                 Err(Failure::Skipped(reason)) | Err(Failure::Refused(reason)) => reason,
@@ -284,11 +286,11 @@ impl ModelRouter {
 
     /// How to reach a model and how long its first token may take, or why it cannot be called
     /// now.
-    fn endpoint_for(&self, model: &str) -> Result<(Endpoint<'_>, Duration), Failure> {
+    fn endpoint_for(&self, model: &str, tenant: &str) -> Result<(Endpoint<'_>, Duration), Failure> {
         let Some((provider, client)) = self.provider_of(model) else {
             return Err(Failure::Skipped("no provider offers this model".into()));
         };
-        if self.breakers.is_open(model) {
+        if self.breakers.is_open_for(model, tenant) {
             return Err(Failure::Skipped(
                 "skipped: circuit breaker open after repeated failures".into(),
             ));
@@ -329,6 +331,7 @@ fn after<'m>(models: &'m [String], failed: &str) -> &'m [String] {
 /// Its outcome feeds the model's breaker.
 struct Guard {
     model: String,
+    tenant: String,
     breakers: Arc<Breakers>,
     idle: Duration,
     deadline: Instant,
@@ -351,7 +354,7 @@ impl Guard {
                     let c = c.sanitized();
                     if c.finished && !g.finished {
                         g.finished = true;
-                        g.breakers.record(&g.model, true);
+                        g.breakers.record(&g.model, &g.tenant, true);
                     }
                     return Some((Ok(c), g));
                 }
@@ -365,7 +368,7 @@ impl Guard {
                 // The answer is whole; only its usage or the end marker went missing.
                 return None;
             }
-            g.breakers.record(&g.model, false);
+            g.breakers.record(&g.model, &g.tenant, false);
             tracing::warn!(model = %g.model, "{failure}");
             Some((Err(failure), g))
         })

@@ -78,6 +78,8 @@ impl ChatMessage {
 /// One request to the router: the models to try, in order, and what to send each.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChatRequest {
+    /// Whose request this is (the client's id): the circuit breakers count failures per tenant.
+    pub tenant: String,
     pub models: Vec<String>,
     pub messages: Vec<ChatMessage>,
     pub temperature: f64,

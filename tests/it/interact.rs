@@ -262,6 +262,23 @@ async fn a_model_failing_on_the_provider_side_is_skipped_by_its_breaker_a_refuse
         "the open breaker skipped the primary"
     );
     assert_eq!(stub.calls_to("gpt-4o-mini"), 15);
+
+    // Those failures were all one client's: another client's turn still tries the primary.
+    let (client_b, key_b, emp_b) = employee(&app, "gpt-4o", json!(["gpt-4o-mini"])).await;
+    let r = app.interact(&client_b, &key_b, &emp_b, "hello").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        stub.calls_to("gpt-4o"),
+        13,
+        "one client's failures do not switch the model off for the others"
+    );
+    // Now failures in a row come from two clients: the model is skipped for everyone, also for
+    // a client that never saw it fail.
+    let (client_c, key_c, emp_c) = employee(&app, "gpt-4o", json!(["gpt-4o-mini"])).await;
+    let r = app.interact(&client_c, &key_c, &emp_c, "hello").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["model"], "gpt-4o-mini");
+    assert_eq!(stub.calls_to("gpt-4o"), 13, "the shared breaker is open");
 }
 
 #[sqlx::test]

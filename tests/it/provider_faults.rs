@@ -180,16 +180,20 @@ async fn a_hung_model_is_left_within_the_first_token_bound_and_readyz_says_so(
     })
     .await;
     let (client, key, emp) = employee(&app, "gpt-4o", json!(["gpt-4o-mini"])).await;
+    let (client_b, key_b, emp_b) = employee(&app, "gpt-4o", json!(["gpt-4o-mini"])).await;
     stub.behave("gpt-4o", Behaviour::Hang);
 
-    // Five turns at once: each leaves the hung model after 1 s (not the 30 s whole bound).
+    // Five turns at once, of two clients: each leaves the hung model after 1 s (not the 30 s
+    // whole bound).
     let started = Instant::now();
     let questions: Vec<String> = (0..5).map(|i| format!("question {i}")).collect();
-    let turns = futures::future::join_all(
-        questions
-            .iter()
-            .map(|q| app.interact(&client, &key, &emp, q)),
-    )
+    let turns = futures::future::join_all(questions.iter().enumerate().map(|(i, q)| {
+        if i % 2 == 0 {
+            app.interact(&client, &key, &emp, q)
+        } else {
+            app.interact(&client_b, &key_b, &emp_b, q)
+        }
+    }))
     .await;
     let took = started.elapsed();
     for r in &turns {
@@ -198,7 +202,8 @@ async fn a_hung_model_is_left_within_the_first_token_bound_and_readyz_says_so(
     }
     assert!(took < Duration::from_secs(5), "failed over in {took:?}");
 
-    // Five failures in a row open the breaker: the next turn skips gpt-4o at once.
+    // Five failures in a row, from two clients, open the breaker for everyone: the next turn
+    // skips gpt-4o at once.
     let started = Instant::now();
     let r = app.interact(&client, &key, &emp, "and now?").await;
     assert_eq!(r.status, 200, "{}", r.body);

@@ -168,6 +168,7 @@ pub async fn prepare(
     let prefs = &employee.model_preferences;
     Ok(Prepared::Turn(Box::new(PendingTurn {
         request: ChatRequest {
+            tenant: who.client_id.as_str().to_owned(),
             models: candidates(
                 &prefs.primary_model,
                 &prefs.fallback_models,
