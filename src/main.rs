@@ -1,5 +1,9 @@
 #[cfg(feature = "ssr")]
 fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("audit") {
+        return audit_command(&args[1..]);
+    }
     // One inference thread per model worker (`local.*_workers` sets how many workers): on a
     // small machine several threads per inference mostly wait on each other. Set before any
     // other thread exists.
@@ -32,11 +36,43 @@ async fn serve() -> anyhow::Result<()> {
     let addr = state.leptos_options.site_addr;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("listening on http://{addr}");
-    axum::serve(listener, startup::build_router(state))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    let limits = state.settings.file.server.clone();
+    workforce::platform::serve::serve(listener, startup::build_router(state), &limits, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(())
+}
+
+/// `workforce audit verify [FILE]`: verifies an exported trail (JSON Lines, from
+/// `GET …/audit/export`; standard input when FILE is absent or `-`). Prints the verdict as JSON;
+/// exits 1 when the chain is broken.
+#[cfg(feature = "ssr")]
+fn audit_command(args: &[String]) -> anyhow::Result<()> {
+    use std::io::BufRead;
+    use workforce::audit::server::chain::{ChainedEvent, Verifier};
+    let (Some("verify"), file) = (args.first().map(String::as_str), args.get(1)) else {
+        anyhow::bail!("usage: workforce audit verify [FILE]  (an export of GET …/audit/export)");
+    };
+    let input: Box<dyn BufRead> = match file.map(String::as_str) {
+        None | Some("-") => Box::new(std::io::stdin().lock()),
+        Some(path) => Box::new(std::io::BufReader::new(std::fs::File::open(path)?)),
+    };
+    let mut v = Verifier::default();
+    for (n, line) in input.lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let e: ChainedEvent = serde_json::from_str(&line)
+            .map_err(|e| anyhow::anyhow!("line {}: not an audit event: {e}", n + 1))?;
+        v.push(&e);
+    }
+    let verdict = v.finish();
+    println!("{}", serde_json::to_string_pretty(&verdict)?);
+    if !verdict.ok {
+        std::process::exit(1);
+    }
     Ok(())
 }
 

@@ -109,3 +109,39 @@ fn request_span(req: &Request) -> tracing::Span {
         client_id = tracing::field::Empty,
     )
 }
+
+/// Where the request being served came from, for the audit trail: its request id and the
+/// caller's address. Set for the whole request by [`with_request_meta`].
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub request_id: Option<String>,
+    pub ip: Option<String>,
+}
+
+tokio::task_local! {
+    static REQUEST_META: RequestMeta;
+}
+
+/// The request being served (empty outside a request, e.g. in a background task).
+pub fn current_request() -> RequestMeta {
+    REQUEST_META.try_with(Clone::clone).unwrap_or_default()
+}
+
+/// Middleware: keeps the request id and the caller's address for the rest of the request.
+pub async fn with_request_meta(
+    req: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let meta = RequestMeta {
+        request_id: req
+            .headers()
+            .get(&REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(128).collect()),
+        ip: req
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string()),
+    };
+    REQUEST_META.scope(meta, next.run(req)).await
+}

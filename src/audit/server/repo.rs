@@ -1,9 +1,11 @@
 //! The audit trail's SQL: `audit_events` and `employee_status_history`, both append-only.
 
+use super::chain;
 use crate::audit::*;
 use crate::core::EmployeeId;
 use crate::employees::EmployeeStatus;
 use crate::platform::db::{decode_err, TenantTx};
+use chrono::{Timelike, Utc};
 use serde_json::Value;
 
 /// One event to write.
@@ -15,22 +17,81 @@ pub struct AuditEvent<'a> {
     pub after: Option<Value>,
 }
 
+/// Appends one event to the client's chain: takes the client's chain lock (held to the end of
+/// the transaction, so writers of one client follow each other), then inserts the event with the
+/// previous event's hash and its own, computed in the same statement from the canonical JSON.
+/// Two statements, because the second must see a snapshot taken after the lock is held.
 pub async fn insert_audit(tx: &mut TenantTx, ev: AuditEvent<'_>) -> Result<(), sqlx::Error> {
     let client = tx.client().clone();
+    let meta = crate::platform::telemetry::current_request();
+    // Postgres keeps microseconds: hash exactly what is stored.
+    let now = Utc::now();
+    let created_at = now
+        .with_nanosecond(now.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(now);
+    let actor = ev.actor.to_string();
+    let content = chain::Content {
+        client_id: client.as_str(),
+        actor: &actor,
+        action: ev.action.as_str(),
+        entity_type: ev.action.entity_type(),
+        entity_id: ev.entity_id,
+        before: ev.before.as_ref(),
+        after: ev.after.as_ref(),
+        request_id: meta.request_id.as_deref(),
+        ip: meta.ip.as_deref(),
+        created_at,
+    };
+    let canonical = content.canonical();
     sqlx::query!(
-        "INSERT INTO audit_events (client_id, actor, action, entity_type, entity_id, before, after)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "SELECT pg_advisory_xact_lock(hashtextextended('audit:' || $1, 0))",
+        client.as_str()
+    )
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query!(
+        r#"INSERT INTO audit_events (client_id, actor, action, entity_type, entity_id, before, after,
+                                   request_id, ip, created_at, prev_hash, hash)
+           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, p.h,
+                  encode(sha256(convert_to(p.h || E'\n' || $11, 'UTF8')), 'hex')
+           FROM (SELECT COALESCE((SELECT hash FROM audit_events
+                                  WHERE client_id = $1 AND hash IS NOT NULL
+                                  ORDER BY id DESC LIMIT 1), '') AS h) p"#,
         client.as_str(),
-        ev.actor.to_string(),
+        actor,
         ev.action.as_str(),
         ev.action.entity_type(),
         ev.entity_id,
         ev.before,
         ev.after,
+        meta.request_id,
+        meta.ip,
+        created_at,
+        canonical,
     )
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// The client's trail in the order it was written, from event id `after` on, `limit` at a time.
+pub async fn chain_page(
+    tx: &mut TenantTx,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<chain::ChainedEvent>, sqlx::Error> {
+    let client = tx.client().clone();
+    sqlx::query_as!(
+        chain::ChainedEvent,
+        r#"SELECT id, client_id, actor, action, entity_type, entity_id, before, after, request_id,
+                  ip, created_at, prev_hash, hash
+           FROM audit_events WHERE client_id = $1 AND id > $2 ORDER BY id LIMIT $3"#,
+        client.as_str(),
+        after,
+        limit,
+    )
+    .fetch_all(&mut **tx)
+    .await
 }
 
 pub async fn audit_for_entity(

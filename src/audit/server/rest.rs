@@ -1,11 +1,15 @@
-//! `GET …/employees/{employee_id}/audit`.
+//! `GET …/employees/{employee_id}/audit`, and the client's whole chain: `GET …/audit/verify`
+//! (the verdict) and `GET …/audit/export` (JSON Lines).
 
-use crate::accounts::server::principal::EmployeePath;
+use super::chain::Verdict;
+use crate::accounts::server::principal::{ClientPath, EmployeePath};
 use crate::audit::EmployeeAudit;
 use crate::core::AppError;
-use crate::platform::http::EMPLOYEE;
+use crate::platform::http::{CLIENT, EMPLOYEE};
 use crate::platform::AppState;
 use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 
@@ -18,6 +22,33 @@ async fn employee_audit(
     ))
 }
 
+async fn verify(
+    State(state): State<AppState>,
+    ClientPath(who): ClientPath,
+) -> Result<Json<Verdict>, AppError> {
+    Ok(Json(super::service::verify_chain(&state, &who).await?))
+}
+
+async fn export(
+    State(state): State<AppState>,
+    ClientPath(who): ClientPath,
+) -> Result<impl IntoResponse, AppError> {
+    let body = super::service::export_chain(&state, &who).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-ndjson"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"audit.jsonl\"",
+            ),
+        ],
+        body,
+    ))
+}
+
 pub fn router() -> Router<AppState> {
-    Router::new().route(&format!("{EMPLOYEE}/audit"), get(employee_audit))
+    Router::new()
+        .route(&format!("{EMPLOYEE}/audit"), get(employee_audit))
+        .route(&format!("{CLIENT}/audit/verify"), get(verify))
+        .route(&format!("{CLIENT}/audit/export"), get(export))
 }

@@ -1,6 +1,7 @@
 //! Recording (always inside the caller's transaction, so a change and its record commit
 //! together) and reading the trail.
 
+use super::chain::{ChainedEvent, Verdict, Verifier};
 use super::repo::{self, AuditEvent};
 use crate::accounts::ClientPrincipal;
 use crate::audit::{Actor, AuditAction, EmployeeAudit};
@@ -71,4 +72,58 @@ pub async fn employee_audit(
         events,
         status_history,
     })
+}
+
+/// Events read per round trip when walking a trail.
+const PAGE: i64 = 1_000;
+
+/// Walks the client's whole trail in the order it was written, a page per transaction,
+/// handing each event to `each`.
+async fn walk(
+    state: &AppState,
+    who: &ClientPrincipal,
+    mut each: impl FnMut(ChainedEvent),
+) -> Result<(), AppError> {
+    let mut after = 0;
+    loop {
+        let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+        let page = repo::chain_page(&mut tx, after, PAGE).await?;
+        tx.commit().await?;
+        let done = (page.len() as i64) < PAGE;
+        for e in page {
+            after = e.id;
+            each(e);
+        }
+        if done {
+            return Ok(());
+        }
+    }
+}
+
+/// Verifies the client's whole chain (`GET …/audit/verify`).
+#[tracing::instrument(skip_all, fields(client_id = %who.client_id))]
+pub async fn verify_chain(state: &AppState, who: &ClientPrincipal) -> Result<Verdict, AppError> {
+    let mut v = Verifier::default();
+    walk(state, who, |e| v.push(&e)).await?;
+    Ok(v.finish())
+}
+
+/// The client's whole trail as JSON Lines, one event per line, in the order written
+/// (`GET …/audit/export`).
+#[tracing::instrument(skip_all, fields(client_id = %who.client_id))]
+pub async fn export_chain(state: &AppState, who: &ClientPrincipal) -> Result<String, AppError> {
+    let mut out = String::new();
+    let mut failed = None;
+    walk(state, who, |e| match serde_json::to_string(&e) {
+        Ok(line) => {
+            out.push_str(&line);
+            out.push('\n');
+        }
+        Err(err) => failed = Some(err),
+    })
+    .await?;
+    if let Some(err) = failed {
+        return Err(internal("exporting the audit trail", &err));
+    }
+    Ok(out)
 }
