@@ -93,6 +93,14 @@ async fn main() -> anyhow::Result<()> {
     let mut file = config::parse_with_overrides(&std::fs::read_to_string("Leptos.toml")?, [])?;
     // Memory recall on, through the stub's (instant) embedding model.
     file.memory.embedding_model = "text-embedding-3-small".into();
+    // The rate limit buckets are drawn on for every request (their cost is measured), but set
+    // far above the load so none is refused.
+    for tier in file.tiers.values_mut() {
+        tier.requests_per_second = 1e6;
+        tier.burst = 1_000_000;
+        tier.key_requests_per_second = 1e6;
+        tier.key_burst = 1_000_000;
+    }
     let mut providers = config::resolve_providers(&file);
     for p in providers
         .iter_mut()
@@ -111,6 +119,7 @@ async fn main() -> anyhow::Result<()> {
             .unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
             .into(),
         admin_token: Some("bench-admin".to_owned().into()),
+        secret_key: "bench-server-secret-0123456789abcdef".to_owned().into(),
     };
     // The server gets a runtime (and threads) of its own, so its CPU time can be told apart
     // from the load generator's and the stub's, which run on this one.
@@ -119,7 +128,10 @@ async fn main() -> anyhow::Result<()> {
         .thread_name("wf-server")
         .enable_all()
         .build()?;
-    let app_options = db::app_options(&owner, None);
+    let app_options = db::app_options(
+        &owner,
+        std::env::var("WORKFORCE_APP_DB_PASSWORD").ok().as_deref(),
+    );
     let base = server_rt
         .spawn(async move {
             let pool = db::pool_options(settings.file.limits.db_max_connections)
@@ -129,10 +141,14 @@ async fn main() -> anyhow::Result<()> {
                 .output_name("workforce")
                 .build();
             let state = startup::build_state(pool, settings, options)?;
+            let limits = state.settings.file.server.clone();
             let router = startup::build_router(state);
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let base = format!("http://{}", listener.local_addr()?);
-            tokio::spawn(async move { axum::serve(listener, router).await });
+            tokio::spawn(async move {
+                workforce::platform::serve::serve(listener, router, &limits, std::future::pending())
+                    .await
+            });
             Ok::<_, anyhow::Error>(base)
         })
         .await??;

@@ -16,11 +16,13 @@ use serde::{Deserialize, Serialize};
 pub const OPERATOR_COOKIE: &str = "wf_operator";
 pub const CLIENT_COOKIE: &str = "wf_client_key";
 
-/// Who is acting for a client: the client, and the key it used (its public id).
+/// Who is acting for a client: the client, the key it used (its public id) and the client's
+/// tier (whose limits apply).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientPrincipal {
     pub client_id: ClientId,
     pub key_id: KeyId,
+    pub tier: String,
 }
 
 impl ClientPrincipal {

@@ -146,6 +146,18 @@ impl FromServerFnError for AppError {
             ServerFnErrorErr::Args(message) | ServerFnErrorErr::MissingArg(message) => {
                 AppError::BadRequest { message }
             }
+            // On the server these describe the caller's request: a body that does not decode,
+            // a method the function does not take, a request that cannot be read, a function
+            // that does not exist. In the browser they describe the server's answer or the
+            // network, and stay transport errors.
+            #[cfg(feature = "ssr")]
+            ServerFnErrorErr::Deserialization(message)
+            | ServerFnErrorErr::UnsupportedRequestMethod(message)
+            | ServerFnErrorErr::Request(message) => AppError::BadRequest {
+                message: format!("malformed call: {message}"),
+            },
+            #[cfg(feature = "ssr")]
+            ServerFnErrorErr::Registration(message) => AppError::NotFound { message },
             other => AppError::Transport {
                 message: other.to_string(),
             },

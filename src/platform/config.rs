@@ -19,6 +19,32 @@ pub struct Limits {
     pub recent_turns: u32,
     pub employee_cache_entries: usize,
     pub employee_cache_seconds: u64,
+    /// Wrong credentials one IP address may send at once, then a minute.
+    pub auth_failure_burst: u32,
+    pub auth_failures_per_minute: f64,
+    /// Failed sign-ins one account may take at once, then a minute.
+    pub sign_in_failure_burst: u32,
+    pub sign_in_failures_per_minute: f64,
+    /// Prefix of this deployment's rate-limit buckets in Redis, for deployments sharing one.
+    #[serde(default)]
+    pub rate_limit_namespace: String,
+}
+
+/// How the HTTP server guards its connections: slow or half-sent requests and floods of
+/// connections must not starve everyone else.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Server {
+    /// Connections served at once; more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Connections one IP address may hold at once; more are closed at once.
+    pub max_connections_per_ip: usize,
+    /// How long a client may take to send a request's headers.
+    pub header_read_seconds: u64,
+    /// How long a client may take to send a request's body.
+    pub body_read_seconds: u64,
+    /// How long a request may take until its response starts (a stream then runs on under the
+    /// model time limits).
+    pub request_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -50,6 +76,12 @@ pub struct Provider {
 pub struct Tier {
     pub max_employees: u32,
     pub allowed_models: Vec<String>,
+    /// Requests a second a client may make (all its keys together), and the burst above that.
+    pub requests_per_second: f64,
+    pub burst: u32,
+    /// Requests a second one API key may make, and its burst.
+    pub key_requests_per_second: f64,
+    pub key_burst: u32,
 }
 
 /// The in-process models.
@@ -77,6 +109,7 @@ pub struct Memory {
 #[derive(Debug, Clone, Deserialize)]
 pub struct FileSettings {
     pub limits: Limits,
+    pub server: Server,
     pub models: Models,
     pub local: Local,
     pub memory: Memory,
@@ -94,6 +127,9 @@ pub struct Settings {
     pub app_database_password: Option<SecretString>,
     pub redis_url: SecretString,
     pub admin_token: Option<SecretString>,
+    /// The server's own secret (`WORKFORCE_SECRET_KEY`): keys the API-key digests and the tags
+    /// that let the server trust what it reads back from Redis.
+    pub secret_key: SecretString,
     /// The providers with their base URL and key resolved from the environment at load time.
     pub providers: Vec<ProviderConfig>,
 }
@@ -117,6 +153,13 @@ impl Settings {
                 .unwrap_or_else(|| "redis://127.0.0.1:6379".into())
                 .into(),
             admin_token: env("WORKFORCE_ADMIN_TOKEN").map(Into::into),
+            secret_key: env("WORKFORCE_SECRET_KEY")
+                .filter(|k| k.trim().len() >= 32)
+                .context(
+                    "WORKFORCE_SECRET_KEY must be set to at least 32 random characters \
+                     (`make run` keeps one in .data/env)",
+                )?
+                .into(),
         })
     }
 
@@ -275,6 +318,7 @@ mod tests {
             app_database_password: None,
             redis_url: String::new().into(),
             admin_token: None,
+            secret_key: "k".repeat(32).into(),
         };
         for p in &mut s.providers {
             p.api_key = None;

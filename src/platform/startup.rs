@@ -3,7 +3,9 @@
 
 use super::config::Settings;
 use super::http::{api_not_found, method_not_allowed};
+use super::limits::Limiter;
 use super::redis::Cache;
+use super::secrets::ServerKeys;
 use super::state::{AppState, Memory};
 use super::telemetry;
 use crate::accounts::server::keys::KeyCache;
@@ -13,11 +15,13 @@ use crate::ai::local::LocalChat;
 use crate::ai::router::Timeouts;
 use crate::ai::{ModelRouter, ProviderKind};
 use crate::app::{shell, App};
+use crate::core::AppError;
 use crate::employees::server::cache::{self as employee_cache, EmployeeCache};
 use crate::memory::server::indexer::Indexer;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -28,6 +32,7 @@ use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::Duration;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 pub use telemetry::init_tracing;
 
@@ -78,12 +83,16 @@ pub fn build_state(
         Duration::from_secs(settings.file.limits.employee_cache_seconds),
     ));
     employee_cache::listen(cache.clone(), Arc::downgrade(&employees));
+    let secrets = Arc::new(ServerKeys::derive(&settings.secret_key));
+    let limiter = Arc::new(Limiter::new(&settings.file.limits.rate_limit_namespace));
     Ok(AppState {
         pool,
         cache,
         employees,
         settings: Arc::new(settings),
         keys: Arc::new(KeyCache::default()),
+        secrets,
+        limiter,
         router: Arc::new(router),
         memory,
         leptos_options,
@@ -92,6 +101,33 @@ pub fn build_state(
 
 async fn server_fn_handler(State(state): State<AppState>, req: Request<Body>) -> impl IntoResponse {
     handle_server_fns_with_context(move || provide_context(state.clone()), req).await
+}
+
+/// Middleware for server functions (`/rpc/…`, routed by Leptos itself). A call the framework
+/// cannot decode (missing or malformed arguments, a body it cannot read) fails before the
+/// function runs, and the framework answers those 500: the error it encodes says what went
+/// wrong, so the status is taken from it (a bad request is 400). A wrong method gets its 405
+/// with a body that says so.
+async fn server_fn_status(req: Request, next: Next) -> Response {
+    let rpc = req.uri().path().starts_with("/rpc/");
+    let res = next.run(req).await;
+    if rpc && res.status() == StatusCode::METHOD_NOT_ALLOWED {
+        let e = AppError::bad_request("this server function is not called with that method");
+        let body = serde_json::to_vec(&e).unwrap_or_default();
+        let (parts, _) = res.into_parts();
+        return Response::from_parts(parts, Body::from(body));
+    }
+    if !rpc || res.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    if let Ok(e) = serde_json::from_slice::<AppError>(&bytes) {
+        parts.status = StatusCode::from_u16(e.status()).unwrap_or(parts.status);
+    }
+    Response::from_parts(parts, Body::from(bytes))
 }
 
 /// `GET /metrics` (Prometheus text format), for the operator only.
@@ -108,6 +144,21 @@ async fn metrics_endpoint(State(state): State<AppState>, _op: OperatorAuth) -> R
     }
     handle.run_upkeep();
     handle.render().into_response()
+}
+
+/// Middleware: a request whose response has not started within `limit` is answered 503 (a
+/// stream, once started, runs on under the model time limits).
+async fn within_time(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => AppError::Unavailable {
+            message: format!(
+                "the request took longer than {} s; try again",
+                limit.as_secs()
+            ),
+        }
+        .into_response(),
+    }
 }
 
 /// Every feature's REST routes, under `/api/v1`.
@@ -127,6 +178,7 @@ pub fn build_router(state: AppState) -> Router {
     telemetry::metrics();
     let routes = generate_route_list(App);
     let body_limit = state.settings.file.limits.request_body_bytes;
+    let server = state.settings.file.server.clone();
     let ctx_state = state.clone();
     let (set_request_id, propagate_request_id) = telemetry::request_id_layers();
     let router = Router::new()
@@ -147,13 +199,22 @@ pub fn build_router(state: AppState) -> Router {
             },
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn(server_fn_status))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             principal::resolve,
         ))
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            Duration::from_secs(server.request_seconds.max(1)),
+            within_time,
+        ))
+        .layer(RequestBodyTimeoutLayer::new(Duration::from_secs(
+            server.body_read_seconds.max(1),
+        )))
         .layer(axum::middleware::from_fn(telemetry::track_requests))
         .layer(telemetry::trace_layer())
+        .layer(axum::middleware::from_fn(telemetry::with_request_meta))
         .layer(propagate_request_id)
         .layer(set_request_id);
     super::http::with_security_headers(router).with_state(state)

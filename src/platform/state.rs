@@ -1,7 +1,9 @@
 //! The state every handler and server function receives.
 
 use super::config::Settings;
+use super::limits::Limiter;
 use super::redis::Cache;
+use super::secrets::ServerKeys;
 use crate::accounts::server::keys::KeyCache;
 use crate::ai::embeddings::Embedder;
 use crate::ai::ModelRouter;
@@ -19,6 +21,10 @@ pub struct AppState {
     pub cache: Cache,
     pub settings: Arc<Settings>,
     pub keys: Arc<KeyCache>,
+    /// Keys derived from `WORKFORCE_SECRET_KEY` (API-key digests, Redis entry tags).
+    pub secrets: Arc<ServerKeys>,
+    /// Rate limits and throttles (token buckets in Redis, in memory while it is down).
+    pub limiter: Arc<Limiter>,
     pub router: Arc<ModelRouter>,
     /// Employees as chat turns need them, invalidated across instances through Redis.
     pub employees: Arc<EmployeeCache>,

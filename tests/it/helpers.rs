@@ -22,6 +22,17 @@ pub fn settings() -> Settings {
     let mut file =
         parse_with_overrides(include_str!("../../Leptos.toml"), []).expect("Leptos.toml");
     file.local.models_dir = workforce::platform::config::default_models_dir();
+    // Rate limits and throttles far above what any test sends, except where a test sets its
+    // own; each server's buckets apart from every other test's (they share one Redis).
+    file.limits.auth_failure_burst = 1_000_000;
+    file.limits.sign_in_failure_burst = 1_000_000;
+    file.limits.rate_limit_namespace = format!("test-{}:", uuid::Uuid::new_v4());
+    for tier in file.tiers.values_mut() {
+        tier.requests_per_second = 1e6;
+        tier.burst = 1_000_000;
+        tier.key_requests_per_second = 1e6;
+        tier.key_burst = 1_000_000;
+    }
     // Never the developer's real provider: tests that need one point it at the stub.
     let mut providers = resolve_providers(&file);
     for p in &mut providers {
@@ -35,13 +46,25 @@ pub fn settings() -> Settings {
         app_database_password: None,
         redis_url: redis_url().into(),
         admin_token: Some(ADMIN_TOKEN.to_owned().into()),
+        secret_key: SECRET_KEY.to_owned().into(),
     }
+}
+
+/// The server secret of every test server (API-key digests, Redis entry tags).
+pub const SECRET_KEY: &str = "test-server-secret-0123456789abcdef0123";
+
+/// The runtime role's password, when the database asks for one (the project-local PostgreSQL
+/// does: scripts/services.sh sets it and keeps it in .data/env).
+pub fn app_password() -> Option<String> {
+    std::env::var("WORKFORCE_APP_DB_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty())
 }
 
 /// A pool on the test database as the runtime role.
 pub async fn app_pool(owner: &PgConnectOptions) -> PgPool {
     db::pool_options(8)
-        .connect_with(db::app_options(owner, None))
+        .connect_with(db::app_options(owner, app_password().as_deref()))
         .await
         .expect("connect as workforce_app")
 }
@@ -61,13 +84,17 @@ impl Drop for TestApp {
 }
 
 async fn serve(state: AppState) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let state_limits = state.settings.file.server.clone();
     let router = startup::build_router(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
+    let limits = state_limits.clone();
     let server = tokio::spawn(async move {
-        axum::serve(listener, router).await.expect("serve");
+        workforce::platform::serve::serve(listener, router, &limits, std::future::pending())
+            .await
+            .expect("serve");
     });
     (addr, server)
 }

@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod audit_chain;
 mod db_faults;
 mod db_rls;
 mod faults;
@@ -16,4 +17,5 @@ mod platform;
 mod provider_faults;
 mod rest_api;
 mod rest_inputs;
+mod security;
 mod usage;

@@ -215,7 +215,12 @@ async fn deleting_an_employee_removes_its_interactions_vectors_and_cache_entries
         timestamp: chrono::Utc::now(),
         relevance_score: 1.0,
     };
-    assert!(recent::push(&app.state.cache, &cid, &eid, 1, &item).await);
+    let owner = recent::Owner {
+        keys: &app.state.secrets,
+        client: &cid,
+        employee: &eid,
+    };
+    assert!(recent::push(&app.state.cache, owner, 1, &item).await);
     let keys = recent::employee_keys(&app.state.cache, &cid, &eid)
         .await
         .expect("redis up");

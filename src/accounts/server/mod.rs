@@ -4,3 +4,4 @@
 pub mod keys;
 pub mod principal;
 pub mod repo;
+pub mod throttle;

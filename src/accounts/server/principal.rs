@@ -4,13 +4,14 @@
 //! functions through [`from_context`]; nobody parses a key or a path client by hand.
 
 use super::keys::{authenticate_client, authenticate_operator};
+use super::throttle;
 use crate::accounts::{CLIENT_COOKIE, OPERATOR_COOKIE};
 use crate::core::{AppError, EmployeeId};
 use crate::platform::AppState;
 use axum::extract::{FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -46,6 +47,15 @@ impl Principal {
     pub fn is_operator(&self) -> bool {
         matches!(self.operator, Some(Ok(())))
     }
+
+    /// Whether a credential it carried was wrong (not merely absent, nor a suspended client's).
+    pub fn failed(&self) -> bool {
+        let any_ok = matches!(self.operator, Some(Ok(()))) || matches!(self.client, Some(Ok(_)));
+        let wrong = |e: Option<&AppError>| matches!(e, Some(AppError::Unauthorized { .. }));
+        !any_ok
+            && (wrong(self.operator.as_ref().and_then(|r| r.as_ref().err()))
+                || wrong(self.client.as_ref().and_then(|r| r.as_ref().err())))
+    }
 }
 
 /// The token of an `Authorization: Bearer …` header.
@@ -75,7 +85,7 @@ pub fn check_operator(state: &AppState, token: &str) -> Result<(), AppError> {
 /// Checks a client API key.
 pub async fn check_client(state: &AppState, key: &str) -> Result<ClientPrincipal, AppError> {
     let ttl = Duration::from_secs(state.settings.file.limits.api_key_cache_seconds);
-    authenticate_client(&state.pool, &state.keys, ttl, key).await
+    authenticate_client(&state.pool, &state.keys, &state.secrets, ttl, key).await
 }
 
 /// Resolves what the request carries: a bearer token stands alone; without one, the cookies.
@@ -106,10 +116,33 @@ pub async fn resolve_headers(state: &AppState, headers: &http::HeaderMap) -> Pri
 
 /// Middleware: resolves the principal once and keeps it in the request's extensions; the
 /// client's id goes on the request's span.
+///
+/// Credentials that fail are throttled per IP address (`limits.auth_failure_*`): once an
+/// address has used up its failures, its requests carrying credentials get 429 before anything
+/// is checked. A client's API and server-function requests draw on its tier's rate limits, per
+/// client and per key (429 with `Retry-After` past them).
 pub async fn resolve(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let ip = throttle::client_ip(req.extensions());
+    let carries_credentials = bearer(req.headers()).is_some()
+        || cookie(req.headers(), OPERATOR_COOKIE).is_some()
+        || cookie(req.headers(), CLIENT_COOKIE).is_some();
+    if carries_credentials {
+        if let Err(e) = throttle::before_attempt(&state, &ip, None).await {
+            return e.into_response();
+        }
+    }
     let principal = resolve_headers(&state, req.headers()).await;
+    if principal.failed() {
+        throttle::failed_attempt(&state, &ip, None).await;
+    }
     if let Some(Ok(who)) = &principal.client {
         tracing::Span::current().record("client_id", who.client_id.as_str());
+        let path = req.uri().path();
+        if path.starts_with("/api/") || path.starts_with("/rpc/") {
+            if let Err(e) = throttle::rate_limit(&state, who).await {
+                return e.into_response();
+            }
+        }
     }
     req.extensions_mut().insert(principal);
     next.run(req).await

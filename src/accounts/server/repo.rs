@@ -25,10 +25,11 @@ pub struct KeyRecord {
     pub client_id: String,
     pub key_hash: String,
     pub client_status: String,
+    pub client_tier: String,
 }
 
 /// Resolves a key id to its client through the operator path (`wf_lookup_api_key`). A
-/// function's columns carry no NOT NULL; these three come from NOT NULL columns.
+/// function's columns carry no NOT NULL; these four come from NOT NULL columns.
 pub async fn lookup_api_key(
     conn: &mut OperatorConn,
     key_id: &KeyId,
@@ -36,7 +37,7 @@ pub async fn lookup_api_key(
     sqlx::query_as!(
         KeyRecord,
         r#"SELECT client_id AS "client_id!", key_hash AS "key_hash!",
-                  client_status AS "client_status!"
+                  client_status AS "client_status!", client_tier AS "client_tier!"
            FROM wf_lookup_api_key($1)"#,
         key_id.as_str(),
     )

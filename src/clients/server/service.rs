@@ -44,7 +44,7 @@ pub async fn onboard_client(
         Some(snapshot(&client)?),
     )
     .await?;
-    let api_key = issue_key(&mut tx).await?;
+    let api_key = issue_key(&mut tx, &state.secrets).await?;
     tx.commit().await?;
     tracing::info!(client_id = %client.id, tier = %client.tier, "client onboarded");
     Ok(OnboardedClient { client, api_key })

@@ -1,13 +1,17 @@
 //! Each employee's recent list in Redis (`employee:{client_id}:{employee_id}:recent`, newest
 //! first, `RECENT_LIST_LEN` entries): a cache of the newest answered exchanges, never the truth.
-//! Each entry is `"{n} {json}"`, where `n` is the exchange's number among the employee's
-//! answered ones (counted in Postgres as it is stored). A list is only served when its numbers
-//! run down from Postgres's count without a gap (`checked`); otherwise (Redis restored from a
-//! snapshot, a push lost while Redis was down) it is rebuilt from Postgres.
+//! Each entry is `"{n} {tag} {json}"`, where `n` is the exchange's number among the employee's
+//! answered ones (counted in Postgres as it is stored) and `tag` is the server's keyed tag over
+//! the client, the employee, `n` and the JSON (`platform::secrets`): an entry that anyone without
+//! the server's secret planted or altered, or copied from another employee's list, fails its tag
+//! and is not served. A list is only served when its entries' numbers run down from Postgres's
+//! count without a gap (`checked`); otherwise (Redis restored from a snapshot, a push lost while
+//! Redis was down, an entry that fails its tag) it is rebuilt from Postgres.
 
 use crate::core::{ClientId, EmployeeId};
 use crate::memory::MemoryItem;
 use crate::platform::redis::{employee_key, Cache};
+use crate::platform::secrets::ServerKeys;
 use std::sync::LazyLock;
 
 pub const RECENT_LIST_LEN: usize = 100;
@@ -35,28 +39,62 @@ return 0
     )
 });
 
-fn entry(n: i64, item: &MemoryItem) -> Option<String> {
-    serde_json::to_string(item).ok().map(|j| format!("{n} {j}"))
+/// Whose list an entry belongs to, and the key its tags are made with.
+#[derive(Clone, Copy)]
+pub struct Owner<'a> {
+    pub keys: &'a ServerKeys,
+    pub client: &'a ClientId,
+    pub employee: &'a EmployeeId,
 }
 
-fn parse(raw: &str) -> Option<(i64, MemoryItem)> {
-    let (n, json) = raw.split_once(' ')?;
-    Some((n.parse().ok()?, serde_json::from_str(json).ok()?))
+impl Owner<'_> {
+    fn key(&self) -> String {
+        employee_key(self.client, self.employee, "recent")
+    }
+
+    fn tag(&self, n: &str, json: &str) -> String {
+        self.keys.cache_tag(&[
+            self.client.as_str().as_bytes(),
+            self.employee.as_str().as_bytes(),
+            n.as_bytes(),
+            json.as_bytes(),
+        ])
+    }
+
+    fn entry(&self, n: i64, item: &MemoryItem) -> Option<String> {
+        let json = serde_json::to_string(item).ok()?;
+        let n = n.to_string();
+        let tag = self.tag(&n, &json);
+        Some(format!("{n} {tag} {json}"))
+    }
+
+    /// An entry's number and exchange, when its tag is this owner's tag of them.
+    fn parse(&self, raw: &str) -> Option<(i64, MemoryItem)> {
+        let (n, rest) = raw.split_once(' ')?;
+        let (tag, json) = rest.split_once(' ')?;
+        let ok = self.keys.cache_tag_matches(
+            tag,
+            &[
+                self.client.as_str().as_bytes(),
+                self.employee.as_str().as_bytes(),
+                n.as_bytes(),
+                json.as_bytes(),
+            ],
+        );
+        if !ok {
+            return None;
+        }
+        Some((n.parse().ok()?, serde_json::from_str(json).ok()?))
+    }
 }
 
 /// Puts exchange number `n` at the head of the employee's recent list, keeping
 /// `RECENT_LIST_LEN`. False when Redis did not take it (the list then gets rebuilt on a read).
-pub async fn push(
-    cache: &Cache,
-    client: &ClientId,
-    employee: &EmployeeId,
-    n: i64,
-    item: &MemoryItem,
-) -> bool {
-    let Some(value) = entry(n, item) else {
+pub async fn push(cache: &Cache, owner: Owner<'_>, n: i64, item: &MemoryItem) -> bool {
+    let Some(value) = owner.entry(n, item) else {
         return false;
     };
-    let key = employee_key(client, employee, "recent");
+    let key = owner.key();
     let mut call = PUSH.prepare_invoke();
     call.key(&key).arg(n).arg(value).arg(RECENT_LIST_LEN);
     cache
@@ -66,22 +104,15 @@ pub async fn push(
 }
 
 /// Up to `limit` entries of the recent list with their numbers, newest first; `None` when Redis
-/// is down. Entries it cannot read are left out (and so fail `checked`).
-pub async fn read(
-    cache: &Cache,
-    client: &ClientId,
-    employee: &EmployeeId,
-    limit: usize,
-) -> Option<Vec<(i64, MemoryItem)>> {
+/// is down. Entries it cannot read or whose tag fails are left out (and so fail `checked`).
+pub async fn read(cache: &Cache, owner: Owner<'_>, limit: usize) -> Option<Vec<(i64, MemoryItem)>> {
     if limit == 0 {
         return Some(Vec::new());
     }
     let mut cmd = redis::cmd("LRANGE");
-    cmd.arg(employee_key(client, employee, "recent"))
-        .arg(0)
-        .arg(limit as i64 - 1);
+    cmd.arg(owner.key()).arg(0).arg(limit as i64 - 1);
     let raw: Vec<String> = cache.run(&cmd).await?;
-    Some(raw.iter().filter_map(|s| parse(s)).collect())
+    Some(raw.iter().filter_map(|s| owner.parse(s)).collect())
 }
 
 /// The newest `limit` exchanges of `entries` when they are exactly the employee's newest ones:
@@ -107,21 +138,15 @@ pub fn checked(
 }
 
 /// Replaces the list with `items` (newest first, the first numbered `answered`).
-pub async fn replace(
-    cache: &Cache,
-    client: &ClientId,
-    employee: &EmployeeId,
-    answered: i64,
-    items: &[MemoryItem],
-) -> bool {
-    let key = employee_key(client, employee, "recent");
+pub async fn replace(cache: &Cache, owner: Owner<'_>, answered: i64, items: &[MemoryItem]) -> bool {
+    let key = owner.key();
     let mut pipe = redis::pipe();
     pipe.atomic().cmd("DEL").arg(&key).ignore();
     let entries: Vec<String> = items
         .iter()
         .take(RECENT_LIST_LEN)
         .enumerate()
-        .filter_map(|(i, item)| entry(answered - i as i64, item))
+        .filter_map(|(i, item)| owner.entry(answered - i as i64, item))
         .collect();
     if !entries.is_empty() {
         pipe.cmd("RPUSH").arg(&key).arg(entries).ignore();

@@ -123,7 +123,12 @@ pub async fn remember(
         timestamp: created_at,
         relevance_score: 1.0,
     };
-    if !recent::push(&state.cache, client, id, number, &item).await {
+    let owner = recent::Owner {
+        keys: &state.secrets,
+        client,
+        employee: id,
+    };
+    if !recent::push(&state.cache, owner, number, &item).await {
         tracing::warn!(employee_id = %id, "interaction stored; the recent list in Redis was not updated");
     }
 }
@@ -164,7 +169,12 @@ pub async fn recent_memory(
         return Ok(rows.into_iter().map(recent_item).collect());
     }
     let answered = repo::answered_turns(&mut tx, id).await?;
-    if let Some(entries) = recent::read(&state.cache, &who.client_id, id, wanted).await {
+    let owner = recent::Owner {
+        keys: &state.secrets,
+        client: &who.client_id,
+        employee: id,
+    };
+    if let Some(entries) = recent::read(&state.cache, owner, wanted).await {
         if let Some(items) = recent::checked(entries, answered, wanted) {
             return Ok(items);
         }
@@ -176,7 +186,7 @@ pub async fn recent_memory(
     tx.commit().await?;
     let items: Vec<MemoryItem> = rows.into_iter().map(recent_item).collect();
     if answered >= items.len() as i64 {
-        recent::replace(&state.cache, &who.client_id, id, answered, &items).await;
+        recent::replace(&state.cache, owner, answered, &items).await;
     }
     Ok(items.into_iter().take(wanted).collect())
 }

@@ -1,0 +1,114 @@
+//! Keys derived from the server's secret (`WORKFORCE_SECRET_KEY`), one per purpose, so a digest
+//! made for one use can never stand in for another.
+//!
+//! - API keys are long random secrets: the database keeps `HMAC-SHA256(api key subkey, secret)`
+//!   and a presented key is checked with a constant-time comparison. Slow hashes are for
+//!   passwords, which people choose; a random 192-bit secret needs none, and a keyed digest means
+//!   a stolen table alone cannot even be checked against guesses.
+//! - What the server writes to Redis and reads back (each recent-list entry) carries a tag, so an
+//!   entry planted or altered by anyone without the secret is never served.
+
+use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// How a stored API-key digest starts (the older argon2id hashes start with `$argon2`).
+pub const API_KEY_DIGEST_PREFIX: &str = "hmac-sha256:";
+
+pub struct ServerKeys {
+    api_keys: [u8; 32],
+    cache: [u8; 32],
+}
+
+impl std::fmt::Debug for ServerKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServerKeys([REDACTED])")
+    }
+}
+
+fn mac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let mut m = <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC takes a key of any length");
+    for p in parts {
+        // Length-prefixed, so ("ab", "c") and ("a", "bc") differ.
+        m.update(&(p.len() as u64).to_be_bytes());
+        m.update(p);
+    }
+    m.finalize().into_bytes().into()
+}
+
+impl ServerKeys {
+    pub fn derive(secret: &SecretString) -> Self {
+        let s = secret.expose_secret().as_bytes();
+        ServerKeys {
+            api_keys: mac(s, &[b"workforce api keys v1"]),
+            cache: mac(s, &[b"workforce cache tags v1"]),
+        }
+    }
+
+    /// The stored form of an API key's secret: `hmac-sha256:<hex>`.
+    pub fn api_key_digest(&self, secret: &str) -> String {
+        format!(
+            "{API_KEY_DIGEST_PREFIX}{}",
+            hex::encode(mac(&self.api_keys, &[secret.as_bytes()]))
+        )
+    }
+
+    /// Whether `secret` matches the stored digest, in time independent of where they differ.
+    /// Always does the same work, whatever `stored` holds.
+    pub fn api_key_matches(&self, secret: &str, stored: &str) -> bool {
+        let presented = self.api_key_digest(secret);
+        let a = presented.as_bytes();
+        let b = stored.as_bytes();
+        // Unequal lengths are unequal; compare against itself so the work stays the same.
+        if a.len() != b.len() {
+            let _ = a.ct_eq(a);
+            return false;
+        }
+        bool::from(a.ct_eq(b))
+    }
+
+    /// A tag over `parts` for something stored in Redis (16 bytes, hex).
+    pub fn cache_tag(&self, parts: &[&[u8]]) -> String {
+        hex::encode(&mac(&self.cache, parts)[..16])
+    }
+
+    /// Whether `tag` is the tag of `parts`, in constant time.
+    pub fn cache_tag_matches(&self, tag: &str, parts: &[&[u8]]) -> bool {
+        let want = self.cache_tag(parts);
+        want.len() == tag.len() && bool::from(want.as_bytes().ct_eq(tag.as_bytes()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(s: &str) -> ServerKeys {
+        ServerKeys::derive(&s.to_owned().into())
+    }
+
+    #[test]
+    fn an_api_key_digest_matches_only_its_secret_under_its_server_key() {
+        let k = keys(&"a".repeat(32));
+        let d = k.api_key_digest("secret-1");
+        assert!(d.starts_with(API_KEY_DIGEST_PREFIX));
+        assert!(k.api_key_matches("secret-1", &d));
+        assert!(!k.api_key_matches("secret-2", &d));
+        assert!(!k.api_key_matches("secret-1", "$argon2id$v=19$..."));
+        assert!(!keys(&"b".repeat(32)).api_key_matches("secret-1", &d));
+    }
+
+    #[test]
+    fn cache_tags_bind_every_part_and_their_boundaries() {
+        let k = keys(&"a".repeat(32));
+        let t = k.cache_tag(&[b"ab", b"c"]);
+        assert!(k.cache_tag_matches(&t, &[b"ab", b"c"]));
+        assert!(!k.cache_tag_matches(&t, &[b"a", b"bc"]));
+        assert!(!k.cache_tag_matches(&t, &[b"ab", b"d"]));
+        assert!(!keys(&"b".repeat(32)).cache_tag_matches(&t, &[b"ab", b"c"]));
+        assert_eq!(format!("{k:?}"), "ServerKeys([REDACTED])");
+    }
+}
