@@ -12,6 +12,25 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 PG_PORT="${WORKFORCE_PG_PORT:-55432}"
 REDIS_PORT="${WORKFORCE_REDIS_PORT:-56379}"
+
+# Another checkout on this machine may run its own services, with its own passwords, on the
+# default ports: each checkout uses the first port (from the default on) that is already its own,
+# else the first free one.
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+pg_ours_on() { # <port>: this checkout's cluster is running there
+  [[ -f "$DATA/pg/postmaster.pid" && "$(sed -n 4p "$DATA/pg/postmaster.pid" 2>/dev/null)" == "$1" ]] \
+    && pg_reachable "postgres://postgres@127.0.0.1:$1/postgres"
+}
+redis_ours_on() { # <port>: this checkout's Redis (with its password, or an older one without)
+  redis_reachable "redis://default:$REDIS_PASSWORD@127.0.0.1:$1" \
+    || [[ "$(timeout 3 redis-cli -p "$1" config get dir 2>/dev/null | sed -n 2p)" == "$DATA/redis" ]]
+}
+pick_port() { # <first port> <is-ours function>
+  local p
+  for p in $(seq "$1" $(( $1 + 20 ))); do "$2" "$p" && { echo "$p"; return; }; done
+  for p in $(seq "$1" $(( $1 + 20 ))); do port_busy "$p" || { echo "$p"; return; }; done
+  die "no free port from $1 to $(( $1 + 20 ))"
+}
 [[ -n "$PG_BIN" ]] || die "PostgreSQL server binaries not found under /usr/lib/postgresql (run scripts/setup.sh)"
 
 # A secret kept in .data/<name> (mode 600), made once: 24 random bytes, hex.
@@ -40,12 +59,13 @@ close_trust() { # <pgdata> <as…>
 
 start_local_pg() {
   local pgdata="$DATA/pg" sock="$DATA/pg-run"
+  PG_PORT="$(pick_port "$PG_PORT" pg_ours_on)"
   DATABASE_URL="postgres://postgres:$PG_PASSWORD@127.0.0.1:$PG_PORT/workforce"
   local as=()
   if [[ "$(id -u)" == 0 ]]; then as=(runuser -u postgres --); fi
-  # Already running (this checkout's cluster, or another checkout's on the same port).
-  if pg_reachable "postgres://postgres@127.0.0.1:$PG_PORT/postgres"; then
-    if [[ -f "$pgdata/pg_hba.conf" ]]; then close_trust "$pgdata" "${as[@]}"; fi
+  # Already running.
+  if pg_ours_on "$PG_PORT"; then
+    close_trust "$pgdata" "${as[@]}"
     return 0
   fi
   mkdir -p "$sock"
@@ -101,6 +121,7 @@ if [[ -n "${REDIS_URL:-}" ]] && redis_reachable "$REDIS_URL"; then
   say "using REDIS_URL from the environment"
 else
   if [[ -n "${REDIS_URL:-}" ]]; then say "REDIS_URL is not reachable; using a project-local Redis"; fi
+  REDIS_PORT="$(pick_port "$REDIS_PORT" redis_ours_on)"
   REDIS_URL="redis://default:$REDIS_PASSWORD@127.0.0.1:$REDIS_PORT"
   if redis_reachable "redis://127.0.0.1:$REDIS_PORT"; then
     say "project-local Redis on 127.0.0.1:$REDIS_PORT had no password: restarting it with one"
