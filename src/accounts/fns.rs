@@ -83,6 +83,8 @@ pub async fn client_sign_in(api_key: String) -> Result<Client, AppError> {
     };
     let result = async {
         let who = super::server::principal::check_client(&state, &api_key).await?;
+        who.authorize(super::Scope::Admin, None)
+            .map_err(|message| AppError::Forbidden { message })?;
         crate::clients::server::service::get_client(&state, &who).await
     }
     .await;

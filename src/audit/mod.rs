@@ -18,6 +18,12 @@ pub enum AuditAction {
     ClientOnboard,
     #[serde(rename = "api_key.create")]
     ApiKeyCreate,
+    #[serde(rename = "api_key.revoke")]
+    ApiKeyRevoke,
+    #[serde(rename = "client.suspend")]
+    ClientSuspend,
+    #[serde(rename = "client.reactivate")]
+    ClientReactivate,
     #[serde(rename = "employee.create")]
     EmployeeCreate,
     #[serde(rename = "employee.update")]
@@ -36,6 +42,9 @@ impl AuditAction {
     pub const ALL: &'static [AuditAction] = &[
         AuditAction::ClientOnboard,
         AuditAction::ApiKeyCreate,
+        AuditAction::ApiKeyRevoke,
+        AuditAction::ClientSuspend,
+        AuditAction::ClientReactivate,
         AuditAction::EmployeeCreate,
         AuditAction::EmployeeUpdate,
         AuditAction::EmployeePause,
@@ -48,6 +57,9 @@ impl AuditAction {
         match self {
             AuditAction::ClientOnboard => "client.onboard",
             AuditAction::ApiKeyCreate => "api_key.create",
+            AuditAction::ApiKeyRevoke => "api_key.revoke",
+            AuditAction::ClientSuspend => "client.suspend",
+            AuditAction::ClientReactivate => "client.reactivate",
             AuditAction::EmployeeCreate => "employee.create",
             AuditAction::EmployeeUpdate => "employee.update",
             AuditAction::EmployeePause => "employee.pause",
@@ -64,8 +76,10 @@ impl AuditAction {
     /// The kind of record the action is about.
     pub fn entity_type(self) -> &'static str {
         match self {
-            AuditAction::ClientOnboard => "client",
-            AuditAction::ApiKeyCreate => "api_key",
+            AuditAction::ClientOnboard
+            | AuditAction::ClientSuspend
+            | AuditAction::ClientReactivate => "client",
+            AuditAction::ApiKeyCreate | AuditAction::ApiKeyRevoke => "api_key",
             _ => "employee",
         }
     }

@@ -83,6 +83,8 @@ pub fn build_state(
         Duration::from_secs(settings.file.limits.employee_cache_seconds),
     ));
     employee_cache::listen(cache.clone(), Arc::downgrade(&employees));
+    let keys = Arc::new(KeyCache::default());
+    crate::accounts::server::keys::listen(cache.clone(), Arc::downgrade(&keys));
     let secrets = Arc::new(ServerKeys::derive(&settings.secret_key));
     let limiter = Arc::new(Limiter::new(&settings.file.limits.rate_limit_namespace));
     Ok(AppState {
@@ -90,7 +92,7 @@ pub fn build_state(
         cache,
         employees,
         settings: Arc::new(settings),
-        keys: Arc::new(KeyCache::default()),
+        keys,
         secrets,
         limiter,
         router: Arc::new(router),
@@ -165,6 +167,7 @@ async fn within_time(State(limit): State<Duration>, req: Request, next: Next) ->
 fn api_routes() -> Router<AppState> {
     Router::new()
         .merge(crate::clients::server::rest::router())
+        .merge(crate::accounts::server::rest::router())
         .merge(crate::employees::server::rest::router())
         .merge(crate::audit::server::rest::router())
         .merge(crate::conversations::server::rest::router())

@@ -65,9 +65,16 @@ async fn seed(pool: &PgPool, name: &str) -> (Client, Employee) {
     insert_status_change(&mut tx, &e.id, None, e.status, &actor)
         .await
         .expect("status");
-    workforce::accounts::server::repo::insert_api_key(&mut tx, &key_id, "hash")
-        .await
-        .expect("key");
+    workforce::accounts::server::repo::insert_api_key(
+        &mut tx,
+        &key_id,
+        "hash",
+        "default",
+        &[workforce::accounts::Scope::Admin],
+        None,
+    )
+    .await
+    .expect("key");
     insert_audit(
         &mut tx,
         AuditEvent {

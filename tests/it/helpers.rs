@@ -118,8 +118,41 @@ pub async fn spawn_app_with(
     }
 }
 
+/// Everything every test server logged (workforce at debug, the HTTP layer at debug, the rest
+/// at info), from a subscriber installed for the whole test binary on first use.
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&LOGS.lock().expect("logs").clone()).into_owned()
+}
+
+static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct LogSink;
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock().expect("logs").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let filter = tracing_subscriber::EnvFilter::new("info,workforce=debug,tower_http=debug");
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(false)
+            .with_writer(|| LogSink)
+            .try_init();
+    });
+}
+
 /// A new server state over the test database: its own pool, settings changed by `configure`.
 async fn fresh_state(owner: &PgConnectOptions, configure: impl FnOnce(&mut Settings)) -> AppState {
+    capture_logs();
     let options = leptos::config::LeptosOptions::builder()
         .output_name("workforce")
         .build();

@@ -11,6 +11,7 @@ mod db_rls;
 mod faults;
 mod fuzz;
 mod interact;
+mod keys;
 mod local_models;
 mod memory;
 mod platform;

@@ -417,3 +417,80 @@ async fn a_malformed_server_function_call_is_a_4xx_that_says_what_is_wrong(
         );
     }
 }
+
+#[sqlx::test]
+async fn no_secret_reaches_the_logs(_p: PgPoolOptions, owner: PgConnectOptions) {
+    let (app, _stub) = spawn_app_with_stub(owner).await;
+    // Use every kind of secret the server sees: keys on requests (right and wrong), sign-in
+    // forms with a key and the operator token, a chat turn.
+    let (client, key, emp) = employee(&app, "gpt-4o-mini", json!([])).await;
+    assert_eq!(app.interact(&client, &key, &emp, "hello").await.status, 200);
+    let wrong = wrong_secret(&key);
+    assert_eq!(app.get(&emp_path(&client, &emp), &wrong).await.status, 401);
+    for (path, field, value) in [
+        (
+            <workforce::accounts::fns::ClientSignIn as ServerFn>::PATH,
+            "api_key",
+            key.clone(),
+        ),
+        (
+            <workforce::accounts::fns::ClientSignIn as ServerFn>::PATH,
+            "api_key",
+            wrong.clone(),
+        ),
+        (
+            <workforce::accounts::fns::OperatorSignIn as ServerFn>::PATH,
+            "token",
+            ADMIN_TOKEN.to_owned(),
+        ),
+        (
+            <workforce::accounts::fns::OperatorSignIn as ServerFn>::PATH,
+            "token",
+            "not-the-operator-token-123456".to_owned(),
+        ),
+    ] {
+        app.http
+            .post(app.url(path))
+            .form(&[(field, value)])
+            .send()
+            .await
+            .expect("sign in");
+    }
+    let logs = captured_logs();
+    assert!(
+        logs.contains("failed credentials"),
+        "the logs were captured"
+    );
+    let secret_of = |k: &str| k.rsplit_once('_').expect("shape").1.to_owned();
+    let mut secrets = vec![
+        key.clone(),
+        secret_of(&key),
+        secret_of(&wrong),
+        ADMIN_TOKEN.to_owned(),
+        "not-the-operator-token-123456".to_owned(),
+        SECRET_KEY.to_owned(),
+    ];
+    secrets.extend(app_password());
+    // The passwords inside the database and Redis addresses, when they have one.
+    for url in [
+        std::env::var("DATABASE_URL").unwrap_or_default(),
+        redis_url(),
+    ] {
+        if let Some(pw) = url
+            .split_once("://")
+            .and_then(|(_, rest)| rest.split_once('@'))
+            .and_then(|(creds, _)| creds.split_once(':'))
+            .map(|(_, pw)| pw.to_owned())
+            .filter(|pw| !pw.is_empty())
+        {
+            secrets.push(pw);
+        }
+    }
+    for s in &secrets {
+        assert!(
+            !logs.contains(s.as_str()),
+            "a secret reached the logs ({} chars)",
+            s.len()
+        );
+    }
+}

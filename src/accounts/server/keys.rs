@@ -9,20 +9,25 @@
 //! `api_key_cache_seconds`.
 
 use super::repo;
-use crate::accounts::ClientPrincipal;
+use crate::accounts::{ApiKeyInfo, ClientPrincipal, CreatedApiKey, NewApiKey, Scope};
 use crate::audit::server::service as audit;
 use crate::audit::{Actor, AuditAction};
-use crate::core::{AppError, ClientId, KeyId};
+use crate::core::{AppError, ClientId, EmployeeId, KeyId};
 use crate::platform::db::{OperatorConn, TenantTx};
 use crate::platform::error::internal;
+use crate::platform::redis::Cache;
 use crate::platform::secrets::{ServerKeys, API_KEY_DIGEST_PREFIX};
+use crate::platform::AppState;
 use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use argon2::Argon2;
+use futures::StreamExt;
 use secrecy::ExposeSecret;
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Weak;
 use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
@@ -70,13 +75,28 @@ fn parse_key(key: &str) -> Option<(KeyId, &str)> {
     secret_ok.then_some((KeyId::parse(id)?, secret))
 }
 
+/// Verified keys, by the SHA-256 of the whole key. An entry is trusted for
+/// `api_key_cache_seconds` while this instance hears the invalidation channel (a revoked key, a
+/// suspended client is dropped from every instance at once), and for `UNSYNCED_TTL` at most
+/// while it does not (Redis down or not subscribed yet).
 #[derive(Default)]
 pub struct KeyCache {
     entries: Mutex<HashMap<[u8; 32], (ClientPrincipal, Instant)>>,
+    synced: AtomicBool,
 }
+
+/// How long a verified key is trusted while invalidations cannot be heard.
+pub const UNSYNCED_TTL: Duration = Duration::from_secs(2);
+/// The Redis channel of key and client invalidations: `key <key id>` or `client <client id>`.
+pub const CHANNEL: &str = "accounts:invalidate";
 
 impl KeyCache {
     fn get(&self, digest: &[u8; 32], ttl: Duration) -> Option<ClientPrincipal> {
+        let ttl = if self.synced.load(Ordering::SeqCst) {
+            ttl
+        } else {
+            ttl.min(UNSYNCED_TTL)
+        };
         let map = self.entries.lock().ok()?;
         map.get(digest)
             .filter(|(_, at)| at.elapsed() < ttl)
@@ -91,6 +111,81 @@ impl KeyCache {
             map.insert(digest, (p, Instant::now()));
         }
     }
+
+    /// Applies one invalidation message (anything unreadable clears everything).
+    pub fn invalidate(&self, message: &str) {
+        let Ok(mut map) = self.entries.lock() else {
+            return;
+        };
+        match message.split_once(' ') {
+            Some(("key", id)) => map.retain(|_, (p, _)| p.key_id.as_str() != id),
+            Some(("client", id)) => map.retain(|_, (p, _)| p.client_id.as_str() != id),
+            _ => map.clear(),
+        }
+    }
+
+    pub fn clear(&self) {
+        if let Ok(mut map) = self.entries.lock() {
+            map.clear();
+        }
+    }
+
+    pub fn set_synced(&self, synced: bool) {
+        self.synced.store(synced, Ordering::SeqCst);
+    }
+}
+
+/// Keeps `cache` subscribed to the invalidation channel for as long as it lives: on (re)subscribing
+/// it starts empty, and while not subscribed its entries are trusted for `UNSYNCED_TTL` at most.
+pub fn listen(redis: Cache, cache: Weak<KeyCache>) {
+    tokio::spawn(async move {
+        loop {
+            let connected = async {
+                let mut pubsub = redis.redis_client().get_async_pubsub().await?;
+                pubsub.subscribe(CHANNEL).await?;
+                Ok::<_, redis::RedisError>(pubsub)
+            };
+            if let Ok(Ok(pubsub)) = tokio::time::timeout(Duration::from_secs(2), connected).await {
+                let Some(c) = cache.upgrade() else { return };
+                c.clear();
+                c.set_synced(true);
+                drop(c);
+                let mut messages = pubsub.into_on_message();
+                let mut check = tokio::time::interval(crate::platform::redis::HEARTBEAT);
+                loop {
+                    let msg = tokio::select! {
+                        msg = messages.next() => msg,
+                        _ = check.tick() => {
+                            if redis.is_up() && cache.strong_count() > 0 {
+                                continue;
+                            }
+                            None
+                        }
+                    };
+                    let Some(c) = cache.upgrade() else { return };
+                    let Some(msg) = msg else {
+                        c.set_synced(false);
+                        break;
+                    };
+                    c.invalidate(&msg.get_payload::<String>().unwrap_or_default());
+                }
+                tracing::warn!("API key invalidation listener lost Redis; subscribing again");
+            }
+            if cache.strong_count() == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    });
+}
+
+/// Tells every instance (this one included) to forget what it verified for a key or a client;
+/// this instance forgets at once even when Redis does not take the message.
+pub async fn broadcast_invalidation(state: &AppState, message: &str) {
+    state.keys.invalidate(message);
+    if !state.cache.publish(CHANNEL, message).await {
+        tracing::warn!("could not publish an API key invalidation; other instances forget it within {UNSYNCED_TTL:?} of losing Redis");
+    }
 }
 
 fn invalid_key() -> AppError {
@@ -101,7 +196,15 @@ fn invalid_key() -> AppError {
 /// whole key, to be shown once.
 pub async fn issue_key(tx: &mut TenantTx, keys: &ServerKeys) -> Result<String, AppError> {
     let (api_key, key_id, secret) = new_api_key();
-    repo::insert_api_key(tx, &key_id, &keys.api_key_digest(&secret)).await?;
+    repo::insert_api_key(
+        tx,
+        &key_id,
+        &keys.api_key_digest(&secret),
+        "default",
+        &[Scope::Admin],
+        None,
+    )
+    .await?;
     audit::record(
         tx,
         &Actor::Operator,
@@ -161,18 +264,156 @@ pub async fn authenticate_client(
         });
     }
     let client_id = ClientId::parse(&record.client_id).ok_or_else(invalid_key)?;
+    let scopes = record
+        .scopes
+        .iter()
+        .filter_map(|s| Scope::parse(s))
+        .collect();
+    let employee = record.employee_id.as_deref().and_then(EmployeeId::parse);
     let principal = ClientPrincipal {
         client_id,
         key_id,
         tier: record.client_tier,
+        scopes,
+        employee,
     };
     cache.put(digest, principal.clone());
+    // Its last use, noted when it is verified afresh (so at most once per cache lifetime).
+    let (pool, who) = (pool.clone(), principal.clone());
+    tokio::spawn(async move {
+        let touched = async {
+            let mut tx = TenantTx::begin(&pool, &who.client_id).await?;
+            repo::touch_api_key(&mut tx, &who.key_id).await?;
+            tx.commit().await
+        };
+        if let Err(e) = touched.await {
+            tracing::debug!(error = %e, "could not note an API key's last use");
+        }
+    });
     Ok(principal)
 }
 
 /// A digest no key has, compared against when a key id is unknown.
 static STAND_IN: LazyLock<String> =
     LazyLock::new(|| format!("{API_KEY_DIGEST_PREFIX}{}", "0".repeat(64)));
+
+/// `POST …/api-keys`: a new key with the given name, scopes and binding; the whole key is in the
+/// answer, this once.
+#[tracing::instrument(skip_all, fields(client_id = %who.client_id))]
+pub async fn create_key(
+    state: &AppState,
+    who: &ClientPrincipal,
+    req: &NewApiKey,
+) -> Result<CreatedApiKey, AppError> {
+    let mut fields = crate::core::FieldErrors::new();
+    let name = req.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        fields.insert("name".into(), "must be 1 to 100 characters".into());
+    }
+    if req.scopes.is_empty() {
+        fields.insert(
+            "scopes".into(),
+            format!(
+                "name at least one of: {}",
+                Scope::ALL
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+    }
+    let employee = match req.employee_id.as_deref() {
+        None => None,
+        Some(raw) => match EmployeeId::parse(raw).filter(|id| id.client_id() == who.client_id) {
+            Some(id) => Some(id),
+            None => {
+                fields.insert("employee_id".into(), "is not one of your employees".into());
+                None
+            }
+        },
+    };
+    if !fields.is_empty() {
+        return Err(AppError::Validation {
+            message: "the key cannot be made as asked".into(),
+            fields,
+        });
+    }
+    if let Some(id) = &employee {
+        // The binding names an employee that exists (404 otherwise, as for any missing one).
+        crate::employees::server::service::get_employee(state, who, id)
+            .await
+            .map_err(|e| match e {
+                AppError::NotFound { .. } => {
+                    AppError::field("employee_id", "is not one of your employees")
+                }
+                other => other,
+            })?;
+    }
+    let mut scopes = req.scopes.clone();
+    scopes.sort();
+    scopes.dedup();
+    let (api_key, key_id, secret) = new_api_key();
+    let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+    let info = repo::insert_api_key(
+        &mut tx,
+        &key_id,
+        &state.secrets.api_key_digest(&secret),
+        name,
+        &scopes,
+        employee.as_ref().map(EmployeeId::as_str),
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        &who.actor(),
+        AuditAction::ApiKeyCreate,
+        key_id.as_str(),
+        None,
+        Some(audit::snapshot(&info)?),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(CreatedApiKey { api_key, info })
+}
+
+/// `GET …/api-keys`: the client's keys, never their secrets.
+#[tracing::instrument(skip_all, fields(client_id = %who.client_id))]
+pub async fn list_keys(
+    state: &AppState,
+    who: &ClientPrincipal,
+) -> Result<Vec<ApiKeyInfo>, AppError> {
+    let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+    let keys = repo::list_api_keys(&mut tx).await?;
+    tx.commit().await?;
+    Ok(keys)
+}
+
+/// `DELETE …/api-keys/{key_id}`: revokes a key; it fails on every instance at once.
+#[tracing::instrument(skip_all, fields(client_id = %who.client_id))]
+pub async fn revoke_key(
+    state: &AppState,
+    who: &ClientPrincipal,
+    raw_id: &str,
+) -> Result<(), AppError> {
+    let key_id = KeyId::parse(raw_id).ok_or_else(|| AppError::not_found("API key"))?;
+    let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+    if !repo::revoke_api_key(&mut tx, &key_id).await? {
+        return Err(AppError::not_found("API key"));
+    }
+    audit::record(
+        &mut tx,
+        &who.actor(),
+        AuditAction::ApiKeyRevoke,
+        key_id.as_str(),
+        None,
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    broadcast_invalidation(state, &format!("key {key_id}")).await;
+    Ok(())
+}
 
 /// Checks the operator's admin token in constant time.
 pub fn authenticate_operator(

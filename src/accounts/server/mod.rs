@@ -2,6 +2,8 @@
 //! request, and the extractors handlers use.
 
 pub mod keys;
+pub mod policy;
 pub mod principal;
 pub mod repo;
+pub mod rest;
 pub mod throttle;

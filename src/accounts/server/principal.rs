@@ -8,7 +8,7 @@ use super::throttle;
 use crate::accounts::{CLIENT_COOKIE, OPERATOR_COOKIE};
 use crate::core::{AppError, EmployeeId};
 use crate::platform::AppState;
-use axum::extract::{FromRequestParts, Path, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, Path, Request, State};
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -163,10 +163,13 @@ pub fn from_context() -> Principal {
         .unwrap_or_default()
 }
 
-/// For a server function: the state and the signed-in client.
+/// For a server function: the state and the signed-in client. The pages act for the whole
+/// client, so signing in to them takes a key with the `admin` scope, bound to no employee.
 pub fn client_in_context() -> Result<(AppState, ClientPrincipal), AppError> {
     let state = crate::platform::fns::state()?;
     let who = from_context().client()?;
+    who.authorize(crate::accounts::Scope::Admin, None)
+        .map_err(|message| AppError::Forbidden { message })?;
     Ok((state, who))
 }
 
@@ -218,7 +221,24 @@ pub fn employee_id(who: &ClientPrincipal, raw: &str) -> Result<EmployeeId, AppEr
         .ok_or_else(|| AppError::not_found("employee"))
 }
 
-/// Extractor: a client acting on its own `/clients/{client_id}` path.
+/// The policy's verdict on a request: the route's scope (`policy::required_scope`), and the
+/// employee it is about. A refusal is 403 naming what is missing.
+fn authorize(
+    who: &ClientPrincipal,
+    parts: &Parts,
+    employee: Option<&EmployeeId>,
+) -> Result<(), AppError> {
+    let route = parts
+        .extensions
+        .get::<MatchedPath>()
+        .map_or(parts.uri.path(), MatchedPath::as_str);
+    let scope = super::policy::required_scope(&parts.method, route);
+    who.authorize(scope, employee)
+        .map_err(|message| AppError::Forbidden { message })
+}
+
+/// Extractor: a client acting on its own `/clients/{client_id}` path, with the scope the route
+/// needs.
 pub struct ClientPath(pub ClientPrincipal);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientPath {
@@ -228,11 +248,13 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientPath {
         let who = principal_of(parts).client()?;
         let params = path_params(parts, state).await?;
         check_path_client(&who, &params)?;
+        authorize(&who, parts, None)?;
         Ok(ClientPath(who))
     }
 }
 
-/// Extractor: a client acting on one of its employees, `/clients/{client_id}/employees/{employee_id}`.
+/// Extractor: a client acting on one of its employees, `/clients/{client_id}/employees/{employee_id}`,
+/// with the scope the route needs (and, for a key bound to an employee, on that one).
 pub struct EmployeePath(pub ClientPrincipal, pub EmployeeId);
 
 impl<S: Send + Sync> FromRequestParts<S> for EmployeePath {
@@ -243,6 +265,7 @@ impl<S: Send + Sync> FromRequestParts<S> for EmployeePath {
         let params = path_params(parts, state).await?;
         check_path_client(&who, &params)?;
         let id = employee_id(&who, params.get("employee_id").map_or("", String::as_str))?;
+        authorize(&who, parts, Some(&id))?;
         Ok(EmployeePath(who, id))
     }
 }

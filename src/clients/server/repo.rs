@@ -82,3 +82,22 @@ pub async fn list_all_clients(conn: &mut OperatorConn) -> Result<Vec<Client>, sq
     .await?;
     rows.into_iter().map(ClientRow::into_client).collect()
 }
+
+/// Sets the transaction's client's status; the client as it was before, if it exists.
+pub async fn set_status(
+    tx: &mut TenantTx,
+    status: ClientStatus,
+) -> Result<Option<Client>, sqlx::Error> {
+    let before = get_client(tx).await?;
+    if before.is_some() {
+        let id = tx.client().clone();
+        sqlx::query!(
+            "UPDATE clients SET status = $2, updated_at = now() WHERE id = $1",
+            id.as_str(),
+            status.as_str(),
+        )
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(before)
+}

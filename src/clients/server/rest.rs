@@ -5,7 +5,7 @@ use crate::clients::{Client, ClientInfo, ClientList, OnboardedClient};
 use crate::core::AppError;
 use crate::platform::http::{ApiJson, CLIENT, CLIENTS};
 use crate::platform::AppState;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -34,8 +34,31 @@ async fn get_client(
     Ok(Json(super::service::get_client(&state, &who).await?))
 }
 
+/// `POST …/clients/{client_id}/suspend` and `…/reactivate`, for the operator.
+async fn suspend(
+    State(state): State<AppState>,
+    _op: OperatorAuth,
+    Path(client_id): Path<String>,
+) -> Result<Json<Client>, AppError> {
+    Ok(Json(
+        super::service::set_active(&state, &client_id, false).await?,
+    ))
+}
+
+async fn reactivate(
+    State(state): State<AppState>,
+    _op: OperatorAuth,
+    Path(client_id): Path<String>,
+) -> Result<Json<Client>, AppError> {
+    Ok(Json(
+        super::service::set_active(&state, &client_id, true).await?,
+    ))
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route(CLIENTS, post(onboard_client).get(list_clients))
         .route(CLIENT, get(get_client))
+        .route(&format!("{CLIENT}/suspend"), post(suspend))
+        .route(&format!("{CLIENT}/reactivate"), post(reactivate))
 }

@@ -12,6 +12,7 @@ use crate::core::{AppError, ClientId};
 use crate::platform::db::{OperatorConn, TenantTx};
 use crate::platform::AppState;
 use chrono::Utc;
+use serde_json::json;
 use sqlx::PgPool;
 
 #[tracing::instrument(skip_all, fields(tier = %info.tier))]
@@ -78,4 +79,39 @@ pub async fn current(tx: &mut TenantTx) -> Result<Client, AppError> {
     repo::get_client(tx)
         .await?
         .ok_or_else(|| AppError::not_found("client"))
+}
+
+/// Suspends (`active = false`) or reactivates a client, for the operator. A suspended client's
+/// keys and sessions fail on every instance at once; nothing of it is deleted.
+#[tracing::instrument(skip_all, fields(client_id = %raw_id))]
+pub async fn set_active(state: &AppState, raw_id: &str, active: bool) -> Result<Client, AppError> {
+    let id = ClientId::parse(raw_id).ok_or_else(|| AppError::not_found("client"))?;
+    let status = if active {
+        ClientStatus::Active
+    } else {
+        ClientStatus::Suspended
+    };
+    let mut tx = TenantTx::begin(&state.pool, &id).await?;
+    let before = repo::set_status(&mut tx, status)
+        .await?
+        .ok_or_else(|| AppError::not_found("client"))?;
+    let after = current(&mut tx).await?;
+    if before.status != status {
+        audit::record(
+            &mut tx,
+            &Actor::Operator,
+            if active {
+                AuditAction::ClientReactivate
+            } else {
+                AuditAction::ClientSuspend
+            },
+            id.as_str(),
+            Some(json!({ "status": before.status })),
+            Some(json!({ "status": after.status })),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    crate::accounts::server::keys::broadcast_invalidation(state, &format!("client {id}")).await;
+    Ok(after)
 }
