@@ -29,6 +29,9 @@ pub enum AppError {
     },
     #[error("{message}")]
     LimitExceeded { message: String },
+    /// A budget is used up (402).
+    #[error("{message}")]
+    BudgetExhausted { message: String },
     #[error("{message}")]
     PayloadTooLarge { message: String },
     #[error("{message}")]
@@ -101,6 +104,7 @@ impl AppError {
             AppError::Conflict { .. } => "conflict",
             AppError::Validation { .. } => "validation",
             AppError::LimitExceeded { .. } => "limit_exceeded",
+            AppError::BudgetExhausted { .. } => "budget_exhausted",
             AppError::PayloadTooLarge { .. } => "payload_too_large",
             AppError::UnsupportedMediaType { .. } => "unsupported_media_type",
             AppError::RateLimited { .. } => "rate_limited",
@@ -121,6 +125,7 @@ impl AppError {
             AppError::Conflict { .. }
             | AppError::LimitExceeded { .. }
             | AppError::InProgress { .. } => 409,
+            AppError::BudgetExhausted { .. } => 402,
             AppError::PayloadTooLarge { .. } => 413,
             AppError::UnsupportedMediaType { .. } => 415,
             AppError::Validation { .. } => 422,

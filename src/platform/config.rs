@@ -82,6 +82,9 @@ pub struct Tier {
     /// Requests a second one API key may make, and its burst.
     pub key_requests_per_second: f64,
     pub key_burst: u32,
+    /// Tokens (prompt and answer) the client's turns may spend in a calendar month (UTC); 0 for
+    /// no limit.
+    pub monthly_tokens: u64,
 }
 
 /// The in-process models.

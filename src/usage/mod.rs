@@ -16,7 +16,18 @@ pub struct ModelUsage {
     pub completion_tokens: i64,
 }
 
-/// `GET …/usage`: the totals, and the same per model.
+/// A client's monthly token budget: the limit, what is spent and what running turns hold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BudgetStatus {
+    pub monthly_tokens: u64,
+    pub spent: u64,
+    pub reserved: u64,
+    pub period_start: chrono::NaiveDate,
+    pub resets_on: chrono::NaiveDate,
+}
+
+/// `GET …/usage`: the totals, the same per model, and (for a whole client with a budget) the
+/// month's budget.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UsageReport {
     pub interactions: i64,
@@ -25,6 +36,8 @@ pub struct UsageReport {
     pub completion_tokens: i64,
     pub total_tokens: i64,
     pub by_model: Vec<ModelUsage>,
+    #[serde(default)]
+    pub budget: Option<BudgetStatus>,
 }
 
 impl UsageReport {
@@ -38,6 +51,7 @@ impl UsageReport {
             completion_tokens: c,
             total_tokens: p + c,
             by_model,
+            budget: None,
         }
     }
 }

@@ -53,3 +53,57 @@ async fn usage_is_summed_per_employee_and_per_client(_p: PgPoolOptions, owner: P
         "one row per model that answered; the failed turn has none"
     );
 }
+
+#[sqlx::test]
+async fn sixty_four_parallel_turns_never_spend_more_than_the_monthly_budget(
+    _p: sqlx::postgres::PgPoolOptions,
+    owner: sqlx::postgres::PgConnectOptions,
+) {
+    const BUDGET: u64 = 40_000;
+    let stub = stub::Stub::start().await;
+    let app = spawn_app_with(owner, |s| {
+        use_stub(s, &stub, false);
+        s.file
+            .tiers
+            .get_mut("professional")
+            .expect("tier")
+            .monthly_tokens = BUDGET;
+    })
+    .await;
+    // Answers take a while, so the turns overlap and hold their reservations together.
+    stub.set_chunk_delay_ms(20);
+    let (client, key, emp) = employee(&app, "gpt-4o-mini", serde_json::json!([])).await;
+    let questions: Vec<String> = (0..64).map(|i| format!("question number {i}")).collect();
+    let turns = futures::future::join_all(
+        questions
+            .iter()
+            .map(|q| app.interact(&client, &key, &emp, q)),
+    )
+    .await;
+    let answered: Vec<_> = turns.iter().filter(|r| r.status == 200).collect();
+    let refused: Vec<_> = turns.iter().filter(|r| r.status == 402).collect();
+    assert_eq!(answered.len() + refused.len(), 64, "only answers and 402s");
+    assert!(
+        !answered.is_empty() && !refused.is_empty(),
+        "{} answered",
+        answered.len()
+    );
+    let msg = refused[0].body["error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert_eq!(refused[0].body["error"]["code"], "budget_exhausted");
+    assert!(msg.contains("40000") && msg.contains("resets on"), "{msg}");
+
+    let spent_by_answers: u64 = answered
+        .iter()
+        .map(|r| r.body["usage"]["total_tokens"].as_u64().expect("tokens"))
+        .sum();
+    let usage = app
+        .get(&format!("/api/v1/employees/clients/{client}/usage"), &key)
+        .await;
+    let budget = &usage.body["budget"];
+    assert_eq!(budget["monthly_tokens"], BUDGET);
+    assert_eq!(budget["spent"], spent_by_answers, "{}", usage.body);
+    assert_eq!(budget["reserved"], 0, "every reservation was settled");
+    assert!(spent_by_answers <= BUDGET);
+}

@@ -14,6 +14,7 @@ use crate::employees::EmployeeStatus;
 use crate::memory::server::service as memory;
 use crate::platform::db::TenantTx;
 use crate::platform::AppState;
+use crate::usage::server::budget::{self, Reservation};
 use std::time::{Duration, Instant};
 
 /// How often a request waiting for another one with its Idempotency-Key looks again.
@@ -60,6 +61,8 @@ pub struct PendingTurn {
     pub(super) request: ChatRequest,
     memories_used: Vec<InteractionId>,
     idempotency_key: Option<String>,
+    /// The tokens held against the client's monthly budget until the turn is stored.
+    reservation: Option<Reservation>,
 }
 
 pub enum Prepared {
@@ -166,20 +169,23 @@ pub async fn prepare(
     messages.push(ChatMessage::User(message.clone()));
     let (temperature, max_tokens) = generation_settings(employee);
     let prefs = &employee.model_preferences;
+    let request = ChatRequest {
+        tenant: who.client_id.as_str().to_owned(),
+        models: candidates(
+            &prefs.primary_model,
+            &prefs.fallback_models,
+            &prefs.specialized_models,
+            task_type.as_deref(),
+            &turn_employee.allowed_models,
+        ),
+        messages,
+        temperature,
+        max_tokens,
+    };
+    let reservation = reserve_budget(state, who, id, &request, idempotency_key.as_deref()).await?;
     Ok(Prepared::Turn(Box::new(PendingTurn {
-        request: ChatRequest {
-            tenant: who.client_id.as_str().to_owned(),
-            models: candidates(
-                &prefs.primary_model,
-                &prefs.fallback_models,
-                &prefs.specialized_models,
-                task_type.as_deref(),
-                &turn_employee.allowed_models,
-            ),
-            messages,
-            temperature,
-            max_tokens,
-        },
+        request,
+        reservation,
         memories_used: remembered
             .recalled
             .iter()
@@ -193,7 +199,34 @@ pub async fn prepare(
     })))
 }
 
-/// Stores the turn, whatever the outcome (a failed one keeps the user's message).
+/// Holds what the turn can spend against the client's monthly budget (when it has one). A turn
+/// refused for its budget gives back the Idempotency-Key it claimed, so a later retry is free
+/// to run.
+async fn reserve_budget(
+    state: &AppState,
+    who: &ClientPrincipal,
+    id: &EmployeeId,
+    request: &ChatRequest,
+    idempotency_key: Option<&str>,
+) -> Result<Option<Reservation>, AppError> {
+    let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+    match budget::reserve(state, who, &mut tx, request).await {
+        Ok(r) => {
+            tx.commit().await?;
+            Ok(r)
+        }
+        Err(e) => {
+            if let Some(key) = idempotency_key {
+                repo::release_key(&mut tx, id, key).await?;
+                tx.commit().await?;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Stores the turn, whatever the outcome (a failed one keeps the user's message), and settles
+/// its budget reservation in the same transaction.
 pub(super) async fn persist(
     state: &AppState,
     who: &ClientPrincipal,
@@ -213,6 +246,10 @@ pub(super) async fn persist(
     let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
     if let Some(key) = &turn.idempotency_key {
         repo::release_key(&mut tx, id, key).await?;
+    }
+    if let Some(r) = turn.reservation {
+        let spent = u64::from(outcome.prompt_tokens) + u64::from(outcome.completion_tokens);
+        budget::settle(&mut tx, r, spent).await?;
     }
     let inserted = repo::insert_interaction(
         &mut tx,
@@ -267,6 +304,11 @@ pub(super) async fn persist(
             let key = turn.idempotency_key.as_deref().unwrap_or_default();
             let first = repo::interaction_by_idempotency_key(&mut tx, id, key).await?;
             repo::release_key(&mut tx, id, key).await?;
+            if let Some(r) = turn.reservation {
+                // The first transaction, rolled back, did not settle it.
+                let spent = u64::from(outcome.prompt_tokens) + u64::from(outcome.completion_tokens);
+                budget::settle(&mut tx, r, spent).await?;
+            }
             tx.commit().await?;
             first
                 .map(|r| Persisted::AnsweredBefore(response_of(r)))

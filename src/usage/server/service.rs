@@ -30,6 +30,10 @@ pub async fn client_usage(
 ) -> Result<UsageReport, AppError> {
     let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
     let by_model = repo::usage_by_model(&mut tx, None).await?;
+    let budget = super::budget::status(state, who, &mut tx).await?;
     tx.commit().await?;
-    Ok(UsageReport::from_models(by_model))
+    Ok(UsageReport {
+        budget,
+        ..UsageReport::from_models(by_model)
+    })
 }
