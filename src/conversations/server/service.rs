@@ -151,6 +151,12 @@ pub async fn prepare(
                 tokio::time::sleep(CLAIM_POLL).await;
                 continue;
             }
+            // The claim may be free because the turn holding it was stored between the look
+            // above and the claim: look again, now that the claim is ours.
+            if let Some(first) = repo::interaction_by_idempotency_key(&mut tx, id, key).await? {
+                tx.rollback().await?;
+                return Ok(Prepared::Answered(response_of(first)));
+            }
         }
         let remembered = memory::for_turn(state, &mut tx, id, query.as_ref()).await?;
         tx.commit().await?;
