@@ -4,9 +4,12 @@ use super::{Client, ClientInfo, OnboardedClient, TierInfo};
 use crate::core::AppError;
 use leptos::prelude::*;
 
+/// The tiers and what each allows, for the operator's onboarding form.
 #[server(prefix = "/rpc")]
 pub async fn tiers() -> Result<Vec<TierInfo>, AppError> {
-    Ok(crate::platform::fns::state()?.settings.tiers())
+    crate::accounts::server::principal::operator_in_context()
+        .map(|state| state.settings.tiers())
+        .or_else(crate::platform::fns::fail)
 }
 
 /// Onboards a client (the page builds the request from its form).

@@ -237,3 +237,63 @@ mod tests {
         assert!(i["error"].get("fields").is_none());
     }
 }
+
+// ---- the REST route table ---------------------------------------------------------------------
+
+/// A feature's REST routes, each registered with its method so the whole API can list itself
+/// (the attack suite and `GET /api/v1/routes`-style tooling take the list from here, never
+/// from a hand-kept copy). Several methods on one path merge into one route, as in axum.
+#[derive(Default)]
+pub struct ApiRoutes {
+    router: axum::Router<crate::platform::AppState>,
+    list: Vec<(http::Method, String)>,
+}
+
+macro_rules! api_method {
+    ($name:ident, $method:ident) => {
+        pub fn $name<H, T>(self, path: &str, handler: H) -> Self
+        where
+            H: axum::handler::Handler<T, crate::platform::AppState>,
+            T: 'static,
+        {
+            self.add(http::Method::$method, path, axum::routing::$name(handler))
+        }
+    };
+}
+
+impl ApiRoutes {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn add(
+        mut self,
+        method: http::Method,
+        path: &str,
+        route: axum::routing::MethodRouter<crate::platform::AppState>,
+    ) -> Self {
+        self.router = self.router.route(path, route);
+        self.list.push((method, path.to_owned()));
+        self
+    }
+
+    api_method!(get, GET);
+    api_method!(post, POST);
+    api_method!(patch, PATCH);
+    api_method!(delete, DELETE);
+
+    pub fn merge(mut self, other: ApiRoutes) -> Self {
+        self.router = self.router.merge(other.router);
+        self.list.extend(other.list);
+        self
+    }
+
+    /// The routes as (method, path template).
+    pub fn list(&self) -> &[(http::Method, String)] {
+        &self.list
+    }
+
+    pub fn into_router(self) -> axum::Router<crate::platform::AppState> {
+        self.router
+    }
+}

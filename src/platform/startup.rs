@@ -2,7 +2,7 @@
 //! and the middleware, assembled in one place. The only module that knows every feature.
 
 use super::config::Settings;
-use super::http::{api_not_found, method_not_allowed};
+use super::http::{api_not_found, method_not_allowed, ApiRoutes};
 use super::limits::Limiter;
 use super::redis::Cache;
 use super::secrets::ServerKeys;
@@ -105,6 +105,48 @@ async fn server_fn_handler(State(state): State<AppState>, req: Request<Body>) ->
     handle_server_fns_with_context(move || provide_context(state.clone()), req).await
 }
 
+/// Middleware: a request that can change state (any method but GET, HEAD and OPTIONS) sent by a
+/// browser from another site is refused, 403, before anything runs — form posts included. The
+/// browser says where a request comes from (`Origin`, else `Sec-Fetch-Site`, else `Referer`);
+/// it must be this server's own address (`Host`). Programs that send none of these (API
+/// clients with a bearer key) are not affected. The sign-in cookies are `SameSite=Strict`
+/// besides.
+async fn same_origin_only(req: Request, next: Next) -> Response {
+    let safe = matches!(
+        *req.method(),
+        http::Method::GET | http::Method::HEAD | http::Method::OPTIONS
+    );
+    if !safe && cross_site(req.headers()) {
+        return AppError::Forbidden {
+            message: "a request from another site cannot change anything here".into(),
+        }
+        .into_response();
+    }
+    next.run(req).await
+}
+
+/// Whether the browser says the request comes from another site.
+fn cross_site(h: &http::HeaderMap) -> bool {
+    let host = h
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let authority = |url: &str| {
+        url.split_once("://")
+            .map(|(_, rest)| rest.split('/').next().unwrap_or("").to_owned())
+    };
+    if let Some(origin) = h.get(http::header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        return origin == "null" || authority(origin).as_deref() != Some(host);
+    }
+    if let Some(site) = h.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return site == "cross-site";
+    }
+    if let Some(referer) = h.get(http::header::REFERER).and_then(|v| v.to_str().ok()) {
+        return authority(referer).as_deref() != Some(host);
+    }
+    false
+}
+
 /// Middleware for server functions (`/rpc/…`, routed by Leptos itself). A call the framework
 /// cannot decode (missing or malformed arguments, a body it cannot read) fails before the
 /// function runs, and the framework answers those 500: the error it encodes says what went
@@ -163,9 +205,9 @@ async fn within_time(State(limit): State<Duration>, req: Request, next: Next) ->
     }
 }
 
-/// Every feature's REST routes, under `/api/v1`.
-fn api_routes() -> Router<AppState> {
-    Router::new()
+/// Every feature's REST routes (paths under `/api/v1`), with their methods.
+pub fn api_routes() -> ApiRoutes {
+    ApiRoutes::new()
         .merge(crate::clients::server::rest::router())
         .merge(crate::accounts::server::rest::router())
         .merge(crate::employees::server::rest::router())
@@ -173,8 +215,15 @@ fn api_routes() -> Router<AppState> {
         .merge(crate::conversations::server::rest::router())
         .merge(crate::memory::server::rest::router())
         .merge(crate::usage::server::rest::router())
-        .fallback(api_not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+}
+
+/// Every REST route as (method, full path template), from the router itself.
+pub fn api_route_list() -> Vec<(http::Method, String)> {
+    api_routes()
+        .list()
+        .iter()
+        .map(|(m, p)| (m.clone(), format!("/api/v1{p}")))
+        .collect()
 }
 
 pub fn build_router(state: AppState) -> Router {
@@ -185,7 +234,13 @@ pub fn build_router(state: AppState) -> Router {
     let ctx_state = state.clone();
     let (set_request_id, propagate_request_id) = telemetry::request_id_layers();
     let router = Router::new()
-        .nest("/api/v1", api_routes())
+        .nest(
+            "/api/v1",
+            api_routes()
+                .into_router()
+                .fallback(api_not_found)
+                .method_not_allowed_fallback(method_not_allowed),
+        )
         .merge(super::health::router())
         .route("/metrics", get(metrics_endpoint))
         .route(
@@ -203,6 +258,7 @@ pub fn build_router(state: AppState) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(server_fn_status))
+        .layer(axum::middleware::from_fn(same_origin_only))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             principal::resolve,

@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod attacks;
 mod audit_chain;
 mod db_faults;
 mod db_rls;

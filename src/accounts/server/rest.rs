@@ -4,12 +4,12 @@
 use crate::accounts::server::principal::ClientPath;
 use crate::accounts::{ApiKeyInfo, CreatedApiKey, NewApiKey};
 use crate::core::AppError;
+use crate::platform::http::ApiRoutes;
 use crate::platform::http::{ApiJson, CLIENT};
 use crate::platform::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, post};
-use axum::{Json, Router};
+use axum::Json;
 use std::collections::HashMap;
 
 async fn create(
@@ -38,8 +38,9 @@ async fn revoke(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(&format!("{CLIENT}/api-keys"), post(create).get(list))
-        .route(&format!("{CLIENT}/api-keys/{{key_id}}"), delete(revoke))
+pub fn router() -> ApiRoutes {
+    ApiRoutes::new()
+        .post(&format!("{CLIENT}/api-keys"), create)
+        .get(&format!("{CLIENT}/api-keys"), list)
+        .delete(&format!("{CLIENT}/api-keys/{{key_id}}"), revoke)
 }

@@ -5,13 +5,13 @@ use super::chain::Verdict;
 use crate::accounts::server::principal::{ClientPath, EmployeePath};
 use crate::audit::EmployeeAudit;
 use crate::core::AppError;
+use crate::platform::http::ApiRoutes;
 use crate::platform::http::{CLIENT, EMPLOYEE};
 use crate::platform::AppState;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 
 async fn employee_audit(
     State(state): State<AppState>,
@@ -46,9 +46,9 @@ async fn export(
     ))
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(&format!("{EMPLOYEE}/audit"), get(employee_audit))
-        .route(&format!("{CLIENT}/audit/verify"), get(verify))
-        .route(&format!("{CLIENT}/audit/export"), get(export))
+pub fn router() -> ApiRoutes {
+    ApiRoutes::new()
+        .get(&format!("{EMPLOYEE}/audit"), employee_audit)
+        .get(&format!("{CLIENT}/audit/verify"), verify)
+        .get(&format!("{CLIENT}/audit/export"), export)
 }

@@ -3,12 +3,12 @@
 use crate::accounts::server::principal::{ClientPath, OperatorAuth};
 use crate::clients::{Client, ClientInfo, ClientList, OnboardedClient};
 use crate::core::AppError;
+use crate::platform::http::ApiRoutes;
 use crate::platform::http::{ApiJson, CLIENT, CLIENTS};
 use crate::platform::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 
 async fn onboard_client(
     State(state): State<AppState>,
@@ -55,10 +55,11 @@ async fn reactivate(
     ))
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(CLIENTS, post(onboard_client).get(list_clients))
-        .route(CLIENT, get(get_client))
-        .route(&format!("{CLIENT}/suspend"), post(suspend))
-        .route(&format!("{CLIENT}/reactivate"), post(reactivate))
+pub fn router() -> ApiRoutes {
+    ApiRoutes::new()
+        .post(CLIENTS, onboard_client)
+        .get(CLIENTS, list_clients)
+        .get(CLIENT, get_client)
+        .post(&format!("{CLIENT}/suspend"), suspend)
+        .post(&format!("{CLIENT}/reactivate"), reactivate)
 }

@@ -6,14 +6,14 @@ use super::stream::interact_stream;
 use crate::accounts::server::principal::EmployeePath;
 use crate::conversations::{ChatEvent, InteractionRequest};
 use crate::core::AppError;
+use crate::platform::http::ApiRoutes;
 use crate::platform::http::{error_body, ApiJson, EMPLOYEE};
 use crate::platform::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::json;
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
@@ -88,8 +88,8 @@ async fn stream(
         .into_response())
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(&format!("{EMPLOYEE}/interact"), post(interact))
-        .route(&format!("{EMPLOYEE}/interact/stream"), post(stream))
+pub fn router() -> ApiRoutes {
+    ApiRoutes::new()
+        .post(&format!("{EMPLOYEE}/interact"), interact)
+        .post(&format!("{EMPLOYEE}/interact/stream"), stream)
 }

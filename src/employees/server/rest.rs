@@ -5,12 +5,12 @@ use crate::core::AppError;
 use crate::employees::{
     Employee, EmployeeRequirements, EmployeeStatus, EmployeeUpdate, LifecycleAction,
 };
+use crate::platform::http::ApiRoutes;
 use crate::platform::http::{ApiJson, EMPLOYEE, EMPLOYEES};
 use crate::platform::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use std::collections::HashMap;
 
 use super::service;
@@ -83,14 +83,12 @@ async fn lifecycle(
     ))
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(EMPLOYEES, post(create_employee).get(list_employees))
-        .route(
-            EMPLOYEE,
-            get(get_employee)
-                .patch(update_employee)
-                .delete(delete_employee),
-        )
-        .route(&format!("{EMPLOYEE}/{{action}}"), post(lifecycle))
+pub fn router() -> ApiRoutes {
+    ApiRoutes::new()
+        .post(EMPLOYEES, create_employee)
+        .get(EMPLOYEES, list_employees)
+        .get(EMPLOYEE, get_employee)
+        .patch(EMPLOYEE, update_employee)
+        .delete(EMPLOYEE, delete_employee)
+        .post(&format!("{EMPLOYEE}/{{action}}"), lifecycle)
 }

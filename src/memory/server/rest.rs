@@ -4,11 +4,11 @@ use super::service::{recent_memory, semantic_memory};
 use crate::accounts::server::principal::EmployeePath;
 use crate::core::AppError;
 use crate::memory::MemoryList;
+use crate::platform::http::ApiRoutes;
 use crate::platform::http::EMPLOYEE;
 use crate::platform::AppState;
 use axum::extract::{Query, State};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use std::collections::HashMap;
 
 async fn memory(
@@ -34,6 +34,6 @@ async fn memory(
     Ok(Json(MemoryList { memory }))
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new().route(&format!("{EMPLOYEE}/memory"), get(memory))
+pub fn router() -> ApiRoutes {
+    ApiRoutes::new().get(&format!("{EMPLOYEE}/memory"), memory)
 }

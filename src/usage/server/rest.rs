@@ -2,12 +2,12 @@
 
 use crate::accounts::server::principal::{ClientPath, EmployeePath};
 use crate::core::AppError;
+use crate::platform::http::ApiRoutes;
 use crate::platform::http::{CLIENT, EMPLOYEE};
 use crate::platform::AppState;
 use crate::usage::UsageReport;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 
 async fn employee_usage(
     State(state): State<AppState>,
@@ -25,8 +25,8 @@ async fn client_usage(
     Ok(Json(super::service::client_usage(&state, &who).await?))
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(&format!("{EMPLOYEE}/usage"), get(employee_usage))
-        .route(&format!("{CLIENT}/usage"), get(client_usage))
+pub fn router() -> ApiRoutes {
+    ApiRoutes::new()
+        .get(&format!("{EMPLOYEE}/usage"), employee_usage)
+        .get(&format!("{CLIENT}/usage"), client_usage)
 }

@@ -1,0 +1,363 @@
+//! The attack suite. Every REST route (listed by the router itself, `startup::api_route_list`)
+//! and every server function (listed by the server-function registry the router is built from)
+//! is tried with credentials that must not work: none, a malformed key, another client's key,
+//! another client's ids, a key without the scope, a key bound to another employee, a revoked
+//! key, a suspended client's key, and a cross-site request with a signed-in browser's cookie.
+//! Each attempt must get the expected status, and the database must be exactly as it was.
+
+use crate::helpers::*;
+use http::Method;
+use leptos::server_fn::ServerFn;
+use serde_json::json;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgConnection, Row};
+use workforce::accounts::server::policy::required_scope;
+use workforce::accounts::{Scope, CLIENT_COOKIE};
+
+/// A digest of every table's rows (for api_keys, all but the time of last use, which verifying
+/// a real key updates).
+async fn database_digest(db: &mut PgConnection) -> Vec<(String, String)> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+    )
+    .fetch_all(&mut *db)
+    .await
+    .expect("tables");
+    let mut out = Vec::new();
+    for t in tables {
+        let rows = if t == "api_keys" {
+            "(SELECT client_id, id, key_hash, label, scopes, employee_id, created_at, revoked_at FROM api_keys)"
+                .to_owned()
+        } else {
+            format!("\"{t}\"")
+        };
+        let sql = format!(
+            "SELECT coalesce(md5(string_agg(r::text, '|' ORDER BY r::text)), '') FROM {rows} r"
+        );
+        // Table names come from pg_tables, not from input.
+        let digest: String = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_one(&mut *db)
+            .await
+            .expect("digest")
+            .get(0);
+        out.push((t, digest));
+    }
+    out
+}
+
+struct World {
+    a: String,
+    a_admin: String,
+    a_emp: String,
+    a_emp2: String,
+    a_reader: String,
+    a_reader_id: String,
+    a_widget: String,
+    a_revoked: String,
+    b: String,
+    b_admin: String,
+    b_emp: String,
+    b_key_id: String,
+    c: String,
+    c_admin: String,
+    c_emp: String,
+}
+
+async fn key(
+    app: &TestApp,
+    client: &str,
+    admin: &str,
+    body: serde_json::Value,
+) -> (String, String) {
+    let r = app
+        .send(
+            "POST",
+            &format!("/api/v1/employees/clients/{client}/api-keys"),
+            Some(admin),
+            Some(body),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    (
+        r.body["api_key"].as_str().expect("key").to_owned(),
+        r.body["id"].as_str().expect("id").to_owned(),
+    )
+}
+
+async fn world(app: &TestApp) -> World {
+    let (a, a_admin) = app
+        .onboard(json!({"name": "Alpha", "tier": "professional"}))
+        .await;
+    let (b, b_admin) = app
+        .onboard(json!({"name": "Beta", "tier": "professional"}))
+        .await;
+    let (c, c_admin) = app
+        .onboard(json!({"name": "Gamma", "tier": "professional"}))
+        .await;
+    let a_emp = app.hire(&a, &a_admin, requirements("analyst")).await;
+    let a_emp2 = app.hire(&a, &a_admin, requirements("writer")).await;
+    let b_emp = app.hire(&b, &b_admin, requirements("analyst")).await;
+    let c_emp = app.hire(&c, &c_admin, requirements("analyst")).await;
+    let (a_reader, a_reader_id) = key(
+        app,
+        &a,
+        &a_admin,
+        json!({"name": "r", "scopes": ["employees:read"]}),
+    )
+    .await;
+    let (a_widget, _) = key(
+        app,
+        &a,
+        &a_admin,
+        json!({"name": "w", "scopes": ["interact", "memory:read"], "employee_id": a_emp}),
+    )
+    .await;
+    let (a_revoked, revoked_id) = key(
+        app,
+        &a,
+        &a_admin,
+        json!({"name": "old", "scopes": ["admin"]}),
+    )
+    .await;
+    let r = app
+        .send(
+            "DELETE",
+            &format!("/api/v1/employees/clients/{a}/api-keys/{revoked_id}"),
+            Some(&a_admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    let (_, b_key_id) = key(app, &b, &b_admin, json!({"name": "b", "scopes": ["admin"]})).await;
+    let r = app
+        .send(
+            "POST",
+            &format!("/api/v1/employees/clients/{c}/suspend"),
+            Some(ADMIN_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    World {
+        a,
+        a_admin,
+        a_emp,
+        a_emp2,
+        a_reader,
+        a_reader_id,
+        a_widget,
+        a_revoked,
+        b,
+        b_admin,
+        b_emp,
+        b_key_id,
+        c,
+        c_admin,
+        c_emp,
+    }
+}
+
+fn fill(template: &str, client: &str, employee: &str, key_id: &str) -> String {
+    template
+        .replace("{client_id}", client)
+        .replace("{employee_id}", employee)
+        .replace("{key_id}", key_id)
+        .replace("{action}", "pause")
+}
+
+enum Credential<'a> {
+    None,
+    Bearer(&'a str),
+    /// A signed-in browser's cookie, on a request from another site.
+    CrossSiteCookie(&'a str),
+}
+
+async fn attempt(app: &TestApp, method: &Method, path: &str, cred: Credential<'_>) -> u16 {
+    let mut req = app
+        .http
+        .request(method.clone(), app.url(path))
+        .header("content-type", "application/json")
+        .body("{}");
+    match cred {
+        Credential::None => {}
+        Credential::Bearer(k) => req = req.bearer_auth(k),
+        Credential::CrossSiteCookie(k) => {
+            req = req
+                .header("cookie", format!("{CLIENT_COOKIE}={k}"))
+                .header("origin", "https://evil.example")
+                .header("sec-fetch-site", "cross-site");
+        }
+    }
+    req.send().await.expect("request").status().as_u16()
+}
+
+#[sqlx::test]
+async fn no_attempt_with_wrong_credentials_succeeds_or_changes_anything(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let app = spawn_app(owner.clone()).await;
+    let w = world(&app).await;
+    let mut db = PgConnection::connect_with(&owner).await.expect("owner");
+    let before = database_digest(&mut db).await;
+
+    let routes = workforce::platform::startup::api_route_list();
+    assert!(
+        routes.len() >= 20,
+        "the router lists its routes: {routes:?}"
+    );
+    let client_prefix = "/api/v1/employees/clients/{client_id}";
+    let mut attempts = 0usize;
+    let mut failures = Vec::new();
+    let mut check = |what: String, got: u16, want: &[u16]| {
+        attempts += 1;
+        if !want.contains(&got) {
+            failures.push(format!("{what}: got {got}, want {want:?}"));
+        }
+    };
+    for (method, template) in &routes {
+        let own = fill(template, &w.a, &w.a_emp, &w.a_reader_id);
+        let label = |who: &str| format!("{method} {template} [{who}]");
+        check(
+            label("none"),
+            attempt(&app, method, &own, Credential::None).await,
+            &[401],
+        );
+        check(
+            label("malformed key"),
+            attempt(&app, method, &own, Credential::Bearer("wfk_zz_notakey")).await,
+            &[401],
+        );
+        let operator_route = template == "/api/v1/employees/clients"
+            || template.ends_with("/suspend")
+            || template.ends_with("/reactivate");
+        if operator_route {
+            check(
+                label("a client's key on an operator route"),
+                attempt(&app, method, &own, Credential::Bearer(&w.a_admin)).await,
+                &[401],
+            );
+            continue;
+        }
+        assert!(
+            template.starts_with(client_prefix),
+            "route {method} {template} is not covered by the attack suite: say who may use it"
+        );
+        // Another client's key on this client's path, and this client's key on the other's ids.
+        check(
+            label("another client's key"),
+            attempt(&app, method, &own, Credential::Bearer(&w.b_admin)).await,
+            &[404],
+        );
+        let foreign = if template.contains("{employee_id}") || template.contains("{key_id}") {
+            fill(template, &w.a, &w.b_emp, &w.b_key_id)
+        } else {
+            fill(template, &w.b, &w.b_emp, &w.b_key_id)
+        };
+        check(
+            label("another client's ids"),
+            attempt(&app, method, &foreign, Credential::Bearer(&w.a_admin)).await,
+            &[404],
+        );
+        let scope = required_scope(method, template);
+        if scope != Scope::EmployeesRead {
+            check(
+                label("a key without the scope"),
+                attempt(&app, method, &own, Credential::Bearer(&w.a_reader)).await,
+                &[403],
+            );
+        }
+        let on_other_employee = fill(template, &w.a, &w.a_emp2, &w.a_reader_id);
+        check(
+            label("a key bound to another employee"),
+            attempt(
+                &app,
+                method,
+                &on_other_employee,
+                Credential::Bearer(&w.a_widget),
+            )
+            .await,
+            &[403],
+        );
+        check(
+            label("a revoked key"),
+            attempt(&app, method, &own, Credential::Bearer(&w.a_revoked)).await,
+            &[401],
+        );
+        let suspended = fill(template, &w.c, &w.c_emp, &w.a_reader_id);
+        check(
+            label("a suspended client's key"),
+            attempt(&app, method, &suspended, Credential::Bearer(&w.c_admin)).await,
+            &[403],
+        );
+        if *method != Method::GET {
+            check(
+                label("a cross-site request with a signed-in cookie"),
+                attempt(&app, method, &own, Credential::CrossSiteCookie(&w.a_admin)).await,
+                &[403],
+            );
+        }
+    }
+
+    // Server functions: those that need a signed-in client or operator refuse a caller without
+    // one; every one that changes state refuses a cross-site form post from a signed-in browser.
+    let public = [
+        <workforce::accounts::fns::CurrentSession as ServerFn>::PATH,
+        <workforce::accounts::fns::SignOut as ServerFn>::PATH,
+        <workforce::accounts::fns::OperatorSignIn as ServerFn>::PATH,
+        <workforce::accounts::fns::ClientSignIn as ServerFn>::PATH,
+    ];
+    let fns: Vec<(&str, Method)> = leptos::server_fn::axum::server_fn_paths().collect();
+    assert!(
+        fns.len() >= 8,
+        "the registry lists the server functions: {fns:?}"
+    );
+    for (path, method) in &fns {
+        let form = |req: reqwest::RequestBuilder| {
+            req.header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("client_id={}&employee_id={}", w.a, w.a_emp))
+        };
+        let res = form(app.http.request(method.clone(), app.url(path)))
+            .send()
+            .await
+            .expect("call");
+        let status = res.status().as_u16();
+        if !public.contains(path) {
+            check(format!("server fn {path} [none]"), status, &[400, 401, 403]);
+        }
+        if *method == Method::POST {
+            let res = form(app.http.post(app.url(path)))
+                .header("cookie", format!("{CLIENT_COOKIE}={}", w.a_admin))
+                .header("origin", "https://evil.example")
+                .send()
+                .await
+                .expect("call");
+            check(
+                format!("server fn {path} [cross-site form post]"),
+                res.status().as_u16(),
+                &[403],
+            );
+        }
+    }
+
+    let after = database_digest(&mut db).await;
+    db.close().await.ok();
+    let changed: Vec<&str> = before
+        .iter()
+        .zip(&after)
+        .filter(|(b, a)| b != a)
+        .map(|(b, _)| b.0.as_str())
+        .collect();
+    println!(
+        "attack suite: {attempts} attempts over {} REST routes and {} server functions",
+        routes.len(),
+        fns.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {attempts} attempts got the wrong answer:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(changed.is_empty(), "attempts changed tables: {changed:?}");
+}
