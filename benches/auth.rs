@@ -132,16 +132,23 @@ async fn main() -> anyhow::Result<()> {
         .await,
     );
     for (name, k, ok) in [
-        ("key resolved afresh: right key (lookup + check)", &key, true),
-        ("key resolved afresh: wrong secret of a known id", &wrong, false),
+        (
+            "key resolved afresh: right key (lookup + check)",
+            &key,
+            true,
+        ),
+        (
+            "key resolved afresh: wrong secret of a known id",
+            &wrong,
+            false,
+        ),
         ("key resolved afresh: unknown key id", &unknown, false),
     ] {
         let cache = KeyCache::default();
         report(
             name,
             time(n, || async {
-                let r =
-                    authenticate_client(&pool, &cache, &state.secrets, Duration::ZERO, k).await;
+                let r = authenticate_client(&pool, &cache, &state.secrets, Duration::ZERO, k).await;
                 assert_eq!(r.is_ok(), ok);
             })
             .await,

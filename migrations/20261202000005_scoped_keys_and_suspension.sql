@@ -1,4 +1,5 @@
--- Scoped API keys, optionally bound to one employee, with their last use; client suspension by
+-- Scoped API keys, optionally bound to one employee, with their last use; the client's tier and
+-- status with every key lookup (its rate limits apply to the request); client suspension by
 -- the operator. Keys made before this carry every scope (`admin`), as they could do everything.
 ALTER TABLE api_keys
     ADD COLUMN scopes       TEXT[]       NOT NULL DEFAULT '{admin}',

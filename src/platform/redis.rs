@@ -187,3 +187,60 @@ impl Cache {
         self.run::<String>(&redis::cmd("PING")).await.as_deref() == Some("PONG")
     }
 }
+
+/// Something kept in step with a Redis pub/sub channel (an in-process cache).
+pub trait Follower: Send + Sync + 'static {
+    /// Subscribed afresh: whatever was heard before may have been missed.
+    fn subscribed(&self);
+    /// A message on the channel.
+    fn message(&self, payload: &str);
+    /// The subscription lapsed (Redis down or paused): nothing is heard until `subscribed`.
+    fn lost(&self);
+}
+
+/// Keeps `follower` subscribed to `channel` until it is dropped. It counts as subscribed only
+/// while the subscription is open *and* Redis answers the shared link's heartbeat (a paused
+/// Redis keeps the subscription open but delivers nothing); after either lapses, it subscribes
+/// again.
+pub fn follow<F: Follower>(redis: Cache, channel: &'static str, follower: Weak<F>) {
+    tokio::spawn(async move {
+        loop {
+            let connected = async {
+                let mut pubsub = redis.redis_client().get_async_pubsub().await?;
+                pubsub.subscribe(channel).await?;
+                Ok::<_, redis::RedisError>(pubsub)
+            };
+            if let Ok(Ok(pubsub)) = timeout(Duration::from_secs(2), connected).await {
+                if redis.is_up() {
+                    let Some(f) = follower.upgrade() else { return };
+                    f.subscribed();
+                    drop(f);
+                    let mut messages = pubsub.into_on_message();
+                    let mut check = tokio::time::interval(HEARTBEAT);
+                    loop {
+                        let msg = tokio::select! {
+                            msg = futures::StreamExt::next(&mut messages) => msg,
+                            _ = check.tick() => {
+                                if redis.is_up() && follower.strong_count() > 0 {
+                                    continue;
+                                }
+                                None
+                            }
+                        };
+                        let Some(f) = follower.upgrade() else { return };
+                        let Some(msg) = msg else {
+                            f.lost();
+                            break;
+                        };
+                        f.message(&msg.get_payload::<String>().unwrap_or_default());
+                    }
+                    tracing::warn!(channel, "listener lost Redis; subscribing again");
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if follower.strong_count() == 0 {
+                return;
+            }
+        }
+    });
+}

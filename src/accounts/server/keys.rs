@@ -20,7 +20,6 @@ use crate::platform::secrets::{ServerKeys, API_KEY_DIGEST_PREFIX};
 use crate::platform::AppState;
 use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use argon2::Argon2;
-use futures::StreamExt;
 use secrecy::ExposeSecret;
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
@@ -138,45 +137,22 @@ impl KeyCache {
 /// Keeps `cache` subscribed to the invalidation channel for as long as it lives: on (re)subscribing
 /// it starts empty, and while not subscribed its entries are trusted for `UNSYNCED_TTL` at most.
 pub fn listen(redis: Cache, cache: Weak<KeyCache>) {
-    tokio::spawn(async move {
-        loop {
-            let connected = async {
-                let mut pubsub = redis.redis_client().get_async_pubsub().await?;
-                pubsub.subscribe(CHANNEL).await?;
-                Ok::<_, redis::RedisError>(pubsub)
-            };
-            if let Ok(Ok(pubsub)) = tokio::time::timeout(Duration::from_secs(2), connected).await {
-                let Some(c) = cache.upgrade() else { return };
-                c.clear();
-                c.set_synced(true);
-                drop(c);
-                let mut messages = pubsub.into_on_message();
-                let mut check = tokio::time::interval(crate::platform::redis::HEARTBEAT);
-                loop {
-                    let msg = tokio::select! {
-                        msg = messages.next() => msg,
-                        _ = check.tick() => {
-                            if redis.is_up() && cache.strong_count() > 0 {
-                                continue;
-                            }
-                            None
-                        }
-                    };
-                    let Some(c) = cache.upgrade() else { return };
-                    let Some(msg) = msg else {
-                        c.set_synced(false);
-                        break;
-                    };
-                    c.invalidate(&msg.get_payload::<String>().unwrap_or_default());
-                }
-                tracing::warn!("API key invalidation listener lost Redis; subscribing again");
-            }
-            if cache.strong_count() == 0 {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    });
+    crate::platform::redis::follow(redis, CHANNEL, cache);
+}
+
+impl crate::platform::redis::Follower for KeyCache {
+    fn subscribed(&self) {
+        self.clear();
+        self.set_synced(true);
+    }
+
+    fn message(&self, payload: &str) {
+        self.invalidate(payload);
+    }
+
+    fn lost(&self) {
+        self.set_synced(false);
+    }
 }
 
 /// Tells every instance (this one included) to forget what it verified for a key or a client;

@@ -10,7 +10,6 @@
 use crate::core::{ClientId, EmployeeId};
 use crate::employees::Employee;
 use crate::platform::redis::Cache;
-use futures::StreamExt;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -162,62 +161,27 @@ pub fn message(client: &ClientId, id: &EmployeeId) -> String {
 }
 
 /// Listens for changes published by any instance (this one included) until the cache is
-/// dropped. The cache counts as synced only while subscribed and while Redis answers the shared
-/// link's heartbeat (a paused Redis keeps the subscription open but delivers nothing); after
-/// either lapses, it subscribes again and drops everything cached meanwhile.
+/// dropped; see `redis::follow` for when it counts as synced.
 pub fn listen(redis: Cache, cache: Weak<EmployeeCache>) {
-    tokio::spawn(async move {
-        loop {
-            let connected = async {
-                let mut pubsub = redis.redis_client().get_async_pubsub().await?;
-                pubsub.subscribe(CHANNEL).await?;
-                Ok::<_, redis::RedisError>(pubsub)
-            };
-            match tokio::time::timeout(Duration::from_secs(2), connected).await {
-                Ok(Ok(pubsub)) if redis.is_up() => {
-                    let Some(c) = cache.upgrade() else { return };
-                    c.clear();
-                    c.set_synced(true);
-                    drop(c);
-                    let mut messages = pubsub.into_on_message();
-                    let mut check = tokio::time::interval(crate::platform::redis::HEARTBEAT);
-                    loop {
-                        let msg = tokio::select! {
-                            msg = messages.next() => msg,
-                            _ = check.tick() => {
-                                if redis.is_up() && cache.strong_count() > 0 {
-                                    continue;
-                                }
-                                None
-                            }
-                        };
-                        let Some(c) = cache.upgrade() else { return };
-                        let Some(msg) = msg else {
-                            c.set_synced(false);
-                            break;
-                        };
-                        match msg.get_payload::<String>() {
-                            Ok(p) => match p.split_once(' ') {
-                                Some((client, id)) => c.remove(client, id),
-                                None => c.clear(),
-                            },
-                            Err(_) => c.clear(),
-                        }
-                    }
-                    tracing::warn!("employee change listener lost Redis; subscribing again");
-                }
-                _ => {
-                    if cache.strong_count() == 0 {
-                        return;
-                    }
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            if cache.strong_count() == 0 {
-                return;
-            }
+    crate::platform::redis::follow(redis, CHANNEL, cache);
+}
+
+impl crate::platform::redis::Follower for EmployeeCache {
+    fn subscribed(&self) {
+        self.clear();
+        self.set_synced(true);
+    }
+
+    fn message(&self, payload: &str) {
+        match payload.split_once(' ') {
+            Some((client, id)) => self.remove(client, id),
+            None => self.clear(),
         }
-    });
+    }
+
+    fn lost(&self) {
+        self.set_synced(false);
+    }
 }
 
 #[cfg(test)]
