@@ -9,6 +9,11 @@ ALTER TABLE api_keys
     ADD CONSTRAINT api_keys_scopes_known CHECK (
         scopes <@ ARRAY['employees:read', 'employees:write', 'interact', 'memory:read',
                         'memory:write', 'admin']::TEXT[]);
+-- A bound key names an employee of its own client, and goes with it (never left unbound, which
+-- would widen it to the whole client).
+ALTER TABLE api_keys
+    ADD CONSTRAINT api_keys_employee_fk FOREIGN KEY (client_id, employee_id)
+        REFERENCES employees (client_id, id) ON DELETE CASCADE;
 CREATE INDEX idx_api_keys_client_created ON api_keys (client_id, created_at DESC);
 
 -- The key's scopes and binding travel with its lookup.

@@ -291,3 +291,37 @@ async fn the_runtime_role_is_unprivileged_and_the_operator_path_is_narrow(
         .await
         .is_err());
 }
+
+#[sqlx::test]
+async fn every_table_that_holds_a_clients_rows_forces_row_level_security(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let mut db = PgConnection::connect_with(&owner).await.expect("owner");
+    // Every table with a client_id column (and clients itself), with its RLS flags and the
+    // number of policies that both filter reads and check writes on the tenant setting.
+    let rows: Vec<(String, bool, bool, i64)> = sqlx::query_as(
+        "SELECT c.relname::text, c.relrowsecurity, c.relforcerowsecurity,
+                (SELECT count(*) FROM pg_policies p
+                 WHERE p.tablename = c.relname AND p.qual LIKE '%app.current_client_id%'
+                   AND (p.with_check LIKE '%app.current_client_id%' OR p.cmd = 'SELECT'))
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = 'public' AND c.relkind = 'r'
+           AND (c.relname = 'clients' OR EXISTS (
+                SELECT 1 FROM information_schema.columns col
+                WHERE col.table_schema = 'public' AND col.table_name = c.relname
+                  AND col.column_name = 'client_id'))
+         ORDER BY 1",
+    )
+    .fetch_all(&mut db)
+    .await
+    .expect("catalog");
+    assert!(rows.len() >= 10, "{rows:?}");
+    for (table, enabled, forced, policies) in &rows {
+        assert!(
+            *enabled && *forced && *policies > 0,
+            "{table}: RLS enabled {enabled}, forced {forced}, tenant policies {policies}"
+        );
+    }
+    db.close().await.ok();
+}

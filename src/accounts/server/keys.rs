@@ -315,17 +315,6 @@ pub async fn create_key(
             fields,
         });
     }
-    if let Some(id) = &employee {
-        // The binding names an employee that exists (404 otherwise, as for any missing one).
-        crate::employees::server::service::get_employee(state, who, id)
-            .await
-            .map_err(|e| match e {
-                AppError::NotFound { .. } => {
-                    AppError::field("employee_id", "is not one of your employees")
-                }
-                other => other,
-            })?;
-    }
     let mut scopes = req.scopes.clone();
     scopes.sort();
     scopes.dedup();
@@ -339,7 +328,14 @@ pub async fn create_key(
         &scopes,
         employee.as_ref().map(EmployeeId::as_str),
     )
-    .await?;
+    .await
+    .map_err(|e| match &e {
+        // The binding's foreign key: no such employee.
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+            AppError::field("employee_id", "is not one of your employees")
+        }
+        _ => AppError::from(e),
+    })?;
     audit::record(
         &mut tx,
         &who.actor(),
