@@ -36,6 +36,8 @@ pub enum AuditAction {
     EmployeeArchive,
     #[serde(rename = "employee.delete")]
     EmployeeDelete,
+    #[serde(rename = "memory.erase")]
+    MemoryErase,
 }
 
 impl AuditAction {
@@ -51,6 +53,7 @@ impl AuditAction {
         AuditAction::EmployeeResume,
         AuditAction::EmployeeArchive,
         AuditAction::EmployeeDelete,
+        AuditAction::MemoryErase,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -66,6 +69,7 @@ impl AuditAction {
             AuditAction::EmployeeResume => "employee.resume",
             AuditAction::EmployeeArchive => "employee.archive",
             AuditAction::EmployeeDelete => "employee.delete",
+            AuditAction::MemoryErase => "memory.erase",
         }
     }
 

@@ -20,6 +20,14 @@ pub struct MemoryItem {
     pub relevance_score: f64,
 }
 
+/// `DELETE …/memory/{interaction_id}` or `DELETE …/memory?subject=…|subject_id=…`: what was
+/// erased. The audit trail keeps the same receipt, with hashes in place of content.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErasureReceipt {
+    pub erased: usize,
+    pub interaction_ids: Vec<String>,
+}
+
 /// `GET …/memory`: remembered exchanges, newest first (or best first for a query).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MemoryList {

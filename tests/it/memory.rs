@@ -6,6 +6,7 @@
 use crate::helpers::*;
 use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::Connection;
 use std::time::{Duration, Instant};
 
 async fn memory_search(app: &TestApp, client: &str, key: &str, emp: &str, query: &str) -> Response {
@@ -308,4 +309,138 @@ async fn a_new_embedding_model_embeds_the_history_again_and_models_never_mix(
         found(&r),
         ["The alarm code is 4417", "The gate code is 9921"]
     );
+}
+
+#[sqlx::test]
+async fn erased_exchanges_leave_rows_vectors_and_redis_and_the_audit_keeps_only_a_receipt(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let (app, _stub) = spawn_app_with_stub(owner.clone()).await;
+    let (client, key, emp) = employee(&app, "gpt-4o-mini", json!([])).await;
+    let path = emp_path(&client, &emp);
+    let mut ids = Vec::new();
+    for (message, context) in [
+        (
+            "my card number ends in 4242",
+            json!({"subject_id": "cust-1"}),
+        ),
+        ("hello there", json!({})),
+        ("Gandalf asked about his loan", json!({})),
+        ("the weather is nice", json!({})),
+    ] {
+        let r = app
+            .send(
+                "POST",
+                &format!("{path}/interact"),
+                Some(&key),
+                Some(json!({"message": message, "context": context})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        ids.push(r.body["interaction_id"].as_str().expect("id").to_owned());
+    }
+    // Everything is remembered and indexed first.
+    let mut db = sqlx::PgConnection::connect_with(&owner)
+        .await
+        .expect("owner");
+    async fn vectors_of(db: &mut sqlx::PgConnection, emp: &str) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM interaction_vectors WHERE employee_id = $1")
+            .bind(emp)
+            .fetch_one(db)
+            .await
+            .expect("count")
+    }
+    for _ in 0..100 {
+        if vectors_of(&mut db, &emp).await == 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        memory_contents(&app.memory(&client, &key, &emp, "limit=10").await).len(),
+        4
+    );
+
+    let r = app
+        .send(
+            "DELETE",
+            &format!("{path}/memory/{}", ids[1]),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["erased"], 1);
+    let r = app
+        .send(
+            "DELETE",
+            &format!("{path}/memory/{}", ids[1]),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404, "already erased");
+    let r = app
+        .send(
+            "DELETE",
+            &format!("{path}/memory?subject=gandalf"),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["erased"], 1, "{}", r.body);
+    let r = app
+        .send(
+            "DELETE",
+            &format!("{path}/memory?subject_id=cust-1"),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["interaction_ids"], json!([ids[0]]), "{}", r.body);
+    let r = app
+        .send("DELETE", &format!("{path}/memory"), Some(&key), None)
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body["error"]["fields"]["subject"].is_string());
+
+    assert_eq!(
+        memory_contents(&app.memory(&client, &key, &emp, "limit=10").await),
+        ["the weather is nice"],
+        "the recent list no longer has them"
+    );
+    let r = app
+        .memory(&client, &key, &emp, "query=card%20number&limit=10")
+        .await;
+    assert_eq!(
+        memory_contents(&r),
+        ["the weather is nice"],
+        "nor does recall"
+    );
+    assert_eq!(vectors_of(&mut db, &emp).await, 1, "their vectors are gone");
+
+    // The trail has a receipt for each erasure, and none of what was said.
+    let export = app
+        .http
+        .get(app.url(&format!("/api/v1/employees/clients/{client}/audit/export")))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("export")
+        .text()
+        .await
+        .expect("text");
+    let receipts: Vec<serde_json::Value> = export
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("line"))
+        .filter(|e: &serde_json::Value| e["action"] == "memory.erase")
+        .collect();
+    assert_eq!(receipts.len(), 3);
+    assert_eq!(receipts[0]["after"]["count"], 1);
+    assert!(receipts[0]["after"]["exchanges"][0]["content_sha256"].is_string());
+    for secret in ["4242", "Gandalf", "gandalf", "hello there", "cust-1"] {
+        assert!(!export.contains(secret), "{secret} is in the audit export");
+    }
+    db.close().await.ok();
 }

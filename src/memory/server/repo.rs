@@ -401,3 +401,50 @@ pub fn assembled_statements() -> Vec<&'static str> {
         MISSING_BY_TIME,
     ]
 }
+
+/// What to erase from an employee's memory.
+pub enum Erase<'a> {
+    /// One exchange.
+    One(&'a str),
+    /// Every exchange whose message or answer contains the term (case-insensitive).
+    Mentioning(&'a str),
+    /// Every exchange whose context named this `subject_id`.
+    Subject(&'a str),
+}
+
+/// Deletes the matching exchanges of the employee (their vectors go with them); returns each
+/// one's id and the SHA-256 of its message and answer, for the receipt.
+pub async fn erase(
+    tx: &mut TenantTx,
+    employee: &EmployeeId,
+    what: Erase<'_>,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    let client = tx.client().clone();
+    let (kind, value) = match what {
+        Erase::One(id) => ("one", id),
+        Erase::Mentioning(term) => ("mentioning", term),
+        Erase::Subject(s) => ("subject", s),
+    };
+    let rows = sqlx::query!(
+        r#"DELETE FROM employee_interactions
+           WHERE client_id = $1 AND employee_id = $2
+             AND CASE $3
+                   WHEN 'one' THEN interaction_id = $4
+                   WHEN 'mentioning' THEN
+                     strpos(lower(message), lower($4)) > 0 OR strpos(lower(response), lower($4)) > 0
+                   ELSE context->>'subject_id' = $4
+                 END
+           RETURNING interaction_id,
+                     encode(sha256(convert_to(message || E'\n' || response, 'UTF8')), 'hex') AS "digest!""#,
+        client.as_str(),
+        employee.as_str(),
+        kind,
+        value,
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.interaction_id, r.digest))
+        .collect())
+}

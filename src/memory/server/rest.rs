@@ -1,13 +1,14 @@
-//! `GET …/employees/{employee_id}/memory?limit=1..100[&query=…]`.
+//! `GET …/employees/{employee_id}/memory?limit=1..100[&query=…]`; erasure:
+//! `DELETE …/memory/{interaction_id}` and `DELETE …/memory?subject=…` or `?subject_id=…`.
 
 use super::service::{recent_memory, semantic_memory};
 use crate::accounts::server::principal::EmployeePath;
 use crate::core::AppError;
-use crate::memory::MemoryList;
+use crate::memory::{ErasureReceipt, MemoryList};
 use crate::platform::http::ApiRoutes;
 use crate::platform::http::EMPLOYEE;
 use crate::platform::AppState;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::Json;
 use std::collections::HashMap;
 
@@ -34,6 +35,48 @@ async fn memory(
     Ok(Json(MemoryList { memory }))
 }
 
+async fn erase_one(
+    State(state): State<AppState>,
+    EmployeePath(who, id): EmployeePath,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<Json<ErasureReceipt>, AppError> {
+    let interaction = params.get("interaction_id").map_or("", String::as_str);
+    Ok(Json(
+        super::service::erase(&state, &who, &id, super::repo::Erase::One(interaction)).await?,
+    ))
+}
+
+async fn erase_subject(
+    State(state): State<AppState>,
+    EmployeePath(who, id): EmployeePath,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<ErasureReceipt>, AppError> {
+    let given = |k: &str| query.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let what = match (given("subject"), given("subject_id")) {
+        (Some(t), None) if t.chars().count() >= 2 => super::repo::Erase::Mentioning(t),
+        (Some(_), None) => {
+            return Err(AppError::field("subject", "must be at least 2 characters"))
+        }
+        (None, Some(s)) => super::repo::Erase::Subject(s),
+        _ => {
+            return Err(AppError::field(
+                "subject",
+                "give either `subject` (a term the exchanges mention) or `subject_id` (given in `context` at interact time)",
+            ))
+        }
+    };
+    if query.values().any(|v| v.contains('\0')) {
+        return Err(AppError::field(
+            "subject",
+            "must not contain NUL characters",
+        ));
+    }
+    Ok(Json(super::service::erase(&state, &who, &id, what).await?))
+}
+
 pub fn router() -> ApiRoutes {
-    ApiRoutes::new().get(&format!("{EMPLOYEE}/memory"), memory)
+    ApiRoutes::new()
+        .get(&format!("{EMPLOYEE}/memory"), memory)
+        .delete(&format!("{EMPLOYEE}/memory"), erase_subject)
+        .delete(&format!("{EMPLOYEE}/memory/{{interaction_id}}"), erase_one)
 }

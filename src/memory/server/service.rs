@@ -221,3 +221,56 @@ pub async fn semantic_memory(
     tx.commit().await?;
     Ok(found.into_iter().map(memory_item).collect())
 }
+
+/// Erases exchanges from the employee's memory — their rows, vectors and the Redis list — and
+/// writes a receipt to the audit trail in the same transaction: how they were chosen (the
+/// criterion's SHA-256, never the term itself), how many, and each one's id and content hash.
+#[tracing::instrument(skip_all, fields(client_id = %who.client_id, employee_id = %id))]
+pub async fn erase(
+    state: &AppState,
+    who: &ClientPrincipal,
+    id: &EmployeeId,
+    what: repo::Erase<'_>,
+) -> Result<crate::memory::ErasureReceipt, AppError> {
+    use crate::audit::server::service as audit;
+    use sha2::{Digest, Sha256};
+    let (by, criterion, single) = match &what {
+        repo::Erase::One(i) => ("interaction", *i, true),
+        repo::Erase::Mentioning(t) => ("mentioning", *t, false),
+        repo::Erase::Subject(s) => ("subject_id", *s, false),
+    };
+    let criterion_sha256 = hex::encode(Sha256::digest(criterion.as_bytes()));
+    let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+    ensure_exists(&mut tx, id).await?;
+    let erased = repo::erase(&mut tx, id, what).await?;
+    if single && erased.is_empty() {
+        return Err(AppError::not_found("exchange"));
+    }
+    audit::record(
+        &mut tx,
+        &who.actor(),
+        crate::audit::AuditAction::MemoryErase,
+        id.as_str(),
+        None,
+        Some(serde_json::json!({
+            "by": by,
+            "criterion_sha256": criterion_sha256,
+            "count": erased.len(),
+            "exchanges": erased
+                .iter()
+                .map(|(i, h)| serde_json::json!({"interaction_id": i, "content_sha256": h}))
+                .collect::<Vec<_>>(),
+        })),
+    )
+    .await?;
+    tx.commit().await?;
+    // The recent list may hold erased exchanges: drop it; the next read rebuilds it from
+    // Postgres (and until Redis answers, reads come from Postgres anyway).
+    if !recent::purge(&state.cache, &who.client_id, id).await {
+        tracing::warn!("exchanges erased; the recent list in Redis could not be dropped now");
+    }
+    Ok(crate::memory::ErasureReceipt {
+        erased: erased.len(),
+        interaction_ids: erased.into_iter().map(|(i, _)| i).collect(),
+    })
+}
