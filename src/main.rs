@@ -33,6 +33,11 @@ async fn serve() -> anyhow::Result<()> {
         );
     }
     let state = startup::build_state(pool, settings, conf.leptos_options)?;
+    // Retention purges run for the life of the process (tests run sweeps themselves).
+    workforce::memory::server::retention::start(
+        state.clone(),
+        std::time::Duration::from_secs(state.settings.file.memory.retention_sweep_seconds.max(1)),
+    );
     let addr = state.leptos_options.site_addr;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("listening on http://{addr}");

@@ -38,6 +38,8 @@ pub enum AuditAction {
     EmployeeDelete,
     #[serde(rename = "memory.erase")]
     MemoryErase,
+    #[serde(rename = "memory.retention_purge")]
+    MemoryRetentionPurge,
 }
 
 impl AuditAction {
@@ -54,6 +56,7 @@ impl AuditAction {
         AuditAction::EmployeeArchive,
         AuditAction::EmployeeDelete,
         AuditAction::MemoryErase,
+        AuditAction::MemoryRetentionPurge,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -70,6 +73,7 @@ impl AuditAction {
             AuditAction::EmployeeArchive => "employee.archive",
             AuditAction::EmployeeDelete => "employee.delete",
             AuditAction::MemoryErase => "memory.erase",
+            AuditAction::MemoryRetentionPurge => "memory.retention_purge",
         }
     }
 
@@ -82,7 +86,8 @@ impl AuditAction {
         match self {
             AuditAction::ClientOnboard
             | AuditAction::ClientSuspend
-            | AuditAction::ClientReactivate => "client",
+            | AuditAction::ClientReactivate
+            | AuditAction::MemoryRetentionPurge => "client",
             AuditAction::ApiKeyCreate | AuditAction::ApiKeyRevoke => "api_key",
             _ => "employee",
         }
@@ -94,6 +99,8 @@ impl AuditAction {
 pub enum Actor {
     Operator,
     ApiKey(KeyId),
+    /// The platform itself, on a schedule (retention).
+    System,
 }
 
 impl fmt::Display for Actor {
@@ -102,6 +109,7 @@ impl fmt::Display for Actor {
         match self {
             Actor::Operator => f.write_str("operator"),
             Actor::ApiKey(id) => write!(f, "api_key:{id}"),
+            Actor::System => f.write_str("system"),
         }
     }
 }

@@ -47,6 +47,8 @@ impl OnboardForm {
             allowed_models: (!models.is_empty()).then_some(models),
             security_level,
             compliance_requirements: Some(split_list(&self.compliance_requirements)),
+            // The form does not offer it yet (the operator console is the next issue's).
+            retention_days: None,
         })
     }
 }

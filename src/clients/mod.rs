@@ -23,6 +23,10 @@ pub struct ClientConfiguration {
     pub allowed_models: Vec<String>,
     pub security_level: SecurityLevel,
     pub compliance_requirements: Vec<String>,
+    /// Exchanges older than this many days are purged (on a schedule, audited); `None` keeps
+    /// them.
+    #[serde(default)]
+    pub retention_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,6 +57,8 @@ pub struct ClientInfo {
     pub security_level: Option<SecurityLevel>,
     #[serde(default)]
     pub compliance_requirements: Option<Vec<String>>,
+    #[serde(default)]
+    pub retention_days: Option<u32>,
 }
 
 /// The answer to onboarding: the client and its first API key, shown only this once.

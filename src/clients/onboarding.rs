@@ -71,11 +71,20 @@ pub fn client_configuration(
         None => Vec::new(),
         Some(list) => v.slug_list("compliance_requirements", list, MAX_COMPLIANCE),
     };
+    if let Some(days) = info.retention_days {
+        if !(1..=36_500).contains(&days) {
+            v.error(
+                "retention_days",
+                "must be from 1 to 36500 days (or left out to keep everything)",
+            );
+        }
+    }
     let configuration = ClientConfiguration {
         max_employees,
         allowed_models,
         security_level: info.security_level.unwrap_or(SecurityLevel::Standard),
         compliance_requirements,
+        retention_days: info.retention_days,
     };
     v.finish((name, industry, tier_name, configuration))
 }

@@ -107,6 +107,8 @@ pub struct Memory {
     pub recall_timeout_ms: u64,
     /// How often the sweeper looks for exchanges the indexer dropped or failed on.
     pub sweep_seconds: u64,
+    /// How often exchanges past their client's `retention_days` are purged.
+    pub retention_sweep_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

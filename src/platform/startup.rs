@@ -87,7 +87,7 @@ pub fn build_state(
     crate::accounts::server::keys::listen(cache.clone(), Arc::downgrade(&keys));
     let secrets = Arc::new(ServerKeys::derive(&settings.secret_key));
     let limiter = Arc::new(Limiter::new(&settings.file.limits.rate_limit_namespace));
-    Ok(AppState {
+    let state = AppState {
         pool,
         cache,
         employees,
@@ -98,7 +98,8 @@ pub fn build_state(
         router: Arc::new(router),
         memory,
         leptos_options,
-    })
+    };
+    Ok(state)
 }
 
 async fn server_fn_handler(State(state): State<AppState>, req: Request<Body>) -> impl IntoResponse {

@@ -36,6 +36,7 @@ fn client(name: &str) -> Client {
             allowed_models: vec!["gpt-4o-mini".into()],
             security_level: SecurityLevel::Standard,
             compliance_requirements: vec![],
+            retention_days: None,
         },
         status: ClientStatus::Active,
         created_at: now,

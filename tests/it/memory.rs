@@ -444,3 +444,81 @@ async fn erased_exchanges_leave_rows_vectors_and_redis_and_the_audit_keeps_only_
     }
     db.close().await.ok();
 }
+
+#[sqlx::test]
+async fn exchanges_past_the_clients_retention_are_purged_on_schedule_with_a_receipt(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let (app, _stub) = spawn_app_with_stub(owner.clone()).await;
+    let (client, key) = app
+        .onboard(
+            json!({"name": "Brief", "tier": "professional", "retention_days": 30,
+                        "allowed_models": ["gpt-4o-mini"]}),
+        )
+        .await;
+    let (keeper, keeper_key, keeper_emp) = employee(&app, "gpt-4o-mini", json!([])).await;
+    let mut req = requirements("clerk");
+    req["model_preferences"] = json!({"primary_model": "gpt-4o-mini"});
+    let emp = app.hire(&client, &key, req).await;
+    for m in ["an old question", "a new question"] {
+        assert_eq!(app.interact(&client, &key, &emp, m).await.status, 200);
+    }
+    assert_eq!(
+        app.interact(&keeper, &keeper_key, &keeper_emp, "an old question")
+            .await
+            .status,
+        200
+    );
+    // Both clients' first exchanges are 40 days old.
+    let mut db = sqlx::PgConnection::connect_with(&owner)
+        .await
+        .expect("owner");
+    sqlx::query("UPDATE employee_interactions SET timestamp = now() - interval '40 days' WHERE message = 'an old question'")
+        .execute(&mut db)
+        .await
+        .expect("backdate");
+    db.close().await.ok();
+    // The schedule (every second here) purges what is past 30 days, for the client that asked.
+    workforce::memory::server::retention::start(app.state.clone(), Duration::from_secs(1));
+    eventually(Duration::from_secs(10), || async {
+        memory_contents(&app.memory(&client, &key, &emp, "limit=10").await) == ["a new question"]
+    })
+    .await;
+    assert_eq!(
+        memory_contents(
+            &app.memory(&keeper, &keeper_key, &keeper_emp, "limit=10")
+                .await
+        ),
+        ["an old question"],
+        "a client without retention keeps everything"
+    );
+    let export = app
+        .http
+        .get(app.url(&format!("/api/v1/employees/clients/{client}/audit/export")))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("export")
+        .text()
+        .await
+        .expect("text");
+    let receipt: serde_json::Value = export
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("line"))
+        .find(|e| e["action"] == "memory.retention_purge")
+        .expect("a receipt");
+    assert_eq!(receipt["actor"], "system");
+    assert_eq!(receipt["after"]["count"], 1);
+    assert!(!export.contains("an old question"));
+    let r = app
+        .send(
+            "POST",
+            "/api/v1/employees/clients",
+            Some(ADMIN_TOKEN),
+            Some(json!({"name": "Zero", "tier": "starter", "retention_days": 0})),
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body["error"]["fields"]["retention_days"].is_string());
+}

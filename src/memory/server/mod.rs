@@ -6,5 +6,6 @@ pub mod jobs;
 pub mod recent;
 pub mod repo;
 pub mod rest;
+pub mod retention;
 pub mod service;
 pub mod sweeper;

@@ -448,3 +448,26 @@ pub async fn erase(
         .map(|r| (r.interaction_id, r.digest))
         .collect())
 }
+
+/// Deletes the client's exchanges older than `days` days (their vectors go with them); returns
+/// each one's employee, id and content hash.
+pub async fn purge_older_than(
+    tx: &mut TenantTx,
+    days: i32,
+) -> Result<Vec<(String, String, String)>, sqlx::Error> {
+    let client = tx.client().clone();
+    let rows = sqlx::query!(
+        r#"DELETE FROM employee_interactions
+           WHERE client_id = $1 AND timestamp < now() - make_interval(days => $2)
+           RETURNING employee_id, interaction_id,
+                     encode(sha256(convert_to(message || E'\n' || response, 'UTF8')), 'hex') AS "digest!""#,
+        client.as_str(),
+        days,
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.employee_id, r.interaction_id, r.digest))
+        .collect())
+}
