@@ -301,7 +301,10 @@ async fn no_attempt_with_wrong_credentials_succeeds_or_changes_anything(
 
     // Server functions: those that need a signed-in client or operator refuse a caller without
     // one; every one that changes state refuses a cross-site form post from a signed-in browser.
+    // Open to anyone: the session check, signing in and out, and the tier catalogue (the
+    // platform's, no client's data; the onboarding form loads it before the operator signs in).
     let public = [
+        <workforce::clients::fns::Tiers as ServerFn>::PATH,
         <workforce::accounts::fns::CurrentSession as ServerFn>::PATH,
         <workforce::accounts::fns::SignOut as ServerFn>::PATH,
         <workforce::accounts::fns::OperatorSignIn as ServerFn>::PATH,
