@@ -7,18 +7,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection};
 
 async fn export(app: &TestApp, client: &str, key: &str) -> Vec<Value> {
-    let res = app
-        .http
-        .get(app.url(&format!("/api/v1/employees/clients/{client}/audit/export")))
-        .bearer_auth(key)
-        .send()
+    app.audit_export(client, key)
         .await
-        .expect("export");
-    assert_eq!(res.status(), 200);
-    assert_eq!(res.headers()["content-type"], "application/x-ndjson");
-    res.text()
-        .await
-        .expect("body")
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect()

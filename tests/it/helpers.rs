@@ -368,6 +368,23 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// The client's audit trail as exported (`GET …/audit/export`): the JSON Lines text, after
+    /// checking its status and content type.
+    pub async fn audit_export(&self, client: &str, key: &str) -> String {
+        let res = self
+            .http
+            .get(self.url(&format!("/api/v1/employees/clients/{client}/audit/export")))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("export");
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["content-type"], "application/x-ndjson");
+        res.text().await.expect("body")
+    }
+}
+
 /// The `content` (what was said) of each entry of a memory response, in its order.
 pub fn memory_contents(r: &Response) -> Vec<String> {
     r.body["memory"]

@@ -421,16 +421,7 @@ async fn erased_exchanges_leave_rows_vectors_and_redis_and_the_audit_keeps_only_
     assert_eq!(vectors_of(&mut db, &emp).await, 1, "their vectors are gone");
 
     // The trail has a receipt for each erasure, and none of what was said.
-    let export = app
-        .http
-        .get(app.url(&format!("/api/v1/employees/clients/{client}/audit/export")))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .expect("export")
-        .text()
-        .await
-        .expect("text");
+    let export = app.audit_export(&client, &key).await;
     let receipts: Vec<serde_json::Value> = export
         .lines()
         .map(|l| serde_json::from_str(l).expect("line"))
@@ -493,16 +484,7 @@ async fn exchanges_past_the_clients_retention_are_purged_on_schedule_with_a_rece
         ["an old question"],
         "a client without retention keeps everything"
     );
-    let export = app
-        .http
-        .get(app.url(&format!("/api/v1/employees/clients/{client}/audit/export")))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .expect("export")
-        .text()
-        .await
-        .expect("text");
+    let export = app.audit_export(&client, &key).await;
     let receipt: serde_json::Value = export
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("line"))
