@@ -33,6 +33,14 @@ async fn serve() -> anyhow::Result<()> {
         );
     }
     let state = startup::build_state(pool, settings, conf.leptos_options)?;
+    // The first operator account, while there is none.
+    workforce::accounts::server::people::ensure_operator(
+        &state,
+        std::env::var("WORKFORCE_ADMIN_EMAIL").ok().as_deref(),
+        std::env::var("WORKFORCE_ADMIN_PASSWORD").ok().as_deref(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("creating the first operator: {e}"))?;
     // Retention purges run for the life of the process (tests run sweeps themselves).
     workforce::memory::server::retention::start(
         state.clone(),

@@ -5,7 +5,7 @@
 #[cfg(feature = "ssr")]
 pub mod server;
 
-use crate::core::KeyId;
+use crate::core::{KeyId, UserId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -40,6 +40,20 @@ pub enum AuditAction {
     MemoryErase,
     #[serde(rename = "memory.retention_purge")]
     MemoryRetentionPurge,
+    #[serde(rename = "session.sign_in")]
+    SessionSignIn,
+    #[serde(rename = "session.sign_in_failed")]
+    SessionSignInFailed,
+    #[serde(rename = "session.sign_out")]
+    SessionSignOut,
+    #[serde(rename = "invite.create")]
+    InviteCreate,
+    #[serde(rename = "invite.accept")]
+    InviteAccept,
+    #[serde(rename = "member.update")]
+    MemberUpdate,
+    #[serde(rename = "member.remove")]
+    MemberRemove,
 }
 
 impl AuditAction {
@@ -57,6 +71,13 @@ impl AuditAction {
         AuditAction::EmployeeDelete,
         AuditAction::MemoryErase,
         AuditAction::MemoryRetentionPurge,
+        AuditAction::SessionSignIn,
+        AuditAction::SessionSignInFailed,
+        AuditAction::SessionSignOut,
+        AuditAction::InviteCreate,
+        AuditAction::InviteAccept,
+        AuditAction::MemberUpdate,
+        AuditAction::MemberRemove,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -74,6 +95,13 @@ impl AuditAction {
             AuditAction::EmployeeDelete => "employee.delete",
             AuditAction::MemoryErase => "memory.erase",
             AuditAction::MemoryRetentionPurge => "memory.retention_purge",
+            AuditAction::SessionSignIn => "session.sign_in",
+            AuditAction::SessionSignInFailed => "session.sign_in_failed",
+            AuditAction::SessionSignOut => "session.sign_out",
+            AuditAction::InviteCreate => "invite.create",
+            AuditAction::InviteAccept => "invite.accept",
+            AuditAction::MemberUpdate => "member.update",
+            AuditAction::MemberRemove => "member.remove",
         }
     }
 
@@ -89,6 +117,13 @@ impl AuditAction {
             | AuditAction::ClientReactivate
             | AuditAction::MemoryRetentionPurge => "client",
             AuditAction::ApiKeyCreate | AuditAction::ApiKeyRevoke => "api_key",
+            AuditAction::SessionSignIn
+            | AuditAction::SessionSignInFailed
+            | AuditAction::SessionSignOut
+            | AuditAction::InviteAccept
+            | AuditAction::MemberUpdate
+            | AuditAction::MemberRemove => "person",
+            AuditAction::InviteCreate => "invite",
             _ => "employee",
         }
     }
@@ -99,6 +134,8 @@ impl AuditAction {
 pub enum Actor {
     Operator,
     ApiKey(KeyId),
+    /// A person, by their account id.
+    Person(UserId),
     /// The platform itself, on a schedule (retention).
     System,
 }
@@ -109,6 +146,7 @@ impl fmt::Display for Actor {
         match self {
             Actor::Operator => f.write_str("operator"),
             Actor::ApiKey(id) => write!(f, "api_key:{id}"),
+            Actor::Person(id) => write!(f, "person:{id}"),
             Actor::System => f.write_str("system"),
         }
     }

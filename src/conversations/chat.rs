@@ -167,8 +167,10 @@ pub async fn stream_message(
     message: String,
 ) -> Result<leptos::server_fn::codec::TextStream<AppError>, AppError> {
     let result = async {
-        let (state, who) = crate::accounts::server::principal::client_in_context()?;
-        let id = crate::accounts::server::principal::employee_id(&who, &id)?;
+        let (state, who, id) = crate::accounts::server::principal::employee_in_context(
+            crate::accounts::Scope::Interact,
+            &id,
+        )?;
         let req = InteractionRequest {
             message,
             context: None,

@@ -80,6 +80,27 @@ impl KeyId {
     }
 }
 
+/// A person's account: `usr_` and 24 lowercase hex digits. Not a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct UserId(String);
+
+impl UserId {
+    pub fn parse(s: &str) -> Option<Self> {
+        let rest = s.strip_prefix("usr_")?;
+        is_lower_hex(rest, RANDOM_HEX).then(|| UserId(s.to_owned()))
+    }
+
+    #[cfg(feature = "ssr")]
+    pub fn generate() -> Self {
+        UserId(format!("usr_{}", random_hex()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// One stored exchange (a turn). New ones are UUIDs; an id read back from the store is taken
 /// as it is stored.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -140,6 +161,7 @@ macro_rules! string_conversions {
 string_conversions!(ClientId, "client");
 string_conversions!(EmployeeId, "employee");
 string_conversions!(KeyId, "API key");
+string_conversions!(UserId, "user");
 
 #[cfg(test)]
 mod tests {

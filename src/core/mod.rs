@@ -7,7 +7,7 @@ pub mod ids;
 pub mod validate;
 
 pub use error::{AppError, FieldErrors};
-pub use ids::{ClientId, EmployeeId, InteractionId, KeyId};
+pub use ids::{ClientId, EmployeeId, InteractionId, KeyId, UserId};
 pub use validate::{nul_path, nul_path_in};
 
 /// An enum that travels as a lowercase string (JSON, SQL, forms), with `parse`, `as_str`,

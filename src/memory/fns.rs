@@ -7,8 +7,10 @@ use leptos::prelude::*;
 #[server(prefix = "/rpc")]
 pub async fn recent_memory(id: String) -> Result<Vec<MemoryItem>, AppError> {
     let result = async {
-        let (state, who) = crate::accounts::server::principal::client_in_context()?;
-        let id = crate::accounts::server::principal::employee_id(&who, &id)?;
+        let (state, who, id) = crate::accounts::server::principal::employee_in_context(
+            crate::accounts::Scope::MemoryRead,
+            &id,
+        )?;
         crate::memory::server::service::recent_memory(&state, &who, &id, 50).await
     }
     .await;

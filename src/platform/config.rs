@@ -30,6 +30,32 @@ pub struct Limits {
     pub rate_limit_namespace: String,
 }
 
+/// People's sessions and invites.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Accounts {
+    /// A session unused this long ends.
+    pub session_idle_minutes: u64,
+    /// A session ends this long after sign-in, used or not.
+    pub session_absolute_hours: u64,
+    /// How long an instance trusts a session it resolved (Redis); a sign-out, a removal or a
+    /// suspension deletes the entry at once.
+    pub session_cache_seconds: u64,
+    /// How long an invite link stays valid.
+    pub invite_hours: u64,
+}
+
+impl Default for Accounts {
+    fn default() -> Self {
+        Accounts {
+            session_idle_minutes: 8 * 60,
+            session_absolute_hours: 7 * 24,
+            session_cache_seconds: 30,
+            invite_hours: 72,
+        }
+    }
+}
+
 /// How the HTTP server guards its connections: slow or half-sent requests and floods of
 /// connections must not starve everyone else.
 #[derive(Debug, Clone, Deserialize)]
@@ -114,6 +140,8 @@ pub struct Memory {
 #[derive(Debug, Clone, Deserialize)]
 pub struct FileSettings {
     pub limits: Limits,
+    #[serde(default)]
+    pub accounts: Accounts,
     pub server: Server,
     pub models: Models,
     pub local: Local,

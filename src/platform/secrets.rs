@@ -7,6 +7,8 @@
 //!   a stolen table alone cannot even be checked against guesses.
 //! - What the server writes to Redis and reads back (each recent-list entry) carries a tag, so an
 //!   entry planted or altered by anyone without the secret is never served.
+//! - Session cookies and invite tokens are stored only as keyed digests of their own kind, so the
+//!   sessions table alone signs nobody in.
 
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
@@ -21,6 +23,7 @@ pub const API_KEY_DIGEST_PREFIX: &str = "hmac-sha256:";
 pub struct ServerKeys {
     api_keys: [u8; 32],
     cache: [u8; 32],
+    tokens: [u8; 32],
 }
 
 impl std::fmt::Debug for ServerKeys {
@@ -45,6 +48,7 @@ impl ServerKeys {
         ServerKeys {
             api_keys: mac(s, &[b"workforce api keys v1"]),
             cache: mac(s, &[b"workforce cache tags v1"]),
+            tokens: mac(s, &[b"workforce session and invite tokens v1"]),
         }
     }
 
@@ -68,6 +72,12 @@ impl ServerKeys {
             return false;
         }
         bool::from(a.ct_eq(b))
+    }
+
+    /// The stored form of a bearer token of `kind` (`session`, `invite`): its keyed digest, hex.
+    /// Looked up by equality in the database, so only the holder of the token finds the row.
+    pub fn token_digest(&self, kind: &str, token: &str) -> String {
+        hex::encode(mac(&self.tokens, &[kind.as_bytes(), token.as_bytes()]))
     }
 
     /// A tag over `parts` for something stored in Redis (16 bytes, hex).

@@ -9,7 +9,7 @@
 //! `api_key_cache_seconds`.
 
 use super::repo;
-use crate::accounts::{ApiKeyInfo, ClientPrincipal, CreatedApiKey, NewApiKey, Scope};
+use crate::accounts::{ApiKeyInfo, ClientPrincipal, CreatedApiKey, Credential, NewApiKey, Scope};
 use crate::audit::server::service as audit;
 use crate::audit::{Actor, AuditAction};
 use crate::core::{AppError, ClientId, EmployeeId, KeyId};
@@ -40,9 +40,9 @@ static SLOW_HASHES: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(SLOW_H
 
 /// Runs `verify` (an argon2id verification) on a blocking thread once one of the process's
 /// `SLOW_HASH_SLOTS` is free; 503 when none frees up within `SLOW_HASH_WAIT`.
-pub async fn verify_slow_hash(
-    verify: impl FnOnce() -> bool + Send + 'static,
-) -> Result<bool, AppError> {
+pub async fn verify_slow_hash<T: Send + 'static>(
+    verify: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AppError> {
     let permit = tokio::time::timeout(SLOW_HASH_WAIT, SLOW_HASHES.acquire())
         .await
         .ok()
@@ -117,7 +117,9 @@ impl KeyCache {
             return;
         };
         match message.split_once(' ') {
-            Some(("key", id)) => map.retain(|_, (p, _)| p.key_id.as_str() != id),
+            Some(("key", id)) => map.retain(
+                |_, (p, _)| !matches!(&p.credential, Credential::Key(k) if k.as_str() == id),
+            ),
             Some(("client", id)) => map.retain(|_, (p, _)| p.client_id.as_str() != id),
             _ => map.clear(),
         }
@@ -248,18 +250,18 @@ pub async fn authenticate_client(
     let employee = record.employee_id.as_deref().and_then(EmployeeId::parse);
     let principal = ClientPrincipal {
         client_id,
-        key_id,
+        credential: Credential::Key(key_id.clone()),
         tier: record.client_tier,
         scopes,
-        employee,
+        employees: employee.map(|e| vec![e]),
     };
     cache.put(digest, principal.clone());
     // Its last use, noted when it is verified afresh (so at most once per cache lifetime).
-    let (pool, who) = (pool.clone(), principal.clone());
+    let (pool, client) = (pool.clone(), principal.client_id.clone());
     tokio::spawn(async move {
         let touched = async {
-            let mut tx = TenantTx::begin(&pool, &who.client_id).await?;
-            repo::touch_api_key(&mut tx, &who.key_id).await?;
+            let mut tx = TenantTx::begin(&pool, &client).await?;
+            repo::touch_api_key(&mut tx, &key_id).await?;
             tx.commit().await
         };
         if let Err(e) = touched.await {

@@ -2,8 +2,10 @@
 //! request, and the extractors handlers use.
 
 pub mod keys;
+pub mod people;
 pub mod policy;
 pub mod principal;
 pub mod repo;
 pub mod rest;
+pub mod sessions;
 pub mod throttle;

@@ -4,8 +4,9 @@
 //! functions through [`from_context`]; nobody parses a key or a path client by hand.
 
 use super::keys::{authenticate_client, authenticate_operator};
+use super::sessions::{self, SessionPerson};
 use super::throttle;
-use crate::accounts::{CLIENT_COOKIE, OPERATOR_COOKIE};
+use crate::accounts::{Credential, Role, CLIENT_COOKIE, OPERATOR_COOKIE, SESSION_COOKIE};
 use crate::core::{AppError, EmployeeId};
 use crate::platform::AppState;
 use axum::extract::{FromRequestParts, MatchedPath, Path, Request, State};
@@ -23,6 +24,7 @@ pub use crate::accounts::ClientPrincipal;
 pub struct Principal {
     operator: Option<Result<(), AppError>>,
     client: Option<Result<ClientPrincipal, AppError>>,
+    person: Option<SessionPerson>,
 }
 
 impl Principal {
@@ -42,6 +44,11 @@ impl Principal {
                 "missing API key (sign in with your client API key, or send Authorization: Bearer …)",
             ))
         })
+    }
+
+    /// The person whose session the request carries, when it carries a live one.
+    pub fn person(&self) -> Option<&SessionPerson> {
+        self.person.as_ref()
     }
 
     pub fn is_operator(&self) -> bool {
@@ -98,20 +105,62 @@ pub async fn resolve_headers(state: &AppState, headers: &http::HeaderMap) -> Pri
                     "missing or invalid operator token",
                 ))),
                 client: Some(check_client(state, token).await),
+                person: None,
             }
         } else {
             Principal {
                 operator: Some(check_operator(state, token)),
                 client: Some(Err(AppError::unauthorized("missing or invalid API key"))),
+                person: None,
             }
         };
     }
-    let operator = cookie(headers, OPERATOR_COOKIE).map(|t| check_operator(state, t));
-    let client = match cookie(headers, CLIENT_COOKIE) {
+    let mut operator = cookie(headers, OPERATOR_COOKIE).map(|t| check_operator(state, t));
+    let mut client = match cookie(headers, CLIENT_COOKIE) {
         Some(key) => Some(check_client(state, key).await),
         None => None,
     };
-    Principal { operator, client }
+    // A person's session stands for them: the operator, or one client's owner, admin or member.
+    // A session that has ended is no credential at all (the browser is simply signed out).
+    let person = match cookie(headers, SESSION_COOKIE) {
+        Some(token) => match sessions::resolve(state, token).await {
+            Ok(p) => p,
+            Err(e) => {
+                client = Some(Err(e));
+                None
+            }
+        },
+        None => None,
+    };
+    if let Some(p) = &person {
+        match (&p.client_id, p.role) {
+            (None, Role::Operator) => operator = Some(Ok(())),
+            (Some(client_id), role) => {
+                client = Some(if p.client_active {
+                    Ok(ClientPrincipal {
+                        client_id: client_id.clone(),
+                        credential: Credential::Person {
+                            id: p.user_id.clone(),
+                            role,
+                        },
+                        tier: p.tier.clone(),
+                        scopes: role.scopes(),
+                        employees: (role == Role::Member).then(|| p.employee_ids.clone()),
+                    })
+                } else {
+                    Err(AppError::Forbidden {
+                        message: "this client is suspended".into(),
+                    })
+                });
+            }
+            _ => {}
+        }
+    }
+    Principal {
+        operator,
+        client,
+        person,
+    }
 }
 
 /// Middleware: resolves the principal once and keeps it in the request's extensions; the
@@ -125,7 +174,8 @@ pub async fn resolve(State(state): State<AppState>, mut req: Request, next: Next
     let ip = throttle::client_ip(req.extensions());
     let carries_credentials = bearer(req.headers()).is_some()
         || cookie(req.headers(), OPERATOR_COOKIE).is_some()
-        || cookie(req.headers(), CLIENT_COOKIE).is_some();
+        || cookie(req.headers(), CLIENT_COOKIE).is_some()
+        || cookie(req.headers(), SESSION_COOKIE).is_some();
     if carries_credentials {
         if let Err(e) = throttle::before_attempt(&state, &ip, None).await {
             return e.into_response();
@@ -171,6 +221,33 @@ pub fn client_in_context() -> Result<(AppState, ClientPrincipal), AppError> {
     who.authorize(crate::accounts::Scope::Admin, None)
         .map_err(|message| AppError::Forbidden { message })?;
     Ok((state, who))
+}
+
+/// For a server function listing what `scope` reads: the state and the signed-in caller, who
+/// may be limited to some employees (the listing then shows those alone).
+pub fn listing_in_context(
+    scope: crate::accounts::Scope,
+) -> Result<(AppState, ClientPrincipal), AppError> {
+    let state = crate::platform::fns::state()?;
+    let who = from_context().client()?;
+    who.authorize_scope(scope)
+        .map_err(|message| AppError::Forbidden { message })?;
+    Ok((state, who))
+}
+
+/// For a server function about one employee: the state, the signed-in caller, and the employee
+/// (`raw`, one of the caller's client's), once the policy allows `scope` on it. Members reach
+/// the employees given to them this way.
+pub fn employee_in_context(
+    scope: crate::accounts::Scope,
+    raw: &str,
+) -> Result<(AppState, ClientPrincipal, EmployeeId), AppError> {
+    let state = crate::platform::fns::state()?;
+    let who = from_context().client()?;
+    let id = employee_id(&who, raw)?;
+    who.authorize(scope, Some(&id))
+        .map_err(|message| AppError::Forbidden { message })?;
+    Ok((state, who, id))
 }
 
 /// For a server function: the state, once the operator is signed in.
@@ -233,8 +310,15 @@ fn authorize(
         .get::<MatchedPath>()
         .map_or(parts.uri.path(), MatchedPath::as_str);
     let scope = super::policy::required_scope(&parts.method, route);
-    who.authorize(scope, employee)
-        .map_err(|message| AppError::Forbidden { message })
+    // The list of employees: a caller limited to some sees those alone (the list is filtered).
+    let listing = parts.method == http::Method::GET
+        && route.strip_prefix("/api/v1") == Some(crate::platform::http::EMPLOYEES);
+    if listing && employee.is_none() {
+        who.authorize_scope(scope)
+    } else {
+        who.authorize(scope, employee)
+    }
+    .map_err(|message| AppError::Forbidden { message })
 }
 
 /// Extractor: a client acting on its own `/clients/{client_id}` path, with the scope the route

@@ -103,7 +103,7 @@ pub async fn rate_limit(state: &AppState, who: &ClientPrincipal) -> Result<(), A
         return Ok(());
     };
     let client_key = format!("client:{}", who.client_id.as_str());
-    let key_key = format!("key:{}", who.key_id.as_str());
+    let key_key = who.credential_bucket();
     let buckets = [
         (
             client_key.as_str(),

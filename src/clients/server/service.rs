@@ -113,5 +113,6 @@ pub async fn set_active(state: &AppState, raw_id: &str, active: bool) -> Result<
     }
     tx.commit().await?;
     crate::accounts::server::keys::broadcast_invalidation(state, &format!("client {id}")).await;
+    crate::accounts::server::sessions::forget_client(state, &id).await?;
     Ok(after)
 }
