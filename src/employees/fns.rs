@@ -5,8 +5,11 @@ use leptos::prelude::*;
 
 #[server(prefix = "/rpc")]
 pub async fn list_employees() -> Result<Vec<Employee>, AppError> {
-    let (state, who) = crate::accounts::server::principal::client_in_context()
-        .or_else(crate::platform::fns::fail)?;
+    // A member (or a key bound to an employee) lists the employees given to them.
+    let (state, who) = crate::accounts::server::principal::listing_in_context(
+        crate::accounts::Scope::EmployeesRead,
+    )
+    .or_else(crate::platform::fns::fail)?;
     crate::employees::server::service::list_employees(&state, &who, None)
         .await
         .or_else(crate::platform::fns::fail)
@@ -32,8 +35,10 @@ pub async fn create_employee(req: EmployeeRequirements) -> Result<Employee, AppE
 #[server(prefix = "/rpc")]
 pub async fn get_employee(id: String) -> Result<Employee, AppError> {
     let result = async {
-        let (state, who) = crate::accounts::server::principal::client_in_context()?;
-        let id = crate::accounts::server::principal::employee_id(&who, &id)?;
+        let (state, who, id) = crate::accounts::server::principal::employee_in_context(
+            crate::accounts::Scope::EmployeesRead,
+            &id,
+        )?;
         crate::employees::server::service::get_employee(&state, &who, &id).await
     }
     .await;

@@ -205,7 +205,13 @@ pub fn DashboardPage() -> impl IntoView {
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                let client = session.await.ok().and_then(|s| s.client);
+                let session = session.await.ok();
+                // Members chat with the employees given to them; they make none.
+                let member = session
+                    .as_ref()
+                    .and_then(|s| s.person.as_ref())
+                    .is_some_and(|p| p.role == crate::accounts::Role::Member);
+                let client = session.and_then(|s| s.client);
                 let Some(client) = client else {
                     return view! {
                         <div class=CARD>
@@ -223,7 +229,9 @@ pub fn DashboardPage() -> impl IntoView {
                                 {format!("{} tier · up to {} employees · models: {}", client.tier, client.configuration.max_employees, client.configuration.allowed_models.join(", "))}
                             </p>
                         </div>
-                        <A href="/employees/new" attr:class=format!("{BUTTON} shrink-0 whitespace-nowrap")>"New employee"</A>
+                        <Show when=move || !member>
+                            <A href="/employees/new" attr:class=format!("{BUTTON} shrink-0 whitespace-nowrap")>"New employee"</A>
+                        </Show>
                     </div>
                     {match list {
                         Ok(list) if list.is_empty() => view! { <p class="text-slate-500">"No employees yet."</p> }.into_any(),

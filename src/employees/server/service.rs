@@ -71,8 +71,12 @@ pub async fn list_employees(
     status: Option<EmployeeStatus>,
 ) -> Result<Vec<Employee>, AppError> {
     let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
-    let list = repo::list_employees(&mut tx, status).await?;
+    let mut list = repo::list_employees(&mut tx, status).await?;
     tx.commit().await?;
+    // A caller limited to some employees (a member, a bound key) sees those alone.
+    if let Some(allowed) = &who.employees {
+        list.retain(|e| allowed.contains(&e.id));
+    }
     Ok(list)
 }
 
