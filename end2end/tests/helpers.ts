@@ -6,7 +6,8 @@ export async function hydrated(page: Page) {
 }
 
 // Signs in as the operator, onboards a client and continues as that client (on the dashboard).
-export async function onboardAndSignIn(page: Page, clientName: string) {
+// Returns the client's API key (shown once on onboarding).
+export async function onboardAndSignIn(page: Page, clientName: string): Promise<string> {
   const adminToken = process.env.WORKFORCE_ADMIN_TOKEN;
   expect(adminToken, "WORKFORCE_ADMIN_TOKEN must be set for the browser tests").toBeTruthy();
   await page.goto("/operator");
@@ -20,10 +21,12 @@ export async function onboardAndSignIn(page: Page, clientName: string) {
   await page.getByRole("button", { name: "Onboard client" }).click();
   await expect(page.getByTestId("onboarded")).toContainText(clientName);
   await expect(page.getByTestId("api-key")).toHaveText(/^wfk_[0-9a-f]{16}_[0-9a-f]{48}$/);
+  const apiKey = (await page.getByTestId("api-key").textContent())!;
   await page.getByRole("button", { name: "Continue as this client" }).click();
   await expect(page).toHaveURL(/\/dashboard$/);
   await expect(page.getByRole("heading", { name: clientName })).toBeVisible();
   await hydrated(page);
+  return apiKey;
 }
 
 // From the dashboard: creates an employee through the form and lands on its page.

@@ -56,6 +56,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=home::HomePage />
                     <Route path=path!("/operator") view=crate::clients::pages::OperatorPage />
                     <Route path=path!("/signin") view=crate::accounts::pages::SignInPage />
+                    <Route path=path!("/invite") view=crate::accounts::pages::InvitePage />
                     <Route path=path!("/dashboard") view=crate::employees::pages::DashboardPage />
                     <Route path=path!("/employees/new") view=crate::employees::pages::NewEmployeePage />
                     <Route path=path!("/employees/:id") view=crate::employees::pages::EmployeePage />
