@@ -2,7 +2,8 @@
 //! and every server function (listed by the server-function registry the router is built from)
 //! is tried with credentials that must not work: none, a malformed key, another client's key,
 //! another client's ids, a key without the scope, a key bound to another employee, a revoked
-//! key, a suspended client's key, and a cross-site request with a signed-in browser's cookie.
+//! key, a suspended client's key, a member's session on routes or employees not theirs, and a
+//! cross-site request with a signed-in browser's cookie (a key's, a person's session).
 //! Each attempt must get the expected status, and the database must be exactly as it was.
 
 use crate::helpers::*;
@@ -12,10 +13,11 @@ use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, Row};
 use workforce::accounts::server::policy::required_scope;
-use workforce::accounts::{Scope, CLIENT_COOKIE};
+use workforce::accounts::server::rest::PUBLIC_ROUTES;
+use workforce::accounts::{Scope, CLIENT_COOKIE, SESSION_COOKIE};
 
-/// A digest of every table's rows (for api_keys, all but the time of last use, which verifying
-/// a real key updates).
+/// A digest of every table's rows (for api_keys, sessions and users, all but the times of last
+/// use, which a real key or session updates).
 async fn database_digest(db: &mut PgConnection) -> Vec<(String, String)> {
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
@@ -25,11 +27,11 @@ async fn database_digest(db: &mut PgConnection) -> Vec<(String, String)> {
     .expect("tables");
     let mut out = Vec::new();
     for t in tables {
-        let rows = if t == "api_keys" {
-            "(SELECT client_id, id, key_hash, label, scopes, employee_id, created_at, revoked_at FROM api_keys)"
-                .to_owned()
-        } else {
-            format!("\"{t}\"")
+        let rows = match t.as_str() {
+            "api_keys" => "(SELECT client_id, id, key_hash, label, scopes, employee_id, created_at, revoked_at FROM api_keys)".to_owned(),
+            "sessions" => "(SELECT id_digest, user_id, client_id, created_at, expires_at, revoked_at FROM sessions)".to_owned(),
+            "users" => "(SELECT id, client_id, email, password_hash, role, created_at FROM users)".to_owned(),
+            _ => format!("\"{t}\""),
         };
         let sql = format!(
             "SELECT coalesce(md5(string_agg(r::text, '|' ORDER BY r::text)), '') FROM {rows} r"
@@ -54,7 +56,11 @@ struct World {
     a_reader_id: String,
     a_widget: String,
     a_revoked: String,
+    /// A member's session, given `a_emp` alone; the member's id.
+    a_member: String,
+    a_member_id: String,
     b: String,
+    b_user_id: String,
     b_admin: String,
     b_emp: String,
     b_key_id: String,
@@ -138,6 +144,22 @@ async fn world(app: &TestApp) -> World {
         )
         .await;
     assert_eq!(r.status, 200);
+    let (a_member, a_member_id) = person(
+        app,
+        &a,
+        &a_admin,
+        json!({"role": "member", "employee_ids": [a_emp]}),
+        "member@alpha.example",
+    )
+    .await;
+    let (_, b_user_id) = person(
+        app,
+        &b,
+        &b_admin,
+        json!({"role": "owner"}),
+        "owner@beta.example",
+    )
+    .await;
     World {
         a,
         a_admin,
@@ -147,7 +169,10 @@ async fn world(app: &TestApp) -> World {
         a_reader_id,
         a_widget,
         a_revoked,
+        a_member,
+        a_member_id,
         b,
+        b_user_id,
         b_admin,
         b_emp,
         b_key_id,
@@ -157,19 +182,62 @@ async fn world(app: &TestApp) -> World {
     }
 }
 
-fn fill(template: &str, client: &str, employee: &str, key_id: &str) -> String {
+/// Invites a person to `client` as `invite` says and accepts: (their session, their id).
+async fn person(
+    app: &TestApp,
+    client: &str,
+    admin: &str,
+    invite: serde_json::Value,
+    email: &str,
+) -> (String, String) {
+    let r = app
+        .send(
+            "POST",
+            &format!("/api/v1/employees/clients/{client}/invites"),
+            Some(admin),
+            Some(invite),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let res = app
+        .http
+        .post(app.url("/api/v1/auth/invites/accept"))
+        .json(&json!({"token": r.body["token"], "email": email, "password": "a long enough password"}))
+        .send()
+        .await
+        .expect("accept");
+    assert_eq!(res.status(), 201);
+    let session = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix(&format!("{SESSION_COOKIE}=")))
+        .and_then(|c| c.split(';').next())
+        .expect("session cookie")
+        .to_owned();
+    let body: serde_json::Value = res.json().await.expect("person");
+    (session, body["id"].as_str().expect("id").to_owned())
+}
+
+/// A route's path with its parameters filled in (`ids`: client, employee, key, person).
+fn fill(template: &str, ids: [&str; 4]) -> String {
+    let [client, employee, key_id, user_id] = ids;
     template
         .replace("{client_id}", client)
         .replace("{employee_id}", employee)
         .replace("{key_id}", key_id)
+        .replace("{user_id}", user_id)
         .replace("{action}", "pause")
 }
 
 enum Credential<'a> {
     None,
     Bearer(&'a str),
-    /// A signed-in browser's cookie, on a request from another site.
-    CrossSiteCookie(&'a str),
+    /// A person's session cookie, from the site itself.
+    Session(&'a str),
+    /// A signed-in browser's cookie (name, value), on a request from another site.
+    CrossSiteCookie(&'a str, &'a str),
 }
 
 async fn attempt(app: &TestApp, method: &Method, path: &str, cred: Credential<'_>) -> u16 {
@@ -181,9 +249,10 @@ async fn attempt(app: &TestApp, method: &Method, path: &str, cred: Credential<'_
     match cred {
         Credential::None => {}
         Credential::Bearer(k) => req = req.bearer_auth(k),
-        Credential::CrossSiteCookie(k) => {
+        Credential::Session(s) => req = req.header("cookie", format!("{SESSION_COOKIE}={s}")),
+        Credential::CrossSiteCookie(name, value) => {
             req = req
-                .header("cookie", format!("{CLIENT_COOKIE}={k}"))
+                .header("cookie", format!("{name}={value}"))
                 .header("origin", "https://evil.example")
                 .header("sec-fetch-site", "cross-site");
         }
@@ -216,18 +285,45 @@ async fn no_attempt_with_wrong_credentials_succeeds_or_changes_anything(
         }
     };
     for (method, template) in &routes {
-        let own = fill(template, &w.a, &w.a_emp, &w.a_reader_id);
+        let own = fill(template, [&w.a, &w.a_emp, &w.a_reader_id, &w.a_member_id]);
         let label = |who: &str| format!("{method} {template} [{who}]");
+        // Signing in and accepting an invite are open to anyone; an empty form is refused.
+        let public = PUBLIC_ROUTES
+            .iter()
+            .any(|r| format!("/api/v1{r}") == **template && *method == Method::POST);
+        let denied: &[u16] = if public { &[422] } else { &[401] };
         check(
             label("none"),
             attempt(&app, method, &own, Credential::None).await,
-            &[401],
+            denied,
         );
         check(
             label("malformed key"),
             attempt(&app, method, &own, Credential::Bearer("wfk_zz_notakey")).await,
-            &[401],
+            denied,
         );
+        check(
+            label("malformed session"),
+            attempt(&app, method, &own, Credential::Session("not-a-session")).await,
+            denied,
+        );
+        if template.starts_with("/api/v1/auth/") {
+            // A person's own session: nothing to attack but its theft from another site.
+            if *method != Method::GET {
+                check(
+                    label("a cross-site request with a person's session"),
+                    attempt(
+                        &app,
+                        method,
+                        &own,
+                        Credential::CrossSiteCookie(SESSION_COOKIE, &w.a_member),
+                    )
+                    .await,
+                    &[403],
+                );
+            }
+            continue;
+        }
         let operator_route = template == "/api/v1/employees/clients"
             || template.ends_with("/suspend")
             || template.ends_with("/reactivate");
@@ -249,10 +345,13 @@ async fn no_attempt_with_wrong_credentials_succeeds_or_changes_anything(
             attempt(&app, method, &own, Credential::Bearer(&w.b_admin)).await,
             &[404],
         );
-        let foreign = if template.contains("{employee_id}") || template.contains("{key_id}") {
-            fill(template, &w.a, &w.b_emp, &w.b_key_id)
+        let foreign = if ["{employee_id}", "{key_id}", "{user_id}"]
+            .iter()
+            .any(|p| template.contains(p))
+        {
+            fill(template, [&w.a, &w.b_emp, &w.b_key_id, &w.b_user_id])
         } else {
-            fill(template, &w.b, &w.b_emp, &w.b_key_id)
+            fill(template, [&w.b, &w.b_emp, &w.b_key_id, &w.b_user_id])
         };
         check(
             label("another client's ids"),
@@ -267,7 +366,7 @@ async fn no_attempt_with_wrong_credentials_succeeds_or_changes_anything(
                 &[403],
             );
         }
-        let on_other_employee = fill(template, &w.a, &w.a_emp2, &w.a_reader_id);
+        let on_other_employee = fill(template, [&w.a, &w.a_emp2, &w.a_reader_id, &w.a_member_id]);
         check(
             label("a key bound to another employee"),
             attempt(
@@ -284,7 +383,30 @@ async fn no_attempt_with_wrong_credentials_succeeds_or_changes_anything(
             attempt(&app, method, &own, Credential::Bearer(&w.a_revoked)).await,
             &[401],
         );
-        let suspended = fill(template, &w.c, &w.c_emp, &w.a_reader_id);
+        // A member may read, chat with and recall the employees given to them; anything else,
+        // or any other employee, is refused (the list of employees shows theirs alone).
+        let listing = *method == Method::GET && template.ends_with("/employees");
+        if !listing {
+            check(
+                label("a member's session, on an employee not theirs"),
+                attempt(
+                    &app,
+                    method,
+                    &on_other_employee,
+                    Credential::Session(&w.a_member),
+                )
+                .await,
+                &[403],
+            );
+        }
+        if ![Scope::EmployeesRead, Scope::Interact, Scope::MemoryRead].contains(&scope) {
+            check(
+                label("a member's session, without the permission"),
+                attempt(&app, method, &own, Credential::Session(&w.a_member)).await,
+                &[403],
+            );
+        }
+        let suspended = fill(template, [&w.c, &w.c_emp, &w.a_reader_id, &w.a_member_id]);
         check(
             label("a suspended client's key"),
             attempt(&app, method, &suspended, Credential::Bearer(&w.c_admin)).await,
@@ -293,7 +415,24 @@ async fn no_attempt_with_wrong_credentials_succeeds_or_changes_anything(
         if *method != Method::GET {
             check(
                 label("a cross-site request with a signed-in cookie"),
-                attempt(&app, method, &own, Credential::CrossSiteCookie(&w.a_admin)).await,
+                attempt(
+                    &app,
+                    method,
+                    &own,
+                    Credential::CrossSiteCookie(CLIENT_COOKIE, &w.a_admin),
+                )
+                .await,
+                &[403],
+            );
+            check(
+                label("a cross-site request with a person's session"),
+                attempt(
+                    &app,
+                    method,
+                    &own,
+                    Credential::CrossSiteCookie(SESSION_COOKIE, &w.a_member),
+                )
+                .await,
                 &[403],
             );
         }
@@ -309,6 +448,9 @@ async fn no_attempt_with_wrong_credentials_succeeds_or_changes_anything(
         <workforce::accounts::fns::SignOut as ServerFn>::PATH,
         <workforce::accounts::fns::OperatorSignIn as ServerFn>::PATH,
         <workforce::accounts::fns::ClientSignIn as ServerFn>::PATH,
+        <workforce::accounts::fns::SignIn as ServerFn>::PATH,
+        <workforce::accounts::fns::AcceptInvite as ServerFn>::PATH,
+        <workforce::accounts::fns::SignOutEverywhere as ServerFn>::PATH,
     ];
     let fns: Vec<(&str, Method)> = leptos::server_fn::axum::server_fn_paths().collect();
     assert!(

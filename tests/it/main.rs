@@ -15,6 +15,7 @@ mod interact;
 mod keys;
 mod local_models;
 mod memory;
+mod people;
 mod platform;
 mod provider_faults;
 mod rest_api;

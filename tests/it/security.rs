@@ -456,6 +456,57 @@ async fn no_secret_reaches_the_logs(_p: PgPoolOptions, owner: PgConnectOptions) 
             .await
             .expect("sign in");
     }
+    // A person: an invite accepted with a password, then sign-ins (right and wrong) through
+    // the sign-in form; the session cookie is used once.
+    let r = app
+        .send(
+            "POST",
+            &format!("/api/v1/employees/clients/{client}/invites"),
+            Some(&key),
+            Some(json!({"role": "owner"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let invite_token = r.body["token"].as_str().expect("token").to_owned();
+    let password = "a password nobody logs 4711";
+    let r = app
+        .send(
+            "POST",
+            "/api/v1/auth/invites/accept",
+            None,
+            Some(json!({"token": invite_token, "email": "logs@example.com", "password": password})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let sign_in = <workforce::accounts::fns::SignIn as ServerFn>::PATH;
+    let mut session = String::new();
+    for attempt in ["a wrong password 0815", password] {
+        let res = app
+            .http
+            .post(app.url(sign_in))
+            .form(&[("email", "logs@example.com"), ("password", attempt)])
+            .send()
+            .await
+            .expect("sign in");
+        if let Some(c) = res
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|c| c.strip_prefix("wf_session="))
+        {
+            session = c.split(';').next().unwrap_or_default().to_owned();
+        }
+    }
+    assert_eq!(session.len(), 64, "the right password signs in");
+    let r = app
+        .http
+        .get(app.url("/api/v1/auth/sessions/current"))
+        .header("cookie", format!("wf_session={session}"))
+        .send()
+        .await
+        .expect("current");
+    assert_eq!(r.status(), 200);
     let logs = captured_logs();
     assert!(
         logs.contains("failed credentials"),
@@ -469,6 +520,10 @@ async fn no_secret_reaches_the_logs(_p: PgPoolOptions, owner: PgConnectOptions) 
         ADMIN_TOKEN.to_owned(),
         "not-the-operator-token-123456".to_owned(),
         SECRET_KEY.to_owned(),
+        invite_token,
+        password.to_owned(),
+        "a wrong password 0815".to_owned(),
+        session,
     ];
     secrets.extend(app_password());
     // The passwords inside the database and Redis addresses, when they have one.
