@@ -151,6 +151,17 @@ if [[ -z "${WORKFORCE_ADMIN_TOKEN:-}" ]]; then
   WORKFORCE_ADMIN_TOKEN="$(cat "$DATA/admin_token")"
 fi
 
+# ---- the first operator account (made by the server at start-up while there is none) --------
+WORKFORCE_ADMIN_EMAIL="${WORKFORCE_ADMIN_EMAIL:-operator@localhost.localdomain}"
+if [[ -z "${WORKFORCE_ADMIN_PASSWORD:-}" ]]; then
+  if [[ ! -s "$DATA/admin_password" ]]; then
+    WORKFORCE_ADMIN_PASSWORD="$(secret admin_password)"
+    printf '\n    Operator sign-in, shown once: %s / %s\n    (kept in .data/admin_password; set WORKFORCE_ADMIN_EMAIL / WORKFORCE_ADMIN_PASSWORD to choose your own)\n\n' \
+      "$WORKFORCE_ADMIN_EMAIL" "$WORKFORCE_ADMIN_PASSWORD"
+  fi
+  WORKFORCE_ADMIN_PASSWORD="$(secret admin_password)"
+fi
+
 # ---- the server's own secret (API-key digests, Redis entry tags) -------------------------------
 if [[ -z "${WORKFORCE_SECRET_KEY:-}" ]]; then
   WORKFORCE_SECRET_KEY="$(secret secret_key)"
@@ -163,6 +174,8 @@ export WORKFORCE_APP_DB_PASSWORD='$APP_DB_PASSWORD'
 export REDIS_URL='$REDIS_URL'
 export WORKFORCE_ADMIN_TOKEN='$WORKFORCE_ADMIN_TOKEN'
 export WORKFORCE_SECRET_KEY='$WORKFORCE_SECRET_KEY'
+export WORKFORCE_ADMIN_EMAIL='$WORKFORCE_ADMIN_EMAIL'
+export WORKFORCE_ADMIN_PASSWORD='$WORKFORCE_ADMIN_PASSWORD'
 ENV
 chmod 600 "$DATA/env"
 say "set-up complete (database postgres://…@${DATABASE_URL##*@}, redis ${REDIS_URL##*@})"
