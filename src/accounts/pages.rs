@@ -16,14 +16,15 @@ fn home_of(person: &Person) -> &'static str {
     }
 }
 
-/// Goes to the person's home page once `value` holds a signed-in person.
-fn land_when_signed_in(
-    value: impl Get<Value = Option<Result<Person, AppError>>> + Send + Sync + 'static,
+/// Goes to `to(output)` once `value` holds a successful output.
+fn go_on_success<T: Clone + Send + Sync + 'static>(
+    value: impl Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
+    to: fn(&T) -> &'static str,
 ) {
     let navigate = use_navigate();
     Effect::new(move |_| {
-        if let Some(Ok(person)) = value.get() {
-            navigate(home_of(&person), Default::default());
+        if let Some(Ok(out)) = value.get() {
+            navigate(to(&out), Default::default());
         }
     });
 }
@@ -34,13 +35,8 @@ pub fn SignInPage() -> impl IntoView {
     let with_key = ServerAction::<ClientSignIn>::new();
     let sign_out = ServerAction::<SignOut>::new();
     let sign_out_everywhere = ServerAction::<SignOutEverywhere>::new();
-    land_when_signed_in(sign_in.value());
-    let navigate = use_navigate();
-    Effect::new(move |_| {
-        if let Some(Ok(_)) = with_key.value().get() {
-            navigate("/dashboard", Default::default());
-        }
-    });
+    go_on_success(sign_in.value(), home_of);
+    go_on_success(with_key.value(), |_| "/dashboard");
     view! {
         <div class=format!("{CARD} max-w-xl")>
             <h1 class="mb-3 text-xl font-semibold">"Sign in"</h1>
@@ -90,7 +86,7 @@ pub fn InvitePage() -> impl IntoView {
         let hash = window().location().hash().unwrap_or_default();
         token.set(hash.trim_start_matches('#').to_owned());
     });
-    land_when_signed_in(accept.value());
+    go_on_success(accept.value(), home_of);
     view! {
         <div class=format!("{CARD} max-w-xl")>
             <h1 class="mb-1 text-xl font-semibold">"Accept your invitation"</h1>

@@ -190,34 +190,10 @@ async fn person(
     invite: serde_json::Value,
     email: &str,
 ) -> (String, String) {
-    let r = app
-        .send(
-            "POST",
-            &format!("/api/v1/employees/clients/{client}/invites"),
-            Some(admin),
-            Some(invite),
-        )
+    let p = app
+        .invite_and_accept(client, admin, invite, email, "a long enough password")
         .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    let res = app
-        .http
-        .post(app.url("/api/v1/auth/invites/accept"))
-        .json(&json!({"token": r.body["token"], "email": email, "password": "a long enough password"}))
-        .send()
-        .await
-        .expect("accept");
-    assert_eq!(res.status(), 201);
-    let session = res
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|c| c.strip_prefix(&format!("{SESSION_COOKIE}=")))
-        .and_then(|c| c.split(';').next())
-        .expect("session cookie")
-        .to_owned();
-    let body: serde_json::Value = res.json().await.expect("person");
-    (session, body["id"].as_str().expect("id").to_owned())
+    (p.session, p.id)
 }
 
 /// A route's path with its parameters filled in (`ids`: client, employee, key, person).

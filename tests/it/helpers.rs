@@ -385,6 +385,61 @@ impl TestApp {
     }
 }
 
+/// The value a response's `Set-Cookie` headers gave the session cookie (empty when one removed
+/// it).
+pub fn session_cookie(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    let name = format!("{}=", workforce::accounts::SESSION_COOKIE);
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix(name.as_str()))
+        .map(|c| c.split(';').next().unwrap_or_default().to_owned())
+}
+
+/// A person just made from an invite: the invite's token, their session and their id.
+pub struct Invited {
+    pub token: String,
+    pub session: String,
+    pub id: String,
+}
+
+impl TestApp {
+    /// `admin` (a client key) invites a person to `client` as `invite` says (role, employees);
+    /// they accept as `email` with `password`.
+    pub async fn invite_and_accept(
+        &self,
+        client: &str,
+        admin: &str,
+        invite: Value,
+        email: &str,
+        password: &str,
+    ) -> Invited {
+        let r = self
+            .send(
+                "POST",
+                &format!("/api/v1/employees/clients/{client}/invites"),
+                Some(admin),
+                Some(invite),
+            )
+            .await;
+        assert_eq!(r.status, 201, "invite: {}", r.body);
+        let token = r.body["token"].as_str().expect("token").to_owned();
+        let res = self
+            .http
+            .post(self.url("/api/v1/auth/invites/accept"))
+            .json(&json!({"token": token, "email": email, "password": password}))
+            .send()
+            .await
+            .expect("accept");
+        assert_eq!(res.status(), 201, "accept");
+        let session = session_cookie(res.headers()).expect("session cookie");
+        let person: Value = res.json().await.expect("person");
+        let id = person["id"].as_str().expect("id").to_owned();
+        Invited { token, session, id }
+    }
+}
+
 /// The `content` (what was said) of each entry of a memory response, in its order.
 pub fn memory_contents(r: &Response) -> Vec<String> {
     r.body["memory"]

@@ -40,10 +40,7 @@ async fn call(
         .iter()
         .filter_map(|v| v.to_str().ok().map(str::to_owned))
         .collect();
-    let session = set_cookie.iter().find_map(|c| {
-        c.strip_prefix("wf_session=")
-            .map(|rest| rest.split(';').next().unwrap_or_default().to_owned())
-    });
+    let session = session_cookie(res.headers());
     let text = res.text().await.expect("body");
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
     Reply {
@@ -52,6 +49,15 @@ async fn call(
         session,
         set_cookie,
     }
+}
+
+/// `field` of each object in the array `list`.
+fn field_of_each<'a>(list: &'a Value, field: &str) -> Vec<&'a str> {
+    list.as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|e| e[field].as_str())
+        .collect()
 }
 
 fn client_path(client: &str, tail: &str) -> String {
@@ -107,8 +113,12 @@ async fn accept(app: &TestApp, created: &Reply, email: &str) -> String {
     r.session.filter(|s| !s.is_empty()).expect("session cookie")
 }
 
+async fn get_as(app: &TestApp, path: &str, session: &str) -> Reply {
+    call(app, "GET", path, Some(session), None).await
+}
+
 async fn status(app: &TestApp, path: &str, session: &str) -> u16 {
-    call(app, "GET", path, Some(session), None).await.status
+    get_as(app, path, session).await.status
 }
 
 async fn sign_in(app: &TestApp, email: &str, password: &str) -> Reply {
@@ -146,27 +156,13 @@ async fn invited_people_sign_in_and_do_what_their_role_allows_and_no_more(
     .await;
     assert_eq!(again.status, 404, "an invite is used once: {}", again.body);
 
-    let me = call(
-        &app,
-        "GET",
-        "/api/v1/auth/sessions/current",
-        Some(&ada),
-        None,
-    )
-    .await;
+    let me = get_as(&app, "/api/v1/auth/sessions/current", &ada).await;
     assert_eq!(me.status, 200, "{}", me.body);
     assert_eq!(me.body["role"], "admin");
     assert_eq!(me.body["client_id"], client.as_str());
 
     // An admin manages the client, but grants no role as high as their own.
-    let r = call(
-        &app,
-        "GET",
-        &client_path(&client, "/members"),
-        Some(&ada),
-        None,
-    )
-    .await;
+    let r = get_as(&app, &client_path(&client, "/members"), &ada).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let r = invite(&app, &client, By::Session(&ada), json!({"role": "admin"})).await;
     assert_eq!(r.status, 403, "an admin may not make admins: {}", r.body);
@@ -178,21 +174,15 @@ async fn invited_people_sign_in_and_do_what_their_role_allows_and_no_more(
     )
     .await;
     let bob = accept(&app, &created, "bob@example.com").await;
-    let bob_id = call(
-        &app,
-        "GET",
-        "/api/v1/auth/sessions/current",
-        Some(&bob),
-        None,
-    )
-    .await
-    .body["id"]
+    let bob_id = get_as(&app, "/api/v1/auth/sessions/current", &bob)
+        .await
+        .body["id"]
         .as_str()
         .expect("id")
         .to_owned();
 
     // A member chats with the employees given to them, and nothing else.
-    let r = call(&app, "GET", &emp_path(&client, &emp), Some(&bob), None).await;
+    let r = get_as(&app, &emp_path(&client, &emp), &bob).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let r = call(
         &app,
@@ -203,31 +193,11 @@ async fn invited_people_sign_in_and_do_what_their_role_allows_and_no_more(
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let r = call(
-        &app,
-        "GET",
-        &emp_path(&client, &other_emp),
-        Some(&bob),
-        None,
-    )
-    .await;
+    let r = get_as(&app, &emp_path(&client, &other_emp), &bob).await;
     assert_eq!(r.status, 403, "{}", r.body);
-    let r = call(
-        &app,
-        "GET",
-        &client_path(&client, "/employees"),
-        Some(&bob),
-        None,
-    )
-    .await;
+    let r = get_as(&app, &client_path(&client, "/employees"), &bob).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let listed: Vec<&str> = r
-        .body
-        .as_array()
-        .expect("list")
-        .iter()
-        .filter_map(|e| e["id"].as_str())
-        .collect();
+    let listed = field_of_each(&r.body, "id");
     assert_eq!(
         listed,
         [emp.as_str()],
@@ -261,14 +231,7 @@ async fn invited_people_sign_in_and_do_what_their_role_allows_and_no_more(
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let r = call(
-        &app,
-        "GET",
-        &emp_path(&client, &other_emp),
-        Some(&bob),
-        None,
-    )
-    .await;
+    let r = get_as(&app, &emp_path(&client, &other_emp), &bob).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let r = call(
         &app,
@@ -288,22 +251,9 @@ async fn invited_people_sign_in_and_do_what_their_role_allows_and_no_more(
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let r = call(
-        &app,
-        "GET",
-        &client_path(&client, "/members"),
-        Some(&bob),
-        None,
-    )
-    .await;
+    let r = get_as(&app, &client_path(&client, "/members"), &bob).await;
     assert_eq!(r.status, 200, "now an admin: {}", r.body);
-    let emails: Vec<&str> = r
-        .body
-        .as_array()
-        .expect("members")
-        .iter()
-        .filter_map(|m| m["email"].as_str())
-        .collect();
+    let emails = field_of_each(&r.body, "email");
     assert_eq!(emails.len(), 2);
     assert!(emails.contains(&"ada@example.com") && emails.contains(&"bob@example.com"));
 
@@ -314,7 +264,7 @@ async fn invited_people_sign_in_and_do_what_their_role_allows_and_no_more(
     assert_eq!(r.status, 403, "{}", r.body);
     let r = app.send("DELETE", &bob_path, Some(&admin_key), None).await;
     assert_eq!(r.status, 204, "{}", r.body);
-    let r = call(&app, "GET", &emp_path(&client, &emp), Some(&bob), None).await;
+    let r = get_as(&app, &emp_path(&client, &emp), &bob).await;
     assert_eq!(r.status, 401, "{}", r.body);
     let r = sign_in(&app, "bob@example.com", PASSWORD).await;
     assert_eq!(r.status, 401, "a removed person cannot sign in: {}", r.body);
@@ -381,15 +331,9 @@ async fn a_password_sign_in_is_checked_throttled_and_audited(
     let second = r.session.expect("session");
     assert_ne!(second, first);
     assert_eq!(
-        call(
-            &app,
-            "GET",
-            "/api/v1/auth/sessions/current",
-            Some(&first),
-            None
-        )
-        .await
-        .status,
+        get_as(&app, "/api/v1/auth/sessions/current", &first)
+            .await
+            .status,
         200
     );
 
@@ -448,14 +392,7 @@ async fn sessions_survive_a_lost_cache_and_end_on_sign_out_suspension_and_idlene
 
     // A cache entry written by anyone without the server's key is never trusted: one that
     // makes this owner the operator changes nothing.
-    let me = call(
-        &app,
-        "GET",
-        "/api/v1/auth/sessions/current",
-        Some(&laptop),
-        None,
-    )
-    .await;
+    let me = get_as(&app, "/api/v1/auth/sessions/current", &laptop).await;
     let forged = json!({
         "user_id": me.body["id"], "email": "grace@example.com", "role": "operator",
         "client_id": null, "client_active": true, "tier": "", "employee_ids": [],
@@ -470,14 +407,7 @@ async fn sessions_survive_a_lost_cache_and_end_on_sign_out_suspension_and_idlene
         )
         .await
         .expect("redis");
-    let r = call(
-        &app,
-        "GET",
-        "/api/v1/employees/clients",
-        Some(&laptop),
-        None,
-    )
-    .await;
+    let r = get_as(&app, "/api/v1/employees/clients", &laptop).await;
     assert_eq!(r.status, 401, "{}", r.body);
     assert_eq!(status(&app, &members, &laptop).await, 200);
 
@@ -532,6 +462,7 @@ async fn sessions_survive_a_lost_cache_and_end_on_sign_out_suspension_and_idlene
     .await
     .expect("age the session");
     assert_eq!(aged.rows_affected(), 1);
+    sqlx::Connection::close(db).await.ok();
     app.state
         .cache
         .run::<i64>(redis::cmd("DEL").arg(format!("session:{digest}")))
@@ -588,7 +519,7 @@ async fn the_operator_account_signs_in_and_one_clients_people_are_invisible_to_a
         .await
         .session
         .expect("operator session");
-    let r = call(&app, "GET", "/api/v1/employees/clients", Some(&root), None).await;
+    let r = get_as(&app, "/api/v1/employees/clients", &root).await;
     assert_eq!(r.status, 200, "the operator lists clients: {}", r.body);
 
     let mut people = vec![];
@@ -661,4 +592,6 @@ async fn the_operator_account_signs_in_and_one_clients_people_are_invisible_to_a
             .is_err(),
         "the runtime role never writes a password hash"
     );
+    drop(tx);
+    pool.close().await;
 }

@@ -458,26 +458,17 @@ async fn no_secret_reaches_the_logs(_p: PgPoolOptions, owner: PgConnectOptions) 
     }
     // A person: an invite accepted with a password, then sign-ins (right and wrong) through
     // the sign-in form; the session cookie is used once.
-    let r = app
-        .send(
-            "POST",
-            &format!("/api/v1/employees/clients/{client}/invites"),
-            Some(&key),
-            Some(json!({"role": "owner"})),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    let invite_token = r.body["token"].as_str().expect("token").to_owned();
     let password = "a password nobody logs 4711";
-    let r = app
-        .send(
-            "POST",
-            "/api/v1/auth/invites/accept",
-            None,
-            Some(json!({"token": invite_token, "email": "logs@example.com", "password": password})),
+    let invite_token = app
+        .invite_and_accept(
+            &client,
+            &key,
+            json!({"role": "owner"}),
+            "logs@example.com",
+            password,
         )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
+        .await
+        .token;
     let sign_in = <workforce::accounts::fns::SignIn as ServerFn>::PATH;
     let mut session = String::new();
     for attempt in ["a wrong password 0815", password] {
@@ -488,14 +479,8 @@ async fn no_secret_reaches_the_logs(_p: PgPoolOptions, owner: PgConnectOptions) 
             .send()
             .await
             .expect("sign in");
-        if let Some(c) = res
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(|c| c.strip_prefix("wf_session="))
-        {
-            session = c.split(';').next().unwrap_or_default().to_owned();
+        if let Some(c) = session_cookie(res.headers()) {
+            session = c;
         }
     }
     assert_eq!(session.len(), 64, "the right password signs in");
