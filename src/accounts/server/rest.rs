@@ -125,14 +125,21 @@ async fn sign_in(
     ApiJson(req): ApiJson<SignIn>,
 ) -> Result<Response, AppError> {
     let signed = people::sign_in(&state, &ip, &req).await?;
-    // A new session each time: the one the browser held (if any) ends.
-    if let Some(old) = cookie(&headers, SESSION_COOKIE) {
-        sessions::close(&state, old, false).await?;
+    start_session(&state, signed, &headers, &uri).await
+}
+
+/// 201 with the new session's cookie; the session the browser held (if any) ends, so each
+/// sign-in is a new session.
+async fn start_session(
+    state: &AppState,
+    signed: SignedIn,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Result<Response, AppError> {
+    if let Some(old) = cookie(headers, SESSION_COOKIE) {
+        sessions::close(state, old, false).await?;
     }
-    Ok(session_response(
-        signed,
-        sessions::over_https(&headers, &uri),
-    ))
+    Ok(session_response(signed, sessions::over_https(headers, uri)))
 }
 
 async fn accept_invite(
@@ -143,13 +150,7 @@ async fn accept_invite(
     ApiJson(req): ApiJson<AcceptInvite>,
 ) -> Result<Response, AppError> {
     let signed = people::accept_invite(&state, &ip, &req).await?;
-    if let Some(old) = cookie(&headers, SESSION_COOKIE) {
-        sessions::close(&state, old, false).await?;
-    }
-    Ok(session_response(
-        signed,
-        sessions::over_https(&headers, &uri),
-    ))
+    start_session(&state, signed, &headers, &uri).await
 }
 
 /// The session the request carries, or 401.
