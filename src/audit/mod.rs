@@ -54,6 +54,8 @@ pub enum AuditAction {
     MemberUpdate,
     #[serde(rename = "member.remove")]
     MemberRemove,
+    #[serde(rename = "interaction.create")]
+    InteractionCreate,
 }
 
 impl AuditAction {
@@ -78,6 +80,7 @@ impl AuditAction {
         AuditAction::InviteAccept,
         AuditAction::MemberUpdate,
         AuditAction::MemberRemove,
+        AuditAction::InteractionCreate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -102,6 +105,7 @@ impl AuditAction {
             AuditAction::InviteAccept => "invite.accept",
             AuditAction::MemberUpdate => "member.update",
             AuditAction::MemberRemove => "member.remove",
+            AuditAction::InteractionCreate => "interaction.create",
         }
     }
 
@@ -124,6 +128,7 @@ impl AuditAction {
             | AuditAction::MemberUpdate
             | AuditAction::MemberRemove => "person",
             AuditAction::InviteCreate => "invite",
+            AuditAction::InteractionCreate => "interaction",
             _ => "employee",
         }
     }

@@ -111,6 +111,9 @@ pub struct Tier {
     /// Tokens (prompt and answer) the client's turns may spend in a calendar month (UTC); 0 for
     /// no limit.
     pub monthly_tokens: u64,
+    /// Turns one client may have in flight at once on one instance (0 for no cap); past it, 429.
+    #[serde(default)]
+    pub max_concurrent_turns: u32,
 }
 
 /// The in-process models.

@@ -64,6 +64,37 @@ return 0
 pub struct Limiter {
     namespace: String,
     local: Mutex<HashMap<String, Instant>>,
+    /// Turns in flight on this instance, per client.
+    pub turns: TurnSlots,
+}
+
+/// The turns each client has in flight on this instance, capped per tier
+/// (`tiers.*.max_concurrent_turns`), so one client's burst of slow turns cannot take every
+/// model call and local-model slot from the others.
+#[derive(Default)]
+pub struct TurnSlots {
+    per_client: Mutex<HashMap<String, std::sync::Arc<tokio::sync::Semaphore>>>,
+}
+
+impl TurnSlots {
+    /// A slot for one more turn of `client`, held until the permit is dropped; `Ok(None)` when
+    /// `cap` is 0 (no cap); `Err(cap)` when the client already has `cap` turns in flight.
+    pub fn try_take(
+        &self,
+        client: &str,
+        cap: u32,
+    ) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, u32> {
+        if cap == 0 {
+            return Ok(None);
+        }
+        let slots = {
+            let mut map = self.per_client.lock().map_err(|_| cap)?;
+            map.entry(client.to_owned())
+                .or_insert_with(|| std::sync::Arc::new(tokio::sync::Semaphore::new(cap as usize)))
+                .clone()
+        };
+        slots.try_acquire_owned().map(Some).map_err(|_| cap)
+    }
 }
 
 const MAX_LOCAL_BUCKETS: usize = 100_000;
@@ -73,6 +104,7 @@ impl Limiter {
         Limiter {
             namespace: namespace.to_owned(),
             local: Mutex::default(),
+            turns: TurnSlots::default(),
         }
     }
 

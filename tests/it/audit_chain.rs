@@ -140,3 +140,45 @@ async fn an_action_whose_audit_row_cannot_be_written_is_not_done(
         r.body
     );
 }
+
+#[sqlx::test]
+async fn every_turn_is_in_the_trail_by_hashes_never_by_content(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    use sha2::{Digest, Sha256};
+    let (app, _stub) = spawn_app_with_stub(owner).await;
+    let (client, key, emp) = employee(&app, "gpt-4o-mini", json!([])).await;
+    let said = "my card ending 4111 was charged twice";
+    let r = app.interact(&client, &key, &emp, said).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let interaction = r.body["interaction_id"].as_str().expect("id");
+    let answer = r.body["message"].as_str().expect("answer");
+
+    let lines = export(&app, &client, &key).await;
+    let turn = lines
+        .iter()
+        .find(|l| l["action"] == "interaction.create")
+        .expect("the turn's row");
+    assert_eq!(turn["entity_type"], "interaction");
+    assert_eq!(turn["entity_id"], interaction);
+    let after = &turn["after"];
+    assert_eq!(after["employee_id"], emp.as_str());
+    assert_eq!(after["status"], "completed");
+    assert_eq!(after["model"], "gpt-4o-mini");
+    let sha = |t: &str| hex::encode(Sha256::digest(t.as_bytes()));
+    assert_eq!(after["message_sha256"], sha(said));
+    assert_eq!(after["response_sha256"], sha(answer));
+    let text = app.audit_export(&client, &key).await;
+    assert!(
+        !text.contains(said) && !text.contains(answer),
+        "no content in the trail"
+    );
+    let v = app
+        .get(
+            &format!("/api/v1/employees/clients/{client}/audit/verify"),
+            &key,
+        )
+        .await;
+    assert_eq!(v.body["ok"], true, "{}", v.body);
+}

@@ -32,6 +32,7 @@ pub fn settings() -> Settings {
         tier.burst = 1_000_000;
         tier.key_requests_per_second = 1e6;
         tier.key_burst = 1_000_000;
+        tier.max_concurrent_turns = 0;
     }
     // Never the developer's real provider: tests that need one point it at the stub.
     let mut providers = resolve_providers(&file);

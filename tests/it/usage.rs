@@ -107,3 +107,59 @@ async fn sixty_four_parallel_turns_never_spend_more_than_the_monthly_budget(
     assert_eq!(budget["reserved"], 0, "every reservation was settled");
     assert!(spent_by_answers <= BUDGET);
 }
+
+#[sqlx::test]
+async fn a_client_at_its_cap_of_turns_in_flight_gets_429_and_others_are_not_held_up(
+    _p: sqlx::postgres::PgPoolOptions,
+    owner: sqlx::postgres::PgConnectOptions,
+) {
+    let stub = stub::Stub::start().await;
+    let app = spawn_app_with(owner, |s| {
+        use_stub(s, &stub, false);
+        s.file
+            .tiers
+            .get_mut("professional")
+            .expect("tier")
+            .max_concurrent_turns = 2;
+    })
+    .await;
+    // Each answer takes a while, so the turns overlap.
+    stub.set_chunk_delay_ms(150);
+    let (noisy, noisy_key, noisy_emp) = employee(&app, "gpt-4o-mini", json!([])).await;
+    let (quiet, quiet_key, quiet_emp) = employee(&app, "gpt-4o-mini", json!([])).await;
+    let noise: Vec<String> = (0..5).map(|i| format!("noise {i}")).collect();
+    let noisy_turns = futures::future::join_all(
+        noise
+            .iter()
+            .map(|q| app.interact(&noisy, &noisy_key, &noisy_emp, q)),
+    );
+    let quiet_turn = async {
+        // Once the noisy client's turns are under way.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        app.interact(&quiet, &quiet_key, &quiet_emp, "a quiet question")
+            .await
+    };
+    let (noisy_turns, quiet_turn) = tokio::join!(noisy_turns, quiet_turn);
+    let statuses: Vec<u16> = noisy_turns.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        2,
+        "two turns in flight at most: {statuses:?}"
+    );
+    for r in noisy_turns.iter().filter(|r| r.status != 200) {
+        assert_eq!(r.status, 429, "{}", r.body);
+        assert_eq!(r.body["error"]["code"], "rate_limited");
+    }
+    assert_eq!(
+        quiet_turn.status, 200,
+        "another client is not held up: {}",
+        quiet_turn.body
+    );
+    // The slots come back when the turns are stored.
+    assert_eq!(
+        app.interact(&noisy, &noisy_key, &noisy_emp, "later")
+            .await
+            .status,
+        200
+    );
+}

@@ -6,6 +6,8 @@ use super::repo::{self, InteractionRecord, NewInteraction};
 use crate::accounts::ClientPrincipal;
 use crate::ai::router::candidates;
 use crate::ai::{ChatMessage, ChatRequest, Completion};
+use crate::audit::server::service as audit;
+use crate::audit::AuditAction;
 use crate::conversations::prompt::{generation_settings, system_prompt, with_memories};
 use crate::conversations::*;
 use crate::core::{AppError, EmployeeId, InteractionId};
@@ -63,6 +65,8 @@ pub struct PendingTurn {
     idempotency_key: Option<String>,
     /// The tokens held against the client's monthly budget until the turn is stored.
     reservation: Option<Reservation>,
+    /// The client's slot for a turn in flight, held until the turn is stored.
+    _slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 pub enum Prepared {
@@ -112,6 +116,7 @@ pub async fn prepare(
     idempotency_key: Option<String>,
 ) -> Result<Prepared, AppError> {
     let (message, task_type) = validate_request(req)?;
+    let slot = take_turn_slot(state, who)?;
     // The new message's vector, for recall. A failed or late embedding costs the turn its
     // recall, not its answer.
     let query = memory::query_vector(state, id, &message).await;
@@ -192,6 +197,7 @@ pub async fn prepare(
     Ok(Prepared::Turn(Box::new(PendingTurn {
         request,
         reservation,
+        _slot: slot,
         memories_used: remembered
             .recalled
             .iter()
@@ -203,6 +209,31 @@ pub async fn prepare(
         task_type,
         idempotency_key,
     })))
+}
+
+/// One of the client's slots for a turn in flight on this instance (its tier's
+/// `max_concurrent_turns`), or 429 when it has none left.
+fn take_turn_slot(
+    state: &AppState,
+    who: &ClientPrincipal,
+) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, AppError> {
+    let cap = state
+        .settings
+        .file
+        .tiers
+        .get(&who.tier)
+        .map_or(0, |t| t.max_concurrent_turns);
+    state
+        .limiter
+        .turns
+        .try_take(who.client_id.as_str(), cap)
+        .map_err(|cap| AppError::RateLimited {
+            message: format!(
+                "this client already has {cap} turns in progress (its tier's limit); \
+                 try again when one has finished"
+            ),
+            retry_after_secs: 1,
+        })
 }
 
 /// Holds what the turn can spend against the client's monthly budget (when it has one). A turn
@@ -284,6 +315,25 @@ pub(super) async fn persist(
     .await;
     match inserted {
         Ok((created_at, number)) => {
+            // The turn's audit row, in the storing transaction (no row, no turn): what was said
+            // is referenced by its id and hashes, never copied.
+            audit::record(
+                &mut tx,
+                &who.actor(),
+                AuditAction::InteractionCreate,
+                interaction_id.as_str(),
+                None,
+                Some(serde_json::json!({
+                    "employee_id": id,
+                    "status": if ok { "completed" } else { "failed" },
+                    "model": outcome.model,
+                    "message_sha256": sha256_hex(&turn.message),
+                    "response_sha256": ok.then(|| sha256_hex(outcome.response)),
+                    "prompt_tokens": outcome.prompt_tokens,
+                    "completion_tokens": outcome.completion_tokens,
+                })),
+            )
+            .await?;
             tx.commit().await?;
             if let Some(number) = number {
                 memory::remember(
@@ -324,6 +374,11 @@ pub(super) async fn persist(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 pub(super) fn answer(
