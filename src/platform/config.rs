@@ -71,6 +71,10 @@ pub struct Server {
     /// How long a request may take until its response starts (a stream then runs on under the
     /// model time limits).
     pub request_seconds: u64,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (their own addresses). From any
+    /// other peer the header is ignored, so nobody can pick the address they are throttled as.
+    #[serde(default)]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

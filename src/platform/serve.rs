@@ -9,6 +9,9 @@
 //!   whole request head in time, or idles that long between requests, is closed.
 //!
 //! Body read and request timeouts are middleware (`startup::build_router`).
+//!
+//! Each request carries its client's address as `ConnectInfo`: the connection's peer, or, when
+//! the peer is one of `server.trusted_proxies`, the address its `X-Forwarded-For` names.
 
 use super::config::Server;
 use axum::extract::ConnectInfo;
@@ -25,6 +28,38 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
+
+/// The client behind a request from `peer`: the peer itself, unless it is one of `proxies`;
+/// then the nearest address in `X-Forwarded-For` that none of them added (reading from the
+/// right, as each proxy appends the address it received from). An unreadable entry stops the
+/// walk at the last address known good.
+fn forwarded_client(
+    proxies: &[IpAddr],
+    peer: std::net::SocketAddr,
+    headers: &http::HeaderMap,
+) -> std::net::SocketAddr {
+    let mut client = peer.ip();
+    if !proxies.contains(&client) {
+        return peer;
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    for hop in hops.iter().rev() {
+        let Ok(ip) = hop.parse::<IpAddr>() else {
+            break;
+        };
+        client = ip;
+        if !proxies.contains(&ip) {
+            break;
+        }
+    }
+    std::net::SocketAddr::new(client, peer.port())
+}
 
 /// File descriptors kept back from the connection cap for the pools, Redis, models and logs.
 const RESERVED_FDS: u64 = 256;
@@ -85,6 +120,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(connection_cap(limits.max_connections)));
     let per_ip = Arc::new(PerIp::default());
+    let proxies: Arc<[IpAddr]> = limits.trusted_proxies.clone().into();
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -124,8 +160,10 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
+        let proxies = proxies.clone();
         let service = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
-            req.extensions_mut().insert(ConnectInfo(remote));
+            let client = forwarded_client(&proxies, remote, req.headers());
+            req.extensions_mut().insert(ConnectInfo(client));
             router.clone().oneshot(req)
         });
         let conn = builder
@@ -168,5 +206,41 @@ mod tests {
             per_ip.take(ip, 2).is_some(),
             "a closed connection frees its slot"
         );
+    }
+
+    #[test]
+    fn only_a_trusted_proxy_names_the_client_and_only_the_hops_it_vouches_for() {
+        let proxies: Vec<IpAddr> = ["10.0.0.1", "10.0.0.2"]
+            .iter()
+            .map(|p| p.parse().expect("ip"))
+            .collect();
+        let client = |peer: &str, xff: &[&str]| {
+            let mut h = http::HeaderMap::new();
+            for v in xff {
+                h.append("x-forwarded-for", v.parse().expect("header"));
+            }
+            forwarded_client(&proxies, peer.parse().expect("peer"), &h)
+                .ip()
+                .to_string()
+        };
+        // Not a proxy: the header is the sender's own claim, ignored.
+        assert_eq!(
+            client("198.51.100.9:5000", &["203.0.113.7"]),
+            "198.51.100.9"
+        );
+        // A proxy: the address it received from.
+        assert_eq!(client("10.0.0.1:5000", &["203.0.113.7"]), "203.0.113.7");
+        // What the client wrote itself (left of what the proxies added) is not believed.
+        assert_eq!(
+            client("10.0.0.1:5000", &["1.2.3.4, 203.0.113.7, 10.0.0.2"]),
+            "203.0.113.7"
+        );
+        assert_eq!(
+            client("10.0.0.1:5000", &["1.2.3.4", "203.0.113.7"]),
+            "203.0.113.7"
+        );
+        // No header, or garbage: the proxy itself.
+        assert_eq!(client("10.0.0.1:5000", &[]), "10.0.0.1");
+        assert_eq!(client("10.0.0.1:5000", &["not-an-address"]), "10.0.0.1");
     }
 }

@@ -534,3 +534,58 @@ async fn no_secret_reaches_the_logs(_p: PgPoolOptions, owner: PgConnectOptions) 
         );
     }
 }
+
+#[sqlx::test]
+async fn behind_a_trusted_proxy_each_client_is_throttled_as_itself_and_nobody_else_picks_an_address(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let app = spawn_app_with(owner, |s| {
+        s.file.limits.auth_failure_burst = 3;
+        s.file.limits.auth_failures_per_minute = 1.0;
+        s.file.server.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")];
+    })
+    .await;
+    let (client, key) = app
+        .onboard(json!({"name": "Proxied", "tier": "starter"}))
+        .await;
+    let url = app.url(&format!("/api/v1/employees/clients/{client}/employees"));
+    let bad = wrong_secret(&key);
+    let get = |from: reqwest::Client, forwarded_for: String, k: String| {
+        let url = url.clone();
+        async move {
+            from.get(url)
+                .bearer_auth(k)
+                .header("x-forwarded-for", forwarded_for)
+                .send()
+                .await
+                .expect("request")
+                .status()
+                .as_u16()
+        }
+    };
+    // Through the proxy (127.0.0.1): one client uses up its failures…
+    for _ in 0..3 {
+        let s = get(app.http.clone(), "203.0.113.7".into(), bad.clone()).await;
+        assert_eq!(s, 401);
+    }
+    let s = get(app.http.clone(), "203.0.113.7".into(), key.clone()).await;
+    assert_eq!(s, 429, "that client is throttled, even with the right key");
+    // …and another client behind the same proxy is not.
+    let s = get(app.http.clone(), "203.0.113.8".into(), key.clone()).await;
+    assert_eq!(s, 200);
+
+    // From an address that is no proxy the header is ignored: naming a new address each time
+    // does not escape the throttle.
+    for i in 0..3 {
+        let s = get(
+            client_from(OTHER_IP),
+            format!("198.51.100.{i}"),
+            bad.clone(),
+        )
+        .await;
+        assert_eq!(s, 401);
+    }
+    let s = get(client_from(OTHER_IP), "198.51.100.99".into(), bad.clone()).await;
+    assert_eq!(s, 429);
+}

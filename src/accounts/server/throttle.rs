@@ -10,8 +10,9 @@
 //! - Each client's API and server-function requests draw on its tier's buckets: one per client
 //!   (all its keys) and one per key.
 //!
-//! The client's address is the connection's peer (`ConnectInfo`); behind a reverse proxy every
-//! client shares the proxy's address.
+//! The client's address is the connection's peer (`ConnectInfo`), or behind a reverse proxy
+//! listed in `server.trusted_proxies` the address its `X-Forwarded-For` names
+//! (`platform::serve`).
 
 use crate::accounts::ClientPrincipal;
 use crate::core::AppError;
