@@ -26,8 +26,24 @@ pub struct BudgetStatus {
     pub resets_on: chrono::NaiveDate,
 }
 
-/// `GET …/usage`: the totals, the same per model, and (for a whole client with a budget) the
-/// month's budget.
+/// The limits a client's tier sets on its requests and turns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TierLimits {
+    pub tier: String,
+    /// Requests a second (all the client's keys and people together), and the burst above it.
+    pub requests_per_second: f64,
+    pub burst: u32,
+    /// Requests a second one API key may make, and its burst.
+    pub key_requests_per_second: f64,
+    pub key_burst: u32,
+    /// Turns in flight at once on one instance (0: no cap).
+    pub max_concurrent_turns: u32,
+    /// Tokens a calendar month (0: no budget).
+    pub monthly_tokens: u64,
+}
+
+/// `GET …/usage`: the totals, the same per model, and (for a whole client) its tier's limits
+/// and, with a budget, the month's budget.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UsageReport {
     pub interactions: i64,
@@ -38,6 +54,8 @@ pub struct UsageReport {
     pub by_model: Vec<ModelUsage>,
     #[serde(default)]
     pub budget: Option<BudgetStatus>,
+    #[serde(default)]
+    pub limits: Option<TierLimits>,
 }
 
 impl UsageReport {
@@ -52,6 +70,7 @@ impl UsageReport {
             total_tokens: p + c,
             by_model,
             budget: None,
+            limits: None,
         }
     }
 }

@@ -103,6 +103,17 @@ async fn sixty_four_parallel_turns_never_spend_more_than_the_monthly_budget(
         .await;
     let budget = &usage.body["budget"];
     assert_eq!(budget["monthly_tokens"], BUDGET);
+    // The tier's limits are shown beside the usage.
+    let limits = &usage.body["limits"];
+    assert_eq!(limits["tier"], "professional");
+    assert_eq!(limits["monthly_tokens"], BUDGET);
+    assert_eq!(
+        limits["max_concurrent_turns"], 0,
+        "as the test server sets it"
+    );
+    assert!(limits["requests_per_second"]
+        .as_f64()
+        .is_some_and(|r| r > 0.0));
     assert_eq!(budget["spent"], spent_by_answers, "{}", usage.body);
     assert_eq!(budget["reserved"], 0, "every reservation was settled");
     assert!(spent_by_answers <= BUDGET);

@@ -32,8 +32,23 @@ pub async fn client_usage(
     let by_model = repo::usage_by_model(&mut tx, None).await?;
     let budget = super::budget::status(state, who, &mut tx).await?;
     tx.commit().await?;
+    let limits = state
+        .settings
+        .file
+        .tiers
+        .get(&who.tier)
+        .map(|t| crate::usage::TierLimits {
+            tier: who.tier.clone(),
+            requests_per_second: t.requests_per_second,
+            burst: t.burst,
+            key_requests_per_second: t.key_requests_per_second,
+            key_burst: t.key_burst,
+            max_concurrent_turns: t.max_concurrent_turns,
+            monthly_tokens: t.monthly_tokens,
+        });
     Ok(UsageReport {
         budget,
+        limits,
         ..UsageReport::from_models(by_model)
     })
 }
