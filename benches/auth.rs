@@ -178,16 +178,33 @@ async fn main() -> anyhow::Result<()> {
         max_tokens: 10,
     };
     report(
+        "limits in force: the client's tier and overrides (in-process cache)",
+        time(n, || async {
+            workforce::clients::server::limits::effective(&state, &who)
+                .await
+                .expect("limits");
+        })
+        .await,
+    );
+    let limits = workforce::clients::server::limits::effective(&state, &who).await?;
+    let budgets = budget::Budgets {
+        client_monthly: limits.tier.monthly_tokens,
+        employee_monthly: None,
+    };
+    let employee = workforce::core::EmployeeId::generate(&who.client_id);
+    report(
         "budget: reserve, then settle (two tenant transactions)",
         time(n, || async {
             let mut tx = TenantTx::begin(&pool, &who.client_id).await.expect("tx");
-            let r = budget::reserve(&state, &who, &mut tx, &req)
+            let r = budget::reserve(&mut tx, &employee, budgets, &req)
                 .await
                 .expect("reserve")
                 .expect("the starter tier has a budget");
             tx.commit().await.expect("commit");
             let mut tx = TenantTx::begin(&pool, &who.client_id).await.expect("tx");
-            budget::settle(&mut tx, r, 0).await.expect("settle");
+            budget::settle(&mut tx, &employee, r, 0)
+                .await
+                .expect("settle");
             tx.commit().await.expect("commit");
         })
         .await,

@@ -20,6 +20,7 @@ pub const SESSION_COOKIE: &str = "wf_session";
 
 /// What an API key may do. `admin` may do everything a client can (keys included).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum Scope {
     #[serde(rename = "employees:read")]
     EmployeesRead,
@@ -64,6 +65,7 @@ impl Scope {
 /// A person's role. The operator runs the platform; owners, admins and members belong to one
 /// client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Operator,
@@ -103,7 +105,14 @@ impl Role {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credential {
     Key(KeyId),
-    Person { id: UserId, role: Role },
+    Person {
+        id: UserId,
+        role: Role,
+    },
+    /// The platform's operator, reading under the client's support grant (until `expires_at`).
+    Support {
+        expires_at: DateTime<Utc>,
+    },
 }
 
 /// Who is acting for a client: the client, the credential it used, the client's tier (whose
@@ -124,6 +133,7 @@ impl ClientPrincipal {
         match &self.credential {
             Credential::Key(id) => Actor::ApiKey(id.clone()),
             Credential::Person { id, .. } => Actor::Person(id.clone()),
+            Credential::Support { .. } => Actor::Operator,
         }
     }
 
@@ -132,6 +142,7 @@ impl ClientPrincipal {
         match &self.credential {
             Credential::Key(id) => format!("key:{id}"),
             Credential::Person { id, .. } => format!("person:{id}"),
+            Credential::Support { .. } => "support".to_owned(),
         }
     }
 
@@ -142,6 +153,7 @@ impl ClientPrincipal {
         match &self.credential {
             Credential::Key(_) => self.scopes.contains(&Scope::Admin) && self.employees.is_none(),
             Credential::Person { role, .. } => *role == Role::Owner,
+            Credential::Support { .. } => false,
         }
     }
 
@@ -159,6 +171,7 @@ impl ClientPrincipal {
                     Credential::Person { .. } => {
                         "members may act only on the employees given to them".to_owned()
                     }
+                    Credential::Support { .. } => "support access reads employees only".to_owned(),
                 });
             }
         }
@@ -178,6 +191,10 @@ impl ClientPrincipal {
                     role.as_str(),
                     scope.as_str()
                 ),
+                Credential::Support { .. } => format!(
+                    "support access lets the operator read this client's employees, memory and usage, nothing more (this needs `{}`)",
+                    scope.as_str()
+                ),
             })
         }
     }
@@ -185,6 +202,7 @@ impl ClientPrincipal {
 
 /// `POST /api/v1/auth/sessions`: signing in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SignIn {
     pub email: String,
@@ -193,6 +211,7 @@ pub struct SignIn {
 
 /// `POST /api/v1/auth/invites/accept`: a new person's account, from an invite.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AcceptInvite {
     pub token: String,
@@ -202,6 +221,7 @@ pub struct AcceptInvite {
 
 /// A signed-in person.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Person {
     pub id: UserId,
     pub email: String,
@@ -214,6 +234,7 @@ pub struct Person {
 
 /// `POST …/invites`: who to invite (their role; for a member, their employees).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewInvite {
     pub role: Role,
@@ -223,6 +244,7 @@ pub struct NewInvite {
 
 /// An invite just made: the one-time link, shown to the inviter this once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CreatedInvite {
     pub id: String,
     pub role: Role,
@@ -235,6 +257,7 @@ pub struct CreatedInvite {
 
 /// A client's person as listed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Member {
     pub id: UserId,
     pub email: String,
@@ -246,6 +269,7 @@ pub struct Member {
 
 /// `PATCH …/members/{user_id}`: a new role, or a member's employees.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MemberUpdate {
     #[serde(default)]
@@ -256,6 +280,7 @@ pub struct MemberUpdate {
 
 /// `POST …/api-keys`: a new key's name, scopes and optional employee binding.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewApiKey {
     pub name: String,
@@ -266,6 +291,7 @@ pub struct NewApiKey {
 
 /// A key as listed: never its secret.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ApiKeyInfo {
     pub id: KeyId,
     /// What the key starts with (`wfk_<id>_`), to recognise it.
@@ -280,6 +306,7 @@ pub struct ApiKeyInfo {
 
 /// A key just made: the whole key, shown this once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CreatedApiKey {
     pub api_key: String,
     #[serde(flatten)]
@@ -293,4 +320,41 @@ pub struct Session {
     pub client: Option<Client>,
     /// The person signed in, when it is one (not a token or a key).
     pub person: Option<Person>,
+}
+
+/// Support access reads these, nothing else.
+pub const SUPPORT_SCOPES: &[Scope] = &[Scope::EmployeesRead, Scope::MemoryRead];
+
+/// The longest support grant, in hours (a week).
+pub const MAX_SUPPORT_HOURS: u32 = 168;
+
+/// `POST …/support-access`: let the operator read the client's employees, their memory and usage
+/// for `hours` (1 to 168). A new grant replaces the one in force.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewSupportGrant {
+    pub hours: u32,
+    /// Why (e.g. a ticket number), kept with the grant and in the audit trail.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// A grant of support access.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SupportGrant {
+    pub id: String,
+    /// Who granted it, as the audit trail names actors.
+    pub granted_by: String,
+    pub reason: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// `GET …/support-access`: the grant in force, if any.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SupportAccess {
+    pub grant: Option<SupportGrant>,
 }

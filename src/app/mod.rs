@@ -1,6 +1,7 @@
 //! The page shell, the routes and the components every page shares. Each feature holds its own
 //! pages; this is the one place that knows them all.
 
+pub mod api_docs;
 pub mod components;
 mod home;
 
@@ -46,6 +47,7 @@ pub fn App() -> impl IntoView {
                     <A href="/operator" attr:class="text-slate-600 hover:text-slate-900">
                         "Operator"
                     </A>
+                    <a href="/api/docs" class="text-slate-600 hover:text-slate-900">"API"</a>
                     <A href="/signin" attr:class="ml-auto text-slate-600 hover:text-slate-900">
                         "Sign in"
                     </A>
@@ -61,6 +63,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/employees/new") view=crate::employees::pages::NewEmployeePage />
                     <Route path=path!("/employees/:id") view=crate::employees::pages::EmployeePage />
                     <Route path=path!("/employees/:id/chat") view=crate::conversations::chat::ChatPage />
+                    <Route path=path!("/api/docs") view=api_docs::ApiDocsPage />
                 </Routes>
             </main>
         </Router>

@@ -13,6 +13,7 @@ use std::fmt;
 
 /// What was done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum AuditAction {
     #[serde(rename = "client.onboard")]
     ClientOnboard,
@@ -56,6 +57,19 @@ pub enum AuditAction {
     MemberRemove,
     #[serde(rename = "interaction.create")]
     InteractionCreate,
+    /// The operator changed a client's limits.
+    #[serde(rename = "client.limits_update")]
+    ClientLimitsUpdate,
+    /// A client's admin set or removed an employee's own budget.
+    #[serde(rename = "employee.budget_update")]
+    EmployeeBudgetUpdate,
+    #[serde(rename = "support_access.grant")]
+    SupportAccessGrant,
+    #[serde(rename = "support_access.revoke")]
+    SupportAccessRevoke,
+    /// The operator read the client's data under a support grant (one event per request).
+    #[serde(rename = "support_access.use")]
+    SupportAccessUse,
 }
 
 impl AuditAction {
@@ -81,6 +95,11 @@ impl AuditAction {
         AuditAction::MemberUpdate,
         AuditAction::MemberRemove,
         AuditAction::InteractionCreate,
+        AuditAction::SupportAccessGrant,
+        AuditAction::SupportAccessRevoke,
+        AuditAction::SupportAccessUse,
+        AuditAction::ClientLimitsUpdate,
+        AuditAction::EmployeeBudgetUpdate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -106,6 +125,11 @@ impl AuditAction {
             AuditAction::MemberUpdate => "member.update",
             AuditAction::MemberRemove => "member.remove",
             AuditAction::InteractionCreate => "interaction.create",
+            AuditAction::SupportAccessGrant => "support_access.grant",
+            AuditAction::SupportAccessRevoke => "support_access.revoke",
+            AuditAction::SupportAccessUse => "support_access.use",
+            AuditAction::ClientLimitsUpdate => "client.limits_update",
+            AuditAction::EmployeeBudgetUpdate => "employee.budget_update",
         }
     }
 
@@ -119,7 +143,11 @@ impl AuditAction {
             AuditAction::ClientOnboard
             | AuditAction::ClientSuspend
             | AuditAction::ClientReactivate
-            | AuditAction::MemoryRetentionPurge => "client",
+            | AuditAction::MemoryRetentionPurge
+            | AuditAction::SupportAccessGrant
+            | AuditAction::SupportAccessRevoke
+            | AuditAction::SupportAccessUse
+            | AuditAction::ClientLimitsUpdate => "client",
             AuditAction::ApiKeyCreate | AuditAction::ApiKeyRevoke => "api_key",
             AuditAction::SessionSignIn
             | AuditAction::SessionSignInFailed
@@ -159,6 +187,7 @@ impl fmt::Display for Actor {
 
 /// One event of the trail.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditRecord {
     pub actor: String,
     pub action: AuditAction,
@@ -171,6 +200,7 @@ pub struct AuditRecord {
 
 /// One change of an employee's status (`from_status` is empty at creation).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct StatusChange {
     pub from_status: Option<String>,
     pub to_status: String,
@@ -180,6 +210,7 @@ pub struct StatusChange {
 
 /// `GET …/employees/{id}/audit`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct EmployeeAudit {
     pub events: Vec<AuditRecord>,
     pub status_history: Vec<StatusChange>,

@@ -18,6 +18,7 @@ string_enum!(ClientStatus { Active => "active", Suspended => "suspended" });
 string_enum!(SecurityLevel { Standard => "standard", High => "high", Strict => "strict" });
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ClientConfiguration {
     pub max_employees: u32,
     pub allowed_models: Vec<String>,
@@ -30,6 +31,7 @@ pub struct ClientConfiguration {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Client {
     pub id: ClientId,
     pub name: String,
@@ -43,6 +45,7 @@ pub struct Client {
 
 /// What an operator sends to onboard a client. Omitted settings come from the tier.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ClientInfo {
     pub name: String,
@@ -63,6 +66,7 @@ pub struct ClientInfo {
 
 /// The answer to onboarding: the client and its first API key, shown only this once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct OnboardedClient {
     pub client: Client,
     pub api_key: String,
@@ -78,6 +82,121 @@ pub struct TierInfo {
 
 /// Every client, as the operator lists them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ClientList {
     pub clients: Vec<Client>,
+}
+
+/// The operator's overrides of one client's tier limits (`PUT …/clients/{client_id}/limits`).
+/// Each limit left out is the tier's; `{}` restores them all.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct LimitOverrides {
+    /// Requests a second (all the client's keys and people together).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_second: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burst: Option<u32>,
+    /// Requests a second one API key may make.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_requests_per_second: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_burst: Option<u32>,
+    /// Turns in flight at once on one instance (0: no cap).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrent_turns: Option<u32>,
+    /// Tokens a calendar month (0: no budget).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly_tokens: Option<u64>,
+}
+
+impl LimitOverrides {
+    /// The names of the limits overridden.
+    pub fn names(&self) -> Vec<String> {
+        [
+            ("requests_per_second", self.requests_per_second.is_some()),
+            ("burst", self.burst.is_some()),
+            (
+                "key_requests_per_second",
+                self.key_requests_per_second.is_some(),
+            ),
+            ("key_burst", self.key_burst.is_some()),
+            ("max_concurrent_turns", self.max_concurrent_turns.is_some()),
+            ("monthly_tokens", self.monthly_tokens.is_some()),
+        ]
+        .into_iter()
+        .filter(|(_, set)| *set)
+        .map(|(n, _)| n.to_owned())
+        .collect()
+    }
+
+    /// Every limit out of range, by name.
+    pub fn problems(&self) -> crate::core::FieldErrors {
+        let mut fields = crate::core::FieldErrors::new();
+        let rate =
+            |v: Option<f64>| v.is_some_and(|r| !(r.is_finite() && (0.01..=10_000.0).contains(&r)));
+        if rate(self.requests_per_second) {
+            fields.insert(
+                "requests_per_second".into(),
+                "must be from 0.01 to 10000".into(),
+            );
+        }
+        if rate(self.key_requests_per_second) {
+            fields.insert(
+                "key_requests_per_second".into(),
+                "must be from 0.01 to 10000".into(),
+            );
+        }
+        for (name, v) in [("burst", self.burst), ("key_burst", self.key_burst)] {
+            if v.is_some_and(|b| !(1..=100_000).contains(&b)) {
+                fields.insert(
+                    name.into(),
+                    "must be a whole number from 1 to 100000".into(),
+                );
+            }
+        }
+        if self.max_concurrent_turns.is_some_and(|n| n > 10_000) {
+            fields.insert(
+                "max_concurrent_turns".into(),
+                "must be a whole number from 0 (no cap) to 10000".into(),
+            );
+        }
+        if self.monthly_tokens.is_some_and(|n| n > 1_000_000_000_000) {
+            fields.insert(
+                "monthly_tokens".into(),
+                "must be a whole number from 0 (no budget) to 1000000000000".into(),
+            );
+        }
+        fields
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_name_what_they_set_and_refuse_what_is_out_of_range() {
+        let none = LimitOverrides::default();
+        assert!(none.names().is_empty() && none.problems().is_empty());
+        let some = LimitOverrides {
+            burst: Some(5),
+            monthly_tokens: Some(0),
+            ..Default::default()
+        };
+        assert_eq!(some.names(), ["burst", "monthly_tokens"]);
+        assert!(some.problems().is_empty());
+        let bad = LimitOverrides {
+            requests_per_second: Some(f64::NAN),
+            key_burst: Some(0),
+            max_concurrent_turns: Some(10_001),
+            ..Default::default()
+        };
+        let problems: Vec<_> = bad.problems().into_keys().collect();
+        assert_eq!(
+            problems,
+            ["key_burst", "max_concurrent_turns", "requests_per_second"]
+        );
+    }
 }

@@ -21,10 +21,12 @@ string_enum!(
 
 /// A message to an employee (`POST …/interact`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct InteractionRequest {
     pub message: String,
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
     pub context: Option<Map<String, Value>>,
     /// Selects `specialized_models[task_type]` first when the employee has one.
     #[serde(default)]
@@ -32,6 +34,7 @@ pub struct InteractionRequest {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Usage {
     pub prompt_tokens: u32,
     pub completion_tokens: u32,
@@ -40,6 +43,7 @@ pub struct Usage {
 
 /// The employee's answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct InteractionResponse {
     pub interaction_id: InteractionId,
     pub message: String,

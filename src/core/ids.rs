@@ -163,6 +163,35 @@ string_conversions!(EmployeeId, "employee");
 string_conversions!(KeyId, "API key");
 string_conversions!(UserId, "user");
 
+/// In the OpenAPI document each id is a string of its documented shape.
+#[cfg(feature = "ssr")]
+macro_rules! id_schema {
+    ($($t:ident => $pattern:literal, $example:literal;)+) => {$(
+        impl utoipa::PartialSchema for $t {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                let pattern: &str = $pattern;
+                let mut schema = utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .examples([serde_json::json!($example)]);
+                if !pattern.is_empty() {
+                    schema = schema.pattern(Some(pattern));
+                }
+                schema.into()
+            }
+        }
+        impl utoipa::ToSchema for $t {}
+    )+};
+}
+#[cfg(feature = "ssr")]
+id_schema! {
+    ClientId => "^client_[0-9a-f]{24}$", "client_0123456789abcdef01234567";
+    EmployeeId => "^client_[0-9a-f]{24}_emp_[0-9a-f]{24}$",
+        "client_0123456789abcdef01234567_emp_89abcdef0123456789abcdef";
+    KeyId => "^[0-9a-f]{16}$", "0123456789abcdef";
+    UserId => "^usr_[0-9a-f]{24}$", "usr_0123456789abcdef01234567";
+    InteractionId => "", "6f1c2b9e-3a57-4d0e-9a51-2f4a7c1e8b33";
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,6 +27,7 @@ string_enum!(ExpertiseLevel { Expert => "expert", Intermediate => "intermediate"
 string_enum!(ResponseLength { Concise => "concise", Detailed => "detailed", Adaptive => "adaptive" });
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PersonalityConfig {
     pub communication_style: CommunicationStyle,
     pub formality_level: FormalityLevel,
@@ -35,10 +36,12 @@ pub struct PersonalityConfig {
     pub creativity_level: f64,
     pub empathy_level: f64,
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
     pub custom_traits: Map<String, Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ModelPreferences {
     pub primary_model: String,
     pub fallback_models: Vec<String>,
@@ -50,6 +53,7 @@ pub struct ModelPreferences {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Employee {
     pub id: EmployeeId,
     pub client_id: ClientId,
@@ -69,6 +73,7 @@ pub struct Employee {
 
 /// Model settings a client may ask for; every field is optional and defaults sensibly.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ModelPreferencesInput {
     #[serde(default)]
@@ -86,6 +91,7 @@ pub struct ModelPreferencesInput {
 /// What a client asks for when it creates an employee (the seed's `EmployeeRequirements`,
 /// plus an optional display name).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EmployeeRequirements {
     #[serde(default)]
@@ -102,6 +108,7 @@ pub struct EmployeeRequirements {
     /// Recognised keys: formality_level, expertise_level, response_length, creativity_level,
     /// empathy_level. Any other key becomes a custom trait.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
     pub personality_traits: Map<String, Value>,
     #[serde(default)]
     pub model_preferences: Option<ModelPreferencesInput>,
@@ -109,6 +116,7 @@ pub struct EmployeeRequirements {
 
 /// Partial personality for updates.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PersonalityPatch {
     #[serde(default)]
@@ -125,11 +133,13 @@ pub struct PersonalityPatch {
     pub empathy_level: Option<f64>,
     /// Replaces the custom traits when present.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
     pub custom_traits: Option<Map<String, Value>>,
 }
 
 /// A PATCH: every present field replaces the stored one (lists are replaced whole).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EmployeeUpdate {
     #[serde(default)]
@@ -156,8 +166,21 @@ impl EmployeeUpdate {
     }
 }
 
+/// `PUT …/employees/{employee_id}/budget`: the employee's own monthly token budget, inside the
+/// client's (`null` removes it: then only the client's applies).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EmployeeBudget {
+    pub monthly_tokens: Option<u64>,
+}
+
+/// The largest budget an employee may be given.
+pub const MAX_EMPLOYEE_MONTHLY_TOKENS: u64 = 1_000_000_000_000;
+
 /// Lifecycle actions other than delete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LifecycleAction {
     Pause,

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 /// One remembered exchange.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MemoryItem {
     pub id: InteractionId,
     pub content: String,
@@ -23,6 +24,7 @@ pub struct MemoryItem {
 /// `DELETE …/memory/{interaction_id}` or `DELETE …/memory?subject=…|subject_id=…`: what was
 /// erased. The audit trail keeps the same receipt, with hashes in place of content.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ErasureReceipt {
     pub erased: usize,
     pub interaction_ids: Vec<String>,
@@ -30,6 +32,7 @@ pub struct ErasureReceipt {
 
 /// `GET …/memory`: remembered exchanges, newest first (or best first for a query).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MemoryList {
     pub memory: Vec<MemoryItem>,
 }

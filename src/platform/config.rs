@@ -102,7 +102,7 @@ pub struct Provider {
     pub first_token_seconds: Option<u64>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Tier {
     pub max_employees: u32,
     pub allowed_models: Vec<String>,

@@ -18,6 +18,52 @@ pub const CLIENT: &str = "/employees/clients/{client_id}";
 pub const EMPLOYEES: &str = "/employees/clients/{client_id}/employees";
 pub const EMPLOYEE: &str = "/employees/clients/{client_id}/employees/{employee_id}";
 
+// ---- what the OpenAPI document says of every route ---------------------------------------------
+
+/// Path parameters of a route under one client.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct ClientParams {
+    /// The client (`client_…`).
+    client_id: crate::core::ClientId,
+}
+
+/// Path parameters of a route under one employee.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct EmployeeParams {
+    /// The client (`client_…`).
+    client_id: crate::core::ClientId,
+    /// The employee (`client_…_emp_…`); it must belong to that client.
+    employee_id: crate::core::EmployeeId,
+}
+
+/// Every error has this body.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ErrorDetail {
+    /// A stable code: `bad_request`, `unauthorized`, `forbidden`, `not_found`, `conflict`,
+    /// `validation`, `limit_exceeded`, `budget_exhausted`, `payload_too_large`,
+    /// `unsupported_media_type`, `rate_limited`, `unavailable`, `in_progress` or `internal`.
+    code: String,
+    /// What went wrong, in words a person understands.
+    message: String,
+    /// For `validation`: each bad field's path (e.g. `personality.empathy_level`) → what is
+    /// wrong with it.
+    #[schema(value_type = Option<std::collections::BTreeMap<String, String>>)]
+    fields: Option<crate::core::FieldErrors>,
+    /// For `internal`: the reference under which the server logged the details.
+    ref_id: Option<String>,
+}
+
 /// The JSON body of an error: `{"error": {"code", "message", "fields"?, "ref_id"?}}`. The same
 /// body goes out as a response and as a streamed `error` event.
 pub fn error_body(e: &AppError) -> serde_json::Value {
@@ -280,6 +326,7 @@ impl ApiRoutes {
     api_method!(get, GET);
     api_method!(post, POST);
     api_method!(patch, PATCH);
+    api_method!(put, PUT);
     api_method!(delete, DELETE);
 
     pub fn merge(mut self, other: ApiRoutes) -> Self {

@@ -9,6 +9,7 @@ pub mod fns;
 pub mod health;
 pub mod http;
 pub mod limits;
+pub mod openapi;
 pub mod redis;
 pub mod secrets;
 pub mod serve;

@@ -85,6 +85,8 @@ pub fn build_state(
     employee_cache::listen(cache.clone(), Arc::downgrade(&employees));
     let keys = Arc::new(KeyCache::default());
     crate::accounts::server::keys::listen(cache.clone(), Arc::downgrade(&keys));
+    let client_limits = Arc::new(crate::clients::server::limits::LimitsCache::default());
+    crate::clients::server::limits::listen(cache.clone(), Arc::downgrade(&client_limits));
     let secrets = Arc::new(ServerKeys::derive(&settings.secret_key));
     let limiter = Arc::new(Limiter::new(&settings.file.limits.rate_limit_namespace));
     let state = AppState {
@@ -93,6 +95,7 @@ pub fn build_state(
         employees,
         settings: Arc::new(settings),
         keys,
+        client_limits,
         secrets,
         limiter,
         router: Arc::new(router),
@@ -227,6 +230,15 @@ pub fn api_route_list() -> Vec<(http::Method, String)> {
         .collect()
 }
 
+/// `GET /api/v1/openapi.json`: the REST API's OpenAPI 3.1 document (open to anyone, like the
+/// code it is generated from).
+async fn openapi_json() -> impl IntoResponse {
+    (
+        [(http::header::CONTENT_TYPE, "application/json")],
+        super::openapi::json(),
+    )
+}
+
 pub fn build_router(state: AppState) -> Router {
     telemetry::metrics();
     let routes = generate_route_list(App);
@@ -239,6 +251,7 @@ pub fn build_router(state: AppState) -> Router {
             "/api/v1",
             api_routes()
                 .into_router()
+                .route("/openapi.json", get(openapi_json))
                 .fallback(api_not_found)
                 .method_not_allowed_fallback(method_not_allowed),
         )

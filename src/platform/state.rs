@@ -21,6 +21,8 @@ pub struct AppState {
     pub cache: Cache,
     pub settings: Arc<Settings>,
     pub keys: Arc<KeyCache>,
+    /// Clients' limits in force (tier and operator overrides), invalidated across instances.
+    pub client_limits: Arc<crate::clients::server::limits::LimitsCache>,
     /// Keys derived from `WORKFORCE_SECRET_KEY` (API-key digests, Redis entry tags).
     pub secrets: Arc<ServerKeys>,
     /// Rate limits and throttles (token buckets in Redis, in memory while it is down).

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// Turns and tokens of one model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ModelUsage {
     /// Empty for turns no model answered.
     pub model: String,
@@ -18,6 +19,7 @@ pub struct ModelUsage {
 
 /// A client's monthly token budget: the limit, what is spent and what running turns hold.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct BudgetStatus {
     pub monthly_tokens: u64,
     pub spent: u64,
@@ -28,6 +30,7 @@ pub struct BudgetStatus {
 
 /// The limits a client's tier sets on its requests and turns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TierLimits {
     pub tier: String,
     /// Requests a second (all the client's keys and people together), and the burst above it.
@@ -40,11 +43,15 @@ pub struct TierLimits {
     pub max_concurrent_turns: u32,
     /// Tokens a calendar month (0: no budget).
     pub monthly_tokens: u64,
+    /// The limits the operator set for this client in place of the tier's.
+    #[serde(default)]
+    pub overridden: Vec<String>,
 }
 
 /// `GET …/usage`: the totals, the same per model, and (for a whole client) its tier's limits
 /// and, with a budget, the month's budget.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UsageReport {
     pub interactions: i64,
     pub failed: i64,

@@ -14,7 +14,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, Row};
 use workforce::accounts::server::policy::required_scope;
 use workforce::accounts::server::rest::PUBLIC_ROUTES;
-use workforce::accounts::{Scope, CLIENT_COOKIE, SESSION_COOKIE};
+use workforce::accounts::{Scope, CLIENT_COOKIE, SESSION_COOKIE, SUPPORT_SCOPES};
 
 /// A digest of every table's rows (for api_keys, sessions and users, all but the times of last
 /// use, which a real key or session updates).
@@ -160,6 +160,16 @@ async fn world(app: &TestApp) -> World {
         "owner@beta.example",
     )
     .await;
+    // Beta lets the operator read its employees; Alpha does not.
+    let r = app
+        .send(
+            "POST",
+            &format!("/api/v1/employees/clients/{b}/support-access"),
+            Some(&b_admin),
+            Some(json!({"hours": 2, "reason": "attack suite"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
     World {
         a,
         a_admin,
@@ -302,7 +312,8 @@ async fn no_attempt_with_wrong_credentials_succeeds_or_changes_anything(
         }
         let operator_route = template == "/api/v1/employees/clients"
             || template.ends_with("/suspend")
-            || template.ends_with("/reactivate");
+            || template.ends_with("/reactivate")
+            || template.ends_with("/limits");
         if operator_route {
             check(
                 label("a client's key on an operator route"),
@@ -335,6 +346,24 @@ async fn no_attempt_with_wrong_credentials_succeeds_or_changes_anything(
             &[404],
         );
         let scope = required_scope(method, template);
+        // The operator reads a client's employees only under the client's support grant, and
+        // even then changes nothing.
+        // (The operator sees every client itself: `GET …/clients/{client_id}`.)
+        if template != client_prefix {
+            check(
+                label("the operator, without the client's support grant"),
+                attempt(&app, method, &own, Credential::Bearer(ADMIN_TOKEN)).await,
+                &[403],
+            );
+        }
+        if !SUPPORT_SCOPES.contains(&scope) {
+            let granted = fill(template, [&w.b, &w.b_emp, &w.b_key_id, &w.b_user_id]);
+            check(
+                label("the operator, under a support grant, beyond reading"),
+                attempt(&app, method, &granted, Credential::Bearer(ADMIN_TOKEN)).await,
+                &[403],
+            );
+        }
         if scope != Scope::EmployeesRead {
             check(
                 label("a key without the scope"),
@@ -416,8 +445,9 @@ async fn no_attempt_with_wrong_credentials_succeeds_or_changes_anything(
 
     // Server functions: those that need a signed-in client or operator refuse a caller without
     // one; every one that changes state refuses a cross-site form post from a signed-in browser.
-    // Open to anyone: the session check, signing in and out, and the tier catalogue (the
-    // platform's, no client's data; the onboarding form loads it before the operator signs in).
+    // Open to anyone: the session check, signing in and out, the tier catalogue (the
+    // platform's, no client's data; the onboarding form loads it before the operator signs in)
+    // and the API reference.
     let public = [
         <workforce::clients::fns::Tiers as ServerFn>::PATH,
         <workforce::accounts::fns::CurrentSession as ServerFn>::PATH,
@@ -427,6 +457,8 @@ async fn no_attempt_with_wrong_credentials_succeeds_or_changes_anything(
         <workforce::accounts::fns::SignIn as ServerFn>::PATH,
         <workforce::accounts::fns::AcceptInvite as ServerFn>::PATH,
         <workforce::accounts::fns::SignOutEverywhere as ServerFn>::PATH,
+        // The REST API's reference (what /api/v1/openapi.json serves to anyone).
+        <workforce::app::api_docs::LoadApiReference as ServerFn>::PATH,
     ];
     let fns: Vec<(&str, Method)> = leptos::server_fn::axum::server_fn_paths().collect();
     assert!(

@@ -454,7 +454,6 @@ async fn another_clients_resources_look_exactly_like_missing_ones(
         None,
         Some("wfk_0123456789abcdef_0123456789abcdef0123456789abcdef0123456789abcdef"),
         Some("nonsense"),
-        Some(ADMIN_TOKEN),
     ] {
         let r = app
             .send(
@@ -467,6 +466,18 @@ async fn another_clients_resources_look_exactly_like_missing_ones(
         assert_eq!(r.status, 401, "{token:?}");
         assert_eq!(r.body["error"]["code"], "unauthorized");
     }
+    // The operator's token is valid, but reads a client's employees only under its support
+    // grant (tests/it/support.rs).
+    let r = app
+        .send(
+            "GET",
+            &format!("/api/v1/employees/clients/{a}/employees"),
+            Some(ADMIN_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.body["error"]["code"], "forbidden");
     // A client key is not an operator token.
     let r = app
         .send("GET", "/api/v1/employees/clients", Some(&a_key), None)

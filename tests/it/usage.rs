@@ -174,3 +174,202 @@ async fn a_client_at_its_cap_of_turns_in_flight_gets_429_and_others_are_not_held
         200
     );
 }
+
+#[sqlx::test]
+async fn the_operator_overrides_a_clients_limits_and_every_request_after_obeys_them(
+    _p: sqlx::postgres::PgPoolOptions,
+    owner: sqlx::postgres::PgConnectOptions,
+) {
+    let app = spawn_app(owner).await;
+    let (client, key) = app
+        .onboard(serde_json::json!({"name": "Limited", "tier": "starter"}))
+        .await;
+    let usage_path = format!("/api/v1/employees/clients/{client}/usage");
+    let limits_path = format!("/api/v1/employees/clients/{client}/limits");
+    let tier = app.get(&usage_path, &key).await.body["limits"].clone();
+    assert!(tier["burst"].as_u64().is_some_and(|b| b > 3), "{tier}");
+    assert_eq!(tier["overridden"], serde_json::json!([]));
+
+    // Only the operator sets them; out-of-range values and unknown names are refused by name.
+    let by_client = app
+        .send(
+            "PUT",
+            &limits_path,
+            Some(&key),
+            Some(serde_json::json!({"burst": 1000})),
+        )
+        .await;
+    assert_eq!(by_client.status, 401);
+    let bad = app
+        .send(
+            "PUT",
+            &limits_path,
+            Some(ADMIN_TOKEN),
+            Some(serde_json::json!({"burst": 0, "requests_per_second": -1})),
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.body["error"]["fields"]["burst"].is_string());
+    assert!(bad.body["error"]["fields"]["requests_per_second"].is_string());
+    let unknown = app
+        .send(
+            "PUT",
+            &limits_path,
+            Some(ADMIN_TOKEN),
+            Some(serde_json::json!({"brust": 2})),
+        )
+        .await;
+    assert_eq!(unknown.status, 422, "{}", unknown.body);
+
+    let set = app
+        .send(
+            "PUT",
+            &limits_path,
+            Some(ADMIN_TOKEN),
+            Some(serde_json::json!({
+                "requests_per_second": 1.0, "burst": 3,
+                "key_requests_per_second": 1.0, "key_burst": 3,
+                "monthly_tokens": 0
+            })),
+        )
+        .await;
+    assert_eq!(set.status, 200, "{}", set.body);
+    assert_eq!(set.body["burst"], 3);
+    assert_eq!(set.body["monthly_tokens"], 0);
+    assert_eq!(set.body["tier"], "starter");
+    // The very next requests obey them: a burst of three at most, then 429.
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(app.get(&usage_path, &key).await.status);
+    }
+    assert_eq!(statuses[0], 200, "{statuses:?}");
+    assert!(
+        statuses.iter().filter(|s| **s == 200).count() <= 3,
+        "{statuses:?}"
+    );
+    assert_eq!(statuses[4], 429, "{statuses:?}");
+
+    // `{}` gives the tier's back, and the report says nothing is overridden.
+    let reset = app
+        .send(
+            "PUT",
+            &limits_path,
+            Some(ADMIN_TOKEN),
+            Some(serde_json::json!({})),
+        )
+        .await;
+    assert_eq!(reset.status, 200);
+    assert_eq!(reset.body, tier, "the tier's limits again");
+    // The requests taken at 1 a second are owed at that rate: the bucket is free again once
+    // they are paid off (3 s at most).
+    tokio::time::sleep(std::time::Duration::from_millis(3_100)).await;
+    assert_eq!(reset.body["overridden"], serde_json::json!([]));
+    let trail = app.audit_export(&client, &key).await;
+    assert_eq!(trail.matches("client.limits_update").count(), 2, "{trail}");
+}
+
+#[sqlx::test]
+async fn an_employee_spends_within_its_own_budget_and_the_clients(
+    _p: sqlx::postgres::PgPoolOptions,
+    owner: sqlx::postgres::PgConnectOptions,
+) {
+    let stub = stub::Stub::start().await;
+    let app = spawn_app_with(owner, |s| use_stub(s, &stub, false)).await;
+    stub.set_chunk_delay_ms(20);
+    let (client, key, emp) = employee(&app, "gpt-4o-mini", serde_json::json!([])).await;
+    let mut req = requirements("second");
+    req["model_preferences"] = serde_json::json!({"primary_model": "gpt-4o-mini"});
+    let other = app.hire(&client, &key, req).await;
+    let budget_path = format!("{}/budget", emp_path(&client, &emp));
+
+    for bad in [
+        serde_json::json!({"monthly_tokens": 0}),
+        serde_json::json!({"monthly_tokens": -5}),
+        serde_json::json!({"monthly_tokens": "lots"}),
+    ] {
+        let r = app.send("PUT", &budget_path, Some(&key), Some(bad)).await;
+        assert_eq!(r.status, 422, "{}", r.body);
+        assert!(
+            r.body["error"]["fields"]["monthly_tokens"].is_string(),
+            "{}",
+            r.body
+        );
+    }
+    const BUDGET: u64 = 6_000;
+    let set = app
+        .send(
+            "PUT",
+            &budget_path,
+            Some(&key),
+            Some(serde_json::json!({"monthly_tokens": BUDGET})),
+        )
+        .await;
+    assert_eq!(set.status, 200, "{}", set.body);
+    assert_eq!(
+        app.get(&budget_path, &key).await.body["monthly_tokens"],
+        BUDGET
+    );
+
+    // Thirty-two turns at once: some fit, the rest get 402, and together they never spend more
+    // than the employee's budget.
+    let questions: Vec<String> = (0..32).map(|i| format!("question number {i}")).collect();
+    let turns = futures::future::join_all(
+        questions
+            .iter()
+            .map(|q| app.interact(&client, &key, &emp, q)),
+    )
+    .await;
+    let answered: Vec<_> = turns.iter().filter(|r| r.status == 200).collect();
+    let refused: Vec<_> = turns.iter().filter(|r| r.status == 402).collect();
+    assert_eq!(answered.len() + refused.len(), 32, "only answers and 402s");
+    assert!(
+        !answered.is_empty() && !refused.is_empty(),
+        "{} answered",
+        answered.len()
+    );
+    let msg = refused[0].body["error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        msg.contains("this employee's") && msg.contains("6000"),
+        "{msg}"
+    );
+    let spent: u64 = answered
+        .iter()
+        .map(|r| r.body["usage"]["total_tokens"].as_u64().expect("tokens"))
+        .sum();
+    assert!(spent <= BUDGET, "{spent}");
+    let own = app
+        .get(&format!("{}/usage", emp_path(&client, &emp)), &key)
+        .await;
+    assert_eq!(own.body["budget"]["monthly_tokens"], BUDGET, "{}", own.body);
+    assert_eq!(own.body["budget"]["spent"], spent);
+    assert_eq!(
+        own.body["budget"]["reserved"], 0,
+        "every reservation was settled"
+    );
+    // The client's budget counted the same turns, and a refused turn holds nothing there.
+    let whole = app
+        .get(&format!("/api/v1/employees/clients/{client}/usage"), &key)
+        .await;
+    assert_eq!(whole.body["budget"]["spent"], spent, "{}", whole.body);
+    assert_eq!(whole.body["budget"]["reserved"], 0);
+
+    // Another employee of the client is not held back by this one's budget.
+    let theirs = app.interact(&client, &key, &other, "hello").await;
+    assert_eq!(theirs.status, 200, "{}", theirs.body);
+    // Removing the budget lets the employee answer again, at once.
+    let cleared = app
+        .send(
+            "PUT",
+            &budget_path,
+            Some(&key),
+            Some(serde_json::json!({"monthly_tokens": null})),
+        )
+        .await;
+    assert_eq!(cleared.status, 200, "{}", cleared.body);
+    let again = app.interact(&client, &key, &emp, "one more").await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    let trail = app.audit_export(&client, &key).await;
+    assert_eq!(trail.matches("employee.budget_update").count(), 2);
+}

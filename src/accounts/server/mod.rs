@@ -8,4 +8,5 @@ pub mod principal;
 pub mod repo;
 pub mod rest;
 pub mod sessions;
+pub mod support;
 pub mod throttle;

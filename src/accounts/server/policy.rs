@@ -12,7 +12,7 @@ pub fn required_scope(method: &Method, route: &str) -> Scope {
     let route = route.strip_prefix("/api/v1").unwrap_or(route);
     let employee_tail = route.strip_prefix(EMPLOYEE);
     match (method.as_str(), employee_tail) {
-        ("GET", Some("" | "/audit" | "/usage")) => Scope::EmployeesRead,
+        ("GET", Some("" | "/audit" | "/usage" | "/budget")) => Scope::EmployeesRead,
         ("PATCH" | "DELETE", Some("")) | ("POST", Some("/{action}")) => Scope::EmployeesWrite,
         ("POST", Some("/interact" | "/interact/stream")) => Scope::Interact,
         ("GET", Some("/memory")) => Scope::MemoryRead,

@@ -181,9 +181,16 @@ pub async fn resolve(State(state): State<AppState>, mut req: Request, next: Next
             return e.into_response();
         }
     }
-    let principal = resolve_headers(&state, req.headers()).await;
+    let mut principal = resolve_headers(&state, req.headers()).await;
     if principal.failed() {
         throttle::failed_attempt(&state, &ip, None).await;
+    }
+    // The operator on a client's own route acts under that client's support grant, or not at all
+    // (a request carrying a client's own valid credentials is that client's).
+    if principal.is_operator() && !matches!(principal.client, Some(Ok(_))) {
+        if let Some(client) = super::support::client_of_path(req.uri().path()) {
+            principal.client = Some(super::support::operator_principal(&state, &client).await);
+        }
     }
     if let Some(Ok(who)) = &principal.client {
         tracing::Span::current().record("client_id", who.client_id.as_str());
@@ -325,14 +332,18 @@ fn authorize(
 /// needs.
 pub struct ClientPath(pub ClientPrincipal);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientPath {
+impl FromRequestParts<AppState> for ClientPath {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let who = principal_of(parts).client()?;
         let params = path_params(parts, state).await?;
         check_path_client(&who, &params)?;
         authorize(&who, parts, None)?;
+        record_support_use(state, &who, parts).await?;
         Ok(ClientPath(who))
     }
 }
@@ -341,17 +352,39 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientPath {
 /// with the scope the route needs (and, for a key bound to an employee, on that one).
 pub struct EmployeePath(pub ClientPrincipal, pub EmployeeId);
 
-impl<S: Send + Sync> FromRequestParts<S> for EmployeePath {
+impl FromRequestParts<AppState> for EmployeePath {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let who = principal_of(parts).client()?;
         let params = path_params(parts, state).await?;
         check_path_client(&who, &params)?;
         let id = employee_id(&who, params.get("employee_id").map_or("", String::as_str))?;
         authorize(&who, parts, Some(&id))?;
+        record_support_use(state, &who, parts).await?;
         Ok(EmployeePath(who, id))
     }
+}
+
+/// A request the operator makes under a support grant, once the policy allowed it, goes into
+/// the client's audit trail before anything is read.
+async fn record_support_use(
+    state: &AppState,
+    who: &ClientPrincipal,
+    parts: &Parts,
+) -> Result<(), AppError> {
+    if let Credential::Support { expires_at } = &who.credential {
+        // The path as requested (under a nested router, `parts.uri` lacks the prefix).
+        let path = parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .map_or(parts.uri.path(), |u| u.0.path());
+        super::support::record_use(state, who, *expires_at, parts.method.as_str(), path).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

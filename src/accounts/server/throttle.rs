@@ -98,11 +98,19 @@ pub async fn failed_attempt(state: &AppState, ip: &str, account: Option<&str>) {
     tracing::warn!(ip, account, "failed credentials");
 }
 
-/// Takes one request from the client's and the key's buckets (its tier's rates).
+/// Takes one request from the client's and the key's buckets (its tier's rates, or the
+/// operator's overrides of them).
 pub async fn rate_limit(state: &AppState, who: &ClientPrincipal) -> Result<(), AppError> {
-    let Some(tier) = state.settings.file.tiers.get(&who.tier) else {
-        return Ok(());
+    use crate::clients::server::limits::{effective, Limits};
+    let limits = match effective(state, who).await {
+        Ok(l) => l,
+        // Limits that cannot be read now: the tier's, so a database blip throttles as usual.
+        Err(_) => match state.settings.file.tiers.get(&who.tier) {
+            Some(t) => std::sync::Arc::new(Limits::merge(&who.tier, t, Default::default())),
+            None => return Ok(()),
+        },
     };
+    let tier = &limits.tier;
     let client_key = format!("client:{}", who.client_id.as_str());
     let key_key = who.credential_bucket();
     let buckets = [
@@ -127,8 +135,7 @@ pub async fn rate_limit(state: &AppState, who: &ClientPrincipal) -> Result<(), A
         .await
         .map_err(|wait| AppError::RateLimited {
             message: format!(
-                "rate limit of the {} tier reached ({} requests a second, {} at once); try again in {} s",
-                who.tier,
+                "this client's rate limit is reached ({} requests a second, {} at once); try again in {} s",
                 tier.requests_per_second.min(tier.key_requests_per_second),
                 tier.burst.min(tier.key_burst),
                 retry_secs(wait)

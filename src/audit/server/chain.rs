@@ -94,14 +94,14 @@ pub fn link_hash(prev: &str, canonical: &str) -> String {
 }
 
 /// The first event at which the chain does not hold, and why.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Broken {
     pub id: i64,
     pub reason: String,
 }
 
 /// What verifying a trail found.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Verdict {
     pub ok: bool,
     /// Events checked (chained ones).

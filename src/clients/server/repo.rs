@@ -101,3 +101,34 @@ pub async fn set_status(
     }
     Ok(before)
 }
+
+/// The transaction's client's tier and the operator's overrides of its limits.
+pub async fn tier_and_overrides(
+    tx: &mut TenantTx,
+) -> Result<Option<(String, LimitOverrides)>, sqlx::Error> {
+    let id = tx.client().clone();
+    let row = sqlx::query!(
+        r#"SELECT tier, limit_overrides AS "limit_overrides: Json<LimitOverrides>"
+           FROM clients WHERE id = $1"#,
+        id.as_str(),
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(|r| (r.tier, r.limit_overrides.0)))
+}
+
+/// Replaces the transaction's client's limit overrides.
+pub async fn set_overrides(
+    tx: &mut TenantTx,
+    overrides: &LimitOverrides,
+) -> Result<(), sqlx::Error> {
+    let id = tx.client().clone();
+    sqlx::query!(
+        "UPDATE clients SET limit_overrides = $2, updated_at = now() WHERE id = $1",
+        id.as_str(),
+        Json(overrides) as _,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

@@ -1,15 +1,24 @@
 //! `/employees/clients` (operator: onboard, list) and `/employees/clients/{client_id}`.
 
 use crate::accounts::server::principal::{ClientPath, OperatorAuth};
-use crate::clients::{Client, ClientInfo, ClientList, OnboardedClient};
+use crate::clients::{Client, ClientInfo, ClientList, LimitOverrides, OnboardedClient};
 use crate::core::AppError;
 use crate::platform::http::ApiRoutes;
+use crate::platform::http::ClientParams;
 use crate::platform::http::{ApiJson, CLIENT, CLIENTS};
 use crate::platform::AppState;
+use crate::usage::TierLimits;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 
+/// Onboard a client
+///
+/// Creates the client with its tier's defaults for whatever is omitted, and its first API key
+/// (an `admin` key), shown only in this answer.
+#[utoipa::path(post, path = "/api/v1/employees/clients", tag = "clients",
+    request_body = ClientInfo,
+    responses((status = 201, description = "The client and its first API key.", body = OnboardedClient)))]
 async fn onboard_client(
     State(state): State<AppState>,
     _op: OperatorAuth,
@@ -19,6 +28,9 @@ async fn onboard_client(
     Ok((StatusCode::CREATED, Json(onboarded)))
 }
 
+/// List every client (the operator)
+#[utoipa::path(get, path = "/api/v1/employees/clients", tag = "clients",
+    responses((status = 200, description = "Every client.", body = ClientList)))]
 async fn list_clients(
     State(state): State<AppState>,
     _op: OperatorAuth,
@@ -27,14 +39,32 @@ async fn list_clients(
     Ok(Json(ClientList { clients }))
 }
 
+/// One client (itself, or the operator)
+#[utoipa::path(get, path = "/api/v1/employees/clients/{client_id}", tag = "clients",
+    params(ClientParams),
+    responses((status = 200, description = "The client.", body = Client)))]
 async fn get_client(
     State(state): State<AppState>,
-    ClientPath(who): ClientPath,
+    op: Result<OperatorAuth, AppError>,
+    who: Result<ClientPath, AppError>,
+    Path(client_id): Path<String>,
 ) -> Result<Json<Client>, AppError> {
-    Ok(Json(super::service::get_client(&state, &who).await?))
+    // The client itself, or the operator (who sees every client, not its conversations).
+    match (who, op) {
+        (Ok(ClientPath(who)), _) => Ok(Json(super::service::get_client(&state, &who).await?)),
+        (Err(_), Ok(_)) => Ok(Json(
+            super::service::get_client_by_id(&state, &client_id).await?,
+        )),
+        (Err(e), Err(_)) => Err(e),
+    }
 }
 
-/// `POST …/clients/{client_id}/suspend` and `…/reactivate`, for the operator.
+/// Suspend a client (the operator)
+///
+/// Its sessions, keys and turns stop at once on every instance; nothing is deleted.
+#[utoipa::path(post, path = "/api/v1/employees/clients/{client_id}/suspend", tag = "clients",
+    params(ClientParams),
+    responses((status = 200, description = "The client, suspended.", body = Client)))]
 async fn suspend(
     State(state): State<AppState>,
     _op: OperatorAuth,
@@ -45,6 +75,10 @@ async fn suspend(
     ))
 }
 
+/// Reactivate a suspended client (the operator)
+#[utoipa::path(post, path = "/api/v1/employees/clients/{client_id}/reactivate", tag = "clients",
+    params(ClientParams),
+    responses((status = 200, description = "The client, active again.", body = Client)))]
 async fn reactivate(
     State(state): State<AppState>,
     _op: OperatorAuth,
@@ -55,6 +89,37 @@ async fn reactivate(
     ))
 }
 
+/// Override a client's limits (the operator)
+///
+/// Replaces the client's overrides of its tier's limits: each limit given is used in place of
+/// the tier's, each one left out is the tier's (`{}` restores them all). Every instance applies
+/// them from the next request.
+#[utoipa::path(put, path = "/api/v1/employees/clients/{client_id}/limits", tag = "clients",
+    params(ClientParams), request_body = LimitOverrides,
+    responses((status = 200, description = "The limits now in force.", body = TierLimits)))]
+async fn set_limits(
+    State(state): State<AppState>,
+    _op: OperatorAuth,
+    Path(client_id): Path<String>,
+    ApiJson(overrides): ApiJson<LimitOverrides>,
+) -> Result<Json<TierLimits>, AppError> {
+    Ok(Json(
+        super::limits::set_overrides(&state, &client_id, &overrides).await?,
+    ))
+}
+
+/// This feature's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    onboard_client,
+    list_clients,
+    get_client,
+    suspend,
+    reactivate,
+    set_limits
+))]
+pub struct Api;
+
 pub fn router() -> ApiRoutes {
     ApiRoutes::new()
         .post(CLIENTS, onboard_client)
@@ -62,4 +127,5 @@ pub fn router() -> ApiRoutes {
         .get(CLIENT, get_client)
         .post(&format!("{CLIENT}/suspend"), suspend)
         .post(&format!("{CLIENT}/reactivate"), reactivate)
+        .put(&format!("{CLIENT}/limits"), set_limits)
 }

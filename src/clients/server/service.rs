@@ -74,6 +74,15 @@ pub async fn get_client(state: &AppState, who: &ClientPrincipal) -> Result<Clien
     Ok(client)
 }
 
+/// One client by its id, for the operator.
+pub async fn get_client_by_id(state: &AppState, raw_id: &str) -> Result<Client, AppError> {
+    let id = ClientId::parse(raw_id).ok_or_else(|| AppError::not_found("client"))?;
+    let mut tx = TenantTx::begin(&state.pool, &id).await?;
+    let client = current(&mut tx).await?;
+    tx.commit().await?;
+    Ok(client)
+}
+
 /// The transaction's client, inside a caller's transaction.
 pub async fn current(tx: &mut TenantTx) -> Result<Client, AppError> {
     repo::get_client(tx)

@@ -4,10 +4,11 @@
 use super::service::{check_idempotency_key, interact as interact_whole};
 use super::stream::interact_stream;
 use crate::accounts::server::principal::EmployeePath;
-use crate::conversations::{ChatEvent, InteractionRequest};
+use crate::conversations::{ChatEvent, InteractionRequest, InteractionResponse};
 use crate::core::AppError;
 use crate::platform::http::ApiRoutes;
 use crate::platform::http::{error_body, ApiJson, EMPLOYEE};
+use crate::platform::http::{EmployeeParams, ErrorBody};
 use crate::platform::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
@@ -55,6 +56,19 @@ fn sse_event(event: ChatEvent) -> Event {
     }
 }
 
+/// Talk to an employee
+///
+/// Answers the stored turn as JSON, or streams it as Server-Sent Events when `Accept` includes
+/// `text/event-stream` (as `…/interact/stream` does). With an `Idempotency-Key`, a retry of
+/// the same turn answers the stored result instead of calling a model again.
+#[utoipa::path(post, path = "/api/v1/employees/clients/{client_id}/employees/{employee_id}/interact", tag = "conversations",
+    params(EmployeeParams,
+        ("Idempotency-Key" = Option<String>, Header, description = "Up to 128 visible ASCII characters; the same key answers the same turn.")),
+    request_body = InteractionRequest,
+    responses(
+        (status = 200, description = "The answer, stored with its memory.", body = InteractionResponse),
+        (status = 402, description = "The client's (or employee's) budget is used up; the message says when it resets.", body = ErrorBody),
+        (status = 409, description = "A turn with this Idempotency-Key is still running, or the employee is paused or archived.", body = ErrorBody)))]
 async fn interact(
     state: State<AppState>,
     path: EmployeePath,
@@ -70,6 +84,19 @@ async fn interact(
     Ok(Json(interact_whole(&state, &who, &id, &req, key).await?).into_response())
 }
 
+/// Talk to an employee, streamed
+///
+/// Server-Sent Events: `token` (`{"text"}`), `restart` (`{"reason"}`: the model broke off and
+/// another answers; drop the text received so far), then `done` (the stored turn, as
+/// `…/interact` answers it) or `error` (an error body).
+#[utoipa::path(post, path = "/api/v1/employees/clients/{client_id}/employees/{employee_id}/interact/stream", tag = "conversations",
+    params(EmployeeParams,
+        ("Idempotency-Key" = Option<String>, Header, description = "Up to 128 visible ASCII characters; the same key answers the same turn.")),
+    request_body = InteractionRequest,
+    responses(
+        (status = 200, description = "The answer as it is written.", content_type = "text/event-stream", body = String),
+        (status = 402, description = "The budget is used up.", body = ErrorBody),
+        (status = 409, description = "A turn with this Idempotency-Key is still running, or the employee is paused or archived.", body = ErrorBody)))]
 async fn stream(
     State(state): State<AppState>,
     EmployeePath(who, id): EmployeePath,
@@ -87,6 +114,11 @@ async fn stream(
         .keep_alive(KeepAlive::default())
         .into_response())
 }
+
+/// This feature's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(interact, stream))]
+pub struct Api;
 
 pub fn router() -> ApiRoutes {
     ApiRoutes::new()

@@ -16,7 +16,7 @@ use crate::employees::EmployeeStatus;
 use crate::memory::server::service as memory;
 use crate::platform::db::TenantTx;
 use crate::platform::AppState;
-use crate::usage::server::budget::{self, Reservation};
+use crate::usage::server::budget::{self, Budgets, Reservation};
 use std::time::{Duration, Instant};
 
 /// How often a request waiting for another one with its Idempotency-Key looks again.
@@ -116,7 +116,9 @@ pub async fn prepare(
     idempotency_key: Option<String>,
 ) -> Result<Prepared, AppError> {
     let (message, task_type) = validate_request(req)?;
-    let slot = take_turn_slot(state, who)?;
+    // The client's limits in force (its tier's, or the operator's overrides): from memory.
+    let client_limits = crate::clients::server::limits::effective(state, who).await?;
+    let slot = take_turn_slot(state, who, client_limits.tier.max_concurrent_turns)?;
     // The new message's vector, for recall. A failed or late embedding costs the turn its
     // recall, not its answer.
     let query = memory::query_vector(state, id, &message).await;
@@ -193,7 +195,19 @@ pub async fn prepare(
         temperature,
         max_tokens,
     };
-    let reservation = reserve_budget(state, who, id, &request, idempotency_key.as_deref()).await?;
+    let budgets = Budgets {
+        client_monthly: client_limits.tier.monthly_tokens,
+        employee_monthly: turn_employee.monthly_tokens,
+    };
+    let reservation = reserve_budget(
+        state,
+        who,
+        id,
+        budgets,
+        &request,
+        idempotency_key.as_deref(),
+    )
+    .await?;
     Ok(Prepared::Turn(Box::new(PendingTurn {
         request,
         reservation,
@@ -211,49 +225,47 @@ pub async fn prepare(
     })))
 }
 
-/// One of the client's slots for a turn in flight on this instance (its tier's
-/// `max_concurrent_turns`), or 429 when it has none left.
+/// One of the client's slots for a turn in flight on this instance (`cap`, its
+/// `max_concurrent_turns`; 0 for none), or 429 when it has none left.
 fn take_turn_slot(
     state: &AppState,
     who: &ClientPrincipal,
+    cap: u32,
 ) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, AppError> {
-    let cap = state
-        .settings
-        .file
-        .tiers
-        .get(&who.tier)
-        .map_or(0, |t| t.max_concurrent_turns);
     state
         .limiter
         .turns
         .try_take(who.client_id.as_str(), cap)
         .map_err(|cap| AppError::RateLimited {
             message: format!(
-                "this client already has {cap} turns in progress (its tier's limit); \
+                "this client already has {cap} turns in progress (its limit); \
                  try again when one has finished"
             ),
             retry_after_secs: 1,
         })
 }
 
-/// Holds what the turn can spend against the client's monthly budget (when it has one). A turn
-/// refused for its budget gives back the Idempotency-Key it claimed, so a later retry is free
-/// to run.
+/// Holds what the turn can spend against the client's monthly budget and the employee's (when
+/// they have one). A turn refused for a budget holds nothing (its transaction is rolled back)
+/// and gives back the Idempotency-Key it claimed, so a later retry is free to run.
 async fn reserve_budget(
     state: &AppState,
     who: &ClientPrincipal,
     id: &EmployeeId,
+    budgets: Budgets,
     request: &ChatRequest,
     idempotency_key: Option<&str>,
 ) -> Result<Option<Reservation>, AppError> {
     let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
-    match budget::reserve(state, who, &mut tx, request).await {
+    match budget::reserve(&mut tx, id, budgets, request).await {
         Ok(r) => {
             tx.commit().await?;
             Ok(r)
         }
         Err(e) => {
+            tx.rollback().await?;
             if let Some(key) = idempotency_key {
+                let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
                 repo::release_key(&mut tx, id, key).await?;
                 tx.commit().await?;
             }
@@ -286,7 +298,7 @@ pub(super) async fn persist(
     }
     if let Some(r) = turn.reservation {
         let spent = u64::from(outcome.prompt_tokens) + u64::from(outcome.completion_tokens);
-        budget::settle(&mut tx, r, spent).await?;
+        budget::settle(&mut tx, id, r, spent).await?;
     }
     let inserted = repo::insert_interaction(
         &mut tx,
@@ -363,7 +375,7 @@ pub(super) async fn persist(
             if let Some(r) = turn.reservation {
                 // The first transaction, rolled back, did not settle it.
                 let spent = u64::from(outcome.prompt_tokens) + u64::from(outcome.completion_tokens);
-                budget::settle(&mut tx, r, spent).await?;
+                budget::settle(&mut tx, id, r, spent).await?;
             }
             tx.commit().await?;
             first

@@ -32,12 +32,21 @@ pub async fn employee_for_turn(
         .await?
         .ok_or_else(|| AppError::not_found("employee"))?;
     let client = current_client(tx).await?;
+    let monthly_tokens = repo::monthly_tokens(tx, id).await?;
     let loaded = TurnEmployee {
         employee: Arc::new(employee),
         allowed_models: Arc::new(client.configuration.allowed_models),
+        monthly_tokens: monthly_tokens.and_then(|n| u64::try_from(n).ok()),
     };
     state
         .employees
         .insert(tx.client(), id, loaded.clone(), epoch);
     Ok(loaded)
+}
+
+/// The employee's own monthly token budget, if it has one (inside a caller's transaction).
+pub async fn monthly_tokens(tx: &mut TenantTx, id: &EmployeeId) -> Result<Option<u64>, AppError> {
+    Ok(repo::monthly_tokens(tx, id)
+        .await?
+        .and_then(|n| u64::try_from(n).ok()))
 }

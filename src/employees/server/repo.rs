@@ -199,3 +199,52 @@ pub async fn delete_employee(tx: &mut TenantTx, id: &EmployeeId) -> Result<bool,
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// The employee's own monthly token budget, if it has one.
+pub async fn monthly_tokens(
+    tx: &mut TenantTx,
+    id: &EmployeeId,
+) -> Result<Option<i64>, sqlx::Error> {
+    let client = tx.client().clone();
+    sqlx::query_scalar!(
+        "SELECT monthly_tokens FROM employee_budgets WHERE client_id = $1 AND employee_id = $2",
+        client.as_str(),
+        id.as_str(),
+    )
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+/// Sets (or, with `None`, removes) the employee's own monthly token budget.
+pub async fn set_monthly_tokens(
+    tx: &mut TenantTx,
+    id: &EmployeeId,
+    tokens: Option<i64>,
+) -> Result<(), sqlx::Error> {
+    let client = tx.client().clone();
+    match tokens {
+        Some(n) => {
+            sqlx::query!(
+                "INSERT INTO employee_budgets (client_id, employee_id, monthly_tokens)
+                 VALUES ($1, $2, $3)
+                 ON CONFLICT (client_id, employee_id)
+                 DO UPDATE SET monthly_tokens = EXCLUDED.monthly_tokens, updated_at = now()",
+                client.as_str(),
+                id.as_str(),
+                n,
+            )
+            .execute(&mut **tx)
+            .await?;
+        }
+        None => {
+            sqlx::query!(
+                "DELETE FROM employee_budgets WHERE client_id = $1 AND employee_id = $2",
+                client.as_str(),
+                id.as_str(),
+            )
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(())
+}

@@ -195,3 +195,61 @@ pub async fn delete_employee(
     forget(state, &who.client_id, id).await;
     Ok(())
 }
+
+/// `GET …/employees/{employee_id}/budget`.
+pub async fn budget(
+    state: &AppState,
+    who: &ClientPrincipal,
+    id: &EmployeeId,
+) -> Result<EmployeeBudget, AppError> {
+    let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+    repo::get_employee(&mut tx, id, false)
+        .await?
+        .ok_or_else(|| AppError::not_found("employee"))?;
+    let tokens = repo::monthly_tokens(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(EmployeeBudget {
+        monthly_tokens: tokens.and_then(|n| u64::try_from(n).ok()),
+    })
+}
+
+/// `PUT …/employees/{employee_id}/budget`: the employee's own monthly token budget, from its
+/// next turn on (on every instance).
+#[tracing::instrument(skip_all, fields(client_id = %who.client_id, employee_id = %id))]
+pub async fn set_budget(
+    state: &AppState,
+    who: &ClientPrincipal,
+    id: &EmployeeId,
+    budget: &EmployeeBudget,
+) -> Result<EmployeeBudget, AppError> {
+    if budget
+        .monthly_tokens
+        .is_some_and(|n| !(1..=MAX_EMPLOYEE_MONTHLY_TOKENS).contains(&n))
+    {
+        return Err(AppError::field(
+            "monthly_tokens",
+            format!(
+                "must be a whole number of tokens from 1 to {MAX_EMPLOYEE_MONTHLY_TOKENS}, or null for no budget of its own"
+            ),
+        ));
+    }
+    let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+    repo::get_employee(&mut tx, id, true)
+        .await?
+        .ok_or_else(|| AppError::not_found("employee"))?;
+    let before = repo::monthly_tokens(&mut tx, id).await?;
+    let tokens = budget.monthly_tokens.and_then(|n| i64::try_from(n).ok());
+    repo::set_monthly_tokens(&mut tx, id, tokens).await?;
+    audit::record(
+        &mut tx,
+        &who.actor(),
+        AuditAction::EmployeeBudgetUpdate,
+        id.as_str(),
+        Some(json!({ "monthly_tokens": before })),
+        Some(json!({ "monthly_tokens": tokens })),
+    )
+    .await?;
+    tx.commit().await?;
+    employee_changed(state, &who.client_id, id).await;
+    Ok(budget.clone())
+}

@@ -3,15 +3,24 @@
 
 use super::service::{recent_memory, semantic_memory};
 use crate::accounts::server::principal::EmployeePath;
-use crate::core::AppError;
+use crate::core::{AppError, InteractionId};
 use crate::memory::{ErasureReceipt, MemoryList};
 use crate::platform::http::ApiRoutes;
+use crate::platform::http::EmployeeParams;
 use crate::platform::http::EMPLOYEE;
 use crate::platform::AppState;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use std::collections::HashMap;
 
+/// What an employee remembers
+///
+/// The newest exchanges, or with `query` the ones closest in meaning to it (best first).
+#[utoipa::path(get, path = "/api/v1/employees/clients/{client_id}/employees/{employee_id}/memory", tag = "memory",
+    params(EmployeeParams,
+        ("limit" = Option<u32>, Query, description = "1 to 100; 10 when omitted.", minimum = 1, maximum = 100),
+        ("query" = Option<String>, Query, description = "Search by meaning (at most 4000 characters).")),
+    responses((status = 200, description = "The exchanges.", body = MemoryList)))]
 async fn memory(
     State(state): State<AppState>,
     EmployeePath(who, id): EmployeePath,
@@ -35,6 +44,13 @@ async fn memory(
     Ok(Json(MemoryList { memory }))
 }
 
+/// Erase one exchange
+///
+/// The row, its vector and every cached copy go; the audit trail keeps a receipt with hashes,
+/// not the content.
+#[utoipa::path(delete, path = "/api/v1/employees/clients/{client_id}/employees/{employee_id}/memory/{interaction_id}", tag = "memory",
+    params(EmployeeParams, ("interaction_id" = InteractionId, Path, description = "The exchange.")),
+    responses((status = 200, description = "What was erased.", body = ErasureReceipt)))]
 async fn erase_one(
     State(state): State<AppState>,
     EmployeePath(who, id): EmployeePath,
@@ -46,6 +62,15 @@ async fn erase_one(
     ))
 }
 
+/// Erase everything about a subject
+///
+/// Either every exchange that mentions `subject`, or every exchange given `subject_id` in its
+/// `context`.
+#[utoipa::path(delete, path = "/api/v1/employees/clients/{client_id}/employees/{employee_id}/memory", tag = "memory",
+    params(EmployeeParams,
+        ("subject" = Option<String>, Query, description = "A term (2 characters or more) the exchanges mention."),
+        ("subject_id" = Option<String>, Query, description = "The `context.subject_id` given at interact time.")),
+    responses((status = 200, description = "What was erased.", body = ErasureReceipt)))]
 async fn erase_subject(
     State(state): State<AppState>,
     EmployeePath(who, id): EmployeePath,
@@ -73,6 +98,11 @@ async fn erase_subject(
     }
     Ok(Json(super::service::erase(&state, &who, &id, what).await?))
 }
+
+/// This feature's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(memory, erase_one, erase_subject))]
+pub struct Api;
 
 pub fn router() -> ApiRoutes {
     ApiRoutes::new()

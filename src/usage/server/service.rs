@@ -18,8 +18,13 @@ pub async fn employee_usage(
     let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
     ensure_exists(&mut tx, id).await?;
     let by_model = repo::usage_by_model(&mut tx, Some(id)).await?;
+    let own = crate::employees::server::lookup::monthly_tokens(&mut tx, id).await?;
+    let budget = super::budget::employee_status(&mut tx, id, own).await?;
     tx.commit().await?;
-    Ok(UsageReport::from_models(by_model))
+    Ok(UsageReport {
+        budget,
+        ..UsageReport::from_models(by_model)
+    })
 }
 
 /// The turns and tokens of all the client's employees, per model.
@@ -28,27 +33,14 @@ pub async fn client_usage(
     state: &AppState,
     who: &ClientPrincipal,
 ) -> Result<UsageReport, AppError> {
+    let limits = crate::clients::server::limits::effective(state, who).await?;
     let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
     let by_model = repo::usage_by_model(&mut tx, None).await?;
-    let budget = super::budget::status(state, who, &mut tx).await?;
+    let budget = super::budget::status(&mut tx, limits.tier.monthly_tokens).await?;
     tx.commit().await?;
-    let limits = state
-        .settings
-        .file
-        .tiers
-        .get(&who.tier)
-        .map(|t| crate::usage::TierLimits {
-            tier: who.tier.clone(),
-            requests_per_second: t.requests_per_second,
-            burst: t.burst,
-            key_requests_per_second: t.key_requests_per_second,
-            key_burst: t.key_burst,
-            max_concurrent_turns: t.max_concurrent_turns,
-            monthly_tokens: t.monthly_tokens,
-        });
     Ok(UsageReport {
         budget,
-        limits,
+        limits: Some(limits.report()),
         ..UsageReport::from_models(by_model)
     })
 }
