@@ -188,21 +188,24 @@ async fn main() -> anyhow::Result<()> {
     );
     let limits = workforce::clients::server::limits::effective(&state, &who).await?;
     let budgets = budget::Budgets {
-        client_monthly: limits.tier.monthly_tokens,
-        employee_monthly: None,
+        client: budget::Limit {
+            tokens: limits.tier.monthly_tokens,
+            cost: budget::micro_usd(limits.tier.monthly_cost_usd),
+        },
+        employee: None,
     };
     let employee = workforce::core::EmployeeId::generate(&who.client_id);
     report(
         "budget: reserve, then settle (two tenant transactions)",
         time(n, || async {
             let mut tx = TenantTx::begin(&pool, &who.client_id).await.expect("tx");
-            let r = budget::reserve(&mut tx, &employee, budgets, &req)
+            let r = budget::reserve(&mut tx, &employee, budgets, &req, 0)
                 .await
                 .expect("reserve")
                 .expect("the starter tier has a budget");
             tx.commit().await.expect("commit");
             let mut tx = TenantTx::begin(&pool, &who.client_id).await.expect("tx");
-            budget::settle(&mut tx, &employee, r, 0)
+            budget::settle(&mut tx, &employee, r, 0, 0)
                 .await
                 .expect("settle");
             tx.commit().await.expect("commit");

@@ -109,6 +109,9 @@ pub struct LimitOverrides {
     /// Tokens a calendar month (0: no budget).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monthly_tokens: Option<u64>,
+    /// US dollars a calendar month at the providers' prices (0: no budget).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly_cost_usd: Option<f64>,
 }
 
 impl LimitOverrides {
@@ -124,6 +127,7 @@ impl LimitOverrides {
             ("key_burst", self.key_burst.is_some()),
             ("max_concurrent_turns", self.max_concurrent_turns.is_some()),
             ("monthly_tokens", self.monthly_tokens.is_some()),
+            ("monthly_cost_usd", self.monthly_cost_usd.is_some()),
         ]
         .into_iter()
         .filter(|(_, set)| *set)
@@ -166,6 +170,15 @@ impl LimitOverrides {
             fields.insert(
                 "monthly_tokens".into(),
                 "must be a whole number from 0 (no budget) to 1000000000000".into(),
+            );
+        }
+        if self
+            .monthly_cost_usd
+            .is_some_and(|c| !(c.is_finite() && (0.0..=10_000_000.0).contains(&c)))
+        {
+            fields.insert(
+                "monthly_cost_usd".into(),
+                "must be from 0 (no budget) to 10000000 US dollars".into(),
             );
         }
         fields

@@ -166,17 +166,23 @@ impl EmployeeUpdate {
     }
 }
 
-/// `PUT …/employees/{employee_id}/budget`: the employee's own monthly token budget, inside the
-/// client's (`null` removes it: then only the client's applies).
+/// `PUT …/employees/{employee_id}/budget`: the employee's own monthly budget, in tokens, in US
+/// dollars at the providers' prices, or both, inside the client's (`null` or left out: none of
+/// its own; then only the client's applies).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EmployeeBudget {
+    #[serde(default)]
     pub monthly_tokens: Option<u64>,
+    #[serde(default)]
+    pub monthly_cost_usd: Option<f64>,
 }
 
 /// The largest budget an employee may be given.
 pub const MAX_EMPLOYEE_MONTHLY_TOKENS: u64 = 1_000_000_000_000;
+/// The largest cost budget an employee may be given, in US dollars.
+pub const MAX_EMPLOYEE_MONTHLY_COST_USD: f64 = 10_000_000.0;
 
 /// Lifecycle actions other than delete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -100,6 +100,17 @@ pub struct Provider {
     pub embedding_models: Vec<String>,
     #[serde(default)]
     pub first_token_seconds: Option<u64>,
+    /// What each model costs, for cost budgets (a model without a price costs nothing).
+    #[serde(default)]
+    pub prices: BTreeMap<String, Price>,
+}
+
+/// A model's price in US dollars per million tokens: of the prompt, and of the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    pub input: f64,
+    pub output: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -118,6 +129,10 @@ pub struct Tier {
     /// Turns one client may have in flight at once on one instance (0 for no cap); past it, 429.
     #[serde(default)]
     pub max_concurrent_turns: u32,
+    /// What the client's turns may cost in a calendar month (UTC), in US dollars at the
+    /// providers' prices; 0 for no limit.
+    #[serde(default)]
+    pub monthly_cost_usd: f64,
 }
 
 /// The in-process models.
@@ -175,6 +190,14 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// `model`'s price, from the provider that offers it.
+    pub fn price(&self, model: &str) -> Option<Price> {
+        self.file
+            .providers
+            .iter()
+            .find_map(|p| p.prices.get(model).copied())
+    }
+
     /// Reads `WORKFORCE_CONFIG` (default `Leptos.toml`) and the environment.
     pub fn load() -> anyhow::Result<Self> {
         let path = std::env::var("WORKFORCE_CONFIG").unwrap_or_else(|_| "Leptos.toml".to_owned());

@@ -21,9 +21,17 @@ pub struct ModelUsage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct BudgetStatus {
+    /// Tokens a month (0: no token budget), spent and held by running turns.
     pub monthly_tokens: u64,
     pub spent: u64,
     pub reserved: u64,
+    /// US dollars a month at the providers' prices (0: no cost budget), spent and held.
+    #[serde(default)]
+    pub monthly_cost_usd: f64,
+    #[serde(default)]
+    pub spent_cost_usd: f64,
+    #[serde(default)]
+    pub reserved_cost_usd: f64,
     pub period_start: chrono::NaiveDate,
     pub resets_on: chrono::NaiveDate,
 }
@@ -43,6 +51,9 @@ pub struct TierLimits {
     pub max_concurrent_turns: u32,
     /// Tokens a calendar month (0: no budget).
     pub monthly_tokens: u64,
+    /// US dollars a calendar month at the providers' prices (0: no budget).
+    #[serde(default)]
+    pub monthly_cost_usd: f64,
     /// The limits the operator set for this client in place of the tier's.
     #[serde(default)]
     pub overridden: Vec<String>,

@@ -4,6 +4,39 @@ use crate::helpers::*;
 use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
+/// Sends `n` turns to the employee at once; returns (the answered turns' usage, the first
+/// refusal's body). Every turn must be answered or refused for a budget, and some of each.
+async fn turns_against_a_budget(
+    app: &TestApp,
+    client: &str,
+    key: &str,
+    emp: &str,
+    n: usize,
+) -> (Vec<serde_json::Value>, serde_json::Value) {
+    let questions: Vec<String> = (0..n).map(|i| format!("question number {i}")).collect();
+    let turns =
+        futures::future::join_all(questions.iter().map(|q| app.interact(client, key, emp, q)))
+            .await;
+    let answered: Vec<_> = turns.iter().filter(|r| r.status == 200).collect();
+    let refused: Vec<_> = turns.iter().filter(|r| r.status == 402).collect();
+    assert_eq!(answered.len() + refused.len(), n, "only answers and 402s");
+    assert!(
+        !answered.is_empty() && !refused.is_empty(),
+        "{} answered",
+        answered.len()
+    );
+    assert_eq!(refused[0].body["error"]["code"], "budget_exhausted");
+    let usage = answered.iter().map(|r| r.body["usage"].clone()).collect();
+    (usage, refused[0].body.clone())
+}
+
+fn total_tokens(usage: &[serde_json::Value]) -> u64 {
+    usage
+        .iter()
+        .map(|u| u["total_tokens"].as_u64().expect("tokens"))
+        .sum()
+}
+
 #[sqlx::test]
 async fn usage_is_summed_per_employee_and_per_client(_p: PgPoolOptions, owner: PgConnectOptions) {
     let (app, stub) = spawn_app_with_stub(owner).await;
@@ -73,31 +106,11 @@ async fn sixty_four_parallel_turns_never_spend_more_than_the_monthly_budget(
     // Answers take a while, so the turns overlap and hold their reservations together.
     stub.set_chunk_delay_ms(20);
     let (client, key, emp) = employee(&app, "gpt-4o-mini", serde_json::json!([])).await;
-    let questions: Vec<String> = (0..64).map(|i| format!("question number {i}")).collect();
-    let turns = futures::future::join_all(
-        questions
-            .iter()
-            .map(|q| app.interact(&client, &key, &emp, q)),
-    )
-    .await;
-    let answered: Vec<_> = turns.iter().filter(|r| r.status == 200).collect();
-    let refused: Vec<_> = turns.iter().filter(|r| r.status == 402).collect();
-    assert_eq!(answered.len() + refused.len(), 64, "only answers and 402s");
-    assert!(
-        !answered.is_empty() && !refused.is_empty(),
-        "{} answered",
-        answered.len()
-    );
-    let msg = refused[0].body["error"]["message"]
-        .as_str()
-        .unwrap_or_default();
-    assert_eq!(refused[0].body["error"]["code"], "budget_exhausted");
+    let (usage, refusal) = turns_against_a_budget(&app, &client, &key, &emp, 64).await;
+    let spent_by_answers = total_tokens(&usage);
+    let msg = refusal["error"]["message"].as_str().unwrap_or_default();
     assert!(msg.contains("40000") && msg.contains("resets on"), "{msg}");
 
-    let spent_by_answers: u64 = answered
-        .iter()
-        .map(|r| r.body["usage"]["total_tokens"].as_u64().expect("tokens"))
-        .sum();
     let usage = app
         .get(&format!("/api/v1/employees/clients/{client}/usage"), &key)
         .await;
@@ -312,32 +325,13 @@ async fn an_employee_spends_within_its_own_budget_and_the_clients(
 
     // Thirty-two turns at once: some fit, the rest get 402, and together they never spend more
     // than the employee's budget.
-    let questions: Vec<String> = (0..32).map(|i| format!("question number {i}")).collect();
-    let turns = futures::future::join_all(
-        questions
-            .iter()
-            .map(|q| app.interact(&client, &key, &emp, q)),
-    )
-    .await;
-    let answered: Vec<_> = turns.iter().filter(|r| r.status == 200).collect();
-    let refused: Vec<_> = turns.iter().filter(|r| r.status == 402).collect();
-    assert_eq!(answered.len() + refused.len(), 32, "only answers and 402s");
-    assert!(
-        !answered.is_empty() && !refused.is_empty(),
-        "{} answered",
-        answered.len()
-    );
-    let msg = refused[0].body["error"]["message"]
-        .as_str()
-        .unwrap_or_default();
+    let (usage, refusal) = turns_against_a_budget(&app, &client, &key, &emp, 32).await;
+    let spent = total_tokens(&usage);
+    let msg = refusal["error"]["message"].as_str().unwrap_or_default();
     assert!(
         msg.contains("this employee's") && msg.contains("6000"),
         "{msg}"
     );
-    let spent: u64 = answered
-        .iter()
-        .map(|r| r.body["usage"]["total_tokens"].as_u64().expect("tokens"))
-        .sum();
     assert!(spent <= BUDGET, "{spent}");
     let own = app
         .get(&format!("{}/usage", emp_path(&client, &emp)), &key)
@@ -372,4 +366,97 @@ async fn an_employee_spends_within_its_own_budget_and_the_clients(
     assert_eq!(again.status, 200, "{}", again.body);
     let trail = app.audit_export(&client, &key).await;
     assert_eq!(trail.matches("employee.budget_update").count(), 2);
+}
+
+#[sqlx::test]
+async fn a_cost_budget_bounds_what_turns_cost_at_the_providers_prices(
+    _p: sqlx::postgres::PgPoolOptions,
+    owner: sqlx::postgres::PgConnectOptions,
+) {
+    let stub = stub::Stub::start().await;
+    let app = spawn_app_with(owner, |s| use_stub(s, &stub, false)).await;
+    stub.set_chunk_delay_ms(20);
+    let (client, key, emp) = employee(&app, "gpt-4o-mini", serde_json::json!([])).await;
+    // The operator gives the client half a cent a month.
+    let set = app
+        .send(
+            "PUT",
+            &format!("/api/v1/employees/clients/{client}/limits"),
+            Some(ADMIN_TOKEN),
+            Some(serde_json::json!({"monthly_cost_usd": 0.005})),
+        )
+        .await;
+    assert_eq!(set.status, 200, "{}", set.body);
+    assert_eq!(set.body["monthly_cost_usd"], 0.005);
+    assert_eq!(
+        set.body["overridden"],
+        serde_json::json!(["monthly_cost_usd"])
+    );
+
+    let (usage, refusal) = turns_against_a_budget(&app, &client, &key, &emp, 16).await;
+    let msg = refusal["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("the client's monthly budget of 0.005 USD"),
+        "{msg}"
+    );
+    // What the answers cost at gpt-4o-mini's price (0.15 and 0.60 dollars a million tokens),
+    // rounded up per turn to millionths of a dollar, is what the budget counted, within it.
+    let cost_micro: u64 = usage
+        .iter()
+        .map(|u| {
+            let p = u["prompt_tokens"].as_u64().expect("prompt") as f64;
+            let c = u["completion_tokens"].as_u64().expect("completion") as f64;
+            (p * 0.15 + c * 0.60).ceil() as u64
+        })
+        .sum();
+    let report = app
+        .get(&format!("/api/v1/employees/clients/{client}/usage"), &key)
+        .await;
+    let budget = &report.body["budget"];
+    assert_eq!(budget["monthly_cost_usd"], 0.005, "{}", report.body);
+    let spent = budget["spent_cost_usd"].as_f64().expect("spent");
+    assert!(
+        (spent * 1e6 - cost_micro as f64).abs() < 0.5,
+        "{spent} against {cost_micro}"
+    );
+    assert!(spent > 0.0 && spent <= 0.005, "{spent}");
+    assert_eq!(
+        budget["reserved_cost_usd"], 0.0,
+        "every reservation was settled"
+    );
+
+    // An employee's own cost budget is checked the same way, and a bad one is refused by name.
+    let budget_path = format!("{}/budget", emp_path(&client, &emp));
+    let bad = app
+        .send(
+            "PUT",
+            &budget_path,
+            Some(&key),
+            Some(serde_json::json!({"monthly_cost_usd": -1})),
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(
+        bad.body["error"]["fields"]["monthly_cost_usd"].is_string(),
+        "{}",
+        bad.body
+    );
+    let tiny = app
+        .send(
+            "PUT",
+            &budget_path,
+            Some(&key),
+            Some(serde_json::json!({"monthly_cost_usd": 0.000001})),
+        )
+        .await;
+    assert_eq!(tiny.status, 200, "{}", tiny.body);
+    let refused = app.interact(&client, &key, &emp, "one more").await;
+    assert_eq!(refused.status, 402, "{}", refused.body);
+    let msg = refused.body["error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        msg.contains("this employee's whole monthly budget"),
+        "{msg}"
+    );
 }

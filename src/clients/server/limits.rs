@@ -55,6 +55,9 @@ impl Limits {
         if let Some(v) = overrides.monthly_tokens {
             t.monthly_tokens = v;
         }
+        if let Some(v) = overrides.monthly_cost_usd {
+            t.monthly_cost_usd = v;
+        }
         Limits {
             tier_name: tier_name.to_owned(),
             tier: t,
@@ -73,6 +76,7 @@ impl Limits {
             key_burst: t.key_burst,
             max_concurrent_turns: t.max_concurrent_turns,
             monthly_tokens: t.monthly_tokens,
+            monthly_cost_usd: t.monthly_cost_usd,
             overridden: self.overrides.names(),
         }
     }
@@ -228,6 +232,7 @@ mod tests {
             key_burst: 10,
             monthly_tokens: 1000,
             max_concurrent_turns: 8,
+            monthly_cost_usd: 0.0,
         }
     }
 

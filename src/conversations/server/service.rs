@@ -16,7 +16,7 @@ use crate::employees::EmployeeStatus;
 use crate::memory::server::service as memory;
 use crate::platform::db::TenantTx;
 use crate::platform::AppState;
-use crate::usage::server::budget::{self, Budgets, Reservation};
+use crate::usage::server::budget::{self, Budgets, Limit, Reservation};
 use std::time::{Duration, Instant};
 
 /// How often a request waiting for another one with its Idempotency-Key looks again.
@@ -196,8 +196,14 @@ pub async fn prepare(
         max_tokens,
     };
     let budgets = Budgets {
-        client_monthly: client_limits.tier.monthly_tokens,
-        employee_monthly: turn_employee.monthly_tokens,
+        client: Limit {
+            tokens: client_limits.tier.monthly_tokens,
+            cost: budget::micro_usd(client_limits.tier.monthly_cost_usd),
+        },
+        employee: turn_employee.budget.as_ref().map(|b| Limit {
+            tokens: b.monthly_tokens.unwrap_or(0),
+            cost: b.monthly_cost_usd.map_or(0, budget::micro_usd),
+        }),
     };
     let reservation = reserve_budget(
         state,
@@ -256,8 +262,9 @@ async fn reserve_budget(
     request: &ChatRequest,
     idempotency_key: Option<&str>,
 ) -> Result<Option<Reservation>, AppError> {
+    let cost = budget::cost_bound(request, |m| state.settings.price(m));
     let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
-    match budget::reserve(&mut tx, id, budgets, request).await {
+    match budget::reserve(&mut tx, id, budgets, request, cost).await {
         Ok(r) => {
             tx.commit().await?;
             Ok(r)
@@ -272,6 +279,16 @@ async fn reserve_budget(
             Err(e)
         }
     }
+}
+
+/// What a turn spent: its tokens, and their cost at the price of the model that answered.
+fn spent_by(state: &AppState, outcome: &Outcome<'_>) -> (u64, i64) {
+    let (prompt, completion) = (
+        u64::from(outcome.prompt_tokens),
+        u64::from(outcome.completion_tokens),
+    );
+    let price = outcome.model.and_then(|m| state.settings.price(m));
+    (prompt + completion, budget::cost(price, prompt, completion))
 }
 
 /// Stores the turn, whatever the outcome (a failed one keeps the user's message), and settles
@@ -297,8 +314,8 @@ pub(super) async fn persist(
         repo::release_key(&mut tx, id, key).await?;
     }
     if let Some(r) = turn.reservation {
-        let spent = u64::from(outcome.prompt_tokens) + u64::from(outcome.completion_tokens);
-        budget::settle(&mut tx, id, r, spent).await?;
+        let (spent, cost) = spent_by(state, &outcome);
+        budget::settle(&mut tx, id, r, spent, cost).await?;
     }
     let inserted = repo::insert_interaction(
         &mut tx,
@@ -374,8 +391,8 @@ pub(super) async fn persist(
             repo::release_key(&mut tx, id, key).await?;
             if let Some(r) = turn.reservation {
                 // The first transaction, rolled back, did not settle it.
-                let spent = u64::from(outcome.prompt_tokens) + u64::from(outcome.completion_tokens);
-                budget::settle(&mut tx, id, r, spent).await?;
+                let (spent, cost) = spent_by(state, &outcome);
+                budget::settle(&mut tx, id, r, spent, cost).await?;
             }
             tx.commit().await?;
             first

@@ -25,8 +25,8 @@ pub const UNSYNCED_TTL: Duration = Duration::from_secs(2);
 pub struct TurnEmployee {
     pub employee: Arc<Employee>,
     pub allowed_models: Arc<Vec<String>>,
-    /// The employee's own monthly token budget, when it has one.
-    pub monthly_tokens: Option<u64>,
+    /// The employee's own monthly budget, when it has one.
+    pub budget: Option<crate::employees::EmployeeBudget>,
 }
 
 struct Entry {
@@ -206,7 +206,7 @@ mod tests {
         let value = || TurnEmployee {
             employee: Arc::new(employee.clone()),
             allowed_models: Arc::new(vec![]),
-            monthly_tokens: None,
+            budget: None,
         };
         let before = cache.epoch();
         cache.remove(client.as_str(), ids[0].as_str()); // a change arrives mid-load

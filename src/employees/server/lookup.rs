@@ -5,6 +5,7 @@ use super::cache::TurnEmployee;
 use super::repo;
 use crate::clients::server::service::current as current_client;
 use crate::core::{AppError, EmployeeId};
+use crate::employees::EmployeeBudget;
 use crate::platform::db::TenantTx;
 use crate::platform::AppState;
 use std::sync::Arc;
@@ -32,11 +33,11 @@ pub async fn employee_for_turn(
         .await?
         .ok_or_else(|| AppError::not_found("employee"))?;
     let client = current_client(tx).await?;
-    let monthly_tokens = repo::monthly_tokens(tx, id).await?;
+    let budget = own_budget(tx, id).await?;
     let loaded = TurnEmployee {
         employee: Arc::new(employee),
         allowed_models: Arc::new(client.configuration.allowed_models),
-        monthly_tokens: monthly_tokens.and_then(|n| u64::try_from(n).ok()),
+        budget,
     };
     state
         .employees
@@ -44,9 +45,15 @@ pub async fn employee_for_turn(
     Ok(loaded)
 }
 
-/// The employee's own monthly token budget, if it has one (inside a caller's transaction).
-pub async fn monthly_tokens(tx: &mut TenantTx, id: &EmployeeId) -> Result<Option<u64>, AppError> {
-    Ok(repo::monthly_tokens(tx, id)
+/// The employee's own monthly budget, if it has one (inside a caller's transaction).
+pub async fn own_budget(
+    tx: &mut TenantTx,
+    id: &EmployeeId,
+) -> Result<Option<EmployeeBudget>, AppError> {
+    Ok(repo::own_budget(tx, id)
         .await?
-        .and_then(|n| u64::try_from(n).ok()))
+        .map(|(tokens, cost)| EmployeeBudget {
+            monthly_tokens: tokens.and_then(|n| u64::try_from(n).ok()),
+            monthly_cost_usd: cost.map(|c| c as f64 / 1e6),
+        }))
 }

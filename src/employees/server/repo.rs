@@ -200,51 +200,54 @@ pub async fn delete_employee(tx: &mut TenantTx, id: &EmployeeId) -> Result<bool,
     Ok(done.rows_affected() == 1)
 }
 
-/// The employee's own monthly token budget, if it has one.
-pub async fn monthly_tokens(
+/// The employee's own monthly budget (tokens, cost in millionths of a dollar), if it has one.
+pub async fn own_budget(
     tx: &mut TenantTx,
     id: &EmployeeId,
-) -> Result<Option<i64>, sqlx::Error> {
+) -> Result<Option<(Option<i64>, Option<i64>)>, sqlx::Error> {
     let client = tx.client().clone();
-    sqlx::query_scalar!(
-        "SELECT monthly_tokens FROM employee_budgets WHERE client_id = $1 AND employee_id = $2",
+    let row = sqlx::query!(
+        "SELECT monthly_tokens, monthly_cost FROM employee_budgets
+         WHERE client_id = $1 AND employee_id = $2",
         client.as_str(),
         id.as_str(),
     )
     .fetch_optional(&mut **tx)
-    .await
+    .await?;
+    Ok(row.map(|r| (r.monthly_tokens, r.monthly_cost)))
 }
 
-/// Sets (or, with `None`, removes) the employee's own monthly token budget.
-pub async fn set_monthly_tokens(
+/// Sets (or, with neither, removes) the employee's own monthly budget: tokens, and cost in
+/// millionths of a dollar.
+pub async fn set_own_budget(
     tx: &mut TenantTx,
     id: &EmployeeId,
     tokens: Option<i64>,
+    cost: Option<i64>,
 ) -> Result<(), sqlx::Error> {
     let client = tx.client().clone();
-    match tokens {
-        Some(n) => {
-            sqlx::query!(
-                "INSERT INTO employee_budgets (client_id, employee_id, monthly_tokens)
-                 VALUES ($1, $2, $3)
-                 ON CONFLICT (client_id, employee_id)
-                 DO UPDATE SET monthly_tokens = EXCLUDED.monthly_tokens, updated_at = now()",
-                client.as_str(),
-                id.as_str(),
-                n,
-            )
-            .execute(&mut **tx)
-            .await?;
-        }
-        None => {
-            sqlx::query!(
-                "DELETE FROM employee_budgets WHERE client_id = $1 AND employee_id = $2",
-                client.as_str(),
-                id.as_str(),
-            )
-            .execute(&mut **tx)
-            .await?;
-        }
+    if tokens.is_none() && cost.is_none() {
+        sqlx::query!(
+            "DELETE FROM employee_budgets WHERE client_id = $1 AND employee_id = $2",
+            client.as_str(),
+            id.as_str(),
+        )
+        .execute(&mut **tx)
+        .await?;
+    } else {
+        sqlx::query!(
+            "INSERT INTO employee_budgets (client_id, employee_id, monthly_tokens, monthly_cost)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (client_id, employee_id)
+             DO UPDATE SET monthly_tokens = EXCLUDED.monthly_tokens,
+                           monthly_cost = EXCLUDED.monthly_cost, updated_at = now()",
+            client.as_str(),
+            id.as_str(),
+            tokens,
+            cost,
+        )
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(())
 }

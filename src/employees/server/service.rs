@@ -206,15 +206,16 @@ pub async fn budget(
     repo::get_employee(&mut tx, id, false)
         .await?
         .ok_or_else(|| AppError::not_found("employee"))?;
-    let tokens = repo::monthly_tokens(&mut tx, id).await?;
+    let own = super::lookup::own_budget(&mut tx, id).await?;
     tx.commit().await?;
-    Ok(EmployeeBudget {
-        monthly_tokens: tokens.and_then(|n| u64::try_from(n).ok()),
-    })
+    Ok(own.unwrap_or(EmployeeBudget {
+        monthly_tokens: None,
+        monthly_cost_usd: None,
+    }))
 }
 
-/// `PUT …/employees/{employee_id}/budget`: the employee's own monthly token budget, from its
-/// next turn on (on every instance).
+/// `PUT …/employees/{employee_id}/budget`: the employee's own monthly budget, from its next
+/// turn on (on every instance).
 #[tracing::instrument(skip_all, fields(client_id = %who.client_id, employee_id = %id))]
 pub async fn set_budget(
     state: &AppState,
@@ -222,31 +223,53 @@ pub async fn set_budget(
     id: &EmployeeId,
     budget: &EmployeeBudget,
 ) -> Result<EmployeeBudget, AppError> {
+    let mut fields = crate::core::FieldErrors::new();
     if budget
         .monthly_tokens
         .is_some_and(|n| !(1..=MAX_EMPLOYEE_MONTHLY_TOKENS).contains(&n))
     {
-        return Err(AppError::field(
-            "monthly_tokens",
+        fields.insert(
+            "monthly_tokens".into(),
             format!(
-                "must be a whole number of tokens from 1 to {MAX_EMPLOYEE_MONTHLY_TOKENS}, or null for no budget of its own"
+                "must be a whole number of tokens from 1 to {MAX_EMPLOYEE_MONTHLY_TOKENS}, or null for no token budget of its own"
             ),
-        ));
+        );
     }
+    if budget.monthly_cost_usd.is_some_and(|c| {
+        !(c.is_finite() && (0.000_001..=MAX_EMPLOYEE_MONTHLY_COST_USD).contains(&c))
+    }) {
+        fields.insert(
+            "monthly_cost_usd".into(),
+            format!(
+                "must be from 0.000001 to {MAX_EMPLOYEE_MONTHLY_COST_USD} US dollars, or null for no cost budget of its own"
+            ),
+        );
+    }
+    if !fields.is_empty() {
+        return Err(AppError::Validation {
+            message: format!(
+                "the budget is out of range: {}",
+                fields.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+            fields,
+        });
+    }
+    let tokens = budget.monthly_tokens.and_then(|n| i64::try_from(n).ok());
+    // Kept in millionths of a dollar, rounded up.
+    let cost = budget.monthly_cost_usd.map(|c| (c * 1e6).ceil() as i64);
     let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
     repo::get_employee(&mut tx, id, true)
         .await?
         .ok_or_else(|| AppError::not_found("employee"))?;
-    let before = repo::monthly_tokens(&mut tx, id).await?;
-    let tokens = budget.monthly_tokens.and_then(|n| i64::try_from(n).ok());
-    repo::set_monthly_tokens(&mut tx, id, tokens).await?;
+    let before = super::lookup::own_budget(&mut tx, id).await?;
+    repo::set_own_budget(&mut tx, id, tokens, cost).await?;
     audit::record(
         &mut tx,
         &who.actor(),
         AuditAction::EmployeeBudgetUpdate,
         id.as_str(),
-        Some(json!({ "monthly_tokens": before })),
-        Some(json!({ "monthly_tokens": tokens })),
+        Some(json!(before)),
+        Some(json!(budget)),
     )
     .await?;
     tx.commit().await?;

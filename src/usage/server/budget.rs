@@ -1,34 +1,80 @@
-//! Monthly token budgets, the client's and (when it has one) the employee's: reserve before the
-//! model call, settle when the turn is stored.
+//! Monthly budgets, the client's and (when it has one) the employee's, in tokens and in cost
+//! (millionths of a US dollar at the providers' prices): reserve before the model call, settle
+//! when the turn is stored.
 //!
 //! A turn reserves an upper bound of what it can spend — its prompt's bytes (a token is at least
-//! one byte) plus a few tokens of framing per message, plus the answer's `max_tokens` — in one
-//! statement that only succeeds while spent + reserved + this reservation stays within the
-//! budget; the row's lock orders concurrent turns, so together they never pass it. Storing the
-//! turn releases the reservation and adds what the provider counted.
+//! one byte) plus a few tokens of framing per message, plus the answer's `max_tokens`; its cost
+//! at the dearest of the models that may answer it — in one statement per budget row that only
+//! succeeds while spent + reserved + this reservation stays within every limit of that row; the
+//! row's lock orders concurrent turns, so together they never pass it. Storing the turn releases
+//! the reservation and adds what the provider counted, priced at the model that answered.
 
 use crate::ai::{ChatMessage, ChatRequest};
 use crate::core::{AppError, EmployeeId};
+use crate::platform::config::Price;
 use crate::platform::db::TenantTx;
 use crate::usage::BudgetStatus;
 use chrono::{Datelike, NaiveDate, Utc};
 
-/// Tokens held for a turn until it is stored: against the client's budget, the employee's, or
-/// both.
+/// What is held for a turn until it is stored (tokens, and cost in millionths of a dollar):
+/// against the client's budgets, the employee's, or both.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Reservation {
     pub period: NaiveDate,
     pub tokens: i64,
+    pub cost: i64,
     pub client: bool,
     pub employee: bool,
 }
 
-/// The budgets a turn spends against: the client's monthly tokens (0: none) and the
-/// employee's own, if it has one.
+/// One scope's monthly limits: tokens and cost in millionths of a dollar (0: none).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Limit {
+    pub tokens: u64,
+    pub cost: i64,
+}
+
+impl Limit {
+    fn is_set(self) -> bool {
+        self.tokens > 0 || self.cost > 0
+    }
+}
+
+/// The budgets a turn spends against: the client's, and the employee's own if it has one.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Budgets {
-    pub client_monthly: u64,
-    pub employee_monthly: Option<u64>,
+    pub client: Limit,
+    pub employee: Option<Limit>,
+}
+
+/// Dollars as millionths (rounded up, so a budget is never passed by rounding).
+pub fn micro_usd(usd: f64) -> i64 {
+    if usd.is_finite() && usd > 0.0 {
+        (usd * 1e6).ceil().min(i64::MAX as f64) as i64
+    } else {
+        0
+    }
+}
+
+fn usd(micro: i64) -> f64 {
+    micro as f64 / 1e6
+}
+
+/// Millionths of a dollar as a person reads them: `0.005 USD`.
+fn show_usd(micro: i64) -> String {
+    let text = format!("{:.6}", usd(micro));
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    format!("{text} USD")
+}
+
+/// What `prompt` and `completion` tokens cost at `price` (per million tokens), in millionths
+/// of a dollar: a dollar a million tokens is a millionth of a dollar a token.
+pub fn cost(price: Option<Price>, prompt: u64, completion: u64) -> i64 {
+    price.map_or(0, |p| {
+        (prompt as f64 * p.input + completion as f64 * p.output)
+            .ceil()
+            .min(i64::MAX as f64) as i64
+    })
 }
 
 /// The first day of this month and of the next (UTC).
@@ -42,8 +88,8 @@ pub fn period_bounds(today: NaiveDate) -> (NaiveDate, NaiveDate) {
     (start, next.unwrap_or(start))
 }
 
-/// An upper bound of the tokens `req` can spend.
-pub fn upper_bound(req: &ChatRequest) -> i64 {
+/// An upper bound of the tokens of `req`'s prompt.
+fn prompt_bound(req: &ChatRequest) -> i64 {
     let prompt: usize = req
         .messages
         .iter()
@@ -59,98 +105,185 @@ pub fn upper_bound(req: &ChatRequest) -> i64 {
             m.role_and_text().1.len() + calls + 8
         })
         .sum();
-    (prompt + 16) as i64 + i64::from(req.max_tokens)
+    (prompt + 16) as i64
 }
 
-fn exhausted(limit: u64, spent: i64, resets: NaiveDate) -> AppError {
-    AppError::BudgetExhausted {
-        message: format!(
-            "the monthly budget of {limit} tokens is used up ({spent} spent); it resets on {resets}"
-        ),
+/// An upper bound of the tokens `req` can spend.
+pub fn upper_bound(req: &ChatRequest) -> i64 {
+    prompt_bound(req) + i64::from(req.max_tokens)
+}
+
+/// An upper bound of what `req` can cost, whichever of its models answers (`price` looks a
+/// model's price up).
+pub fn cost_bound(req: &ChatRequest, price: impl Fn(&str) -> Option<Price>) -> i64 {
+    let prompt = prompt_bound(req).max(0) as u64;
+    req.models
+        .iter()
+        .map(|m| cost(price(m), prompt, u64::from(req.max_tokens)))
+        .max()
+        .unwrap_or(0)
+}
+
+/// The refusal for a budget of `whose` (e.g. "the client's") that `tokens` and `cost` more
+/// would pass, given what the row holds now.
+fn exhausted(
+    whose: &str,
+    limit: Limit,
+    row: Option<(i64, i64, i64, i64)>,
+    (tokens, cost): (i64, i64),
+    resets: NaiveDate,
+) -> AppError {
+    let (spent, reserved, spent_cost, reserved_cost) = row.unwrap_or_default();
+    let tokens_out = limit.tokens > 0
+        && spent + reserved + tokens > i64::try_from(limit.tokens).unwrap_or(i64::MAX);
+    let message = if tokens_out || (limit.cost == 0) {
+        format!(
+            "{whose} monthly budget of {} tokens is used up ({spent} spent, {reserved} held by turns in progress, this one could take {tokens}); it resets on {resets}",
+            limit.tokens
+        )
+    } else {
+        format!(
+            "{whose} monthly budget of {} is used up ({} spent, {} held by turns in progress, this one could cost {}); it resets on {resets}",
+            show_usd(limit.cost),
+            show_usd(spent_cost),
+            show_usd(reserved_cost),
+            show_usd(cost)
+        )
+    };
+    AppError::BudgetExhausted { message }
+}
+
+fn cap(limit: u64) -> i64 {
+    if limit == 0 {
+        i64::MAX
+    } else {
+        i64::try_from(limit).unwrap_or(i64::MAX)
     }
 }
 
-/// Reserves what `req` can spend in `tx`, against the client's budget and the employee's;
-/// `None` when neither has one. 402 when the reservation would pass either. On an error the
-/// caller rolls `tx` back, so nothing is held.
+fn cap_cost(limit: i64) -> i64 {
+    if limit <= 0 {
+        i64::MAX
+    } else {
+        limit
+    }
+}
+
+/// A reservation larger than a whole budget can never fit: say so.
+fn larger_than_budget(whose: &str, limit: Limit, tokens: i64, cost: i64) -> Option<AppError> {
+    if limit.tokens > 0 && tokens > cap(limit.tokens) {
+        return Some(AppError::BudgetExhausted {
+            message: format!(
+                "this turn could spend up to {tokens} tokens, more than {whose} whole monthly budget of {}",
+                limit.tokens
+            ),
+        });
+    }
+    if limit.cost > 0 && cost > limit.cost {
+        return Some(AppError::BudgetExhausted {
+            message: format!(
+                "this turn could cost up to {}, more than {whose} whole monthly budget of {}",
+                show_usd(cost),
+                show_usd(limit.cost)
+            ),
+        });
+    }
+    None
+}
+
+/// Reserves what `req` can spend and cost in `tx`, against the client's budgets and the
+/// employee's; `None` when neither has one. 402 when the reservation would pass any of them.
+/// On an error the caller rolls `tx` back, so nothing is held.
 pub async fn reserve(
     tx: &mut TenantTx,
     employee: &EmployeeId,
     budgets: Budgets,
     req: &ChatRequest,
+    cost: i64,
 ) -> Result<Option<Reservation>, AppError> {
-    let employee_limit = budgets.employee_monthly.filter(|n| *n > 0);
-    if budgets.client_monthly == 0 && employee_limit.is_none() {
+    let own = budgets.employee.filter(|l| l.is_set());
+    if !budgets.client.is_set() && own.is_none() {
         return Ok(None);
     }
     let (period, resets) = period_bounds(Utc::now().date_naive());
     let tokens = upper_bound(req);
-    let too_big = |limit: u64, whose: &str| {
-        (tokens > i64::try_from(limit).unwrap_or(i64::MAX)).then(|| AppError::BudgetExhausted {
-            message: format!(
-                "this turn could spend up to {tokens} tokens, more than {whose} whole monthly budget of {limit}"
-            ),
-        })
-    };
-    if budgets.client_monthly > 0 {
-        if let Some(e) = too_big(budgets.client_monthly, "the client's") {
+    if budgets.client.is_set() {
+        if let Some(e) = larger_than_budget("the client's", budgets.client, tokens, cost) {
             return Err(e);
         }
     }
-    if let Some(limit) = employee_limit {
-        if let Some(e) = too_big(limit, "this employee's") {
+    if let Some(limit) = own {
+        if let Some(e) = larger_than_budget("this employee's", limit, tokens, cost) {
             return Err(e);
         }
     }
     let client = tx.client().clone();
-    if budgets.client_monthly > 0 {
-        let limit_i = i64::try_from(budgets.client_monthly).unwrap_or(i64::MAX);
+    if budgets.client.is_set() {
+        let limit = budgets.client;
         let taken = sqlx::query_scalar!(
-            "INSERT INTO token_budgets (client_id, period, reserved) VALUES ($1, $2, $3)
+            "INSERT INTO token_budgets (client_id, period, reserved, reserved_cost)
+             VALUES ($1, $2, $3, $4)
              ON CONFLICT (client_id, period) DO UPDATE
-               SET reserved = token_budgets.reserved + EXCLUDED.reserved
-               WHERE token_budgets.spent + token_budgets.reserved + EXCLUDED.reserved <= $4
+               SET reserved = token_budgets.reserved + EXCLUDED.reserved,
+                   reserved_cost = token_budgets.reserved_cost + EXCLUDED.reserved_cost
+               WHERE token_budgets.spent + token_budgets.reserved + EXCLUDED.reserved <= $5
+                 AND token_budgets.spent_cost + token_budgets.reserved_cost
+                     + EXCLUDED.reserved_cost <= $6
              RETURNING spent",
             client.as_str(),
             period,
             tokens,
-            limit_i,
+            cost,
+            cap(limit.tokens),
+            cap_cost(limit.cost),
         )
         .fetch_optional(&mut **tx)
         .await?;
         if taken.is_none() {
-            let spent = sqlx::query_scalar!(
-                "SELECT spent FROM token_budgets WHERE client_id = $1 AND period = $2",
+            let row = sqlx::query!(
+                "SELECT spent, reserved, spent_cost, reserved_cost FROM token_budgets
+                 WHERE client_id = $1 AND period = $2",
                 client.as_str(),
                 period,
             )
             .fetch_optional(&mut **tx)
             .await?
-            .unwrap_or(0);
-            return Err(exhausted(budgets.client_monthly, spent, resets));
+            .map(|r| (r.spent, r.reserved, r.spent_cost, r.reserved_cost));
+            return Err(exhausted(
+                "the client's",
+                limit,
+                row,
+                (tokens, cost),
+                resets,
+            ));
         }
     }
-    if let Some(limit) = employee_limit {
-        let limit_i = i64::try_from(limit).unwrap_or(i64::MAX);
+    if let Some(limit) = own {
         let taken = sqlx::query_scalar!(
-            "INSERT INTO employee_token_budgets (client_id, employee_id, period, reserved)
-             VALUES ($1, $2, $3, $4)
+            "INSERT INTO employee_token_budgets
+                 (client_id, employee_id, period, reserved, reserved_cost)
+             VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (client_id, employee_id, period) DO UPDATE
-               SET reserved = employee_token_budgets.reserved + EXCLUDED.reserved
+               SET reserved = employee_token_budgets.reserved + EXCLUDED.reserved,
+                   reserved_cost = employee_token_budgets.reserved_cost + EXCLUDED.reserved_cost
                WHERE employee_token_budgets.spent + employee_token_budgets.reserved
-                     + EXCLUDED.reserved <= $5
+                     + EXCLUDED.reserved <= $6
+                 AND employee_token_budgets.spent_cost + employee_token_budgets.reserved_cost
+                     + EXCLUDED.reserved_cost <= $7
              RETURNING spent",
             client.as_str(),
             employee.as_str(),
             period,
             tokens,
-            limit_i,
+            cost,
+            cap(limit.tokens),
+            cap_cost(limit.cost),
         )
         .fetch_optional(&mut **tx)
         .await?;
         if taken.is_none() {
-            let spent = sqlx::query_scalar!(
-                "SELECT spent FROM employee_token_budgets
+            let row = sqlx::query!(
+                "SELECT spent, reserved, spent_cost, reserved_cost FROM employee_token_budgets
                  WHERE client_id = $1 AND employee_id = $2 AND period = $3",
                 client.as_str(),
                 employee.as_str(),
@@ -158,40 +291,48 @@ pub async fn reserve(
             )
             .fetch_optional(&mut **tx)
             .await?
-            .unwrap_or(0);
-            return Err(AppError::BudgetExhausted {
-                message: format!(
-                    "this employee's monthly budget of {limit} tokens is used up ({spent} spent); it resets on {resets}"
-                ),
-            });
+            .map(|r| (r.spent, r.reserved, r.spent_cost, r.reserved_cost));
+            return Err(exhausted(
+                "this employee's",
+                limit,
+                row,
+                (tokens, cost),
+                resets,
+            ));
         }
     }
     Ok(Some(Reservation {
         period,
         tokens,
-        client: budgets.client_monthly > 0,
-        employee: employee_limit.is_some(),
+        cost,
+        client: budgets.client.is_set(),
+        employee: own.is_some(),
     }))
 }
 
-/// Releases a reservation and counts what the turn spent, in the transaction that stores it.
+/// Releases a reservation and counts what the turn spent (`spent` tokens costing `spent_cost`
+/// millionths of a dollar), in the transaction that stores it.
 pub async fn settle(
     tx: &mut TenantTx,
     employee: &EmployeeId,
     reservation: Reservation,
     spent: u64,
+    spent_cost: i64,
 ) -> Result<(), sqlx::Error> {
     let client = tx.client().clone();
     let spent = i64::try_from(spent).unwrap_or(i64::MAX);
     if reservation.client {
         sqlx::query!(
             "UPDATE token_budgets
-             SET reserved = GREATEST(reserved - $3, 0), spent = spent + $4
+             SET reserved = GREATEST(reserved - $3, 0), spent = spent + $4,
+                 reserved_cost = GREATEST(reserved_cost - $5, 0), spent_cost = spent_cost + $6
              WHERE client_id = $1 AND period = $2",
             client.as_str(),
             reservation.period,
             reservation.tokens,
             spent,
+            reservation.cost,
+            spent_cost,
         )
         .execute(&mut **tx)
         .await?;
@@ -199,13 +340,16 @@ pub async fn settle(
     if reservation.employee {
         sqlx::query!(
             "UPDATE employee_token_budgets
-             SET reserved = GREATEST(reserved - $4, 0), spent = spent + $5
+             SET reserved = GREATEST(reserved - $4, 0), spent = spent + $5,
+                 reserved_cost = GREATEST(reserved_cost - $6, 0), spent_cost = spent_cost + $7
              WHERE client_id = $1 AND employee_id = $2 AND period = $3",
             client.as_str(),
             employee.as_str(),
             reservation.period,
             reservation.tokens,
             spent,
+            reservation.cost,
+            spent_cost,
         )
         .execute(&mut **tx)
         .await?;
@@ -213,59 +357,63 @@ pub async fn settle(
     Ok(())
 }
 
-/// The client's budget this month (`limit` tokens; none when 0).
-pub async fn status(tx: &mut TenantTx, limit: u64) -> Result<Option<BudgetStatus>, AppError> {
-    if limit == 0 {
+/// The client's budget this month, when it has one.
+pub async fn status(tx: &mut TenantTx, limit: Limit) -> Result<Option<BudgetStatus>, AppError> {
+    if !limit.is_set() {
         return Ok(None);
     }
     let (period, resets) = period_bounds(Utc::now().date_naive());
     let client = tx.client().clone();
     let row = sqlx::query!(
-        "SELECT spent, reserved FROM token_budgets WHERE client_id = $1 AND period = $2",
+        "SELECT spent, reserved, spent_cost, reserved_cost FROM token_budgets
+         WHERE client_id = $1 AND period = $2",
         client.as_str(),
         period,
     )
     .fetch_optional(&mut **tx)
-    .await?;
-    let (spent, reserved) = row.map_or((0, 0), |r| (r.spent, r.reserved));
-    Ok(Some(budget_status(limit, spent, reserved, period, resets)))
+    .await?
+    .map(|r| (r.spent, r.reserved, r.spent_cost, r.reserved_cost));
+    Ok(Some(budget_status(limit, row, period, resets)))
 }
 
 /// An employee's own budget this month, when it has one.
 pub async fn employee_status(
     tx: &mut TenantTx,
     employee: &EmployeeId,
-    limit: Option<u64>,
+    limit: Option<Limit>,
 ) -> Result<Option<BudgetStatus>, AppError> {
-    let Some(limit) = limit.filter(|n| *n > 0) else {
+    let Some(limit) = limit.filter(|l| l.is_set()) else {
         return Ok(None);
     };
     let (period, resets) = period_bounds(Utc::now().date_naive());
     let client = tx.client().clone();
     let row = sqlx::query!(
-        "SELECT spent, reserved FROM employee_token_budgets
+        "SELECT spent, reserved, spent_cost, reserved_cost FROM employee_token_budgets
          WHERE client_id = $1 AND employee_id = $2 AND period = $3",
         client.as_str(),
         employee.as_str(),
         period,
     )
     .fetch_optional(&mut **tx)
-    .await?;
-    let (spent, reserved) = row.map_or((0, 0), |r| (r.spent, r.reserved));
-    Ok(Some(budget_status(limit, spent, reserved, period, resets)))
+    .await?
+    .map(|r| (r.spent, r.reserved, r.spent_cost, r.reserved_cost));
+    Ok(Some(budget_status(limit, row, period, resets)))
 }
 
 fn budget_status(
-    limit: u64,
-    spent: i64,
-    reserved: i64,
+    limit: Limit,
+    row: Option<(i64, i64, i64, i64)>,
     period: NaiveDate,
     resets: NaiveDate,
 ) -> BudgetStatus {
+    let (spent, reserved, spent_cost, reserved_cost) = row.unwrap_or_default();
     BudgetStatus {
-        monthly_tokens: limit,
+        monthly_tokens: limit.tokens,
         spent: spent.max(0) as u64,
         reserved: reserved.max(0) as u64,
+        monthly_cost_usd: usd(limit.cost),
+        spent_cost_usd: usd(spent_cost),
+        reserved_cost_usd: usd(reserved_cost),
         period_start: period,
         resets_on: resets,
     }
@@ -301,5 +449,35 @@ mod tests {
             max_tokens: 100,
         };
         assert_eq!(upper_bound(&req), (3 + 8 + 6 + 8 + 16) + 100);
+    }
+
+    #[test]
+    fn the_cost_bound_prices_the_whole_bound_at_the_dearest_model_that_may_answer() {
+        let req = ChatRequest {
+            tenant: "c".into(),
+            models: vec!["cheap".into(), "dear".into(), "unpriced".into()],
+            messages: vec![ChatMessage::User("x".repeat(84))],
+            temperature: 0.7,
+            max_tokens: 100,
+        };
+        let price = |m: &str| match m {
+            "cheap" => Some(Price {
+                input: 0.15,
+                output: 0.60,
+            }),
+            "dear" => Some(Price {
+                input: 2.0,
+                output: 8.0,
+            }),
+            _ => None,
+        };
+        // 84 + 8 + 16 = 108 prompt tokens at most: 108 × 2 + 100 × 8 millionths.
+        assert_eq!(cost_bound(&req, price), 216 + 800);
+        assert_eq!(cost(price("cheap"), 1000, 1000), 750);
+        assert_eq!(cost(None, 1000, 1000), 0);
+        assert_eq!(micro_usd(0.001), 1000);
+        assert_eq!(micro_usd(-1.0), 0);
+        assert_eq!(show_usd(5_000), "0.005 USD");
+        assert_eq!(show_usd(2_000_000), "2 USD");
     }
 }
