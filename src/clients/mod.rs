@@ -112,6 +112,9 @@ pub struct LimitOverrides {
     /// US dollars a calendar month at the providers' prices (0: no budget).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monthly_cost_usd: Option<f64>,
+    /// The longest message a turn accepts (1 to 16000 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_message_chars: Option<u32>,
 }
 
 impl LimitOverrides {
@@ -128,6 +131,7 @@ impl LimitOverrides {
             ("max_concurrent_turns", self.max_concurrent_turns.is_some()),
             ("monthly_tokens", self.monthly_tokens.is_some()),
             ("monthly_cost_usd", self.monthly_cost_usd.is_some()),
+            ("max_message_chars", self.max_message_chars.is_some()),
         ]
         .into_iter()
         .filter(|(_, set)| *set)
@@ -179,6 +183,16 @@ impl LimitOverrides {
             fields.insert(
                 "monthly_cost_usd".into(),
                 "must be from 0 (no budget) to 10000000 US dollars".into(),
+            );
+        }
+        let most = crate::conversations::MAX_MESSAGE_CHARS as u32;
+        if self
+            .max_message_chars
+            .is_some_and(|n| !(1..=most).contains(&n))
+        {
+            fields.insert(
+                "max_message_chars".into(),
+                format!("must be a whole number of characters from 1 to {most}"),
             );
         }
         fields

@@ -104,19 +104,21 @@ impl ChatEvent {
 pub const MAX_MESSAGE_CHARS: usize = 16_000;
 pub const MAX_CONTEXT_BYTES: usize = 8_192;
 
-/// Checks a message to an employee; returns the trimmed message and the task type.
-pub fn validate_request(req: &InteractionRequest) -> Result<(String, Option<String>), AppError> {
+/// Checks a message to an employee (at most `max_chars` characters, never more than
+/// `MAX_MESSAGE_CHARS`); returns the trimmed message and the task type.
+pub fn validate_request(
+    req: &InteractionRequest,
+    max_chars: usize,
+) -> Result<(String, Option<String>), AppError> {
+    let max_chars = max_chars.min(MAX_MESSAGE_CHARS);
     let mut v = Validator::new();
     let message = req.message.trim().to_owned();
     if message.is_empty() {
         v.error("message", "is required");
     } else if message.contains('\0') {
         v.error("message", "must not contain NUL characters (\\u0000)");
-    } else if message.chars().count() > MAX_MESSAGE_CHARS {
-        v.error(
-            "message",
-            format!("must be at most {MAX_MESSAGE_CHARS} characters"),
-        );
+    } else if message.chars().count() > max_chars {
+        v.error("message", format!("must be at most {max_chars} characters"));
     }
     if let Some(ctx) = &req.context {
         if let Some(path) = crate::core::nul_path_in(ctx) {

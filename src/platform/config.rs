@@ -133,6 +133,13 @@ pub struct Tier {
     /// providers' prices; 0 for no limit.
     #[serde(default)]
     pub monthly_cost_usd: f64,
+    /// The longest message a turn accepts, in characters (at most the platform's 16,000).
+    #[serde(default = "max_message_chars")]
+    pub max_message_chars: u32,
+}
+
+fn max_message_chars() -> u32 {
+    crate::conversations::MAX_MESSAGE_CHARS as u32
 }
 
 /// The in-process models.

@@ -54,6 +54,9 @@ pub struct TierLimits {
     /// US dollars a calendar month at the providers' prices (0: no budget).
     #[serde(default)]
     pub monthly_cost_usd: f64,
+    /// The longest message a turn accepts, in characters.
+    #[serde(default)]
+    pub max_message_chars: u32,
     /// The limits the operator set for this client in place of the tier's.
     #[serde(default)]
     pub overridden: Vec<String>,

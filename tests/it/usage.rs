@@ -279,6 +279,35 @@ async fn the_operator_overrides_a_clients_limits_and_every_request_after_obeys_t
     assert_eq!(reset.body["overridden"], serde_json::json!([]));
     let trail = app.audit_export(&client, &key).await;
     assert_eq!(trail.matches("client.limits_update").count(), 2, "{trail}");
+
+    // A shorter longest message, applied to the client's next turn, named on the field.
+    let emp = app.hire(&client, &key, requirements("clerk")).await;
+    let short = app
+        .send(
+            "PUT",
+            &limits_path,
+            Some(ADMIN_TOKEN),
+            Some(serde_json::json!({"max_message_chars": 10})),
+        )
+        .await;
+    assert_eq!(short.body["max_message_chars"], 10, "{}", short.body);
+    let long = app
+        .interact(&client, &key, &emp, "a message longer than ten characters")
+        .await;
+    assert_eq!(long.status, 422, "{}", long.body);
+    assert_eq!(
+        long.body["error"]["fields"]["message"],
+        "must be at most 10 characters"
+    );
+    let too_long = app
+        .send(
+            "PUT",
+            &limits_path,
+            Some(ADMIN_TOKEN),
+            Some(serde_json::json!({"max_message_chars": 16001})),
+        )
+        .await;
+    assert_eq!(too_long.status, 422);
 }
 
 #[sqlx::test]

@@ -58,6 +58,9 @@ impl Limits {
         if let Some(v) = overrides.monthly_cost_usd {
             t.monthly_cost_usd = v;
         }
+        if let Some(v) = overrides.max_message_chars {
+            t.max_message_chars = v;
+        }
         Limits {
             tier_name: tier_name.to_owned(),
             tier: t,
@@ -77,6 +80,7 @@ impl Limits {
             max_concurrent_turns: t.max_concurrent_turns,
             monthly_tokens: t.monthly_tokens,
             monthly_cost_usd: t.monthly_cost_usd,
+            max_message_chars: t.max_message_chars,
             overridden: self.overrides.names(),
         }
     }
@@ -233,6 +237,7 @@ mod tests {
             monthly_tokens: 1000,
             max_concurrent_turns: 8,
             monthly_cost_usd: 0.0,
+            max_message_chars: 16_000,
         }
     }
 

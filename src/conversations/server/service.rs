@@ -115,9 +115,10 @@ pub async fn prepare(
     req: &InteractionRequest,
     idempotency_key: Option<String>,
 ) -> Result<Prepared, AppError> {
-    let (message, task_type) = validate_request(req)?;
     // The client's limits in force (its tier's, or the operator's overrides): from memory.
     let client_limits = crate::clients::server::limits::effective(state, who).await?;
+    let (message, task_type) =
+        validate_request(req, client_limits.tier.max_message_chars as usize)?;
     let slot = take_turn_slot(state, who, client_limits.tier.max_concurrent_turns)?;
     // The new message's vector, for recall. A failed or late embedding costs the turn its
     // recall, not its answer.
