@@ -188,10 +188,7 @@ async fn main() -> anyhow::Result<()> {
     );
     let limits = workforce::clients::server::limits::effective(&state, &who).await?;
     let budgets = budget::Budgets {
-        client: budget::Limit {
-            tokens: limits.tier.monthly_tokens,
-            cost: budget::micro_usd(limits.tier.monthly_cost_usd),
-        },
+        client: budget::Limit::of_tier(&limits.tier),
         employee: None,
     };
     let employee = workforce::core::EmployeeId::generate(&who.client_id);

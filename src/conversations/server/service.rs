@@ -197,14 +197,8 @@ pub async fn prepare(
         max_tokens,
     };
     let budgets = Budgets {
-        client: Limit {
-            tokens: client_limits.tier.monthly_tokens,
-            cost: budget::micro_usd(client_limits.tier.monthly_cost_usd),
-        },
-        employee: turn_employee.budget.as_ref().map(|b| Limit {
-            tokens: b.monthly_tokens.unwrap_or(0),
-            cost: b.monthly_cost_usd.map_or(0, budget::micro_usd),
-        }),
+        client: Limit::of_tier(&client_limits.tier),
+        employee: turn_employee.budget.as_ref().map(Limit::of_employee),
     };
     let reservation = reserve_budget(
         state,

@@ -35,6 +35,22 @@ pub struct Limit {
 }
 
 impl Limit {
+    /// A client's limits in force (its tier's, or the operator's overrides).
+    pub fn of_tier(tier: &crate::platform::config::Tier) -> Self {
+        Limit {
+            tokens: tier.monthly_tokens,
+            cost: micro_usd(tier.monthly_cost_usd),
+        }
+    }
+
+    /// An employee's own budget.
+    pub fn of_employee(b: &crate::employees::EmployeeBudget) -> Self {
+        Limit {
+            tokens: b.monthly_tokens.unwrap_or(0),
+            cost: b.monthly_cost_usd.map_or(0, micro_usd),
+        }
+    }
+
     fn is_set(self) -> bool {
         self.tokens > 0 || self.cost > 0
     }

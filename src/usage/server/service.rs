@@ -20,10 +20,7 @@ pub async fn employee_usage(
     let by_model = repo::usage_by_model(&mut tx, Some(id)).await?;
     let own = crate::employees::server::lookup::own_budget(&mut tx, id)
         .await?
-        .map(|b| super::budget::Limit {
-            tokens: b.monthly_tokens.unwrap_or(0),
-            cost: b.monthly_cost_usd.map_or(0, super::budget::micro_usd),
-        });
+        .map(|b| super::budget::Limit::of_employee(&b));
     let budget = super::budget::employee_status(&mut tx, id, own).await?;
     tx.commit().await?;
     Ok(UsageReport {
@@ -41,14 +38,8 @@ pub async fn client_usage(
     let limits = crate::clients::server::limits::effective(state, who).await?;
     let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
     let by_model = repo::usage_by_model(&mut tx, None).await?;
-    let budget = super::budget::status(
-        &mut tx,
-        super::budget::Limit {
-            tokens: limits.tier.monthly_tokens,
-            cost: super::budget::micro_usd(limits.tier.monthly_cost_usd),
-        },
-    )
-    .await?;
+    let budget =
+        super::budget::status(&mut tx, super::budget::Limit::of_tier(&limits.tier)).await?;
     tx.commit().await?;
     Ok(UsageReport {
         budget,
