@@ -14,6 +14,8 @@
 //! - A feature's server part may call another feature's `service`, never its `repo`.
 //! - `app` is the page shell and routes; features hold their own pages.
 //! - No module imports one that imports it back.
+// The chat page's view type is deep.
+#![recursion_limit = "256"]
 
 pub mod accounts;
 pub mod app;

@@ -1,11 +1,31 @@
 import { test, expect } from "@playwright/test";
 import http from "node:http";
 import { AddressInfo } from "node:net";
-import { openChat } from "./helpers";
+import { hydrated, openChat } from "./helpers";
 
 // An OpenAI-compatible chat endpoint; `make test` points the app's `openai` provider at it.
 const stubPort = Number(process.env.E2E_STUB_PORT ?? 3911);
 const seen: any[] = [];
+
+// An answer as models write them — emphasis, a list, a table, a code block — with a payload that
+// must stay inert: HTML and a javascript: link.
+const MARKDOWN_REPLY = [
+  "Here is **the fix** for `parse`:",
+  "",
+  "- first step",
+  "- second step",
+  "",
+  "| option | value |",
+  "|---|---|",
+  "| retries | 3 |",
+  "",
+  "```rust",
+  "fn main() { println!(\"hi\"); }",
+  "```",
+  "",
+  "<img src=x onerror=\"window.__pwned=1\"><script>window.__pwned=2</script>",
+  "[click me](javascript:window.__pwned=3)",
+].join("\n");
 let stub: http.Server;
 
 test.beforeAll(async () => {
@@ -16,7 +36,7 @@ test.beforeAll(async () => {
       const request = JSON.parse(body || "{}");
       seen.push(request);
       const last = request.messages?.[request.messages.length - 1]?.content ?? "";
-      const reply = `Happy to help with: ${last}`;
+      const reply = last.includes("markdown please") ? MARKDOWN_REPLY : `Happy to help with: ${last}`;
       if (request.stream) {
         // Word by word, slowly enough for the page to show the answer growing.
         res.writeHead(200, { "content-type": "text/event-stream" });
@@ -31,7 +51,8 @@ test.beforeAll(async () => {
           if (i < words.length) {
             res.write(chunk({ content: (i === 0 ? "" : " ") + words[i] }));
             i += 1;
-            setTimeout(next, 250);
+            // Slow enough to watch; the bulk history of one test is sent at once.
+            setTimeout(next, last.startsWith("note number") ? 0 : 250);
           } else {
             // As OpenAI ends a stream: a piece with the finish reason, then usage, then [DONE].
             res.write(`data: ${JSON.stringify({
@@ -62,7 +83,7 @@ test.afterAll(() => new Promise<void>((resolve) => stub.close(() => resolve())))
 test("a client chats with an employee and finds the conversation again", async ({ page }) => {
   await openChat(page, `E2E Chat ${Date.now()}`, "Claims assistant", "gpt-4o-mini");
 
-  await page.locator("input[name=message]").fill("My windscreen cracked on the motorway");
+  await page.locator("textarea[name=message]").fill("My windscreen cracked on the motorway");
   await page.getByRole("button", { name: "Send" }).click();
   // The answer streams in: part of it is on the page before the rest has been generated.
   const growing = page.getByTestId("chat-pending").getByTestId("answer");
@@ -92,7 +113,7 @@ test("with the built-in local model, chat works without any provider and the con
   const asked = seen.length;
   await openChat(page, `E2E Local ${Date.now()}`, "Policy helper", "smollm2-135m-instruct");
 
-  await page.locator("input[name=message]").fill("What does home insurance cover?");
+  await page.locator("textarea[name=message]").fill("What does home insurance cover?");
   await page.getByRole("button", { name: "Send" }).click();
   const log = page.getByTestId("chat-log");
   await expect(log).toContainText("What does home insurance cover?", { timeout: 120_000 });
@@ -105,4 +126,111 @@ test("with the built-in local model, chat works without any provider and the con
   await page.reload();
   const firstLine = answer.split("\n")[0].trim().slice(0, 40);
   await expect(page.getByTestId("chat-log")).toContainText(firstLine);
+});
+
+test("answers render as Markdown, and HTML or script from the model stays inert", async ({ page }) => {
+  await openChat(page, `E2E Markdown ${Date.now()}`, "Code reviewer", "gpt-4o-mini");
+  const box = page.locator("textarea[name=message]");
+  // Shift+Enter starts a new line; Enter sends.
+  await box.click();
+  await box.pressSequentially("markdown please");
+  await box.press("Shift+Enter");
+  await box.pressSequentially("with code");
+  await expect(box).toHaveValue("markdown please\nwith code");
+  await box.press("Enter");
+
+  const answer = page.getByTestId("chat-log").getByTestId("answer").last();
+  await expect(answer.locator("strong")).toHaveText("the fix");
+  await expect(answer.locator("li")).toHaveCount(2);
+  await expect(answer.locator("td").last()).toHaveText("3");
+  await expect(answer.locator(".code-block code")).toContainText('println!("hi")');
+  await expect(answer.getByRole("button", { name: "Copy" })).toBeVisible();
+  // The payload is shown as text, never run or loaded.
+  await expect(answer).toContainText("<script>window.__pwned=2</script>");
+  await expect(answer.locator("img, script")).toHaveCount(0);
+  await expect(answer.locator("a")).toHaveCount(0);
+  await expect(answer).toContainText("click me");
+  expect(await page.evaluate(() => (window as any).__pwned)).toBeUndefined();
+  // Under the answer: the model that wrote it and its cost.
+  await expect(page.getByTestId("turn-model").last()).toHaveText("gpt-4o-mini");
+  await expect(page.getByTestId("turn-meta").last()).toContainText("tokens");
+
+  // After a reload it renders the same, and the page opens at the newest message.
+  await page.reload();
+  await expect(page.getByTestId("answer").last().locator(".code-block")).toBeInViewport();
+  expect(await page.evaluate(() => (window as any).__pwned)).toBeUndefined();
+});
+
+test("a long conversation opens at the bottom and loads older turns on scroll", async ({ page, request }) => {
+  const apiKey = await openChat(page, `E2E History ${Date.now()}`, "Archivist", "gpt-4o-mini");
+  const [, employee, client] = page.url().match(/\/employees\/((client_[0-9a-f]{24})_emp_[0-9a-f]{24})\/chat$/)!;
+  // 35 turns through the REST API (more than a page of 30).
+  for (let i = 1; i <= 35; i++) {
+    const res = await request.post(`/api/v1/employees/clients/${client}/employees/${employee}/interact`, {
+      headers: { Authorization: `Bearer ${apiKey}` },
+      data: { message: `note number ${i}` },
+    });
+    expect(res.status(), await res.text()).toBe(200);
+  }
+  await page.reload();
+  await hydrated(page);
+  const log = page.getByTestId("chat-log");
+  // The exchanges (the lists of recalled memories inside them hold items of their own).
+  const turns = log.locator(":scope > li");
+  await expect(turns).toHaveCount(30);
+  await expect(turns.last()).toContainText("note number 35");
+  await expect(turns.last()).toBeInViewport();
+  // Scrolling to the top brings the first turns.
+  await page.getByText("note number 6", { exact: true }).first().scrollIntoViewIfNeeded();
+  await turns.first().scrollIntoViewIfNeeded();
+  await expect(turns).toHaveCount(35);
+  await expect(turns.first()).toContainText("note number 1");
+
+  // The draft survives a reload.
+  await page.locator("textarea[name=message]").fill("half a thought");
+  await page.reload();
+  await hydrated(page);
+  await expect(page.locator("textarea[name=message]")).toHaveValue("half a thought");
+});
+
+test("a refused send keeps the message, and Retry answers it once", async ({ page, request }) => {
+  const apiKey = await openChat(page, `E2E Retry ${Date.now()}`, "Night shift", "gpt-4o-mini");
+  const [, employee, client] = page.url().match(/\/employees\/((client_[0-9a-f]{24})_emp_[0-9a-f]{24})\/chat$/)!;
+  const base = `/api/v1/employees/clients/${client}/employees/${employee}`;
+  const auth = { Authorization: `Bearer ${apiKey}` };
+  expect((await request.post(`${base}/pause`, { headers: auth })).ok()).toBeTruthy();
+
+  await page.locator("textarea[name=message]").fill("Are you there tonight?");
+  await page.getByRole("button", { name: "Send" }).click();
+  await expect(page.getByRole("alert")).toContainText("paused");
+  await expect(page.getByTestId("pending-message")).toHaveText("Are you there tonight?");
+
+  expect((await request.post(`${base}/resume`, { headers: auth })).ok()).toBeTruthy();
+  await page.getByRole("button", { name: "Retry" }).click();
+  await expect(page.getByTestId("chat-log")).toContainText("Happy to help with: Are you there tonight?");
+  await expect(page.getByTestId("chat-pending")).toHaveCount(0);
+  await page.reload();
+  await expect(page.getByTestId("chat-log").locator(":scope > li")).toHaveCount(1);
+});
+
+test("without JavaScript the dashboard lists employees and the chat shows and sends", async ({ page, browser }) => {
+  await openChat(page, `E2E NoJS ${Date.now()}`, "Plain talker", "gpt-4o-mini");
+  const chatUrl = page.url();
+  await page.locator("textarea[name=message]").fill("First, with the script");
+  await page.getByRole("button", { name: "Send" }).click();
+  await expect(page.getByTestId("chat-log")).toContainText("Happy to help with: First, with the script");
+
+  const context = await browser.newContext({ javaScriptEnabled: false, storageState: await page.context().storageState() });
+  const plain = await context.newPage();
+  await plain.goto("/dashboard");
+  await expect(plain.getByTestId("employee-row")).toContainText("Plain talker");
+  await expect(plain.getByText("Loading")).toHaveCount(0);
+  await plain.goto(chatUrl);
+  await expect(plain.getByTestId("chat-log")).toContainText("Happy to help with: First, with the script");
+  // The plain form sends and the browser comes back to the answer.
+  await plain.locator("textarea[name=message]").fill("Second, without it");
+  await plain.getByRole("button", { name: "Send" }).click();
+  await expect.poll(() => new URL(plain.url()).pathname).toBe(new URL(chatUrl).pathname);
+  await expect(plain.getByTestId("chat-log")).toContainText("Happy to help with: Second, without it");
+  await context.close();
 });

@@ -44,12 +44,14 @@ export async function createEmployee(page: Page, role: string, primaryModel = ""
   await expect(page.getByTestId("status")).toHaveText("active");
 }
 
-// Onboards a client, creates an employee answering with `primaryModel` and opens its chat page.
-export async function openChat(page: Page, clientName: string, role: string, primaryModel: string) {
-  await onboardAndSignIn(page, clientName);
+// Onboards a client, creates an employee answering with `primaryModel` and opens its chat page;
+// returns the client's API key.
+export async function openChat(page: Page, clientName: string, role: string, primaryModel: string): Promise<string> {
+  const apiKey = await onboardAndSignIn(page, clientName);
   await createEmployee(page, role, primaryModel);
   await hydrated(page);
-  await page.getByRole("link", { name: "Chat" }).click();
+  await page.getByRole("link", { name: "Chat", exact: true }).click();
   await expect(page).toHaveURL(/\/chat$/);
   await hydrated(page);
+  return apiKey;
 }

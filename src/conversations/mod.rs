@@ -3,6 +3,7 @@
 //! turn itself (prepare, call the models, store) in `server`.
 
 pub mod chat;
+pub mod markdown;
 pub mod prompt;
 #[cfg(feature = "ssr")]
 pub mod server;

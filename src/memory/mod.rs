@@ -30,6 +30,43 @@ pub struct ErasureReceipt {
     pub interaction_ids: Vec<String>,
 }
 
+/// One answered exchange as the chat shows it: what was said and answered, by which model, at
+/// what cost, and what the employee remembered to answer it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatTurn {
+    pub id: InteractionId,
+    pub message: String,
+    pub answer: String,
+    pub model: Option<String>,
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+    pub latency_ms: u32,
+    pub at: DateTime<Utc>,
+    /// The earlier exchanges the model was given as recalled memory, each by the start of its
+    /// message (an exchange erased since is left out).
+    pub memories: Vec<RecalledNote>,
+}
+
+/// A memory a turn used, as the chat names it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecalledNote {
+    pub id: InteractionId,
+    pub excerpt: String,
+}
+
+/// A page of a conversation, oldest first, and the cursor to the page before it, if any.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatHistory {
+    pub turns: Vec<ChatTurn>,
+    /// Pass as `before` for the older page; `None` at the beginning of the conversation.
+    pub older: Option<InteractionId>,
+}
+
+/// How many exchanges a page of the chat holds.
+pub const CHAT_PAGE: u32 = 30;
+/// The longest excerpt of a recalled memory the chat shows.
+pub const EXCERPT_CHARS: usize = 160;
+
 /// `GET …/memory`: remembered exchanges, newest first (or best first for a query).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -511,3 +511,95 @@ async fn exchanges_past_the_clients_retention_are_purged_on_schedule_with_a_rece
     assert_eq!(r.status, 422);
     assert!(r.body["error"]["fields"]["retention_days"].is_string());
 }
+
+/// The chat page's history (`load_conversation`): pages of 30, oldest first within a page, a
+/// cursor to the page before until the first exchange, each turn naming the model, its tokens
+/// and the memories it used; another client's key finds nothing.
+#[sqlx::test]
+async fn the_chat_pages_through_the_whole_conversation_with_a_cursor(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    use workforce::memory::ChatHistory;
+    let (app, _stub) = spawn_app_with_stub(owner).await;
+    let (client, key, emp) = employee(&app, "gpt-4o-mini", json!([])).await;
+    for i in 1..=35 {
+        let r = app
+            .interact(
+                &client,
+                &key,
+                &emp,
+                &format!("note number {i} about the ledger"),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let page = |cookie_key: String, before: Option<String>| {
+        let mut form = vec![("id", emp.clone())];
+        if let Some(b) = before {
+            form.push(("before", b));
+        }
+        app.http
+            .post(app.url(
+                <workforce::memory::fns::LoadConversation as leptos::server_fn::ServerFn>::PATH,
+            ))
+            .header(
+                "cookie",
+                format!("{}={cookie_key}", workforce::accounts::CLIENT_COOKIE),
+            )
+            .form(&form)
+            .send()
+    };
+    let res = page(key.clone(), None).await.expect("call");
+    let status = res.status();
+    let body = res.text().await.expect("body");
+    assert_eq!(status, 200, "{body}");
+    let newest: ChatHistory = serde_json::from_str(&body).expect("json");
+    let messages = |h: &ChatHistory| {
+        h.turns
+            .iter()
+            .map(|t| t.message.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(newest.turns.len(), 30);
+    assert_eq!(newest.turns[0].message, "note number 6 about the ledger");
+    assert_eq!(newest.turns[29].message, "note number 35 about the ledger");
+    assert!(newest
+        .turns
+        .iter()
+        .all(|t| t.model.as_deref() == Some("gpt-4o-mini")));
+    assert!(newest.turns.iter().all(|t| t.completion_tokens > 0));
+    let older = newest.older.clone().expect("a cursor to the older page");
+
+    let res = page(key.clone(), Some(older.to_string()))
+        .await
+        .expect("call");
+    let first: ChatHistory = res.json().await.expect("json");
+    assert_eq!(
+        messages(&first),
+        (1..=5)
+            .map(|i| format!("note number {i} about the ledger"))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(first.older, None, "the first page has nothing before it");
+
+    // A cursor that is not one is a 4xx naming it; another client's key sees nothing.
+    let res = page(key.clone(), Some("x' OR '1'='1".into()))
+        .await
+        .expect("call");
+    assert!(
+        [400, 422].contains(&res.status().as_u16()),
+        "a bad cursor: {}",
+        res.status()
+    );
+    assert!(res.text().await.expect("body").contains("before"));
+    let (_other_client, other_key) = app
+        .onboard(json!({"name": "Other Co", "industry": "retail", "tier": "starter"}))
+        .await;
+    let res = page(other_key, None).await.expect("call");
+    assert!(
+        [403, 404].contains(&res.status().as_u16()),
+        "another client's key: {}",
+        res.status()
+    );
+}

@@ -35,6 +35,22 @@ macro_rules! recent_sql {
 /// `recent_interactions`: $3 is how many.
 const RECENT: &str = recent_sql!("$3");
 
+/// `history_before`: the completed exchanges before exchange $3 (in time, then insertion
+/// order), newest first, $4 of them. An unknown $3 finds nothing.
+const HISTORY_BEFORE: &str = concat!(
+    interaction_columns!(),
+    " FROM employee_interactions
+     WHERE client_id = $1 AND employee_id = $2 AND status = 'completed'
+       AND (timestamp, id) < (SELECT timestamp, id FROM employee_interactions
+                              WHERE client_id = $1 AND employee_id = $2 AND interaction_id = $3)
+     ORDER BY timestamp DESC, id DESC LIMIT $4"
+);
+
+/// `excerpts`: the start ($4 characters) of the messages of exchanges $3.
+const EXCERPTS: &str = "SELECT interaction_id, left(message, $4) AS excerpt
+     FROM employee_interactions
+     WHERE client_id = $1 AND employee_id = $2 AND interaction_id = ANY($3)";
+
 /// `recent_counted`: the newest exchanges and, in the same snapshot, how many were answered.
 const RECENT_COUNTED: &str = concat!(
     interaction_columns!(),
@@ -96,6 +112,45 @@ pub async fn recent_interactions(
         .fetch_all(&mut **tx)
         .await?;
     rows.iter().map(interaction_from_row).collect()
+}
+
+/// The `limit` completed exchanges just before exchange `before`, newest first: a page of the
+/// conversation further back.
+pub async fn history_before(
+    tx: &mut TenantTx,
+    employee: &EmployeeId,
+    before: &InteractionId,
+    limit: u32,
+) -> Result<Vec<InteractionRecord>, sqlx::Error> {
+    let client = tx.client().clone();
+    let rows = sqlx::query(HISTORY_BEFORE)
+        .bind(client.as_str())
+        .bind(employee.as_str())
+        .bind(before.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.iter().map(interaction_from_row).collect()
+}
+
+/// The start (at most `chars` characters) of each of these exchanges' messages, by id.
+pub async fn excerpts(
+    tx: &mut TenantTx,
+    employee: &EmployeeId,
+    ids: &[&str],
+    chars: i32,
+) -> Result<Vec<(InteractionId, String)>, sqlx::Error> {
+    let client = tx.client().clone();
+    let rows = sqlx::query(EXCERPTS)
+        .bind(client.as_str())
+        .bind(employee.as_str())
+        .bind(ids)
+        .bind(chars)
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("interaction_id")?, r.try_get("excerpt")?)))
+        .collect()
 }
 
 /// One remembered exchange found by semantic search, with its cosine similarity to the query.
@@ -392,6 +447,8 @@ pub fn assembled_statements() -> Vec<&'static str> {
     vec![
         RECENT,
         RECENT_COUNTED,
+        HISTORY_BEFORE,
+        EXCERPTS,
         RECALL_COMPACT,
         RECALL_WIDE,
         RECENT_AND_RECALL_COMPACT,

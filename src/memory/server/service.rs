@@ -191,6 +191,69 @@ pub async fn recent_memory(
     Ok(items.into_iter().take(wanted).collect())
 }
 
+/// A page of the conversation for the chat, oldest first: the newest page when `before` is
+/// `None` (through the recent list, as `recent_memory`), else the page before that exchange.
+/// Each turn names the memories it used.
+#[tracing::instrument(skip_all, fields(client_id = %who.client_id, employee_id = %id))]
+pub async fn chat_history(
+    state: &AppState,
+    who: &ClientPrincipal,
+    id: &EmployeeId,
+    before: Option<&InteractionId>,
+    limit: u32,
+) -> Result<crate::memory::ChatHistory, AppError> {
+    use crate::memory::{ChatHistory, ChatTurn, RecalledNote, EXCERPT_CHARS};
+    let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+    ensure_exists(&mut tx, id).await?;
+    let rows = match before {
+        None => repo::recent_interactions(&mut tx, id, limit).await?,
+        Some(before) => repo::history_before(&mut tx, id, before, limit).await?,
+    };
+    let mut wanted: Vec<&str> = rows
+        .iter()
+        .flat_map(|r| r.memories_used.iter().map(InteractionId::as_str))
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let excerpts: std::collections::HashMap<InteractionId, String> = if wanted.is_empty() {
+        Default::default()
+    } else {
+        repo::excerpts(&mut tx, id, &wanted, EXCERPT_CHARS as i32)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    tx.commit().await?;
+    let older = (rows.len() as u32 == limit)
+        .then(|| rows.last().map(|r| r.interaction_id.clone()))
+        .flatten();
+    let turns = rows
+        .into_iter()
+        .rev()
+        .map(|r| ChatTurn {
+            memories: r
+                .memories_used
+                .iter()
+                .filter_map(|m| {
+                    excerpts.get(m).map(|e| RecalledNote {
+                        id: m.clone(),
+                        excerpt: e.clone(),
+                    })
+                })
+                .collect(),
+            id: r.interaction_id,
+            message: r.message,
+            answer: r.response,
+            model: r.model,
+            prompt_tokens: r.prompt_tokens.max(0) as u32,
+            completion_tokens: r.completion_tokens.max(0) as u32,
+            latency_ms: r.latency_ms.max(0) as u32,
+            at: r.timestamp,
+        })
+        .collect();
+    Ok(ChatHistory { turns, older })
+}
+
 /// The `limit` exchanges most similar to `query`, best first, with their cosine similarity.
 #[tracing::instrument(skip_all, fields(client_id = %who.client_id, employee_id = %id))]
 pub async fn semantic_memory(
