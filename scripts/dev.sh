@@ -12,7 +12,8 @@ case "${1:-}" in
     source .data/env
     export LEPTOS_SITE_ADDR="${LEPTOS_SITE_ADDR:-127.0.0.1:3000}"
     echo "==> serving on http://$LEPTOS_SITE_ADDR (operator token: .data/admin_token unless WORKFORCE_ADMIN_TOKEN is set)"
-    exec cargo leptos serve --release
+    # --precompress: the WASM, JS and CSS are also written brotli- and gzip-compressed, and served so.
+    exec cargo leptos serve --release --precompress
     ;;
   test)
     scripts/setup.sh --test

@@ -239,6 +239,34 @@ async fn openapi_json() -> impl IntoResponse {
     )
 }
 
+/// The site's built files (`/pkg`: the WASM, its JS and the CSS): a `.br` or `.gz` beside a
+/// file is sent instead of it to a browser that accepts it (`cargo leptos … --precompress`
+/// writes them in release builds). Hashed names (`hash-files`) change whenever the content
+/// does, so they are cached for a year; unhashed ones are revalidated on each use.
+fn site_files(options: &leptos::prelude::LeptosOptions) -> Router<AppState> {
+    use tower_http::services::ServeDir;
+    use tower_http::set_header::SetResponseHeaderLayer;
+    let dir = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
+    let cache = if options.hash_files {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    let files = ServeDir::new(dir).precompressed_br().precompressed_gzip();
+    // Only a file found is cached: a name missing now may exist after the next deployment.
+    let cache_found = move |res: &axum::response::Response| {
+        res.status()
+            .is_success()
+            .then(|| http::HeaderValue::from_static(cache))
+    };
+    Router::new()
+        .fallback_service(files)
+        .layer(SetResponseHeaderLayer::overriding(
+            http::header::CACHE_CONTROL,
+            cache_found,
+        ))
+}
+
 pub fn build_router(state: AppState) -> Router {
     telemetry::metrics();
     let routes = generate_route_list(App);
@@ -254,6 +282,10 @@ pub fn build_router(state: AppState) -> Router {
                 .route("/openapi.json", get(openapi_json))
                 .fallback(api_not_found)
                 .method_not_allowed_fallback(method_not_allowed),
+        )
+        .nest(
+            &format!("/{}", state.leptos_options.site_pkg_dir),
+            site_files(&state.leptos_options),
         )
         .merge(super::health::router())
         .route("/metrics", get(metrics_endpoint))

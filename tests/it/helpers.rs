@@ -607,3 +607,25 @@ async fn eventually_panics_with_the_last_reason_after_the_timeout() {
     })
     .await;
 }
+
+/// A server whose built site (`/pkg` under `site_root`) is given, with hashed file names or not.
+pub async fn spawn_app_with_site(
+    owner: PgConnectOptions,
+    site_root: &std::path::Path,
+    hash_files: bool,
+) -> TestApp {
+    capture_logs();
+    let options = leptos::config::LeptosOptions::builder()
+        .output_name("workforce")
+        .site_root(site_root.to_string_lossy().into_owned())
+        .hash_files(hash_files)
+        .build();
+    let state = startup::build_state(app_pool(&owner).await, settings(), options).expect("state");
+    let (addr, server) = serve(state.clone()).await;
+    TestApp {
+        addr,
+        http: reqwest::Client::new(),
+        state,
+        server,
+    }
+}

@@ -124,3 +124,73 @@ async fn metrics_count_requests_and_turns_for_the_operator_only(
     assert!(has(r#"db_pool_connections{state="idle"}"#), "{text}");
     assert!(has("memory_index_queue_depth"), "{text}");
 }
+
+/// The built site's files go out compressed when a compressed copy exists and the browser takes
+/// it, and hashed names are cached for a year while unhashed ones are revalidated.
+#[sqlx::test]
+async fn built_files_are_served_precompressed_and_cached_by_their_hash(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let root = std::env::temp_dir().join(format!("wf-site-{}", uuid::Uuid::new_v4()));
+    let pkg = root.join("pkg");
+    std::fs::create_dir_all(&pkg).expect("dir");
+    std::fs::write(pkg.join("workforce.abc123.wasm"), b"the plain module").expect("write");
+    std::fs::write(pkg.join("workforce.abc123.wasm.br"), b"brotli bytes").expect("write");
+    std::fs::write(pkg.join("workforce.abc123.wasm.gz"), b"gzip bytes").expect("write");
+
+    let app = crate::helpers::spawn_app_with_site(owner.clone(), &root, true).await;
+    let url = app.url("/pkg/workforce.abc123.wasm");
+    let get = |encoding: &'static str| {
+        let mut req = app.http.get(&url);
+        if !encoding.is_empty() {
+            req = req.header("accept-encoding", encoding);
+        }
+        req.send()
+    };
+    for (accepts, want_encoding, want_body) in [
+        ("br, gzip", Some("br"), "brotli bytes"),
+        ("gzip", Some("gzip"), "gzip bytes"),
+        ("", None, "the plain module"),
+    ] {
+        let res = get(accepts).await.expect("request");
+        assert_eq!(res.status(), 200, "accept-encoding {accepts:?}");
+        let encoding = res
+            .headers()
+            .get("content-encoding")
+            .map(|v| v.to_str().expect("ascii").to_owned());
+        assert_eq!(
+            encoding.as_deref(),
+            want_encoding,
+            "accept-encoding {accepts:?}"
+        );
+        assert_eq!(
+            res.headers()["cache-control"],
+            "public, max-age=31536000, immutable"
+        );
+        assert_eq!(res.text().await.expect("body"), want_body);
+    }
+    let missing = app
+        .http
+        .get(app.url("/pkg/nothing.wasm"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(missing.status(), 404);
+    assert!(
+        missing.headers().get("cache-control").is_none(),
+        "a missing file is not cached: {:?}",
+        missing.headers().get("cache-control")
+    );
+
+    // Without hashed names a browser must ask again each time.
+    let app = crate::helpers::spawn_app_with_site(owner, &root, false).await;
+    let res = app
+        .http
+        .get(app.url("/pkg/workforce.abc123.wasm"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.headers()["cache-control"], "no-cache");
+    std::fs::remove_dir_all(&root).ok();
+}
