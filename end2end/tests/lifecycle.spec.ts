@@ -17,6 +17,10 @@ test("operator onboards a client, who creates, sees and pauses an employee", asy
   await row.getByRole("link").click();
   await hydrated(page);
 
+  // The page shows the system prompt the personality produces, as the model will get it.
+  await page.getByTestId("system-prompt").locator("summary").click();
+  await expect(page.getByTestId("system-prompt")).toContainText(`a ${role} in the insurance industry`);
+
   // The edit form: a number that is not one is named before anything is sent; a good edit is
   // stored and shown.
   await page.locator("input[name=empathy_level]").fill("lots");

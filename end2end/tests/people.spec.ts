@@ -60,7 +60,7 @@ test("an invited member picks a password, signs out and in, and sees only their 
 
   await page.goto("/signin");
   await hydrated(page);
-  await page.getByRole("button", { name: "Sign out", exact: true }).click();
+  await page.getByRole("main").getByRole("button", { name: "Sign out", exact: true }).click();
   await expect(page).toHaveURL(/\/$/);
   await page.goto("/dashboard");
   await expect(page.getByText("You are not signed in as a client.")).toBeVisible();

@@ -5,6 +5,7 @@ use super::{Person, Role};
 use crate::app::components::*;
 use crate::core::AppError;
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::hooks::use_navigate;
 
 /// Where a person lands once signed in.
@@ -24,6 +25,7 @@ fn go_on_success<T: Clone + Send + Sync + 'static>(
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(out)) = value.get() {
+            session_changed();
             navigate(to(&out), Default::default());
         }
     });
@@ -38,6 +40,7 @@ pub fn SignInPage() -> impl IntoView {
     go_on_success(sign_in.value(), home_of);
     go_on_success(with_key.value(), |_| "/dashboard");
     view! {
+        <Title text="Sign in" />
         <div class=format!("{CARD} max-w-xl")>
             <h1 class="mb-3 text-xl font-semibold">"Sign in"</h1>
             <ActionForm action=sign_in attr:class="space-y-3">
@@ -88,6 +91,7 @@ pub fn InvitePage() -> impl IntoView {
     });
     go_on_success(accept.value(), home_of);
     view! {
+        <Title text="Accept an invitation" />
         <div class=format!("{CARD} max-w-xl")>
             <h1 class="mb-1 text-xl font-semibold">"Accept your invitation"</h1>
             <p class="mb-4 text-sm text-slate-600">

@@ -134,7 +134,7 @@ fn operation_view(op: ApiOperation) -> impl IntoView {
         _ => "bg-red-100 text-red-800",
     };
     view! {
-        <article id=anchor class="rounded-lg border border-slate-200 bg-white p-4 shadow-sm">
+        <article id=anchor class="rounded-lg border border-slate-200 bg-surface p-4 shadow-sm">
             <h3 class="flex flex-wrap items-baseline gap-2">
                 <span class=format!("rounded px-2 py-0.5 text-xs font-semibold {method_class}")>{op.method}</span>
                 <code class="break-all text-sm">{op.path}</code>
@@ -170,7 +170,7 @@ fn operation_view(op: ApiOperation) -> impl IntoView {
 pub fn ApiDocsPage() -> impl IntoView {
     let reference = Resource::new_blocking(|| (), |_| load_api_reference());
     view! {
-        <Title text="API reference · workforce" />
+        <Title text="API reference" />
         <Suspense fallback=|| view! { <p class="text-slate-600">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match reference.await {
@@ -206,7 +206,7 @@ pub fn ApiDocsPage() -> impl IntoView {
                                 {r.schemas.into_iter().map(|s| {
                                     let id = format!("schema-{}", s.name);
                                     view! {
-                                    <article id=id class="rounded-lg border border-slate-200 bg-white p-4 shadow-sm">
+                                    <article id=id class="rounded-lg border border-slate-200 bg-surface p-4 shadow-sm">
                                         <h3 class="font-mono text-sm font-semibold">{s.name}</h3>
                                         {(!s.description.is_empty()).then(|| view! { <p class="mt-1 text-sm text-slate-700">{s.description}</p> })}
                                         {(!s.values.is_empty()).then(|| view! {

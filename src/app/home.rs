@@ -2,11 +2,13 @@
 
 use super::components::{BUTTON, BUTTON_SECONDARY};
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::components::A;
 
 #[component]
 pub fn HomePage() -> impl IntoView {
     view! {
+        <Title text="" />
         <section class="space-y-4">
             <h1 class="text-3xl font-semibold tracking-tight">"Hire AI employees"</h1>
             <p class="max-w-2xl text-slate-600">

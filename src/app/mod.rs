@@ -6,9 +6,13 @@ pub mod components;
 mod home;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
-use leptos_router::components::{Route, Router, Routes, A};
-use leptos_router::path;
+use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+/// Applies the theme chosen with the header's toggle before the first paint (no flash of the
+/// other theme); without a choice the page follows the system setting (`style/tailwind.css`).
+const THEME_SCRIPT: &str = "try{var t=localStorage.getItem('workforce.theme');if(t==='dark'||t==='light')document.documentElement.classList.add(t)}catch(e){}";
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -17,7 +21,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <script>{THEME_SCRIPT}</script>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <HashedStylesheet options=options.clone() id="leptos" />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
@@ -32,38 +39,26 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    provide_context(components::SessionEpoch(RwSignal::new(0)));
+    // Every page is rendered whole, in order, before it is sent (`SsrMode::InOrder`): it reads
+    // the same with the script still loading or turned off, and nothing shows "Loading…" that
+    // the server knew.
     view! {
-        <Stylesheet id="leptos" href="/pkg/workforce.css" />
-        <Title text="workforce" />
+        <Title formatter=|page: String| if page.is_empty() { "workforce".to_owned() } else { format!("{page} · workforce") } />
         <Router>
-            <header class="border-b border-slate-200 bg-white">
-                <nav class="mx-auto flex max-w-5xl items-center gap-6 px-6 py-4 text-sm">
-                    <A href="/" attr:class="text-lg font-semibold tracking-tight text-indigo-700">
-                        "workforce"
-                    </A>
-                    <A href="/dashboard" attr:class="text-slate-600 hover:text-slate-900">
-                        "Dashboard"
-                    </A>
-                    <A href="/operator" attr:class="text-slate-600 hover:text-slate-900">
-                        "Operator"
-                    </A>
-                    <a href="/api/docs" class="text-slate-600 hover:text-slate-900">"API"</a>
-                    <A href="/signin" attr:class="ml-auto text-slate-600 hover:text-slate-900">
-                        "Sign in"
-                    </A>
-                </nav>
-            </header>
-            <main class="mx-auto max-w-5xl px-6 py-8">
-                <Routes fallback=|| view! { <p class="text-slate-600">"Page not found."</p> }>
-                    <Route path=path!("/") view=home::HomePage />
-                    <Route path=path!("/operator") view=crate::clients::pages::OperatorPage />
-                    <Route path=path!("/signin") view=crate::accounts::pages::SignInPage />
-                    <Route path=path!("/invite") view=crate::accounts::pages::InvitePage />
-                    <Route path=path!("/dashboard") view=crate::employees::pages::DashboardPage />
-                    <Route path=path!("/employees/new") view=crate::employees::pages::NewEmployeePage />
-                    <Route path=path!("/employees/:id") view=crate::employees::pages::EmployeePage />
-                    <Route path=path!("/employees/:id/chat") view=crate::conversations::chat::ChatPage />
-                    <Route path=path!("/api/docs") view=api_docs::ApiDocsPage />
+            <a href="#main" class="sr-only focus:not-sr-only focus:absolute focus:left-2 focus:top-2 focus:z-50 focus:rounded focus:bg-surface focus:px-3 focus:py-2">"Skip to content"</a>
+            <components::Header />
+            <main id="main" class="mx-auto max-w-5xl px-3 py-4 sm:px-6 sm:py-8">
+                <Routes fallback=|| view! { <Title text="Not found" /><p class="text-slate-600">"Page not found."</p> }>
+                    <Route path=path!("/") view=home::HomePage ssr=SsrMode::InOrder />
+                    <Route path=path!("/operator") view=crate::clients::pages::OperatorPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/signin") view=crate::accounts::pages::SignInPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/invite") view=crate::accounts::pages::InvitePage ssr=SsrMode::InOrder />
+                    <Route path=path!("/dashboard") view=crate::employees::pages::DashboardPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/employees/new") view=crate::employees::pages::NewEmployeePage ssr=SsrMode::InOrder />
+                    <Route path=path!("/employees/:id") view=crate::employees::pages::EmployeePage ssr=SsrMode::InOrder />
+                    <Route path=path!("/employees/:id/chat") view=crate::conversations::chat::ChatPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/api/docs") view=api_docs::ApiDocsPage ssr=SsrMode::InOrder />
                 </Routes>
             </main>
         </Router>

@@ -30,3 +30,13 @@ pub async fn list_clients() -> Result<Vec<Client>, AppError> {
         .await
         .or_else(crate::platform::fns::fail)
 }
+
+/// Suspends (`active = false`) or reactivates a client: the operator's console.
+#[server(prefix = "/rpc")]
+pub async fn set_client_active(id: String, active: bool) -> Result<Client, AppError> {
+    let state = crate::accounts::server::principal::operator_in_context()
+        .or_else(crate::platform::fns::fail)?;
+    crate::clients::server::service::set_active(&state, &id, active)
+        .await
+        .or_else(crate::platform::fns::fail)
+}

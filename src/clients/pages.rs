@@ -7,6 +7,7 @@ use crate::accounts::fns::*;
 use crate::app::components::*;
 use crate::core::AppError;
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::hooks::use_navigate;
 
 #[component]
@@ -14,13 +15,26 @@ pub fn OperatorPage() -> impl IntoView {
     let sign_in = ServerAction::<OperatorSignIn>::new();
     let onboard = ServerAction::<OnboardClient>::new();
     let session = Resource::new(move || sign_in.version().get(), |_| current_session());
+    let set_active = ServerAction::<SetClientActive>::new();
     let clients = Resource::new(
-        move || (sign_in.version().get(), onboard.version().get()),
+        move || {
+            (
+                sign_in.version().get(),
+                onboard.version().get(),
+                set_active.version().get(),
+            )
+        },
         |_| list_clients(),
     );
     let tiers = Resource::new(|| (), |_| tiers());
+    Effect::new(move |_| {
+        if let Some(Ok(())) = sign_in.value().get() {
+            session_changed();
+        }
+    });
 
     view! {
+        <Title text="Operator console" />
         <h1 class="mb-6 text-2xl font-semibold">"Operator console"</h1>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -45,7 +59,7 @@ pub fn OperatorPage() -> impl IntoView {
                     view! {
                         <div class="grid gap-6 md:grid-cols-2">
                             <OnboardForm onboard tiers=tier_list />
-                            <ClientList clients />
+                            <ClientList clients set_active />
                         </div>
                     }
                     .into_any()
@@ -61,7 +75,15 @@ fn OnboardForm(onboard: ServerAction<OnboardClient>, tiers: Vec<TierInfo>) -> im
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(_)) = use_key.value().get() {
+            session_changed();
             navigate("/dashboard", Default::default());
+        }
+    });
+    // Once a client is onboarded the form is emptied: a second click cannot onboard it twice.
+    let form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move |_| {
+        if let (Some(Ok(_)), Some(form)) = (onboard.value().get(), form.get_untracked()) {
+            form.reset();
         }
     });
     let tier_help = tiers
@@ -82,6 +104,7 @@ fn OnboardForm(onboard: ServerAction<OnboardClient>, tiers: Vec<TierInfo>) -> im
         <div class=CARD>
             <h2 class="mb-3 text-lg font-medium">"Onboard a client"</h2>
             <form
+                node_ref=form
                 class="space-y-3"
                 on:submit=move |ev| {
                     submit_form(&ev, OnboardForm::client_info, form_error, |info| {
@@ -103,7 +126,9 @@ fn OnboardForm(onboard: ServerAction<OnboardClient>, tiers: Vec<TierInfo>) -> im
                     options=SecurityLevel::ALL.iter().map(|s| s.to_string()).collect()
                 />
                 <Field label="Compliance requirements" name="compliance_requirements" placeholder="gdpr, soc2" />
-                <button class=BUTTON type="submit">"Onboard client"</button>
+                <button class=BUTTON type="submit" disabled=move || onboard.pending().get()>
+                    {move || if onboard.pending().get() { "Onboarding…" } else { "Onboard client" }}
+                </button>
             </form>
             {move || form_error.get().map(|error| view! { <ErrorBox error /> })}
             {action_error(onboard.value())}
@@ -119,8 +144,9 @@ fn OnboardForm(onboard: ServerAction<OnboardClient>, tiers: Vec<TierInfo>) -> im
                                 <p>
                                     "Onboarded " <strong>{o.client.name.clone()}</strong> " (" <code>{o.client.id.to_string()}</code> ")."
                                 </p>
-                                <p>"API key — shown only this once:"</p>
-                                <code data-testid="api-key" class="block break-all rounded bg-white p-2">{key.clone()}</code>
+                                <p class="font-medium">"API key — shown only this once. Copy it now and keep it somewhere safe: it cannot be shown again."</p>
+                                <code data-testid="api-key" class="block break-all rounded bg-surface p-2">{key.clone()}</code>
+                                <CopyButton text=key.clone() label="Copy the key" />
                                 <ActionForm action=use_key>
                                     <input type="hidden" name="api_key" value=key />
                                     <button class=BUTTON type="submit">"Continue as this client"</button>
@@ -135,10 +161,14 @@ fn OnboardForm(onboard: ServerAction<OnboardClient>, tiers: Vec<TierInfo>) -> im
 }
 
 #[component]
-fn ClientList(clients: Resource<Result<Vec<Client>, AppError>>) -> impl IntoView {
+fn ClientList(
+    clients: Resource<Result<Vec<Client>, AppError>>,
+    set_active: ServerAction<SetClientActive>,
+) -> impl IntoView {
     view! {
         <div class=CARD>
             <h2 class="mb-3 text-lg font-medium">"Clients"</h2>
+            {action_error(set_active.value())}
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match clients.await {
@@ -147,13 +177,33 @@ fn ClientList(clients: Resource<Result<Vec<Client>, AppError>>) -> impl IntoView
                             <ul class="divide-y divide-slate-100 text-sm">
                                 {list
                                     .into_iter()
-                                    .map(|c| view! {
-                                        <li class="py-2">
-                                            <p class="font-medium">{c.name.clone()}</p>
-                                            <p class="text-xs text-slate-500">
-                                                {format!("{} · {} · up to {} employees · {}", c.tier, c.status, c.configuration.max_employees, c.id)}
-                                            </p>
-                                        </li>
+                                    .map(|c| {
+                                        let id = c.id.to_string();
+                                        let active = c.status == ClientStatus::Active;
+                                        let name = c.name.clone();
+                                        view! {
+                                            <li class="flex items-start gap-3 py-2" data-testid="client-row">
+                                                <div class="min-w-0 flex-1">
+                                                    <p class="font-medium">{c.name.clone()}</p>
+                                                    <p class="break-all text-xs text-slate-500">
+                                                        {format!("{} · {} · up to {} employees · {}", c.tier, c.status, c.configuration.max_employees, c.id)}
+                                                    </p>
+                                                </div>
+                                                <button
+                                                    type="button"
+                                                    class=if active { BUTTON_DANGER } else { BUTTON_SECONDARY }
+                                                    on:click=move |_| {
+                                                        if !active
+                                                            || confirmed(&format!("Suspend {name}? Its people, keys and employees stop at once; nothing is deleted."))
+                                                        {
+                                                            set_active.dispatch(SetClientActive { id: id.clone(), active: !active });
+                                                        }
+                                                    }
+                                                >
+                                                    {if active { "Suspend" } else { "Reactivate" }}
+                                                </button>
+                                            </li>
+                                        }
                                     })
                                     .collect_view()}
                             </ul>

@@ -9,6 +9,7 @@ use crate::app::components::*;
 use crate::core::AppError;
 use leptos::form::FromFormData;
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
@@ -27,6 +28,7 @@ pub fn NewEmployeePage() -> impl IntoView {
         }
     });
     view! {
+        <Title text="New employee" />
         <div class=format!("{CARD} max-w-2xl")>
             <h1 class="mb-4 text-xl font-semibold">"New employee"</h1>
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
@@ -86,6 +88,7 @@ pub fn EmployeePage() -> impl IntoView {
     });
 
     view! {
+        <Title text="Employee" />
         <p class="mb-4 text-sm"><A href="/dashboard" attr:class="text-indigo-700 hover:underline">"← Dashboard"</A></p>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -109,6 +112,9 @@ fn EmployeeView(
     let p = e.personality.clone();
     let m = e.model_preferences.clone();
     let archived = e.status == EmployeeStatus::Archived;
+    // The same pure builder the server runs for every turn.
+    let prompt = crate::conversations::prompt::system_prompt(&e);
+    let sampling = crate::conversations::prompt::generation_settings(&e);
     // A form that cannot mean anything is answered here, before any call.
     let form_error = RwSignal::new(None::<AppError>);
     let delete_id = id.clone();
@@ -122,26 +128,49 @@ fn EmployeeView(
                     <ActionForm action=action>
                         <input type="hidden" name="id" value=id />
                         <input type="hidden" name="action" value=act.as_str() />
-                        <button class=BUTTON_SECONDARY type="submit">{label}</button>
+                        <button
+                            class=BUTTON_SECONDARY
+                            type="submit"
+                            on:click=move |ev| {
+                                if act == LifecycleAction::Archive
+                                    && !confirmed("Archive this employee? It stops answering for good and can no longer be edited.")
+                                {
+                                    ev.prevent_default();
+                                }
+                            }
+                        >
+                            {label}
+                        </button>
                     </ActionForm>
                 }
             })
         }
     };
     view! {
+        <Title text=e.name.clone() />
         <div class="space-y-6">
             <div class=CARD>
                 <div class="flex flex-wrap items-center gap-3">
                     <h1 class="text-2xl font-semibold" data-testid="employee-name">{e.name.clone()}</h1>
                     <StatusBadge status=e.status />
-                    <div class="ml-auto flex gap-2">
+                    <div class="flex flex-wrap gap-2 sm:ml-auto">
                         <A href=format!("/employees/{}/chat", e.id) attr:class=BUTTON>"Chat"</A>
                         {lifecycle_button(LifecycleAction::Pause, "Pause")}
                         {lifecycle_button(LifecycleAction::Resume, "Resume")}
                         {lifecycle_button(LifecycleAction::Archive, "Archive")}
                         <ActionForm action=delete>
                             <input type="hidden" name="id" value=delete_id />
-                            <button class=BUTTON_DANGER type="submit">"Delete"</button>
+                            <button
+                                class=BUTTON_DANGER
+                                type="submit"
+                                on:click=move |ev| {
+                                    if !confirmed("Delete this employee and everything it remembers? This cannot be undone.") {
+                                        ev.prevent_default();
+                                    }
+                                }
+                            >
+                                "Delete"
+                            </button>
                         </ActionForm>
                     </div>
                 </div>
@@ -159,6 +188,13 @@ fn EmployeeView(
                     <div><dt class="text-slate-500">"Tools"</dt><dd>{e.tool_access.join(", ")}</dd></div>
                     <div class="col-span-2"><dt class="text-slate-500">"Knowledge"</dt><dd>{e.knowledge_sources.join(", ")}</dd></div>
                 </dl>
+                <details class="mt-4 text-sm" data-testid="system-prompt">
+                    <summary class="cursor-pointer font-medium text-slate-700">"The system prompt this personality produces"</summary>
+                    <p class="mt-2 text-xs text-slate-500">
+                        {format!("Sent to the model before every conversation, with temperature {:.2} and at most {} tokens per answer.", sampling.0, sampling.1)}
+                    </p>
+                    <pre class="mt-2 whitespace-pre-wrap break-words rounded-md bg-slate-50 p-3 font-mono text-xs">{prompt}</pre>
+                </details>
                 {action_error(action.value())}
                 {action_error(delete.value())}
             </div>
@@ -203,6 +239,7 @@ pub fn DashboardPage() -> impl IntoView {
     let session = Resource::new(|| (), |_| current_session());
     let employees = Resource::new(|| (), |_| list_employees());
     view! {
+        <Title text="Dashboard" />
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let session = session.await.ok();
@@ -222,7 +259,7 @@ pub fn DashboardPage() -> impl IntoView {
                 };
                 let list = employees.await;
                 view! {
-                    <div class="mb-6 flex items-center justify-between">
+                    <div class="mb-6 flex flex-wrap items-center justify-between gap-3">
                         <div>
                             <h1 class="text-2xl font-semibold">{client.name.clone()}</h1>
                             <p class="text-sm text-slate-500">
@@ -234,23 +271,29 @@ pub fn DashboardPage() -> impl IntoView {
                         </Show>
                     </div>
                     {match list {
-                        Ok(list) if list.is_empty() => view! { <p class="text-slate-500">"No employees yet."</p> }.into_any(),
+                        Ok(list) if list.is_empty() => view! {
+                            <div class=CARD>
+                                <p class="font-medium">"No employees yet."</p>
+                                <p class="mt-1 text-sm text-slate-500">"Create one with “New employee”: give it a role and an industry, and it is ready to chat."</p>
+                            </div>
+                        }.into_any(),
                         Ok(list) => view! {
-                            <table class="w-full overflow-hidden rounded-lg border border-slate-200 bg-white text-sm shadow-sm">
+                            <table class="w-full table-fixed overflow-hidden rounded-lg border border-slate-200 bg-surface text-sm shadow-sm">
                                 <thead class="bg-slate-50 text-left text-xs uppercase text-slate-500">
-                                    <tr><th class="px-4 py-2">"Name"</th><th class="px-4 py-2">"Role"</th><th class="px-4 py-2">"Model"</th><th class="px-4 py-2">"Status"</th></tr>
+                                    <tr><th class="px-3 py-2 sm:px-4">"Name"</th><th class="hidden px-4 py-2 sm:table-cell">"Role"</th><th class="hidden px-4 py-2 md:table-cell">"Model"</th><th class="w-24 px-3 py-2 sm:px-4">"Status"</th></tr>
                                 </thead>
                                 <tbody class="divide-y divide-slate-100">
                                     {list
                                         .into_iter()
                                         .map(|e| view! {
                                             <tr data-testid="employee-row">
-                                                <td class="px-4 py-2">
+                                                <td class="break-words px-3 py-2 sm:px-4">
                                                     <A href=format!("/employees/{}", e.id) attr:class="font-medium text-indigo-700 hover:underline">{e.name.clone()}</A>
+                                                    <span class="block text-xs text-slate-500 sm:hidden">{e.role.clone()}</span>
                                                 </td>
-                                                <td class="px-4 py-2">{e.role.clone()}</td>
-                                                <td class="px-4 py-2">{e.model_preferences.primary_model.clone()}</td>
-                                                <td class="px-4 py-2"><StatusBadge status=e.status /></td>
+                                                <td class="hidden break-words px-4 py-2 sm:table-cell">{e.role.clone()}</td>
+                                                <td class="hidden break-words px-4 py-2 md:table-cell">{e.model_preferences.primary_model.clone()}</td>
+                                                <td class="px-3 py-2 sm:px-4"><StatusBadge status=e.status /></td>
                                             </tr>
                                         })
                                         .collect_view()}
