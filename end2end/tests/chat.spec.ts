@@ -234,3 +234,42 @@ test("without JavaScript the dashboard lists employees and the chat shows and se
   await expect(plain.getByTestId("chat-log")).toContainText("Happy to help with: Second, without it");
   await context.close();
 });
+
+test("the memory browser finds a message by meaning and erases one exchange", async ({ page, request }) => {
+  const apiKey = await openChat(page, `E2E Memory ${Date.now()}`, "Concierge", "gpt-4o-mini");
+  const [, employee, client] = page.url().match(/\/employees\/((client_[0-9a-f]{24})_emp_[0-9a-f]{24})\/chat$/)!;
+  for (const message of ["note number 1: my cat Mochi is afraid of thunderstorms", "note number 2: invoice 4471 is overdue", "note number 3: we moved the office to Leeds"]) {
+    const res = await request.post(`/api/v1/employees/clients/${client}/employees/${employee}/interact`, {
+      headers: { Authorization: `Bearer ${apiKey}` },
+      data: { message },
+    });
+    expect(res.status(), await res.text()).toBe(200);
+  }
+  await page.goto(`/employees/${employee}/memory`);
+  await hydrated(page);
+  await expect(page).toHaveTitle(/Memory of/);
+  const items = page.getByTestId("memory-item");
+  await expect(items).toHaveCount(3);
+  await expect(items.first()).toContainText("Leeds");
+
+  // Exchanges are indexed in the background: search until the index has them.
+  await expect
+    .poll(async () => {
+      await page.getByLabel("Search the memory").fill("pet frightened by storms");
+      await page.getByRole("button", { name: "Search" }).click();
+      const first = page.getByTestId("memory-result").first();
+      await first.waitFor({ timeout: 5_000 }).catch(() => {});
+      return (await first.textContent().catch(() => "")) ?? "";
+    }, { timeout: 30_000 })
+    .toContain("Mochi");
+  await expect(page.getByTestId("memory-result").first()).toContainText("similarity");
+
+  // Erasing asks first, then the exchange is gone, also after a reload.
+  page.once("dialog", (d) => d.accept());
+  await items.filter({ hasText: "invoice 4471" }).getByRole("button", { name: "Erase this exchange" }).click();
+  await expect(page.getByRole("status")).toContainText("Erased 1 exchange");
+  await expect(items).toHaveCount(2);
+  await page.reload();
+  await expect(page.getByTestId("memory-item")).toHaveCount(2);
+  await expect(page.getByTestId("memory-list")).not.toContainText("4471");
+});

@@ -38,4 +38,15 @@ test("operator onboards a client, who creates, sees and pauses an employee", asy
   // The pause was stored: a fresh load of the dashboard shows it.
   await page.goto("/dashboard");
   await expect(page.getByTestId("employee-row").filter({ hasText: role }).getByTestId("status")).toHaveText("paused");
+
+  // The audit page: the chain verifies, the newest event first, and a filter by action.
+  await page.getByRole("link", { name: "Audit" }).click();
+  await expect(page).toHaveTitle(/Audit trail/);
+  await expect(page.getByTestId("chain-verdict")).toContainText("Chain verified");
+  await expect(page.getByTestId("audit-action").first()).toHaveText("employee.pause");
+  await hydrated(page);
+  await page.getByLabel("Action").selectOption("employee.create");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await expect(page.getByTestId("audit-row")).toHaveCount(1);
+  await expect(page.getByTestId("audit-row")).toContainText("by api_key:");
 });

@@ -206,6 +206,8 @@ pub fn Header() -> impl IntoView {
                         view! {
                             <div class="flex min-w-0 flex-1 items-center gap-4 overflow-x-auto sm:gap-6">
                                 {client.is_some().then(|| view! { <A href="/dashboard" attr:class=NAV_LINK>"Dashboard"</A> })}
+                                // The trail is for owners and admins (and a client's own admin key).
+                                {(client.is_some() && role != Some(Role::Member)).then(|| view! { <A href="/audit" attr:class=NAV_LINK>"Audit"</A> })}
                                 {(operator || role == Some(Role::Operator)).then(|| view! { <A href="/operator" attr:class=NAV_LINK>"Operator"</A> })}
                                 <a href="/api/docs" class=NAV_LINK>"API"</a>
                             </div>

@@ -58,6 +58,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/employees/new") view=crate::employees::pages::NewEmployeePage ssr=SsrMode::InOrder />
                     <Route path=path!("/employees/:id") view=crate::employees::pages::EmployeePage ssr=SsrMode::InOrder />
                     <Route path=path!("/employees/:id/chat") view=crate::conversations::chat::ChatPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/employees/:id/memory") view=crate::memory::pages::MemoryPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/audit") view=crate::audit::pages::AuditPage ssr=SsrMode::InOrder />
                     <Route path=path!("/api/docs") view=api_docs::ApiDocsPage ssr=SsrMode::InOrder />
                 </Routes>
             </main>

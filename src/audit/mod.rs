@@ -2,6 +2,7 @@
 //! and after, plus each employee's status history. Written inside the changing transaction (so
 //! a change and its record commit together), read through `GET …/audit`.
 
+pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod server;
 
@@ -196,6 +197,34 @@ pub struct AuditRecord {
     pub before: Option<Value>,
     pub after: Option<Value>,
     pub created_at: DateTime<Utc>,
+}
+
+/// One event of the trail as the audit page lists it: its place in the chain and the event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrailEntry {
+    pub id: i64,
+    pub record: AuditRecord,
+}
+
+/// A page of the client's trail, newest first, and the cursor to the older page, if any.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrailPage {
+    pub entries: Vec<TrailEntry>,
+    pub older: Option<i64>,
+}
+
+/// How many events a page of the audit page holds.
+pub const TRAIL_PAGE: i64 = 50;
+
+/// What checking the whole chain found, as the audit page shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChainCheck {
+    pub ok: bool,
+    pub events: u64,
+    pub unchained: u64,
+    pub head: Option<String>,
+    /// The first event that does not link, and why.
+    pub broken: Option<(i64, String)>,
 }
 
 /// One change of an employee's status (`from_status` is empty at creation).

@@ -155,6 +155,7 @@ fn EmployeeView(
                     <StatusBadge status=e.status />
                     <div class="flex flex-wrap gap-2 sm:ml-auto">
                         <A href=format!("/employees/{}/chat", e.id) attr:class=BUTTON>"Chat"</A>
+                        <A href=format!("/employees/{}/memory", e.id) attr:class=BUTTON_SECONDARY>"Memory"</A>
                         {lifecycle_button(LifecycleAction::Pause, "Pause")}
                         {lifecycle_button(LifecycleAction::Resume, "Resume")}
                         {lifecycle_button(LifecycleAction::Archive, "Archive")}

@@ -54,3 +54,86 @@ pub async fn load_conversation(
     .await;
     result.or_else(crate::platform::fns::fail)
 }
+
+/// The memory browser's search: the employee's exchanges most similar to `query`, best first,
+/// with their similarity.
+#[server(prefix = "/rpc")]
+pub async fn search_memory(id: String, query: String) -> Result<Vec<MemoryItem>, AppError> {
+    let result = async {
+        let (state, who, id) = crate::accounts::server::principal::employee_in_context(
+            crate::accounts::Scope::MemoryRead,
+            &id,
+        )?;
+        let query = query.trim();
+        if query.is_empty() {
+            return Err(AppError::field("query", "write what to look for"));
+        }
+        if query.chars().count() > super::MAX_QUERY_CHARS || query.contains('\0') {
+            return Err(AppError::field(
+                "query",
+                format!(
+                    "must be at most {} characters of text",
+                    super::MAX_QUERY_CHARS
+                ),
+            ));
+        }
+        crate::memory::server::service::semantic_memory(&state, &who, &id, query, 10).await
+    }
+    .await;
+    result.or_else(crate::platform::fns::fail)
+}
+
+/// Erases one exchange from the employee's memory (its row, vector and cached copies); the
+/// audit trail keeps a receipt.
+#[server(prefix = "/rpc")]
+pub async fn forget_exchange(
+    id: String,
+    interaction_id: String,
+) -> Result<super::ErasureReceipt, AppError> {
+    let result = async {
+        let (state, who, id) = crate::accounts::server::principal::employee_in_context(
+            crate::accounts::Scope::MemoryWrite,
+            &id,
+        )?;
+        crate::memory::server::service::erase(
+            &state,
+            &who,
+            &id,
+            crate::memory::server::repo::Erase::One(&interaction_id),
+        )
+        .await
+    }
+    .await;
+    result.or_else(crate::platform::fns::fail)
+}
+
+/// Erases every exchange of the employee whose message or answer mentions `subject` (at least
+/// two characters, any case); the audit trail keeps a receipt with hashes only.
+#[server(prefix = "/rpc")]
+pub async fn forget_subject(
+    id: String,
+    subject: String,
+) -> Result<super::ErasureReceipt, AppError> {
+    let result = async {
+        let (state, who, id) = crate::accounts::server::principal::employee_in_context(
+            crate::accounts::Scope::MemoryWrite,
+            &id,
+        )?;
+        let subject = subject.trim();
+        if subject.chars().count() < 2 || subject.contains('\0') {
+            return Err(AppError::field(
+                "subject",
+                "must be at least 2 characters of text",
+            ));
+        }
+        crate::memory::server::service::erase(
+            &state,
+            &who,
+            &id,
+            crate::memory::server::repo::Erase::Mentioning(subject),
+        )
+        .await
+    }
+    .await;
+    result.or_else(crate::platform::fns::fail)
+}

@@ -3,6 +3,7 @@
 //! holds the SQL, the indexer and sweeper, the recent list and the REST route.
 
 pub mod fns;
+pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod server;
 
@@ -61,6 +62,9 @@ pub struct ChatHistory {
     /// Pass as `before` for the older page; `None` at the beginning of the conversation.
     pub older: Option<InteractionId>,
 }
+
+/// The longest memory search the browser sends.
+pub const MAX_QUERY_CHARS: usize = 500;
 
 /// How many exchanges a page of the chat holds.
 pub const CHAT_PAGE: u32 = 30;

@@ -94,6 +94,48 @@ pub async fn chain_page(
     .await
 }
 
+/// The client's trail newest first: the `limit` events before event `before` (the newest when
+/// `None`), only those of `action` and of `actor` when given.
+pub async fn trail_page(
+    tx: &mut TenantTx,
+    before: Option<i64>,
+    action: Option<&str>,
+    actor: Option<&str>,
+    limit: i64,
+) -> Result<Vec<crate::audit::TrailEntry>, sqlx::Error> {
+    let client = tx.client().clone();
+    let rows = sqlx::query!(
+        "SELECT id, actor, action, entity_type, entity_id, before, after, created_at FROM audit_events
+         WHERE client_id = $1 AND ($2::int8 IS NULL OR id < $2)
+           AND ($3::text IS NULL OR action = $3) AND ($4::text IS NULL OR actor = $4)
+         ORDER BY id DESC LIMIT $5",
+        client.as_str(),
+        before,
+        action,
+        actor,
+        limit,
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(crate::audit::TrailEntry {
+                id: r.id,
+                record: AuditRecord {
+                    action: AuditAction::parse(&r.action)
+                        .ok_or_else(|| decode_err("audit action", &r.action))?,
+                    actor: r.actor,
+                    entity_type: r.entity_type,
+                    entity_id: r.entity_id,
+                    before: r.before,
+                    after: r.after,
+                    created_at: r.created_at,
+                },
+            })
+        })
+        .collect()
+}
+
 pub async fn audit_for_entity(
     tx: &mut TenantTx,
     entity_id: &str,

@@ -100,6 +100,25 @@ async fn walk(
     }
 }
 
+/// A page of the client's trail for the audit page, newest first.
+#[tracing::instrument(skip_all, fields(client_id = %who.client_id))]
+pub async fn trail(
+    state: &AppState,
+    who: &ClientPrincipal,
+    before: Option<i64>,
+    action: Option<&str>,
+    actor: Option<&str>,
+) -> Result<crate::audit::TrailPage, AppError> {
+    let limit = crate::audit::TRAIL_PAGE;
+    let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+    let entries = super::repo::trail_page(&mut tx, before, action, actor, limit).await?;
+    tx.commit().await?;
+    let older = (entries.len() as i64 == limit)
+        .then(|| entries.last().map(|e| e.id))
+        .flatten();
+    Ok(crate::audit::TrailPage { entries, older })
+}
+
 /// Verifies the client's whole chain (`GET …/audit/verify`).
 #[tracing::instrument(skip_all, fields(client_id = %who.client_id))]
 pub async fn verify_chain(state: &AppState, who: &ClientPrincipal) -> Result<Verdict, AppError> {
