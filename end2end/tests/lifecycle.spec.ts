@@ -11,6 +11,9 @@ test("operator onboards a client, who creates, sees and pauses an employee", asy
   await page.reload();
   const row = page.getByTestId("employee-row").filter({ hasText: role });
   await expect(row).toHaveCount(1);
+  // Under the list: usage, the month's budgets and the limits in force.
+  await expect(page.getByTestId("usage-totals")).toContainText("answered turns");
+  await expect(page.getByTestId("limits")).toContainText("starter tier");
   await expect(row.getByTestId("status")).toHaveText("active");
 
   await hydrated(page);

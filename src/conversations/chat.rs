@@ -468,6 +468,34 @@ fn Exchange(turn: ChatTurn) -> impl IntoView {
     }
 }
 
+/// A turn the page asks for: the employee (which the caller may talk to), the message and the
+/// turn's idempotency key.
+#[cfg(feature = "ssr")]
+struct Turn(
+    crate::platform::AppState,
+    crate::accounts::ClientPrincipal,
+    crate::core::EmployeeId,
+    InteractionRequest,
+    Option<String>,
+);
+
+#[cfg(feature = "ssr")]
+impl Turn {
+    fn of(id: &str, message: String, key: &str) -> Result<Self, AppError> {
+        let (state, who, id) = crate::accounts::server::principal::employee_in_context(
+            crate::accounts::Scope::Interact,
+            id,
+        )?;
+        let key = super::server::service::check_idempotency_key(Some(key))?;
+        let req = InteractionRequest {
+            message,
+            context: None,
+            task_type: None,
+        };
+        Ok(Turn(state, who, id, req, key))
+    }
+}
+
 /// One chat turn, streamed to the page as newline-delimited [`ChatEvent`]s: tokens as they are
 /// generated, then `done` with the stored interaction (or `error`). The turn is stored even if
 /// the page goes away mid-answer. `key` is the turn's idempotency key: sending again with the
@@ -479,16 +507,7 @@ pub async fn stream_message(
     key: String,
 ) -> Result<leptos::server_fn::codec::TextStream<AppError>, AppError> {
     let result = async {
-        let (state, who, id) = crate::accounts::server::principal::employee_in_context(
-            crate::accounts::Scope::Interact,
-            &id,
-        )?;
-        let key = super::server::service::check_idempotency_key(Some(&key))?;
-        let req = InteractionRequest {
-            message,
-            context: None,
-            task_type: None,
-        };
+        let Turn(state, who, id, req, key) = Turn::of(&id, message, &key)?;
         let rx = super::server::stream::interact_stream(&state, &who, &id, &req, key).await?;
         let lines = futures::stream::unfold(rx, |mut rx| async move {
             let event = rx.recv().await?;
@@ -506,16 +525,7 @@ pub async fn stream_message(
 #[server(prefix = "/rpc")]
 pub async fn send_message(id: String, message: String, key: String) -> Result<(), AppError> {
     let result = async {
-        let (state, who, id) = crate::accounts::server::principal::employee_in_context(
-            crate::accounts::Scope::Interact,
-            &id,
-        )?;
-        let key = super::server::service::check_idempotency_key(Some(&key))?;
-        let req = InteractionRequest {
-            message,
-            context: None,
-            task_type: None,
-        };
+        let Turn(state, who, id, req, key) = Turn::of(&id, message, &key)?;
         super::server::service::interact(&state, &who, &id, &req, key).await?;
         Ok(())
     }

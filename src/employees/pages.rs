@@ -304,6 +304,9 @@ pub fn DashboardPage() -> impl IntoView {
                         .into_any(),
                         Err(e) => view! { <ErrorBox error=e /> }.into_any(),
                     }}
+                    <Show when=move || !member>
+                        <crate::usage::pages::UsagePanel />
+                    </Show>
                 }
                 .into_any()
             })}

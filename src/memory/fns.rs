@@ -90,21 +90,11 @@ pub async fn forget_exchange(
     id: String,
     interaction_id: String,
 ) -> Result<super::ErasureReceipt, AppError> {
-    let result = async {
-        let (state, who, id) = crate::accounts::server::principal::employee_in_context(
-            crate::accounts::Scope::MemoryWrite,
-            &id,
-        )?;
-        crate::memory::server::service::erase(
-            &state,
-            &who,
-            &id,
-            crate::memory::server::repo::Erase::One(&interaction_id),
-        )
-        .await
-    }
-    .await;
-    result.or_else(crate::platform::fns::fail)
+    erase_in_context(
+        &id,
+        crate::memory::server::repo::Erase::One(&interaction_id),
+    )
+    .await
 }
 
 /// Erases every exchange of the employee whose message or answer mentions `subject` (at least
@@ -114,25 +104,28 @@ pub async fn forget_subject(
     id: String,
     subject: String,
 ) -> Result<super::ErasureReceipt, AppError> {
+    let subject = subject.trim();
+    if subject.chars().count() < 2 || subject.contains('\0') {
+        return crate::platform::fns::fail(AppError::field(
+            "subject",
+            "must be at least 2 characters of text",
+        ));
+    }
+    erase_in_context(&id, crate::memory::server::repo::Erase::Mentioning(subject)).await
+}
+
+/// Erases `what` from employee `id`'s memory, for a caller who may write it.
+#[cfg(feature = "ssr")]
+async fn erase_in_context(
+    id: &str,
+    what: crate::memory::server::repo::Erase<'_>,
+) -> Result<super::ErasureReceipt, AppError> {
     let result = async {
         let (state, who, id) = crate::accounts::server::principal::employee_in_context(
             crate::accounts::Scope::MemoryWrite,
-            &id,
+            id,
         )?;
-        let subject = subject.trim();
-        if subject.chars().count() < 2 || subject.contains('\0') {
-            return Err(AppError::field(
-                "subject",
-                "must be at least 2 characters of text",
-            ));
-        }
-        crate::memory::server::service::erase(
-            &state,
-            &who,
-            &id,
-            crate::memory::server::repo::Erase::Mentioning(subject),
-        )
-        .await
+        crate::memory::server::service::erase(&state, &who, &id, what).await
     }
     .await;
     result.or_else(crate::platform::fns::fail)

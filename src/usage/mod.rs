@@ -1,5 +1,6 @@
 //! Usage: answered and failed turns and tokens, per model, for one employee or a whole client.
 
+pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod server;
 

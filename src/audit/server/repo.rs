@@ -94,6 +94,25 @@ pub async fn chain_page(
     .await
 }
 
+/// An event as read back: its action must be one the trail knows.
+fn record_of(
+    actor: String,
+    action: &str,
+    (entity_type, entity_id): (String, String),
+    (before, after): (Option<serde_json::Value>, Option<serde_json::Value>),
+    created_at: chrono::DateTime<chrono::Utc>,
+) -> Result<AuditRecord, sqlx::Error> {
+    Ok(AuditRecord {
+        action: AuditAction::parse(action).ok_or_else(|| decode_err("audit action", action))?,
+        actor,
+        entity_type,
+        entity_id,
+        before,
+        after,
+        created_at,
+    })
+}
+
 /// The client's trail newest first: the `limit` events before event `before` (the newest when
 /// `None`), only those of `action` and of `actor` when given.
 pub async fn trail_page(
@@ -121,16 +140,13 @@ pub async fn trail_page(
         .map(|r| {
             Ok(crate::audit::TrailEntry {
                 id: r.id,
-                record: AuditRecord {
-                    action: AuditAction::parse(&r.action)
-                        .ok_or_else(|| decode_err("audit action", &r.action))?,
-                    actor: r.actor,
-                    entity_type: r.entity_type,
-                    entity_id: r.entity_id,
-                    before: r.before,
-                    after: r.after,
-                    created_at: r.created_at,
-                },
+                record: record_of(
+                    r.actor,
+                    &r.action,
+                    (r.entity_type, r.entity_id),
+                    (r.before, r.after),
+                    r.created_at,
+                )?,
             })
         })
         .collect()
@@ -151,16 +167,13 @@ pub async fn audit_for_entity(
     .await?;
     rows.into_iter()
         .map(|r| {
-            Ok(AuditRecord {
-                action: AuditAction::parse(&r.action)
-                    .ok_or_else(|| decode_err("audit action", &r.action))?,
-                actor: r.actor,
-                entity_type: r.entity_type,
-                entity_id: r.entity_id,
-                before: r.before,
-                after: r.after,
-                created_at: r.created_at,
-            })
+            record_of(
+                r.actor,
+                &r.action,
+                (r.entity_type, r.entity_id),
+                (r.before, r.after),
+                r.created_at,
+            )
         })
         .collect()
 }

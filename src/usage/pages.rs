@@ -1,0 +1,116 @@
+//! The dashboard's usage panel: the client's turns and tokens per model, this month's budgets and
+//! how much of them is used, and the limits in force.
+
+use super::{BudgetStatus, UsageReport};
+use crate::app::components::*;
+use crate::core::AppError;
+use leptos::prelude::*;
+
+/// The client's usage report (as `GET …/usage`), for the dashboard.
+#[server(prefix = "/rpc")]
+pub async fn client_usage_report() -> Result<UsageReport, AppError> {
+    let result = async {
+        let (state, who) = crate::accounts::server::principal::listing_in_context(
+            crate::accounts::Scope::EmployeesRead,
+        )?;
+        crate::usage::server::service::client_usage(&state, &who).await
+    }
+    .await;
+    result.or_else(crate::platform::fns::fail)
+}
+
+/// How full a budget is, as a bar with its numbers; amber from 80 %, red when used up.
+#[component]
+fn Gauge(label: &'static str, used: f64, of: f64, unit: &'static str) -> impl IntoView {
+    let share = if of > 0.0 {
+        (used / of).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let colour = match share {
+        s if s >= 1.0 => "bg-red-600",
+        s if s >= 0.8 => "bg-amber-500",
+        _ => "bg-emerald-600",
+    };
+    let text = if unit == "$" {
+        format!("${used:.2} of ${of:.2}")
+    } else {
+        format!("{used:.0} of {of:.0} {unit}")
+    };
+    view! {
+        <div class="space-y-1" data-testid="budget-gauge">
+            <div class="flex justify-between text-sm">
+                <span class="font-medium">{label}</span>
+                <span class="text-slate-600">{format!("{text} · {:.0}%", share * 100.0)}</span>
+            </div>
+            <div class="h-2 overflow-hidden rounded-full bg-slate-200" role="meter" aria-label=label
+                aria-valuemin="0" aria-valuemax="100" aria-valuenow=format!("{:.0}", share * 100.0)>
+                <div class=format!("h-full {colour}") style=format!("width: {:.1}%", share * 100.0)></div>
+            </div>
+        </div>
+    }
+}
+
+fn budget_view(b: BudgetStatus) -> impl IntoView {
+    let tokens = (b.monthly_tokens > 0).then(|| {
+        view! { <Gauge label="Tokens this month" used=(b.spent + b.reserved) as f64 of=b.monthly_tokens as f64 unit="tokens" /> }
+    });
+    let cost = (b.monthly_cost_usd > 0.0).then(|| {
+        view! { <Gauge label="Spend this month" used=b.spent_cost_usd + b.reserved_cost_usd of=b.monthly_cost_usd unit="$" /> }
+    });
+    view! {
+        {tokens}
+        {cost}
+        <p class="text-xs text-slate-500">{format!("The month began on {}; budgets start again on {}.", b.period_start, b.resets_on)}</p>
+    }
+}
+
+#[component]
+pub fn UsagePanel() -> impl IntoView {
+    let report = Resource::new(|| (), |_| client_usage_report());
+    view! {
+        <section class=format!("{CARD} mt-6 space-y-4") aria-labelledby="usage-heading">
+            <h2 id="usage-heading" class="text-lg font-medium">"Usage and limits"</h2>
+            <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Loading usage…"</p> }>
+                {move || Suspend::new(async move {
+                    match report.await {
+                        Err(e) => view! { <ErrorBox error=e /> }.into_any(),
+                        Ok(r) => view! {
+                            <p class="text-sm" data-testid="usage-totals">
+                                {format!("{} answered turns, {} failed · {} tokens ({} prompt, {} answer)",
+                                    r.interactions, r.failed, r.total_tokens, r.prompt_tokens, r.completion_tokens)}
+                            </p>
+                            {match r.budget {
+                                Some(b) => budget_view(b).into_any(),
+                                None => view! { <p class="text-sm text-slate-500">"No monthly budget is set for this client."</p> }.into_any(),
+                            }}
+                            {(!r.by_model.is_empty()).then(|| view! {
+                                <table class="w-full text-sm">
+                                    <thead class="text-left text-xs uppercase text-slate-500">
+                                        <tr><th class="py-1">"Model"</th><th class="py-1 text-right">"Turns"</th><th class="py-1 text-right">"Tokens"</th></tr>
+                                    </thead>
+                                    <tbody class="divide-y divide-slate-100">
+                                        {r.by_model.into_iter().map(|m| view! {
+                                            <tr>
+                                                <td class="break-all py-1">{if m.model.is_empty() { "(no model answered)".to_owned() } else { m.model }}</td>
+                                                <td class="py-1 text-right">{m.completed}</td>
+                                                <td class="py-1 text-right">{m.prompt_tokens + m.completion_tokens}</td>
+                                            </tr>
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            })}
+                            {r.limits.map(|l| view! {
+                                <p class="text-xs text-slate-500" data-testid="limits">
+                                    {format!("{} tier: {} requests/s (burst {}), {} turns at once, messages up to {} characters{}",
+                                        l.tier, l.requests_per_second, l.burst, l.max_concurrent_turns, l.max_message_chars,
+                                        if l.overridden.is_empty() { String::new() } else { format!(" · set by the operator: {}", l.overridden.join(", ")) })}
+                                </p>
+                            })}
+                        }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
