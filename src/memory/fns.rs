@@ -1,21 +1,8 @@
-//! The memory the chat page shows.
+//! The memory the chat page and the memory browser read and erase.
 
 use super::{ChatHistory, MemoryItem};
 use crate::core::AppError;
 use leptos::prelude::*;
-
-#[server(prefix = "/rpc")]
-pub async fn recent_memory(id: String) -> Result<Vec<MemoryItem>, AppError> {
-    let result = async {
-        let (state, who, id) = crate::accounts::server::principal::employee_in_context(
-            crate::accounts::Scope::MemoryRead,
-            &id,
-        )?;
-        crate::memory::server::service::recent_memory(&state, &who, &id, 50).await
-    }
-    .await;
-    result.or_else(crate::platform::fns::fail)
-}
 
 /// A page of the conversation with employee `id`, oldest first: the newest page, or the one
 /// before exchange `before` (the `older` cursor of the page after it).
