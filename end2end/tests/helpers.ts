@@ -29,18 +29,30 @@ export async function onboardAndSignIn(page: Page, clientName: string): Promise<
   return apiKey;
 }
 
-// From the dashboard: creates an employee through the form and lands on its page.
+// Moves the wizard one step on and waits for the step it lands on.
+export async function next(page: Page, step: string) {
+  await page.getByRole("button", { name: "Next" }).click();
+  await expect(page.getByTestId("wizard-step")).toHaveText(step);
+}
+
+// From the dashboard: creates an employee through the wizard and lands on its page.
 export async function createEmployee(page: Page, role: string, primaryModel = "") {
   await page.getByRole("link", { name: "New employee" }).click();
   await expect(page).toHaveURL(/\/employees\/new$/);
   await hydrated(page);
   await page.locator("input[name=role]").fill(role);
   await page.locator("input[name=industry]").fill("insurance");
+  await next(page, "Expertise and knowledge");
+  await page.locator("textarea[name=expertise_areas]").fill("claims\nfraud");
+  await next(page, "Personality");
   await page.locator("select[name=communication_style]").selectOption("friendly");
-  await page.locator("input[name=expertise_areas]").fill("claims, fraud");
+  await next(page, "Models");
   if (primaryModel) await page.locator("select[name=primary_model]").selectOption(primaryModel);
+  await next(page, "Tools");
+  await next(page, "Review");
+  await expect(page.getByTestId("prompt-preview")).toContainText(`a ${role} in the insurance industry`);
   await page.getByRole("button", { name: "Create employee" }).click();
-  await expect(page).toHaveURL(/\/employees\/client_[0-9a-f]{24}_emp_[0-9a-f]{24}$/);
+  await expect(page).toHaveURL(/\/employees\/client_[0-9a-f]{24}_emp_[0-9a-f]{24}(\?done=created)?$/);
   await expect(page.getByTestId("status")).toHaveText("active");
 }
 

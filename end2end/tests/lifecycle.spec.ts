@@ -24,14 +24,14 @@ test("operator onboards a client, who creates, sees and pauses an employee", asy
   await page.getByTestId("system-prompt").locator("summary").click();
   await expect(page.getByTestId("system-prompt")).toContainText(`a ${role} in the insurance industry`);
 
-  // The edit form: a number that is not one is named before anything is sent; a good edit is
-  // stored and shown.
-  await page.locator("input[name=empathy_level]").fill("lots");
-  await page.getByRole("button", { name: "Save changes" }).click();
-  await expect(page.getByText("personality.empathy_level")).toBeVisible();
-  await page.locator("input[name=empathy_level]").fill("0.9");
+  // Editing goes through the same wizard, starting from what the employee is now.
+  await page.getByRole("link", { name: "Edit" }).click();
+  await hydrated(page);
   await page.locator("input[name=name]").fill(`Ava ${role}`);
+  await page.getByRole("button", { name: "6. Review" }).click();
+  await expect(page.getByTestId("review-name")).toHaveText(`Ava ${role}`);
   await page.getByRole("button", { name: "Save changes" }).click();
+  await expect(page.getByTestId("done")).toHaveText("Changes saved.");
   await expect(page.getByTestId("employee-name")).toHaveText(`Ava ${role}`);
 
   await page.getByRole("button", { name: "Pause" }).click();

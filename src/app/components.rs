@@ -152,6 +152,31 @@ pub fn confirmed(_question: &str) -> bool {
     true
 }
 
+/// What this browser keeps under `key` (its local storage); `None` on the server.
+pub fn stored(_key: &str) -> Option<String> {
+    #[cfg(feature = "hydrate")]
+    {
+        let storage = web_sys::window()?.local_storage().ok()??;
+        storage.get_item(_key).ok()?
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        None
+    }
+}
+
+/// Keeps `text` under `key` in this browser; an empty text removes it.
+pub fn store(_key: &str, _text: &str) {
+    #[cfg(feature = "hydrate")]
+    if let Some(Ok(Some(storage))) = web_sys::window().map(|w| w.local_storage()) {
+        let _ = if _text.is_empty() {
+            storage.remove_item(_key)
+        } else {
+            storage.set_item(_key, _text)
+        };
+    }
+}
+
 /// A button that copies `text` to the clipboard and says so.
 #[component]
 #[cfg_attr(not(feature = "hydrate"), allow(unused_variables))]

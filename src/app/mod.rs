@@ -55,8 +55,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/signin") view=crate::accounts::pages::SignInPage ssr=SsrMode::InOrder />
                     <Route path=path!("/invite") view=crate::accounts::pages::InvitePage ssr=SsrMode::InOrder />
                     <Route path=path!("/dashboard") view=crate::employees::pages::DashboardPage ssr=SsrMode::InOrder />
-                    <Route path=path!("/employees/new") view=crate::employees::pages::NewEmployeePage ssr=SsrMode::InOrder />
+                    <Route path=path!("/employees/new") view=crate::employees::wizard_page::NewEmployeePage ssr=SsrMode::InOrder />
                     <Route path=path!("/employees/:id") view=crate::employees::pages::EmployeePage ssr=SsrMode::InOrder />
+                    <Route path=path!("/employees/:id/edit") view=crate::employees::wizard_page::EditEmployeePage ssr=SsrMode::InOrder />
                     <Route path=path!("/employees/:id/chat") view=crate::conversations::chat::ChatPage ssr=SsrMode::InOrder />
                     <Route path=path!("/employees/:id/memory") view=crate::memory::pages::MemoryPage ssr=SsrMode::InOrder />
                     <Route path=path!("/audit") view=crate::audit::pages::AuditPage ssr=SsrMode::InOrder />

@@ -168,32 +168,16 @@ fn fresh_key() -> String {
 }
 
 /// The draft kept for employee `id` across reloads (the browser's local storage).
-#[cfg(feature = "hydrate")]
 fn draft_key(id: &str) -> String {
     format!("workforce.draft.{id}")
 }
 
-fn load_draft(_id: &str) -> Option<String> {
-    #[cfg(feature = "hydrate")]
-    {
-        let storage = web_sys::window()?.local_storage().ok()??;
-        storage.get_item(&draft_key(_id)).ok()?
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        None
-    }
+fn load_draft(id: &str) -> Option<String> {
+    stored(&draft_key(id))
 }
 
-fn save_draft(_id: &str, _text: &str) {
-    #[cfg(feature = "hydrate")]
-    if let Some(Ok(Some(storage))) = web_sys::window().map(|w| w.local_storage()) {
-        let _ = if _text.is_empty() {
-            storage.remove_item(&draft_key(_id))
-        } else {
-            storage.set_item(&draft_key(_id), _text)
-        };
-    }
+fn save_draft(id: &str, text: &str) {
+    store(&draft_key(id), text)
 }
 
 /// Serves a code block's Copy button (`data-copy`, written by `markdown`).

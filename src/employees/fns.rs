@@ -86,3 +86,22 @@ pub async fn delete_employee(id: String) -> Result<(), AppError> {
         Err(e) => crate::platform::fns::fail(e),
     }
 }
+
+/// What the configuration wizard offers: the client's models and the one an employee gets when
+/// it names none.
+#[server(prefix = "/rpc")]
+pub async fn load_wizard_options() -> Result<super::wizard::WizardOptions, AppError> {
+    let result = async {
+        let (state, who) = crate::accounts::server::principal::client_in_context()?;
+        let client = crate::clients::server::service::get_client(&state, &who).await?;
+        let allowed = client.configuration.allowed_models;
+        let default_model =
+            super::generator::default_model(&allowed, state.settings.default_model()).to_owned();
+        Ok(super::wizard::WizardOptions {
+            allowed_models: allowed,
+            default_model,
+        })
+    }
+    .await;
+    result.or_else(crate::platform::fns::fail)
+}

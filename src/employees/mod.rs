@@ -3,12 +3,13 @@
 //! and `pages` the UI, `server` the SQL, service, in-process cache and REST routes.
 
 pub mod fns;
-pub mod forms;
 pub mod generator;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod server;
 pub mod validate;
+pub mod wizard;
+pub mod wizard_page;
 
 use crate::core::string_enum;
 use crate::core::{ClientId, EmployeeId};

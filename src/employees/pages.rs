@@ -2,84 +2,30 @@
 //! edit and lifecycle buttons.
 
 use super::fns::*;
-use super::forms::{EditEmployeeForm, NewEmployeeForm};
 use super::*;
 use crate::accounts::fns::*;
 use crate::app::components::*;
-use crate::core::AppError;
-use leptos::form::FromFormData;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_navigate, use_params_map};
-
-fn names<T: std::fmt::Display>(all: &[T]) -> Vec<String> {
-    all.iter().map(|x| x.to_string()).collect()
-}
-
-#[component]
-pub fn NewEmployeePage() -> impl IntoView {
-    let create = ServerAction::<CreateEmployee>::new();
-    let session = Resource::new(|| (), |_| current_session());
-    let navigate = use_navigate();
-    Effect::new(move |_| {
-        if let Some(Ok(e)) = create.value().get() {
-            navigate(&format!("/employees/{}", e.id), Default::default());
-        }
-    });
-    view! {
-        <Title text="New employee" />
-        <div class=format!("{CARD} max-w-2xl")>
-            <h1 class="mb-4 text-xl font-semibold">"New employee"</h1>
-            <Transition fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    let models = session
-                        .await
-                        .ok()
-                        .and_then(|s| s.client)
-                        .map(|c| c.configuration.allowed_models)
-                        .unwrap_or_default();
-                    let mut model_options = vec![String::new()];
-                    model_options.extend(models);
-                    view! {
-                        <form
-                            class="space-y-3"
-                            on:submit=move |ev| {
-                                ev.prevent_default();
-                                if let Ok(form) = NewEmployeeForm::from_event(&ev) {
-                                    create.dispatch(CreateEmployee { req: form.requirements() });
-                                }
-                            }
-                        >
-                            <Field label="Role" name="role" placeholder="Customer support agent" required=true />
-                            <Field label="Industry" name="industry" placeholder="Retail banking" required=true />
-                            <Field label="Name (optional)" name="name" />
-                            <Select label="Communication style" name="communication_style" options=names(CommunicationStyle::ALL) />
-                            <Field label="Expertise areas" name="expertise_areas" placeholder="cards, mortgages" />
-                            <Field label="Tools" name="tools_needed" placeholder="crm, email" />
-                            <Field label="Knowledge domains" name="knowledge_domains" placeholder="card policy, fees" />
-                            <Select label="Primary model (blank: default)" name="primary_model" options=model_options />
-                            <button class=BUTTON type="submit">"Create employee"</button>
-                        </form>
-                    }
-                })}
-            </Transition>
-            {action_error(create.value())}
-        </div>
-    }
-}
+use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 #[component]
 pub fn EmployeePage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
-    let update = ServerAction::<UpdateEmployee>::new();
     let action = ServerAction::<EmployeeAction>::new();
     let delete = ServerAction::<DeleteEmployee>::new();
     let employee = Resource::new(
-        move || (id(), update.version().get(), action.version().get()),
-        |(id, _, _)| get_employee(id),
+        move || (id(), action.version().get()),
+        |(id, _)| get_employee(id),
     );
+    // Where the wizard sends the person once it has stored their work.
+    let done = move || match use_query_map().read().get("done").as_deref() {
+        Some("created") => Some("Employee created. It is ready to chat."),
+        Some("saved") => Some("Changes saved."),
+        _ => None,
+    };
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(())) = delete.value().get() {
@@ -90,11 +36,14 @@ pub fn EmployeePage() -> impl IntoView {
     view! {
         <Title text="Employee" />
         <p class="mb-4 text-sm"><A href="/dashboard" attr:class="text-indigo-700 hover:underline">"← Dashboard"</A></p>
+        {move || done().map(|text| view! {
+            <p role="status" class="mb-4 rounded-md border border-emerald-200 bg-emerald-50 p-3 text-sm text-emerald-800" data-testid="done">{text}</p>
+        })}
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match employee.await {
                     Err(e) => view! { <ErrorBox error=e /> }.into_any(),
-                    Ok(e) => view! { <EmployeeView e update action delete /> }.into_any(),
+                    Ok(e) => view! { <EmployeeView e action delete /> }.into_any(),
                 }
             })}
         </Transition>
@@ -104,7 +53,6 @@ pub fn EmployeePage() -> impl IntoView {
 #[component]
 fn EmployeeView(
     e: Employee,
-    update: ServerAction<UpdateEmployee>,
     action: ServerAction<EmployeeAction>,
     delete: ServerAction<DeleteEmployee>,
 ) -> impl IntoView {
@@ -115,8 +63,6 @@ fn EmployeeView(
     // The same pure builder the server runs for every turn.
     let prompt = crate::conversations::prompt::system_prompt(&e);
     let sampling = crate::conversations::prompt::generation_settings(&e);
-    // A form that cannot mean anything is answered here, before any call.
-    let form_error = RwSignal::new(None::<AppError>);
     let delete_id = id.clone();
     let lifecycle_button = {
         let id = id.clone();
@@ -156,6 +102,7 @@ fn EmployeeView(
                     <div class="flex flex-wrap gap-2 sm:ml-auto">
                         <A href=format!("/employees/{}/chat", e.id) attr:class=BUTTON>"Chat"</A>
                         <A href=format!("/employees/{}/memory", e.id) attr:class=BUTTON_SECONDARY>"Memory"</A>
+                        {(!archived).then(|| view! { <A href=format!("/employees/{}/edit", e.id) attr:class=BUTTON_SECONDARY>"Edit"</A> })}
                         {lifecycle_button(LifecycleAction::Pause, "Pause")}
                         {lifecycle_button(LifecycleAction::Resume, "Resume")}
                         {lifecycle_button(LifecycleAction::Archive, "Archive")}
@@ -199,38 +146,6 @@ fn EmployeeView(
                 {action_error(action.value())}
                 {action_error(delete.value())}
             </div>
-            {(!archived).then(move || view! {
-                <div class=CARD>
-                    <h2 class="mb-3 text-lg font-medium">"Edit"</h2>
-                    <form
-                        class="grid gap-3 md:grid-cols-2"
-                        on:submit=move |ev| {
-                            submit_form(&ev, EditEmployeeForm::update, form_error, |u| {
-                                update.dispatch(UpdateEmployee { id: id.clone(), update: u });
-                            })
-                        }
-                    >
-                        <Field label="Name" name="name" value=e.name.clone() />
-                        <Field label="Role" name="role" value=e.role.clone() />
-                        <Field label="Industry" name="industry" value=e.industry.clone() />
-                        <Field label="Expertise areas" name="expertise_areas" value=e.expertise_areas.join(", ") />
-                        <Select label="Communication style" name="communication_style" options=names(CommunicationStyle::ALL) selected=p.communication_style.to_string() />
-                        <Select label="Formality" name="formality_level" options=names(FormalityLevel::ALL) selected=p.formality_level.to_string() />
-                        <Select label="Expertise level" name="expertise_level" options=names(ExpertiseLevel::ALL) selected=p.expertise_level.to_string() />
-                        <Select label="Response length" name="response_length" options=names(ResponseLength::ALL) selected=p.response_length.to_string() />
-                        <Field label="Creativity (0–1)" name="creativity_level" value=p.creativity_level.to_string() />
-                        <Field label="Empathy (0–1)" name="empathy_level" value=p.empathy_level.to_string() />
-                        <Field label="Primary model" name="primary_model" value=m.primary_model.clone() />
-                        <Field label="Fallback models" name="fallback_models" value=m.fallback_models.join(", ") />
-                        <Field label="Temperature (0–2)" name="temperature" value=m.temperature.to_string() />
-                        <Field label="Tools" name="tool_access" value=e.tool_access.join(", ") />
-                        <Field label="Knowledge sources" name="knowledge_sources" value=e.knowledge_sources.join(", ") />
-                        <div class="md:col-span-2"><button class=BUTTON type="submit">"Save changes"</button></div>
-                    </form>
-                    {move || form_error.get().map(|error| view! { <ErrorBox error /> })}
-                    {action_error(update.value())}
-                </div>
-            })}
         </div>
     }
 }
