@@ -105,6 +105,20 @@ test("a client chats with an employee and finds the conversation again", async (
   // The conversation is stored: it is there after a reload.
   await page.reload();
   await expect(page.getByTestId("chat-log")).toContainText("Happy to help with: My windscreen cracked on the motorway");
+
+  // The dashboard counts the turn: on the employee's row and in the day's bar, by model and by
+  // employee.
+  await page.goto("/dashboard");
+  const row = page.getByTestId("employee-row").filter({ hasText: "Claims assistant" });
+  await expect(row.getByTestId("turns-this-month")).toHaveText("1");
+  const chart = page.getByTestId("usage-chart");
+  await expect(chart.getByTestId("legend-item")).toHaveText(["gpt-4o-mini (1)"]);
+  await expect(chart.locator("rect")).toHaveCount(1);
+  await hydrated(page);
+  await page.getByRole("button", { name: "By employee" }).click();
+  await expect(chart.getByTestId("legend-item")).toHaveText([/^Claims Assistant · Insurance \(1\)$/]);
+  await page.getByRole("button", { name: "Tokens" }).click();
+  await expect(chart.locator("svg")).toHaveAttribute("aria-label", /^Tokens per day by employee, .*: [1-9][0-9]* in all$/);
 });
 
 test("with the built-in local model, chat works without any provider and the conversation stays", async ({ page }) => {

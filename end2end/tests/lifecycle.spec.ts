@@ -38,9 +38,19 @@ test("operator onboards a client, who creates, sees and pauses an employee", asy
   await expect(page.getByTestId("status")).toHaveText("paused");
   await expect(page.getByRole("button", { name: "Resume" })).toBeVisible();
 
-  // The pause was stored: a fresh load of the dashboard shows it.
+  // The pause was stored: a fresh load of the dashboard shows it, with the row's activity.
   await page.goto("/dashboard");
-  await expect(page.getByTestId("employee-row").filter({ hasText: role }).getByTestId("status")).toHaveText("paused");
+  const paused = page.getByTestId("employee-row").filter({ hasText: role });
+  await expect(paused.getByTestId("status")).toHaveText("paused");
+  await expect(paused.getByTestId("turns-this-month")).toHaveText("0");
+  await expect(paused.getByTestId("last-activity")).toHaveText("never");
+  await expect(page.getByTestId("usage-chart")).toContainText("Nothing in this period yet.");
+  // The row's quick action resumes it, and pauses it again.
+  await hydrated(page);
+  await paused.getByRole("button", { name: "Resume" }).click();
+  await expect(paused.getByTestId("status")).toHaveText("active");
+  await paused.getByRole("button", { name: "Pause" }).click();
+  await expect(paused.getByTestId("status")).toHaveText("paused");
 
   // The audit page: the chain verifies, the newest event first, and a filter by action.
   await page.getByRole("link", { name: "Audit" }).click();

@@ -150,10 +150,68 @@ fn EmployeeView(
     }
 }
 
+/// An employee's row on the dashboard, with its activity and the quick actions.
+#[component]
+fn EmployeeRow(
+    e: Employee,
+    activity: Option<crate::usage::EmployeeActivity>,
+    action: ServerAction<EmployeeAction>,
+    manage: bool,
+) -> impl IntoView {
+    let turns = activity.as_ref().map_or(0, |a| a.turns_this_month);
+    let last = activity.and_then(|a| a.last_at);
+    let id = e.id.to_string();
+    let name = e.name.clone();
+    let quick = match e.status {
+        EmployeeStatus::Active => Some((LifecycleAction::Pause, "Pause")),
+        EmployeeStatus::Paused => Some((LifecycleAction::Resume, "Resume")),
+        EmployeeStatus::Archived => None,
+    };
+    view! {
+        <tr data-testid="employee-row">
+            <td class="break-words px-3 py-2 sm:px-4">
+                <A href=format!("/employees/{id}") attr:class="font-medium text-indigo-700 hover:underline">{e.name}</A>
+                <span class="block text-xs text-slate-500">{e.role}</span>
+            </td>
+            <td class="hidden break-words px-4 py-2 md:table-cell">{e.model_preferences.primary_model.clone()}</td>
+            <td class="px-3 py-2 text-right sm:px-4" data-testid="turns-this-month">{turns}</td>
+            <td class="hidden px-4 py-2 text-xs text-slate-600 lg:table-cell" data-testid="last-activity">
+                {match last {
+                    Some(t) => view! { <time datetime=t.to_rfc3339()>{t.format("%Y-%m-%d %H:%M UTC").to_string()}</time> }.into_any(),
+                    None => view! { <span>"never"</span> }.into_any(),
+                }}
+            </td>
+            <td class="px-3 py-2 sm:px-4"><StatusBadge status=e.status /></td>
+            <td class="hidden px-4 py-2 sm:table-cell">
+                <div class="flex flex-wrap justify-end gap-2">
+                    {(e.status == EmployeeStatus::Active).then(|| view! {
+                        <A href=format!("/employees/{id}/chat") attr:class=BUTTON_SECONDARY>"Chat"</A>
+                    })}
+                    {(manage && e.status != EmployeeStatus::Archived).then(|| view! {
+                        <A href=format!("/employees/{id}/edit") attr:class=BUTTON_SECONDARY>"Edit"</A>
+                    })}
+                    {quick.filter(|_| manage).map(|(act, label)| view! {
+                        <ActionForm action=action>
+                            <input type="hidden" name="id" value=id.clone() />
+                            <input type="hidden" name="action" value=act.as_str() />
+                            <button type="submit" class=BUTTON_SECONDARY aria-label=format!("{label} {name}")>{label}</button>
+                        </ActionForm>
+                    })}
+                </div>
+            </td>
+        </tr>
+    }
+}
+
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let session = Resource::new(|| (), |_| current_session());
-    let employees = Resource::new(|| (), |_| list_employees());
+    let action = ServerAction::<EmployeeAction>::new();
+    let employees = Resource::new(move || action.version().get(), |_| list_employees());
+    let history = Resource::new(
+        move || action.version().get(),
+        |_| crate::usage::pages::client_usage_history(crate::usage::HISTORY_DAYS),
+    );
     view! {
         <Title text="Dashboard" />
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
@@ -174,6 +232,15 @@ pub fn DashboardPage() -> impl IntoView {
                     .into_any();
                 };
                 let list = employees.await;
+                let history = history.await.ok();
+                let activity: std::collections::HashMap<String, crate::usage::EmployeeActivity> = history
+                    .as_ref()
+                    .map(|h| h.activity.iter().map(|a| (a.employee_id.clone(), a.clone())).collect())
+                    .unwrap_or_default();
+                let names: std::collections::HashMap<String, String> = list
+                    .as_ref()
+                    .map(|l| l.iter().map(|e| (e.id.to_string(), e.name.clone())).collect())
+                    .unwrap_or_default();
                 view! {
                     <div class="mb-6 flex flex-wrap items-center justify-between gap-3">
                         <div>
@@ -196,29 +263,31 @@ pub fn DashboardPage() -> impl IntoView {
                         Ok(list) => view! {
                             <table class="w-full table-fixed overflow-hidden rounded-lg border border-slate-200 bg-surface text-sm shadow-sm">
                                 <thead class="bg-slate-50 text-left text-xs uppercase text-slate-500">
-                                    <tr><th class="px-3 py-2 sm:px-4">"Name"</th><th class="hidden px-4 py-2 sm:table-cell">"Role"</th><th class="hidden px-4 py-2 md:table-cell">"Model"</th><th class="w-24 px-3 py-2 sm:px-4">"Status"</th></tr>
+                                    <tr>
+                                        <th class="px-3 py-2 sm:px-4">"Name"</th>
+                                        <th class="hidden px-4 py-2 md:table-cell">"Model"</th>
+                                        <th class="w-24 px-3 py-2 text-right sm:px-4" title="Answered turns this calendar month (UTC)">"Turns (month)"</th>
+                                        <th class="hidden w-40 px-4 py-2 lg:table-cell">"Last activity"</th>
+                                        <th class="w-24 px-3 py-2 sm:px-4">"Status"</th>
+                                        <th class="hidden w-56 px-4 py-2 sm:table-cell"><span class="sr-only">"Actions"</span></th>
+                                    </tr>
                                 </thead>
                                 <tbody class="divide-y divide-slate-100">
                                     {list
                                         .into_iter()
-                                        .map(|e| view! {
-                                            <tr data-testid="employee-row">
-                                                <td class="break-words px-3 py-2 sm:px-4">
-                                                    <A href=format!("/employees/{}", e.id) attr:class="font-medium text-indigo-700 hover:underline">{e.name.clone()}</A>
-                                                    <span class="block text-xs text-slate-500 sm:hidden">{e.role.clone()}</span>
-                                                </td>
-                                                <td class="hidden break-words px-4 py-2 sm:table-cell">{e.role.clone()}</td>
-                                                <td class="hidden break-words px-4 py-2 md:table-cell">{e.model_preferences.primary_model.clone()}</td>
-                                                <td class="px-3 py-2 sm:px-4"><StatusBadge status=e.status /></td>
-                                            </tr>
+                                        .map(|e| {
+                                            let a = activity.get(e.id.as_str()).cloned();
+                                            view! { <EmployeeRow e activity=a action manage=!member /> }
                                         })
                                         .collect_view()}
                                 </tbody>
                             </table>
+                            {action_error(action.value())}
                         }
                         .into_any(),
                         Err(e) => view! { <ErrorBox error=e /> }.into_any(),
                     }}
+                    {history.map(|history| view! { <crate::usage::pages::UsageCharts history names /> })}
                     <Show when=move || !member>
                         <crate::usage::pages::UsagePanel />
                     </Show>

@@ -1,5 +1,6 @@
 //! Usage: answered and failed turns and tokens, per model, for one employee or a whole client.
 
+pub mod charts;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod server;
@@ -95,6 +96,39 @@ impl UsageReport {
             limits: None,
         }
     }
+}
+
+/// The days the dashboard's charts cover by default, and the most a request may ask for.
+pub const HISTORY_DAYS: u32 = 30;
+pub const MAX_HISTORY_DAYS: u32 = 366;
+
+/// One employee's turns and tokens with one model on one UTC day.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DailyUsage {
+    pub day: chrono::NaiveDate,
+    pub employee_id: String,
+    pub model: String,
+    pub completed: i64,
+    pub failed: i64,
+    pub tokens: i64,
+}
+
+/// An employee's answered turns this calendar month (UTC) and its last exchange ever.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmployeeActivity {
+    pub employee_id: String,
+    pub turns_this_month: i64,
+    pub last_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The dashboard's usage over time: every day from `from` to `to` (UTC) that had usage, and
+/// each employee's activity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageHistory {
+    pub from: chrono::NaiveDate,
+    pub to: chrono::NaiveDate,
+    pub days: Vec<DailyUsage>,
+    pub activity: Vec<EmployeeActivity>,
 }
 
 #[cfg(test)]

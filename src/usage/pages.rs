@@ -1,7 +1,8 @@
 //! The dashboard's usage panel: the client's turns and tokens per model, this month's budgets and
 //! how much of them is used, and the limits in force.
 
-use super::{BudgetStatus, UsageReport};
+use super::charts::{layout, toggle, BarChart, By, Metric};
+use super::{BudgetStatus, UsageHistory, UsageReport};
 use crate::app::components::*;
 use crate::core::AppError;
 use leptos::prelude::*;
@@ -17,6 +18,51 @@ pub async fn client_usage_report() -> Result<UsageReport, AppError> {
     }
     .await;
     result.or_else(crate::platform::fns::fail)
+}
+
+/// The client's usage per day over the last `days` days and each employee's activity (a member:
+/// of the employees given to them).
+#[server(prefix = "/rpc")]
+pub async fn client_usage_history(days: u32) -> Result<UsageHistory, AppError> {
+    let result = async {
+        let (state, who) = crate::accounts::server::principal::listing_in_context(
+            crate::accounts::Scope::EmployeesRead,
+        )?;
+        crate::usage::server::service::client_history(&state, &who, days).await
+    }
+    .await;
+    result.or_else(crate::platform::fns::fail)
+}
+
+/// Usage over time: turns or tokens a day, split by model or by employee.
+#[component]
+pub fn UsageCharts(
+    history: UsageHistory,
+    names: std::collections::HashMap<String, String>,
+) -> impl IntoView {
+    let metric = RwSignal::new(Metric::Turns);
+    let by = RwSignal::new(By::Model);
+    let days = (history.to - history.from).num_days() + 1;
+    view! {
+        <section class=format!("{CARD} mt-6 space-y-3") aria-labelledby="usage-time-heading">
+            <div class="flex flex-wrap items-center gap-3">
+                <h2 id="usage-time-heading" class="text-lg font-medium">{format!("The last {days} days")}</h2>
+                <div class="flex flex-wrap gap-2 sm:ml-auto">
+                    {toggle(metric, [(Metric::Turns, "Turns"), (Metric::Tokens, "Tokens")])}
+                    {toggle(by, [(By::Model, "By model"), (By::Employee, "By employee")])}
+                </div>
+            </div>
+            {move || {
+                let (m, b) = (metric.get(), by.get());
+                let title = format!(
+                    "{} per day by {}",
+                    if m == Metric::Turns { "Answered turns" } else { "Tokens" },
+                    if b == By::Model { "model" } else { "employee" }
+                );
+                view! { <BarChart chart=layout(&history, m, b, &names) title /> }
+            }}
+        </section>
+    }
 }
 
 /// How full a budget is, as a bar with its numbers; amber from 80 %, red when used up.

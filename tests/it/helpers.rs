@@ -243,6 +243,24 @@ impl TestApp {
         Response { status, body }
     }
 
+    /// Calls the server function `F` as a page does (a form post), signed in with a client's
+    /// key in the page's cookie.
+    pub async fn call<F: leptos::server_fn::ServerFn>(
+        &self,
+        key: &str,
+        form: &[(&str, String)],
+    ) -> Response {
+        let req = self
+            .http
+            .post(self.url(F::PATH))
+            .header(
+                "cookie",
+                format!("{}={key}", workforce::accounts::CLIENT_COOKIE),
+            )
+            .form(form);
+        Self::read(req.send().await.expect("request")).await
+    }
+
     /// GET `path` with a client's key.
     pub async fn get(&self, path: &str, key: &str) -> Response {
         self.send("GET", path, Some(key), None).await

@@ -489,3 +489,83 @@ async fn a_cost_budget_bounds_what_turns_cost_at_the_providers_prices(
         "{msg}"
     );
 }
+
+#[sqlx::test]
+async fn the_dashboard_counts_usage_per_day_and_employee_and_keeps_it_after_memory_is_erased(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    use workforce::usage::pages::ClientUsageHistory;
+    let (app, _stub) = spawn_app_with_stub(owner).await;
+    let (client, key, emp) = employee(&app, "gpt-4o-mini", json!([])).await;
+    let quiet = app.hire(&client, &key, requirements("quiet")).await;
+    let mut tokens = 0;
+    for msg in ["one", "two", "three"] {
+        let r = app.interact(&client, &key, &emp, msg).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        tokens += r.body["usage"]["total_tokens"].as_i64().expect("tokens");
+    }
+    let (other_client, other_key, other_emp) = employee(&app, "gpt-4o-mini", json!([])).await;
+    assert_eq!(
+        app.interact(&other_client, &other_key, &other_emp, "elsewhere")
+            .await
+            .status,
+        200
+    );
+
+    let history = |key: String| {
+        let app = &app;
+        async move {
+            app.call::<ClientUsageHistory>(&key, &[("days", "30".into())])
+                .await
+        }
+    };
+    let r = history(key.clone()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let today = chrono::Utc::now().date_naive().to_string();
+    assert_eq!(r.body["to"], today);
+    let days = r.body["days"].as_array().expect("days");
+    assert_eq!(
+        days.len(),
+        1,
+        "one employee, one model, one day: {}",
+        r.body
+    );
+    assert_eq!(days[0]["day"], today);
+    assert_eq!(days[0]["employee_id"], emp.as_str());
+    assert_eq!(days[0]["model"], "gpt-4o-mini");
+    assert_eq!(days[0]["completed"], 3);
+    assert_eq!(days[0]["tokens"], tokens);
+    let activity = r.body["activity"].as_array().expect("activity");
+    assert_eq!(activity.len(), 1, "the quiet employee has none: {}", r.body);
+    assert_eq!(activity[0]["turns_this_month"], 3);
+    assert!(activity[0]["last_at"].is_string());
+    assert!(
+        !r.body.to_string().contains(&other_emp),
+        "another client's usage"
+    );
+    assert!(!r.body.to_string().contains(&quiet));
+
+    // Usage is what was used: erasing the employee's memory leaves it.
+    let r = app
+        .send(
+            "DELETE",
+            &format!("{}/memory?subject=two", emp_path(&client, &emp)),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["erased"], 1, "{}", r.body);
+    let r = history(key.clone()).await;
+    assert_eq!(r.body["days"][0]["completed"], 3, "{}", r.body);
+    let r = app
+        .get(&format!("/api/v1/employees/clients/{client}/usage"), &key)
+        .await;
+    assert_eq!(r.body["interactions"], 3, "{}", r.body);
+
+    let r = app
+        .call::<ClientUsageHistory>(&key, &[("days", "0".into())])
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.to_string().contains("days"), "{}", r.body);
+}

@@ -6,7 +6,8 @@ use crate::core::{AppError, EmployeeId};
 use crate::employees::server::lookup::ensure_exists;
 use crate::platform::db::TenantTx;
 use crate::platform::AppState;
-use crate::usage::UsageReport;
+use crate::usage::{UsageHistory, UsageReport};
+use chrono::{Datelike, Utc};
 
 /// One employee's turns and tokens, per model.
 #[tracing::instrument(skip_all, fields(client_id = %who.client_id, employee_id = %id))]
@@ -45,5 +46,38 @@ pub async fn client_usage(
         budget,
         limits: Some(limits.report()),
         ..UsageReport::from_models(by_model)
+    })
+}
+
+/// The client's usage per day over the last `days` days (today included) and each employee's
+/// activity; a member sees only the employees given to them.
+#[tracing::instrument(skip_all, fields(client_id = %who.client_id))]
+pub async fn client_history(
+    state: &AppState,
+    who: &ClientPrincipal,
+    days: u32,
+) -> Result<UsageHistory, AppError> {
+    if days == 0 || days > crate::usage::MAX_HISTORY_DAYS {
+        return Err(AppError::field(
+            "days",
+            format!("must be between 1 and {}", crate::usage::MAX_HISTORY_DAYS),
+        ));
+    }
+    let to = Utc::now().date_naive();
+    let from = to - chrono::Days::new(u64::from(days) - 1);
+    let month_start = to.with_day(1).unwrap_or(to);
+    let only: Option<Vec<String>> = who
+        .employees
+        .as_ref()
+        .map(|ids| ids.iter().map(|id| id.as_str().to_owned()).collect());
+    let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+    let days = repo::daily(&mut tx, from, only.as_deref()).await?;
+    let activity = repo::activity(&mut tx, month_start, only.as_deref()).await?;
+    tx.commit().await?;
+    Ok(UsageHistory {
+        from,
+        to,
+        days,
+        activity,
     })
 }

@@ -1,0 +1,344 @@
+//! The dashboard's usage charts: daily usage laid out as stacked bars (pure, so tested here), and
+//! drawn as SVG on the server — the page shows them before any script runs.
+
+use super::UsageHistory;
+use crate::app::components::BUTTON_SECONDARY;
+use chrono::NaiveDate;
+use leptos::prelude::*;
+use std::collections::HashMap;
+
+/// What a chart counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    Turns,
+    Tokens,
+}
+
+/// What a chart's bars are split by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum By {
+    Model,
+    Employee,
+}
+
+/// Distinct colours for the series (the last is "other").
+const COLOURS: [&str; 6] = [
+    "#4f46e5", "#059669", "#d97706", "#e11d48", "#0284c7", "#94a3b8",
+];
+/// Series drawn on their own; the rest are added up as "Other".
+const MAX_SERIES: usize = 5;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    pub label: String,
+    pub values: Vec<i64>,
+}
+
+/// Every day of the period, and per series one value a day, largest series first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chart {
+    pub days: Vec<NaiveDate>,
+    pub series: Vec<Series>,
+    /// The tallest day's stack.
+    pub max: i64,
+    pub total: i64,
+}
+
+/// Lays out `h` by `by`, counting `metric`; employees are named from `names` (an employee since
+/// deleted is "a deleted employee").
+pub fn layout(h: &UsageHistory, metric: Metric, by: By, names: &HashMap<String, String>) -> Chart {
+    let days: Vec<NaiveDate> = h.from.iter_days().take_while(|d| *d <= h.to).collect();
+    let index: HashMap<NaiveDate, usize> = days.iter().enumerate().map(|(i, d)| (*d, i)).collect();
+    let mut by_label: HashMap<String, Vec<i64>> = HashMap::new();
+    for row in &h.days {
+        let Some(&i) = index.get(&row.day) else {
+            continue;
+        };
+        let label = match by {
+            By::Model if row.model.is_empty() => "(no model answered)".to_owned(),
+            By::Model => row.model.clone(),
+            By::Employee => names
+                .get(&row.employee_id)
+                .cloned()
+                .unwrap_or_else(|| "A deleted employee".to_owned()),
+        };
+        let value = match metric {
+            Metric::Turns => row.completed,
+            Metric::Tokens => row.tokens,
+        };
+        by_label.entry(label).or_insert_with(|| vec![0; days.len()])[i] += value;
+    }
+    let mut series: Vec<Series> = by_label
+        .into_iter()
+        .map(|(label, values)| Series { label, values })
+        .filter(|s| s.values.iter().any(|v| *v > 0))
+        .collect();
+    series.sort_by(|a, b| {
+        let sum = |s: &Series| s.values.iter().sum::<i64>();
+        sum(b).cmp(&sum(a)).then_with(|| a.label.cmp(&b.label))
+    });
+    if series.len() > MAX_SERIES {
+        let rest = series.split_off(MAX_SERIES - 1);
+        let mut other = vec![0; days.len()];
+        for s in rest {
+            for (o, v) in other.iter_mut().zip(s.values) {
+                *o += v;
+            }
+        }
+        series.push(Series {
+            label: "Other".to_owned(),
+            values: other,
+        });
+    }
+    let max = (0..days.len())
+        .map(|i| series.iter().map(|s| s.values[i]).sum::<i64>())
+        .max()
+        .unwrap_or(0);
+    let total = series.iter().flat_map(|s| &s.values).sum();
+    Chart {
+        days,
+        series,
+        max,
+        total,
+    }
+}
+
+/// A count as people read it: 950, 12.3k, 4.5M.
+pub fn short(n: i64) -> String {
+    match n {
+        n if n >= 10_000_000 => format!("{}M", n / 1_000_000),
+        n if n >= 1_000_000 => format!("{:.1}M", n as f64 / 1e6),
+        n if n >= 10_000 => format!("{}k", n / 1_000),
+        n if n >= 1_000 => format!("{:.1}k", n as f64 / 1e3),
+        n => n.to_string(),
+    }
+}
+
+const W: f64 = 640.0;
+const H: f64 = 180.0;
+const LEFT: f64 = 44.0;
+const BOTTOM: f64 = 22.0;
+const TOP: f64 = 8.0;
+
+/// A stacked bar chart of `chart`, with its legend and the same numbers as a table.
+#[component]
+pub fn BarChart(chart: Chart, title: String) -> impl IntoView {
+    let n = chart.days.len().max(1) as f64;
+    let slot = (W - LEFT) / n;
+    let bar = (slot * 0.8).max(1.0);
+    let plot_h = H - BOTTOM - TOP;
+    let scale = if chart.max > 0 {
+        plot_h / chart.max as f64
+    } else {
+        0.0
+    };
+    let mut rects = Vec::new();
+    for (d, day) in chart.days.iter().enumerate() {
+        let mut y = H - BOTTOM;
+        for (k, s) in chart.series.iter().enumerate() {
+            let v = s.values[d];
+            if v == 0 {
+                continue;
+            }
+            let h = v as f64 * scale;
+            y -= h;
+            rects.push(view! {
+                <rect x=format!("{:.1}", LEFT + d as f64 * slot + (slot - bar) / 2.0) y=format!("{y:.1}")
+                    width=format!("{bar:.1}") height=format!("{h:.1}") fill=COLOURS[k.min(COLOURS.len() - 1)]>
+                    <title>{format!("{day} · {}: {v}", s.label)}</title>
+                </rect>
+            });
+        }
+    }
+    let labels: Vec<(usize, NaiveDate)> = match chart.days.len() {
+        0 => vec![],
+        len => {
+            let mut picks = vec![0, len / 2, len - 1];
+            picks.dedup();
+            picks.into_iter().map(|i| (i, chart.days[i])).collect()
+        }
+    };
+    let summary = format!(
+        "{title}, {} to {}: {} in all",
+        chart
+            .days
+            .first()
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
+        chart.days.last().map(|d| d.to_string()).unwrap_or_default(),
+        chart.total
+    );
+    let table_days: Vec<(usize, NaiveDate)> = chart
+        .days
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| chart.series.iter().any(|s| s.values[*i] > 0))
+        .map(|(i, d)| (i, *d))
+        .collect();
+    let series = chart.series.clone();
+    view! {
+        <figure class="space-y-2" data-testid="usage-chart">
+            <svg viewBox=format!("0 0 {W} {H}") class="h-auto w-full" role="img" aria-label=summary.clone()>
+                <line x1=LEFT y1=H - BOTTOM x2=W y2=H - BOTTOM stroke="currentColor" stroke-opacity="0.3" />
+                <text x=LEFT - 6.0 y=TOP + 8.0 text-anchor="end" font-size="11" fill="currentColor">{short(chart.max)}</text>
+                <text x=LEFT - 6.0 y=H - BOTTOM text-anchor="end" font-size="11" fill="currentColor">"0"</text>
+                {rects}
+                {labels
+                    .into_iter()
+                    .map(|(i, d)| view! {
+                        <text x=format!("{:.1}", LEFT + (i as f64 + 0.5) * slot) y=H - 6.0 text-anchor="middle" font-size="11" fill="currentColor">
+                            {d.format("%b %-d").to_string()}
+                        </text>
+                    })
+                    .collect_view()}
+            </svg>
+            <figcaption class="flex flex-wrap gap-x-4 gap-y-1 text-xs text-slate-600">
+                {chart
+                    .series
+                    .iter()
+                    .enumerate()
+                    .map(|(k, s)| view! {
+                        <span class="inline-flex items-center gap-1" data-testid="legend-item">
+                            <span class="inline-block h-2.5 w-2.5 rounded-sm" style=format!("background:{}", COLOURS[k.min(COLOURS.len() - 1)])></span>
+                            {format!("{} ({})", s.label, short(s.values.iter().sum()))}
+                        </span>
+                    })
+                    .collect_view()}
+                {chart.series.is_empty().then(|| view! { <span>"Nothing in this period yet."</span> })}
+            </figcaption>
+            {(!table_days.is_empty()).then(|| view! {
+                <details class="text-xs">
+                    <summary class="cursor-pointer text-slate-600">"The numbers"</summary>
+                    <div class="overflow-x-auto">
+                        <table class="mt-2 w-full">
+                            <thead class="text-left text-slate-500">
+                                <tr>
+                                    <th class="py-1 pr-3">"Day"</th>
+                                    {series.iter().map(|s| view! { <th class="py-1 pr-3 text-right">{s.label.clone()}</th> }).collect_view()}
+                                </tr>
+                            </thead>
+                            <tbody>
+                                {table_days
+                                    .into_iter()
+                                    .map(|(i, d)| view! {
+                                        <tr>
+                                            <td class="py-0.5 pr-3">{d.to_string()}</td>
+                                            {series.iter().map(|s| view! { <td class="py-0.5 pr-3 text-right">{s.values[i]}</td> }).collect_view()}
+                                        </tr>
+                                    })
+                                    .collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                </details>
+            })}
+        </figure>
+    }
+}
+
+/// Two-way toggle buttons (aria-pressed) for a chart's options.
+pub fn toggle<T: Copy + PartialEq + Send + Sync + 'static>(
+    signal: RwSignal<T>,
+    choices: [(T, &'static str); 2],
+) -> impl IntoView {
+    view! {
+        <div class="inline-flex gap-1" role="group">
+            {choices
+                .into_iter()
+                .map(|(value, label)| view! {
+                    <button
+                        type="button"
+                        class=format!("{BUTTON_SECONDARY} aria-pressed:bg-indigo-600 aria-pressed:text-white")
+                        aria-pressed=move || if signal.get() == value { "true" } else { "false" }
+                        on:click=move |_| signal.set(value)
+                    >
+                        {label}
+                    </button>
+                })
+                .collect_view()}
+        </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::usage::DailyUsage;
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().expect("a date")
+    }
+
+    fn row(d: &str, employee: &str, model: &str, completed: i64, tokens: i64) -> DailyUsage {
+        DailyUsage {
+            day: day(d),
+            employee_id: employee.into(),
+            model: model.into(),
+            completed,
+            failed: 0,
+            tokens,
+        }
+    }
+
+    #[test]
+    fn days_without_usage_are_zero_and_series_are_ordered_by_size() {
+        let h = UsageHistory {
+            from: day("2026-12-01"),
+            to: day("2026-12-04"),
+            days: vec![
+                row("2026-12-01", "e1", "small", 2, 100),
+                row("2026-12-03", "e1", "big", 5, 50),
+                row("2026-12-03", "e2", "small", 1, 10),
+            ],
+            activity: vec![],
+        };
+        let names = HashMap::from([("e1".to_owned(), "Ava".to_owned())]);
+        let c = layout(&h, Metric::Turns, By::Model, &names);
+        assert_eq!(c.days.len(), 4);
+        assert_eq!(
+            c.series[0],
+            Series {
+                label: "big".into(),
+                values: vec![0, 0, 5, 0]
+            }
+        );
+        assert_eq!(
+            c.series[1],
+            Series {
+                label: "small".into(),
+                values: vec![2, 0, 1, 0]
+            }
+        );
+        assert_eq!((c.max, c.total), (6, 8));
+        let c = layout(&h, Metric::Tokens, By::Employee, &names);
+        assert_eq!(
+            c.series[0],
+            Series {
+                label: "Ava".into(),
+                values: vec![100, 0, 50, 0]
+            }
+        );
+        assert_eq!(c.series[1].label, "A deleted employee");
+        assert_eq!(c.max, 100);
+    }
+
+    #[test]
+    fn beyond_five_series_the_smallest_are_added_up_as_other() {
+        let h = UsageHistory {
+            from: day("2026-12-01"),
+            to: day("2026-12-01"),
+            days: (1..=7)
+                .map(|i| row("2026-12-01", "e", &format!("m{i}"), i, 0))
+                .collect(),
+            activity: vec![],
+        };
+        let c = layout(&h, Metric::Turns, By::Model, &HashMap::new());
+        let labels: Vec<&str> = c.series.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(labels, ["m7", "m6", "m5", "m4", "Other"]);
+        assert_eq!(c.series[4].values, [1 + 2 + 3]);
+        assert_eq!(c.total, 28);
+        assert_eq!(short(950), "950");
+        assert_eq!(short(12_345), "12k");
+        assert_eq!(short(4_500_000), "4.5M");
+    }
+}
