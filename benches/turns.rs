@@ -7,59 +7,18 @@
 //! BENCH_HISTORY (earlier exchanges each employee remembers before a level starts, default 0).
 //! It creates (and drops first) the database `workforce_bench` on the DATABASE_URL server.
 
+mod support;
+
 use openai_stub as stub;
 use serde_json::json;
-use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection};
-use std::str::FromStr;
 use std::time::{Duration, Instant};
+use support::{cpu_seconds, percentile};
 use workforce::ai::embeddings::stored_form;
 use workforce::memory::server::repo::embedding_text;
-use workforce::platform::{config, db, startup};
-
-/// CPU seconds used so far by the server's threads (named `wf-server…`, its own runtime), by
-/// the rest of this process (load generator, stub) and by every PostgreSQL process.
-fn cpu_seconds() -> (f64, f64, f64) {
-    let tick = 100.0; // USER_HZ on Linux
-    let stat = |pid: &str| -> Option<(String, f64)> {
-        let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        let name = s.split('(').nth(1)?.split(')').next()?.to_owned();
-        let f: Vec<&str> = s.rsplit(')').next()?.split_whitespace().collect();
-        let (u, k): (f64, f64) = (f.get(11)?.parse().ok()?, f.get(12)?.parse().ok()?);
-        Some((name, (u + k) / tick))
-    };
-    let own = stat("self").map(|(_, c)| c).unwrap_or(0.0);
-    let server: f64 = std::fs::read_dir("/proc/self/task")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| stat(&format!("self/task/{}", e.file_name().to_string_lossy())))
-        .filter(|(name, _)| name.starts_with("wf-server"))
-        .map(|(_, c)| c)
-        .sum();
-    let pg = std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| stat(&e.file_name().to_string_lossy()))
-        .filter(|(name, _)| name.starts_with("postgres"))
-        .map(|(_, c)| c)
-        .sum();
-    (server, own - server, pg)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i].as_secs_f64() * 1000.0
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let url = std::env::var("DATABASE_URL")
-        .map_err(|_| anyhow::anyhow!("set DATABASE_URL (source .data/env)"))?;
     let seconds: u64 = std::env::var("BENCH_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -74,113 +33,28 @@ async fn main() -> anyhow::Result<()> {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
 
-    // A fresh database, migrated as the owner.
-    let owner = PgConnectOptions::from_str(&url)?;
-    let mut admin = owner.clone().database("postgres").connect().await?;
-    sqlx::query("DROP DATABASE IF EXISTS workforce_bench WITH (FORCE)")
-        .execute(&mut admin)
-        .await?;
-    sqlx::query("CREATE DATABASE workforce_bench")
-        .execute(&mut admin)
-        .await?;
-    admin.close().await?;
-    let owner = owner.database("workforce_bench");
-    let mut conn = owner.connect().await?;
-    db::MIGRATOR.run(&mut conn).await?;
-    conn.close().await?;
-
-    let stub = stub::Stub::start().await;
-    let mut file = config::parse_with_overrides(&std::fs::read_to_string("Leptos.toml")?, [])?;
-    // Memory recall on, through the stub's (instant) embedding model.
-    file.memory.embedding_model = "text-embedding-3-small".into();
-    // The rate limit buckets are drawn on for every request (their cost is measured), but set
-    // far above the load so none is refused.
-    for tier in file.tiers.values_mut() {
-        tier.requests_per_second = 1e6;
-        tier.burst = 1_000_000;
-        tier.key_requests_per_second = 1e6;
-        tier.key_burst = 1_000_000;
-    }
-    let mut providers = config::resolve_providers(&file);
-    for p in providers
-        .iter_mut()
-        .filter(|p| p.kind == workforce::ai::ProviderKind::Openai)
-    {
-        p.base_url = stub.base_url.clone();
-        p.api_key = Some("sk-bench".to_owned().into());
-    }
-    let settings = config::Settings {
-        file,
-        providers,
-        database_url: url.clone().into(),
-        app_database_url: None,
-        app_database_password: None,
-        redis_url: std::env::var("REDIS_URL")
-            .unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-            .into(),
-        admin_token: Some("bench-admin".to_owned().into()),
-        secret_key: "bench-server-secret-0123456789abcdef".to_owned().into(),
-    };
-    // The server gets a runtime (and threads) of its own, so its CPU time can be told apart
-    // from the load generator's and the stub's, which run on this one.
-    let server_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("wf-server")
-        .enable_all()
-        .build()?;
-    let app_options = db::app_options(
-        &owner,
-        std::env::var("WORKFORCE_APP_DB_PASSWORD").ok().as_deref(),
+    // Memory recall on, through the stub's (instant) embedding model. The rate limit buckets
+    // are drawn on for every request (their cost is measured), but set far above the load so
+    // none is refused.
+    let server = support::start("workforce_bench", |file| {
+        file.memory.embedding_model = "text-embedding-3-small".into();
+        for tier in file.tiers.values_mut() {
+            tier.requests_per_second = 1e6;
+            tier.burst = 1_000_000;
+            tier.key_requests_per_second = 1e6;
+            tier.key_burst = 1_000_000;
+        }
+    })
+    .await?;
+    let (base, owner, http) = (
+        server.base.clone(),
+        server.owner.clone(),
+        server.http.clone(),
     );
-    let base = server_rt
-        .spawn(async move {
-            let pool = db::pool_options(settings.file.limits.db_max_connections)
-                .connect_with(app_options)
-                .await?;
-            let options = leptos::config::LeptosOptions::builder()
-                .output_name("workforce")
-                .build();
-            let state = startup::build_state(pool, settings, options)?;
-            let limits = state.settings.file.server.clone();
-            let router = startup::build_router(state);
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-            let base = format!("http://{}", listener.local_addr()?);
-            tokio::spawn(async move {
-                workforce::platform::serve::serve(listener, router, &limits, std::future::pending())
-                    .await
-            });
-            Ok::<_, anyhow::Error>(base)
-        })
-        .await??;
-
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(256)
-        .build()?;
-    let r: serde_json::Value = http
-        .post(format!("{base}/api/v1/employees/clients"))
-        .bearer_auth("bench-admin")
-        .json(&json!({"name": "Bench", "tier": "enterprise"}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let client = r["client"]["id"].as_str().unwrap_or_default().to_owned();
-    let key = r["api_key"].as_str().unwrap_or_default().to_owned();
+    let (client, key) = server.onboard("enterprise").await?;
     // Each level talks to employees of its own, so every level starts from the same state.
     let total: usize = levels.iter().sum();
-    let mut employees = Vec::new();
-    for i in 0..total {
-        let e: serde_json::Value = http
-            .post(format!("{base}/api/v1/employees/clients/{client}/employees"))
-            .bearer_auth(&key)
-            .json(&json!({"role": format!("agent {i}"), "industry": "retail", "communication_style": "friendly",
-                          "model_preferences": {"primary_model": "gpt-4o-mini"}}))
-            .send()
-            .await?
-            .json()
-            .await?;
-        employees.push(e["id"].as_str().unwrap_or_default().to_owned());
-    }
+    let employees = server.hire(&client, &key, total, "gpt-4o-mini").await?;
 
     // Each employee starts with `history` earlier exchanges, embedded by the stub's model, as
     // an employee in service for a while would; recall ranks all of them on every turn.
@@ -325,6 +199,6 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     // Dropping a runtime inside another one is not allowed; let it go in the background.
-    server_rt.shutdown_background();
+    server.runtime.shutdown_background();
     Ok(())
 }

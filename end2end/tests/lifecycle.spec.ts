@@ -17,7 +17,7 @@ test("operator onboards a client, who creates, sees and pauses an employee", asy
   await expect(row.getByTestId("status")).toHaveText("active");
 
   await hydrated(page);
-  await row.getByRole("link").click();
+  await row.getByRole("link").first().click();
   await hydrated(page);
 
   // The page shows the system prompt the personality produces, as the model will get it.
@@ -62,4 +62,32 @@ test("operator onboards a client, who creates, sees and pauses an employee", asy
   await page.getByRole("button", { name: "Filter" }).click();
   await expect(page.getByTestId("audit-row")).toHaveCount(1);
   await expect(page.getByTestId("audit-row")).toContainText("by api_key:");
+});
+
+test("the operator sees each client's employees and month, and changes its limits", async ({ page }) => {
+  const name = `E2E Limits ${Date.now()}`;
+  await onboardAndSignIn(page, name);
+  await createEmployee(page, "Limits probe");
+
+  // Back to the console (the operator's cookie is still there).
+  await page.goto("/operator");
+  const row = page.getByTestId("client-row").filter({ hasText: name });
+  await expect(row.getByTestId("client-figures")).toHaveText(/^1 of \d+ employees · this month: 0 turns, 0 tokens$/);
+  await hydrated(page);
+  await row.getByRole("link", { name: "Limits" }).click();
+  await expect(page).toHaveTitle(/Client limits/);
+  await hydrated(page);
+  await expect(page.getByTestId("in-force-monthly_tokens")).toContainText("(the tier's)");
+
+  // A value that is not a number is named before anything is sent; a good one is in force.
+  await page.locator("input[name=burst]").fill("many");
+  await expect(page.getByTestId("field-error")).toHaveText("must be a whole number");
+  await expect(page.getByRole("button", { name: "Save limits" })).toBeDisabled();
+  await page.locator("input[name=burst]").fill("");
+  await page.locator("input[name=monthly_tokens]").fill("123456");
+  await page.getByRole("button", { name: "Save limits" }).click();
+  await expect(page.getByTestId("done")).toBeVisible();
+  await expect(page.getByTestId("in-force-monthly_tokens")).toHaveText("In force: 123456 (set here)");
+  await page.reload();
+  await expect(page.locator("input[name=monthly_tokens]")).toHaveValue("123456");
 });

@@ -45,7 +45,7 @@ test("the wizard checks each field as it is typed, keeps a half-done draft, prev
   await page.getByRole("button", { name: "Add a trait" }).click();
   await page.getByLabel("Trait", { exact: true }).fill("Not a key!");
   await page.getByLabel("Value", { exact: true }).fill("Kind regards");
-  await expect(page.getByTestId("field-error")).toContainText("“Not a key!” Must be 1–64 characters");
+  await expect(page.getByTestId("field-error")).toContainText("“Not a key!” must be 1–64 characters");
   await page.getByRole("button", { name: "Next" }).click();
   await expect(page.getByTestId("wizard-step")).toHaveText("Personality");
   await page.getByLabel("Trait", { exact: true }).fill("sign_off");

@@ -52,6 +52,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <Title text="Not found" /><p class="text-slate-600">"Page not found."</p> }>
                     <Route path=path!("/") view=home::HomePage ssr=SsrMode::InOrder />
                     <Route path=path!("/operator") view=crate::clients::pages::OperatorPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/operator/clients/:id") view=crate::clients::pages::ClientLimitsPage ssr=SsrMode::InOrder />
                     <Route path=path!("/signin") view=crate::accounts::pages::SignInPage ssr=SsrMode::InOrder />
                     <Route path=path!("/invite") view=crate::accounts::pages::InvitePage ssr=SsrMode::InOrder />
                     <Route path=path!("/dashboard") view=crate::employees::pages::DashboardPage ssr=SsrMode::InOrder />

@@ -43,6 +43,24 @@ pub struct Client {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A client as the operator console lists it: with its live employees and this calendar
+/// month's (UTC) answered turns and tokens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientSummary {
+    pub client: Client,
+    pub employees: i64,
+    pub turns_this_month: i64,
+    pub tokens_this_month: i64,
+}
+
+/// One client's limits for the operator's form: its overrides, and what is in force with them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientLimits {
+    pub client: Client,
+    pub overrides: LimitOverrides,
+    pub in_force: crate::usage::TierLimits,
+}
+
 /// What an operator sends to onboard a client. Omitted settings come from the tier.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

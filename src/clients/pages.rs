@@ -8,7 +8,8 @@ use crate::app::components::*;
 use crate::core::AppError;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_navigate;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_navigate, use_params_map};
 
 #[component]
 pub fn OperatorPage() -> impl IntoView {
@@ -162,7 +163,7 @@ fn OnboardForm(onboard: ServerAction<OnboardClient>, tiers: Vec<TierInfo>) -> im
 
 #[component]
 fn ClientList(
-    clients: Resource<Result<Vec<Client>, AppError>>,
+    clients: Resource<Result<Vec<ClientSummary>, AppError>>,
     set_active: ServerAction<SetClientActive>,
 ) -> impl IntoView {
     view! {
@@ -177,7 +178,8 @@ fn ClientList(
                             <ul class="divide-y divide-slate-100 text-sm">
                                 {list
                                     .into_iter()
-                                    .map(|c| {
+                                    .map(|summary| {
+                                        let c = summary.client;
                                         let id = c.id.to_string();
                                         let active = c.status == ClientStatus::Active;
                                         let name = c.name.clone();
@@ -186,9 +188,15 @@ fn ClientList(
                                                 <div class="min-w-0 flex-1">
                                                     <p class="font-medium">{c.name.clone()}</p>
                                                     <p class="break-all text-xs text-slate-500">
-                                                        {format!("{} · {} · up to {} employees · {}", c.tier, c.status, c.configuration.max_employees, c.id)}
+                                                        {format!("{} · {} · {}", c.tier, c.status, c.id)}
+                                                    </p>
+                                                    <p class="text-xs text-slate-600" data-testid="client-figures">
+                                                        {format!("{} of {} employees · this month: {} turns, {} tokens",
+                                                            summary.employees, c.configuration.max_employees,
+                                                            summary.turns_this_month, summary.tokens_this_month)}
                                                     </p>
                                                 </div>
+                                                <A href=format!("/operator/clients/{}", c.id) attr:class=BUTTON_SECONDARY>"Limits"</A>
                                                 <button
                                                     type="button"
                                                     class=if active { BUTTON_DANGER } else { BUTTON_SECONDARY }
@@ -214,5 +222,91 @@ fn ClientList(
                 })}
             </Transition>
         </div>
+    }
+}
+
+/// One client's limits: what is in force, and the operator's overrides of its tier's values.
+#[component]
+pub fn ClientLimitsPage() -> impl IntoView {
+    use super::forms::{LimitsForm, LIMIT_FIELDS};
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let save = ServerAction::<SetClientLimits>::new();
+    let limits = Resource::new(
+        move || (id(), save.version().get()),
+        |(id, _)| load_client_limits(id),
+    );
+    view! {
+        <Title text="Client limits" />
+        <p class="mb-4 text-sm"><A href="/operator" attr:class="text-indigo-700 hover:underline">"← Operator console"</A></p>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let l = match limits.await {
+                    Ok(l) => l,
+                    Err(error) => return view! { <ErrorBox error /> }.into_any(),
+                };
+                let form = RwSignal::new(LimitsForm::of(&l.overrides));
+                let problems = Memo::new(move |_| form.with(|f| f.overrides().err()));
+                let in_force = serde_json::to_value(&l.in_force).unwrap_or_default();
+                let client_id = l.client.id.to_string();
+                view! {
+                    <div class=format!("{CARD} max-w-2xl")>
+                        <h1 class="text-xl font-semibold">{format!("Limits of {}", l.client.name)}</h1>
+                        <p class="mt-1 text-sm text-slate-500">
+                            {format!("{} tier. A blank field takes the tier's value; saving replaces this client's overrides and every instance applies them from the next request.", l.in_force.tier)}
+                        </p>
+                        <form
+                            class="mt-4 grid gap-4 sm:grid-cols-2"
+                            novalidate=true
+                            on:submit=move |ev| {
+                                ev.prevent_default();
+                                if let Ok(overrides) = form.get_untracked().overrides() {
+                                    save.dispatch(SetClientLimits { id: client_id.clone(), overrides });
+                                }
+                            }
+                        >
+                            {LIMIT_FIELDS
+                                .into_iter()
+                                .map(|(name, label, _)| {
+                                    let now = in_force.get(name).map(|v| v.to_string()).unwrap_or_default();
+                                    let overridden = l.in_force.overridden.iter().any(|o| o == name);
+                                    let error = move || problems.with(|p| p.as_ref().and_then(|e| e.fields()).and_then(|f| f.get(name).cloned()));
+                                    view! {
+                                        <label class="block">
+                                            <span class=LABEL>{label}</span>
+                                            <input
+                                                class=INPUT
+                                                name=name
+                                                inputmode="decimal"
+                                                placeholder=format!("tier: {now}")
+                                                prop:value=move || form.with(|f| f.0.get(name).cloned().unwrap_or_default())
+                                                value=form.with_untracked(|f| f.0.get(name).cloned().unwrap_or_default())
+                                                aria-invalid=move || error().map(|_| "true")
+                                                on:input=move |ev| {
+                                                    let v = event_target_value(&ev);
+                                                    form.update(|f| { f.0.insert(name.to_owned(), v); });
+                                                }
+                                            />
+                                            <span class="mt-1 block text-xs text-slate-500" data-testid=format!("in-force-{name}")>
+                                                {format!("In force: {now}{}", if overridden { " (set here)" } else { " (the tier's)" })}
+                                            </span>
+                                            {move || error().map(|m| view! { <span class="block text-sm text-red-700" data-testid="field-error">{m}</span> })}
+                                        </label>
+                                    }
+                                })
+                                .collect_view()}
+                            <div class="sm:col-span-2">
+                                <button class=BUTTON type="submit" disabled=move || save.pending().get() || problems.with(Option::is_some)>"Save limits"</button>
+                            </div>
+                        </form>
+                        {action_error(save.value())}
+                        {move || matches!(save.value().get(), Some(Ok(_))).then(|| view! {
+                            <p role="status" class="mt-3 text-sm text-emerald-700" data-testid="done">"Saved. The limits above are in force now."</p>
+                        })}
+                    </div>
+                }
+                .into_any()
+            })}
+        </Transition>
     }
 }

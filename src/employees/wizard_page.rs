@@ -409,7 +409,8 @@ fn inputs_of(step: Step) -> Vec<Input> {
 fn error_line(ctx: Ctx, input: Input, id: String) -> impl IntoView {
     move || {
         ctx.error_of(input).map(|m| {
-            view! { <p id=id.clone() class="mt-1 text-sm text-red-700" data-testid="field-error">{m}</p> }
+            let id = (!id.is_empty()).then(|| id.clone());
+            view! { <p id=id class="mt-1 text-sm text-red-700" data-testid="field-error">{m}</p> }
         })
     }
 }

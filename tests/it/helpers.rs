@@ -243,21 +243,32 @@ impl TestApp {
         Response { status, body }
     }
 
-    /// Calls the server function `F` as a page does (a form post), signed in with a client's
-    /// key in the page's cookie.
+    /// Calls the server function `F` as a page does (a form post) with `cookie` (see
+    /// [`client_cookie`] and [`operator_cookie`]).
     pub async fn call<F: leptos::server_fn::ServerFn>(
         &self,
-        key: &str,
+        cookie: &str,
         form: &[(&str, String)],
     ) -> Response {
         let req = self
             .http
             .post(self.url(F::PATH))
-            .header(
-                "cookie",
-                format!("{}={key}", workforce::accounts::CLIENT_COOKIE),
-            )
+            .header("cookie", cookie)
             .form(form);
+        Self::read(req.send().await.expect("request")).await
+    }
+
+    /// Calls the server function `F` that takes JSON, with `cookie`.
+    pub async fn call_json<F: leptos::server_fn::ServerFn>(
+        &self,
+        cookie: &str,
+        body: Value,
+    ) -> Response {
+        let req = self
+            .http
+            .post(self.url(F::PATH))
+            .header("cookie", cookie)
+            .json(&body);
         Self::read(req.send().await.expect("request")).await
     }
 
@@ -646,4 +657,14 @@ pub async fn spawn_app_with_site(
         state,
         server,
     }
+}
+
+/// The cookie a page signed in with a client's key sends.
+pub fn client_cookie(key: &str) -> String {
+    format!("{}={key}", workforce::accounts::CLIENT_COOKIE)
+}
+
+/// The cookie the operator's console sends once signed in with the admin token.
+pub fn operator_cookie() -> String {
+    format!("{}={ADMIN_TOKEN}", workforce::accounts::OPERATOR_COOKIE)
 }

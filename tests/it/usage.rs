@@ -516,7 +516,7 @@ async fn the_dashboard_counts_usage_per_day_and_employee_and_keeps_it_after_memo
     let history = |key: String| {
         let app = &app;
         async move {
-            app.call::<ClientUsageHistory>(&key, &[("days", "30".into())])
+            app.call::<ClientUsageHistory>(&client_cookie(&key), &[("days", "30".into())])
                 .await
         }
     };
@@ -564,8 +564,95 @@ async fn the_dashboard_counts_usage_per_day_and_employee_and_keeps_it_after_memo
     assert_eq!(r.body["interactions"], 3, "{}", r.body);
 
     let r = app
-        .call::<ClientUsageHistory>(&key, &[("days", "0".into())])
+        .call::<ClientUsageHistory>(&client_cookie(&key), &[("days", "0".into())])
         .await;
     assert_eq!(r.status, 422, "{}", r.body);
     assert!(r.body.to_string().contains("days"), "{}", r.body);
+}
+
+#[sqlx::test]
+async fn the_operator_console_counts_each_clients_employees_and_month_and_sets_its_limits(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    use workforce::clients::fns::{ListClients, LoadClientLimits, SetClientLimits};
+    let (app, _stub) = spawn_app_with_stub(owner).await;
+    let (client, key, emp) = employee(&app, "gpt-4o-mini", json!([])).await;
+    app.hire(&client, &key, requirements("second")).await;
+    let mut tokens = 0;
+    for msg in ["one", "two"] {
+        let r = app.interact(&client, &key, &emp, msg).await;
+        tokens += r.body["usage"]["total_tokens"].as_i64().expect("tokens");
+    }
+    let (quiet, quiet_key) = app
+        .onboard(json!({"name": "Quiet Co", "tier": "starter"}))
+        .await;
+
+    let r = app.call::<ListClients>(&operator_cookie(), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let row = |id: &str| {
+        r.body
+            .as_array()
+            .expect("clients")
+            .iter()
+            .find(|c| c["client"]["id"] == id)
+            .cloned()
+            .expect("listed")
+    };
+    assert_eq!(row(&client)["employees"], 2);
+    assert_eq!(row(&client)["turns_this_month"], 2);
+    assert_eq!(row(&client)["tokens_this_month"], tokens);
+    assert_eq!(row(&quiet)["employees"], 0);
+    assert_eq!(row(&quiet)["turns_this_month"], 0);
+    // Only the operator sees the console's figures.
+    let r = app
+        .call::<ListClients>(&client_cookie(&quiet_key), &[])
+        .await;
+    assert!(
+        r.status == 401 || r.status == 403,
+        "{} {}",
+        r.status,
+        r.body
+    );
+
+    // Limits: a bad value is named; a good one is in force at once and shown as set here.
+    let r = app
+        .call_json::<SetClientLimits>(
+            &operator_cookie(),
+            json!({"id": quiet, "overrides": {"max_message_chars": 0}}),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.body.to_string().contains("max_message_chars"),
+        "{}",
+        r.body
+    );
+    let r = app
+        .call_json::<SetClientLimits>(
+            &operator_cookie(),
+            json!({"id": quiet, "overrides": {"monthly_tokens": 1234, "burst": 7}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = app
+        .call::<LoadClientLimits>(&operator_cookie(), &[("id", quiet.clone())])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body["overrides"],
+        json!({"monthly_tokens": 1234, "burst": 7})
+    );
+    assert_eq!(r.body["in_force"]["monthly_tokens"], 1234);
+    assert_eq!(
+        r.body["in_force"]["overridden"],
+        json!(["burst", "monthly_tokens"])
+    );
+    let r = app
+        .get(
+            &format!("/api/v1/employees/clients/{quiet}/usage"),
+            &quiet_key,
+        )
+        .await;
+    assert_eq!(r.body["limits"]["monthly_tokens"], 1234, "{}", r.body);
 }

@@ -8,7 +8,7 @@ use super::repo;
 use crate::accounts::ClientPrincipal;
 use crate::audit::server::service as audit;
 use crate::audit::{Actor, AuditAction};
-use crate::clients::LimitOverrides;
+use crate::clients::{ClientLimits, LimitOverrides};
 use crate::core::{AppError, ClientId};
 use crate::platform::config::Tier;
 use crate::platform::db::TenantTx;
@@ -179,6 +179,25 @@ pub async fn effective(state: &AppState, who: &ClientPrincipal) -> Result<Arc<Li
     let limits = load(state, &who.client_id).await?;
     state.client_limits.put(&who.client_id, limits.clone());
     Ok(limits)
+}
+
+/// One client's overrides and the limits in force with them (the operator's form).
+pub async fn of_client(state: &AppState, raw_id: &str) -> Result<ClientLimits, AppError> {
+    let id = ClientId::parse(raw_id).ok_or_else(|| AppError::not_found("client"))?;
+    let mut tx = TenantTx::begin(&state.pool, &id).await?;
+    let client = repo::get_client(&mut tx)
+        .await?
+        .ok_or_else(|| AppError::not_found("client"))?;
+    let (name, overrides) = repo::tier_and_overrides(&mut tx)
+        .await?
+        .ok_or_else(|| AppError::not_found("client"))?;
+    tx.commit().await?;
+    let in_force = Limits::merge(&name, tier_of(state, &name)?, overrides.clone()).report();
+    Ok(ClientLimits {
+        client,
+        overrides,
+        in_force,
+    })
 }
 
 /// `PUT …/clients/{client_id}/limits` (the operator): replaces the client's overrides; the

@@ -83,6 +83,24 @@ pub async fn list_all_clients(conn: &mut OperatorConn) -> Result<Vec<Client>, sq
     rows.into_iter().map(ClientRow::into_client).collect()
 }
 
+/// Per client: live employees, and this month's answered turns and tokens (`wf_client_overview`,
+/// SECURITY DEFINER: counts only).
+pub async fn overview(
+    conn: &mut OperatorConn,
+) -> Result<std::collections::HashMap<String, (i64, i64, i64)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"SELECT client_id AS "client_id!", employees AS "employees!",
+                  turns_this_month AS "turns!", tokens_this_month AS "tokens!"
+           FROM wf_client_overview()"#,
+    )
+    .fetch_all(&mut **conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.client_id, (r.employees, r.turns, r.tokens)))
+        .collect())
+}
+
 /// Sets the transaction's client's status; the client as it was before, if it exists.
 pub async fn set_status(
     tx: &mut TenantTx,

@@ -56,6 +56,26 @@ pub async fn list_clients(state: &AppState) -> Result<Vec<Client>, AppError> {
     Ok(repo::list_all_clients(&mut conn).await?)
 }
 
+/// Every client with its employees and this month's usage, for the operator console.
+pub async fn client_summaries(state: &AppState) -> Result<Vec<ClientSummary>, AppError> {
+    let mut conn = OperatorConn::acquire(&state.pool).await?;
+    let clients = repo::list_all_clients(&mut conn).await?;
+    let mut figures = repo::overview(&mut conn).await?;
+    Ok(clients
+        .into_iter()
+        .map(|client| {
+            let (employees, turns_this_month, tokens_this_month) =
+                figures.remove(client.id.as_str()).unwrap_or_default();
+            ClientSummary {
+                client,
+                employees,
+                turns_this_month,
+                tokens_this_month,
+            }
+        })
+        .collect())
+}
+
 /// Every client's id, for background work that goes over every tenant.
 pub async fn all_client_ids(pool: &PgPool) -> Result<Vec<ClientId>, sqlx::Error> {
     let mut conn = OperatorConn::acquire(pool).await?;
