@@ -8,19 +8,38 @@ test("an invited member picks a password, signs out and in, and sees only their 
   const other = `Actuary ${stamp}`;
   await createEmployee(page, mine);
   // An employee's id starts with its client's.
-  const [, employee, client] = page.url().match(/\/employees\/((client_[0-9a-f]{24})_emp_[0-9a-f]{24})$/)!;
+  const [, , client] = page.url().match(/\/employees\/((client_[0-9a-f]{24})_emp_[0-9a-f]{24})(\?done=created)?$/)!;
   await page.goto("/dashboard");
   await hydrated(page);
   await createEmployee(page, other);
 
-  // The client's admin key invites a member given one employee.
-  const res = await request.post(`/api/v1/employees/clients/${client}/invites`, {
-    headers: { Authorization: `Bearer ${apiKey}` },
-    data: { role: "member", employee_ids: [employee] },
+  // The account page: the client (signed in with its admin key) invites a member given one
+  // employee; the link is shown once.
+  await page.getByRole("link", { name: "People and keys" }).click();
+  await expect(page).toHaveTitle(/People and keys/);
+  await hydrated(page);
+  await page.locator("select[name=role]").selectOption("member");
+  await page.getByRole("checkbox", { name: new RegExp(mine) }).check();
+  await page.getByRole("button", { name: "Make an invitation link" }).click();
+  const shown = (await page.getByTestId("invite-url").textContent())!;
+  expect(shown).toMatch(/^http:\/\/[^/]+\/invite#.+/);
+  const invite = { url: shown.replace(/^http:\/\/[^/]+/, "") };
+
+  // A key made here is shown once, listed by its prefix, and revoked after a confirmation.
+  await page.locator("input[name=key_name]").fill("Support widget");
+  await page.getByRole("button", { name: "Make the key" }).click();
+  await expect(page.getByTestId("new-key")).toHaveText(/^wfk_[0-9a-f]{16}_[0-9a-f]{48}$/);
+  const made = (await page.getByTestId("new-key").textContent())!;
+  const row = page.getByTestId("key-row").filter({ hasText: "Support widget" });
+  await expect(row).toContainText(made.slice(0, 21));
+  await expect(row).not.toContainText(made.slice(21));
+  page.once("dialog", (d) => d.accept());
+  await row.getByRole("button", { name: "Revoke" }).click();
+  await expect(row.getByTestId("revoked")).toBeVisible();
+  const revoked = await request.get(`/api/v1/employees/clients/${client}/employees`, {
+    headers: { Authorization: `Bearer ${made}` },
   });
-  expect(res.status()).toBe(201);
-  const invite = await res.json();
-  expect(invite.url).toBe(`/invite#${invite.token}`);
+  expect(revoked.status()).toBe(401);
 
   // Another person's browser: nothing signed in.
   await page.context().clearCookies();
@@ -36,6 +55,12 @@ test("an invited member picks a password, signs out and in, and sees only their 
   await expect(rows).toHaveCount(1);
   await expect(rows.first()).toContainText(mine);
   await expect(page.getByRole("link", { name: "New employee" })).toHaveCount(0);
+  // A member sees no people or keys: no link, and the page itself refuses.
+  await expect(page.getByRole("link", { name: "People and keys" })).toHaveCount(0);
+  await page.goto("/account");
+  await expect(page.getByRole("alert")).toBeVisible();
+  await expect(page.getByTestId("key-row")).toHaveCount(0);
+  await expect(page.getByTestId("member-row")).toHaveCount(0);
 
   // The invite link works once.
   await page.context().clearCookies();

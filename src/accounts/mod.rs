@@ -7,6 +7,7 @@ pub mod fns;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod server;
+pub mod team;
 
 use crate::audit::Actor;
 use crate::clients::Client;

@@ -15,7 +15,7 @@ pub async fn list_employees() -> Result<Vec<Employee>, AppError> {
         .or_else(crate::platform::fns::fail)
 }
 
-/// Creates an employee from requirements (the page builds them from its form).
+/// Creates an employee from requirements (the wizard builds them from its draft).
 #[server(prefix = "/rpc", input = leptos::server_fn::codec::Json)]
 pub async fn create_employee(req: EmployeeRequirements) -> Result<Employee, AppError> {
     let result = async {
@@ -23,13 +23,8 @@ pub async fn create_employee(req: EmployeeRequirements) -> Result<Employee, AppE
         crate::employees::server::service::create_employee(&state, &who, &req).await
     }
     .await;
-    match result {
-        Ok(e) => {
-            leptos_axum::redirect(&format!("/employees/{}", e.id));
-            Ok(e)
-        }
-        Err(e) => crate::platform::fns::fail(e),
-    }
+    // The wizard goes on to the employee's page itself (with its "created" notice).
+    result.or_else(crate::platform::fns::fail)
 }
 
 #[server(prefix = "/rpc")]
