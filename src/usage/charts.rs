@@ -1,21 +1,22 @@
 //! The dashboard's usage charts: daily usage laid out as stacked bars (pure, so tested here), and
 //! drawn as SVG on the server — the page shows them before any script runs.
 
-use super::UsageHistory;
+use super::DailyUsage;
 use crate::app::components::BUTTON_SECONDARY;
 use chrono::NaiveDate;
 use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// What a chart counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Metric {
     Turns,
     Tokens,
 }
 
 /// What a chart's bars are split by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum By {
     Model,
     Employee,
@@ -28,15 +29,17 @@ const COLOURS: [&str; 6] = [
 /// Series drawn on their own; the rest are added up as "Other".
 const MAX_SERIES: usize = 5;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Series {
     pub label: String,
     pub values: Vec<i64>,
 }
 
 /// Every day of the period, and per series one value a day, largest series first.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Chart {
+    pub metric: Metric,
+    pub by: By,
     pub days: Vec<NaiveDate>,
     pub series: Vec<Series>,
     /// The tallest day's stack.
@@ -44,23 +47,32 @@ pub struct Chart {
     pub total: i64,
 }
 
-/// Lays out `h` by `by`, counting `metric`; employees are named from `names` (an employee since
-/// deleted is "a deleted employee").
-pub fn layout(h: &UsageHistory, metric: Metric, by: By, names: &HashMap<String, String>) -> Chart {
-    let days: Vec<NaiveDate> = h.from.iter_days().take_while(|d| *d <= h.to).collect();
+/// The label a chart split by employee gives the series that adds up the smallest ones.
+pub const OTHER: &str = "Other";
+
+/// Lays out the days from `from` to `to` of `rows` (the per-model rows for `By::Model`, the
+/// per-employee ones for `By::Employee`), counting `metric`. An employee's series is labelled
+/// with its id until [`Chart::named`] names it.
+pub fn layout(
+    rows: &[DailyUsage],
+    from: NaiveDate,
+    to: NaiveDate,
+    metric: Metric,
+    by: By,
+) -> Chart {
+    let days: Vec<NaiveDate> = from.iter_days().take_while(|d| *d <= to).collect();
     let index: HashMap<NaiveDate, usize> = days.iter().enumerate().map(|(i, d)| (*d, i)).collect();
     let mut by_label: HashMap<String, Vec<i64>> = HashMap::new();
-    for row in &h.days {
+    for row in rows {
         let Some(&i) = index.get(&row.day) else {
             continue;
         };
         let label = match by {
+            By::Model if !row.employee_id.is_empty() => continue,
+            By::Employee if row.employee_id.is_empty() => continue,
             By::Model if row.model.is_empty() => "(no model answered)".to_owned(),
             By::Model => row.model.clone(),
-            By::Employee => names
-                .get(&row.employee_id)
-                .cloned()
-                .unwrap_or_else(|| "A deleted employee".to_owned()),
+            By::Employee => row.employee_id.clone(),
         };
         let value = match metric {
             Metric::Turns => row.completed,
@@ -86,7 +98,7 @@ pub fn layout(h: &UsageHistory, metric: Metric, by: By, names: &HashMap<String, 
             }
         }
         series.push(Series {
-            label: "Other".to_owned(),
+            label: OTHER.to_owned(),
             values: other,
         });
     }
@@ -96,10 +108,30 @@ pub fn layout(h: &UsageHistory, metric: Metric, by: By, names: &HashMap<String, 
         .unwrap_or(0);
     let total = series.iter().flat_map(|s| &s.values).sum();
     Chart {
+        metric,
+        by,
         days,
         series,
         max,
         total,
+    }
+}
+
+impl Chart {
+    /// The chart with its employees' ids replaced by their names (an id no longer among them is
+    /// "A deleted employee").
+    pub fn named(mut self, names: &HashMap<String, String>) -> Self {
+        if self.by == By::Employee {
+            for s in &mut self.series {
+                if s.label != OTHER {
+                    s.label = names
+                        .get(&s.label)
+                        .cloned()
+                        .unwrap_or_else(|| "A deleted employee".to_owned());
+                }
+            }
+        }
+        self
     }
 }
 
@@ -275,25 +307,22 @@ mod tests {
             employee_id: employee.into(),
             model: model.into(),
             completed,
-            failed: 0,
             tokens,
         }
     }
 
     #[test]
     fn days_without_usage_are_zero_and_series_are_ordered_by_size() {
-        let h = UsageHistory {
-            from: day("2026-12-01"),
-            to: day("2026-12-04"),
-            days: vec![
-                row("2026-12-01", "e1", "small", 2, 100),
-                row("2026-12-03", "e1", "big", 5, 50),
-                row("2026-12-03", "e2", "small", 1, 10),
-            ],
-            activity: vec![],
-        };
-        let names = HashMap::from([("e1".to_owned(), "Ava".to_owned())]);
-        let c = layout(&h, Metric::Turns, By::Model, &names);
+        let rows = vec![
+            row("2026-12-01", "", "small", 2, 100),
+            row("2026-12-03", "", "big", 5, 50),
+            row("2026-12-03", "", "small", 1, 10),
+            row("2026-12-01", "e1", "", 2, 100),
+            row("2026-12-03", "e1", "", 5, 50),
+            row("2026-12-03", "e2", "", 1, 10),
+        ];
+        let (from, to) = (day("2026-12-01"), day("2026-12-04"));
+        let c = layout(&rows, from, to, Metric::Turns, By::Model);
         assert_eq!(c.days.len(), 4);
         assert_eq!(
             c.series[0],
@@ -310,7 +339,8 @@ mod tests {
             }
         );
         assert_eq!((c.max, c.total), (6, 8));
-        let c = layout(&h, Metric::Tokens, By::Employee, &names);
+        let names = HashMap::from([("e1".to_owned(), "Ava".to_owned())]);
+        let c = layout(&rows, from, to, Metric::Tokens, By::Employee).named(&names);
         assert_eq!(
             c.series[0],
             Series {
@@ -324,15 +354,11 @@ mod tests {
 
     #[test]
     fn beyond_five_series_the_smallest_are_added_up_as_other() {
-        let h = UsageHistory {
-            from: day("2026-12-01"),
-            to: day("2026-12-01"),
-            days: (1..=7)
-                .map(|i| row("2026-12-01", "e", &format!("m{i}"), i, 0))
-                .collect(),
-            activity: vec![],
-        };
-        let c = layout(&h, Metric::Turns, By::Model, &HashMap::new());
+        let rows: Vec<DailyUsage> = (1..=7)
+            .map(|i| row("2026-12-01", "", &format!("m{i}"), i, 0))
+            .collect();
+        let d = day("2026-12-01");
+        let c = layout(&rows, d, d, Metric::Turns, By::Model);
         let labels: Vec<&str> = c.series.iter().map(|s| s.label.as_str()).collect();
         assert_eq!(labels, ["m7", "m6", "m5", "m4", "Other"]);
         assert_eq!(c.series[4].values, [1 + 2 + 3]);

@@ -102,14 +102,14 @@ impl UsageReport {
 pub const HISTORY_DAYS: u32 = 30;
 pub const MAX_HISTORY_DAYS: u32 = 366;
 
-/// One employee's turns and tokens with one model on one UTC day.
+/// Turns and tokens on one UTC day, of one model (`employee_id` empty) or of one employee
+/// (`model` empty).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DailyUsage {
     pub day: chrono::NaiveDate,
     pub employee_id: String,
     pub model: String,
     pub completed: i64,
-    pub failed: i64,
     pub tokens: i64,
 }
 
@@ -121,13 +121,14 @@ pub struct EmployeeActivity {
     pub last_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// The dashboard's usage over time: every day from `from` to `to` (UTC) that had usage, and
-/// each employee's activity.
+/// The dashboard's usage over time, from `from` to `to` (UTC days): the four charts (turns or
+/// tokens, by model or by employee), laid out on the server so the page carries a few series
+/// rather than every row; and each employee's activity.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UsageHistory {
     pub from: chrono::NaiveDate,
     pub to: chrono::NaiveDate,
-    pub days: Vec<DailyUsage>,
+    pub charts: Vec<charts::Chart>,
     pub activity: Vec<EmployeeActivity>,
 }
 

@@ -1,7 +1,7 @@
 //! The dashboard's usage panel: the client's turns and tokens per model, this month's budgets and
 //! how much of them is used, and the limits in force.
 
-use super::charts::{layout, toggle, BarChart, By, Metric};
+use super::charts::{toggle, BarChart, By, Metric};
 use super::{BudgetStatus, UsageHistory, UsageReport};
 use crate::app::components::*;
 use crate::core::AppError;
@@ -59,7 +59,13 @@ pub fn UsageCharts(
                     if m == Metric::Turns { "Answered turns" } else { "Tokens" },
                     if b == By::Model { "model" } else { "employee" }
                 );
-                view! { <BarChart chart=layout(&history, m, b, &names) title /> }
+                let chart = history
+                    .charts
+                    .iter()
+                    .find(|c| c.metric == m && c.by == b)
+                    .cloned()
+                    .map(|c| c.named(&names));
+                chart.map(|chart| view! { <BarChart chart title /> })
             }}
         </section>
     }

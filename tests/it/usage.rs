@@ -524,18 +524,26 @@ async fn the_dashboard_counts_usage_per_day_and_employee_and_keeps_it_after_memo
     assert_eq!(r.status, 200, "{}", r.body);
     let today = chrono::Utc::now().date_naive().to_string();
     assert_eq!(r.body["to"], today);
-    let days = r.body["days"].as_array().expect("days");
-    assert_eq!(
-        days.len(),
-        1,
-        "one employee, one model, one day: {}",
-        r.body
-    );
-    assert_eq!(days[0]["day"], today);
-    assert_eq!(days[0]["employee_id"], emp.as_str());
-    assert_eq!(days[0]["model"], "gpt-4o-mini");
-    assert_eq!(days[0]["completed"], 3);
-    assert_eq!(days[0]["tokens"], tokens);
+    // The four charts (turns or tokens, by model or by employee) over the 30 days, today last.
+    let chart = |metric: &str, by: &str| {
+        r.body["charts"]
+            .as_array()
+            .expect("charts")
+            .iter()
+            .find(|c| c["metric"] == metric && c["by"] == by)
+            .cloned()
+            .expect("the chart")
+    };
+    let turns = chart("Turns", "Model");
+    assert_eq!(turns["days"].as_array().expect("days").len(), 30);
+    assert_eq!(turns["days"][29], today);
+    assert_eq!(turns["series"][0]["label"], "gpt-4o-mini");
+    assert_eq!(turns["series"][0]["values"][29], 3);
+    assert_eq!(turns["total"], 3);
+    let by_employee = chart("Tokens", "Employee");
+    assert_eq!(by_employee["series"].as_array().expect("series").len(), 1);
+    assert_eq!(by_employee["series"][0]["label"], emp.as_str());
+    assert_eq!(by_employee["total"], tokens);
     let activity = r.body["activity"].as_array().expect("activity");
     assert_eq!(activity.len(), 1, "the quiet employee has none: {}", r.body);
     assert_eq!(activity[0]["turns_this_month"], 3);
@@ -557,7 +565,7 @@ async fn the_dashboard_counts_usage_per_day_and_employee_and_keeps_it_after_memo
         .await;
     assert_eq!(r.body["erased"], 1, "{}", r.body);
     let r = history(key.clone()).await;
-    assert_eq!(r.body["days"][0]["completed"], 3, "{}", r.body);
+    assert_eq!(r.body["charts"][0]["total"], 3, "{}", r.body);
     let r = app
         .get(&format!("/api/v1/employees/clients/{client}/usage"), &key)
         .await;

@@ -29,7 +29,9 @@ pub async fn usage_by_model(
     .await
 }
 
-/// Every (day, employee, model) with usage from `from` on, of the employees in `only` if given.
+/// Turns and tokens a day from `from` on, per model and per employee (one grouping each: the
+/// per-model rows have no employee, the per-employee rows no model), of the employees in `only`
+/// if given.
 pub async fn daily(
     tx: &mut TenantTx,
     from: NaiveDate,
@@ -38,11 +40,13 @@ pub async fn daily(
     let client = tx.client().clone();
     sqlx::query_as!(
         DailyUsage,
-        r#"SELECT day, employee_id, model, completed, failed,
-                  (prompt_tokens + completion_tokens) AS "tokens!"
+        r#"SELECT day AS "day!", coalesce(employee_id, '') AS "employee_id!",
+                  coalesce(model, '') AS "model!",
+                  sum(completed)::bigint AS "completed!",
+                  sum(prompt_tokens + completion_tokens)::bigint AS "tokens!"
            FROM usage_daily
            WHERE client_id = $1 AND day >= $2 AND ($3::text[] IS NULL OR employee_id = ANY($3))
-           ORDER BY day, employee_id, model"#,
+           GROUP BY GROUPING SETS ((day, model), (day, employee_id))"#,
         client.as_str(),
         from,
         only as Option<&[String]>,
@@ -51,7 +55,8 @@ pub async fn daily(
     .await
 }
 
-/// Each employee's answered turns from `month_start` on and its last exchange.
+/// Each live employee's answered turns from `month_start` on and its last exchange: two index
+/// probes an employee (this month's rows, the newest row), whatever its history's length.
 pub async fn activity(
     tx: &mut TenantTx,
     month_start: NaiveDate,
@@ -60,12 +65,19 @@ pub async fn activity(
     let client = tx.client().clone();
     sqlx::query_as!(
         EmployeeActivity,
-        r#"SELECT employee_id,
-                  coalesce(sum(completed) FILTER (WHERE day >= $2), 0)::bigint AS "turns_this_month!",
-                  max(last_at) AS last_at
-           FROM usage_daily
-           WHERE client_id = $1 AND ($3::text[] IS NULL OR employee_id = ANY($3))
-           GROUP BY employee_id"#,
+        r#"SELECT e.id AS "employee_id!",
+                  coalesce(m.turns, 0)::bigint AS "turns_this_month!",
+                  l.last_at AS "last_at?"
+           FROM employees e
+           CROSS JOIN LATERAL (
+               SELECT sum(completed) AS turns FROM usage_daily u
+               WHERE u.client_id = $1 AND u.employee_id = e.id AND u.day >= $2) m
+           LEFT JOIN LATERAL (
+               SELECT last_at FROM usage_daily u
+               WHERE u.client_id = $1 AND u.employee_id = e.id
+               ORDER BY day DESC, last_at DESC LIMIT 1) l ON true
+           WHERE e.client_id = $1 AND ($3::text[] IS NULL OR e.id = ANY($3))
+             AND (m.turns IS NOT NULL OR l.last_at IS NOT NULL)"#,
         client.as_str(),
         month_start,
         only as Option<&[String]>,

@@ -71,13 +71,19 @@ pub async fn client_history(
         .as_ref()
         .map(|ids| ids.iter().map(|id| id.as_str().to_owned()).collect());
     let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
-    let days = repo::daily(&mut tx, from, only.as_deref()).await?;
+    let rows = repo::daily(&mut tx, from, only.as_deref()).await?;
     let activity = repo::activity(&mut tx, month_start, only.as_deref()).await?;
     tx.commit().await?;
+    use crate::usage::charts::{layout, By, Metric};
+    let charts = [Metric::Turns, Metric::Tokens]
+        .into_iter()
+        .flat_map(|m| [By::Model, By::Employee].map(|b| (m, b)))
+        .map(|(m, b)| layout(&rows, from, to, m, b))
+        .collect();
     Ok(UsageHistory {
         from,
         to,
-        days,
+        charts,
         activity,
     })
 }
