@@ -18,6 +18,7 @@ test("every page has its own title, fits a 390 px phone, and has a dark theme", 
   await expect(page.getByTestId("signed-in-as")).toContainText(name);
   await createEmployee(page, "Phone support");
   const employee = new URL(page.url()).pathname;
+  const client = employee.match(/(client_[0-9a-f]{24})_emp_/)![1];
   const pages: [string, string, string][] = [
     ["dashboard", "/dashboard", "Dashboard · workforce"],
     ["employee", employee, "· workforce"],
@@ -25,6 +26,9 @@ test("every page has its own title, fits a 390 px phone, and has a dark theme", 
     ["memory", `${employee}/memory`, "Memory of"],
     ["audit", "/audit", "Audit trail · workforce"],
     ["new-employee", "/employees/new", "New employee · workforce"],
+    ["edit-employee", `${employee}/edit`, "Edit employee · workforce"],
+    ["account", "/account", "People and keys · workforce"],
+    ["client-limits", `/operator/clients/${client}`, "Client limits · workforce"],
     ["operator", "/operator", "Operator console · workforce"],
     ["signin", "/signin", "Sign in · workforce"],
     ["api-docs", "/api/docs", "API reference · workforce"],
