@@ -101,6 +101,15 @@ pub fn AccountPage() -> impl IntoView {
         },
         |_| load_team(),
     );
+    // What the forms hold lives here, above the part that reloads after each action, so a
+    // reload never loses what is being typed.
+    let forms = Forms {
+        role: RwSignal::new("member".to_owned()),
+        chosen: RwSignal::new(Vec::new()),
+        name: RwSignal::new(String::new()),
+        scopes: RwSignal::new(vec![Scope::EmployeesRead, Scope::Interact]),
+        bound: RwSignal::new(String::new()),
+    };
     view! {
         <Title text="People and keys" />
         <h1 class="mb-6 text-2xl font-semibold">"People and keys"</h1>
@@ -110,8 +119,8 @@ pub fn AccountPage() -> impl IntoView {
                     Err(error) => view! { <ErrorBox error /> }.into_any(),
                     Ok(t) => view! {
                         <div class="space-y-6">
-                            <People t=t.clone() invite remove />
-                            <Keys t make revoke />
+                            <People t=t.clone() invite remove forms />
+                            <Keys t make revoke forms />
                         </div>
                     }
                     .into_any(),
@@ -119,6 +128,16 @@ pub fn AccountPage() -> impl IntoView {
             })}
         </Transition>
     }
+}
+
+/// The account page's form fields.
+#[derive(Clone, Copy)]
+struct Forms {
+    role: RwSignal<String>,
+    chosen: RwSignal<Vec<String>>,
+    name: RwSignal<String>,
+    scopes: RwSignal<Vec<Scope>>,
+    bound: RwSignal<String>,
 }
 
 /// Checkboxes of the client's employees, kept in `chosen`.
@@ -166,9 +185,9 @@ fn People(
     t: Team,
     invite: ServerAction<InvitePerson>,
     remove: ServerAction<RemovePerson>,
+    forms: Forms,
 ) -> impl IntoView {
-    let role = RwSignal::new("member".to_owned());
-    let chosen = RwSignal::new(Vec::<String>::new());
+    let Forms { role, chosen, .. } = forms;
     let names: std::collections::HashMap<String, String> = t.employees.iter().cloned().collect();
     view! {
         <section class=CARD aria-labelledby="people-heading">
@@ -265,10 +284,14 @@ fn Keys(
     t: Team,
     make: ServerAction<MakeApiKey>,
     revoke: ServerAction<RevokeApiKey>,
+    forms: Forms,
 ) -> impl IntoView {
-    let name = RwSignal::new(String::new());
-    let scopes = RwSignal::new(vec![Scope::EmployeesRead, Scope::Interact]);
-    let bound = RwSignal::new(String::new());
+    let Forms {
+        name,
+        scopes,
+        bound,
+        ..
+    } = forms;
     let names: std::collections::HashMap<String, String> = t.employees.iter().cloned().collect();
     view! {
         <section class=CARD aria-labelledby="keys-heading">

@@ -103,6 +103,28 @@ fn Browser(
             loading.set(false);
         });
     };
+    // Infinite scroll: nearing the end of the page loads the next older page (the button
+    // stays, for keyboards and for a page too short to scroll).
+    #[cfg(feature = "hydrate")]
+    {
+        let listener = window_event_listener(leptos::ev::scroll, move |_| {
+            let w = window();
+            let seen = w
+                .inner_height()
+                .ok()
+                .and_then(|h| h.as_f64())
+                .unwrap_or(0.0)
+                + w.scroll_y().unwrap_or(0.0);
+            let total = w
+                .document()
+                .and_then(|d| d.body())
+                .map_or(0.0, |b| f64::from(b.scroll_height()));
+            if seen >= total - 600.0 {
+                load_more();
+            }
+        });
+        on_cleanup(move || listener.remove());
+    }
     let erase = move |interaction_id: String| {
         if confirmed("Erase this exchange from the employee's memory? It is gone for good; the audit trail keeps only a receipt.") {
             forget.dispatch(ForgetExchange { id: id.get_value(), interaction_id });
