@@ -192,6 +192,9 @@ fn People(
     view! {
         <section class=CARD aria-labelledby="people-heading">
             <h2 id="people-heading" class="mb-3 text-lg font-medium">"People"</h2>
+            {t.members.is_empty().then(|| view! {
+                <p class="text-sm text-slate-500">"No one has an account yet: invite someone below. Until then the client works through its API keys."</p>
+            })}
             <ul class="divide-y divide-slate-100 text-sm">
                 {t.members
                     .into_iter()

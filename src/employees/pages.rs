@@ -183,7 +183,7 @@ fn EmployeeRow(
             </td>
             <td class="px-3 py-2 sm:px-4"><StatusBadge status=e.status /></td>
             <td class="hidden px-4 py-2 sm:table-cell">
-                <div class="flex flex-wrap justify-end gap-2">
+                <div class="flex justify-end gap-2">
                     {(e.status == EmployeeStatus::Active).then(|| view! {
                         <A href=format!("/employees/{id}/chat") attr:class=BUTTON_SECONDARY>"Chat"</A>
                     })}
@@ -269,7 +269,7 @@ pub fn DashboardPage() -> impl IntoView {
                                         <th class="w-24 px-3 py-2 text-right sm:px-4" title="Answered turns this calendar month (UTC)">"Turns (month)"</th>
                                         <th class="hidden w-40 px-4 py-2 lg:table-cell">"Last activity"</th>
                                         <th class="w-24 px-3 py-2 sm:px-4">"Status"</th>
-                                        <th class="hidden w-56 px-4 py-2 sm:table-cell"><span class="sr-only">"Actions"</span></th>
+                                        <th class="hidden w-64 px-4 py-2 sm:table-cell"><span class="sr-only">"Actions"</span></th>
                                     </tr>
                                 </thead>
                                 <tbody class="divide-y divide-slate-100">

@@ -497,7 +497,11 @@ fn role_step(ctx: Ctx) -> impl IntoView {
         <div class="space-y-4">
             {text_input(ctx, Input::Role, "Role", "role", "What the employee does, e.g. “Claims handler”.", |d| &mut d.role, false)}
             {text_input(ctx, Input::Industry, "Industry", "industry", "Where it works, e.g. “Motor insurance”.", |d| &mut d.industry, false)}
-            {text_input(ctx, Input::Name, "Name (optional)", "name", "Left blank, one is made from the role and industry.", |d| &mut d.name, false)}
+            {if ctx.new {
+                text_input(ctx, Input::Name, "Name (optional)", "name", "Left blank, one is made from the role and industry.", |d| &mut d.name, false).into_any()
+            } else {
+                text_input(ctx, Input::Name, "Name", "name", "", |d| &mut d.name, false).into_any()
+            }}
         </div>
     }
 }

@@ -217,10 +217,20 @@ pub fn BarChart(chart: Chart, title: String) -> impl IntoView {
                 {rects}
                 {labels
                     .into_iter()
-                    .map(|(i, d)| view! {
-                        <text x=format!("{:.1}", LEFT + (i as f64 + 0.5) * slot) y=H - 6.0 text-anchor="middle" font-size="11" fill="currentColor">
+                    .map(|(i, d)| {
+                        // The first and last labels keep inside the frame.
+                        let (x, anchor) = if i == 0 {
+                            (LEFT, "start")
+                        } else if i + 1 == chart.days.len() {
+                            (W, "end")
+                        } else {
+                            (LEFT + (i as f64 + 0.5) * slot, "middle")
+                        };
+                        view! {
+                        <text x=format!("{x:.1}") y=H - 6.0 text-anchor=anchor font-size="11" fill="currentColor">
                             {d.format("%b %-d").to_string()}
                         </text>
+                        }
                     })
                     .collect_view()}
             </svg>
