@@ -102,7 +102,7 @@ impl Ctx {
     }
 
     fn show_step(self, step: Step) {
-        let inputs: Vec<Input> = self.errors.with(|(placed, _)| {
+        let inputs: Vec<Input> = self.errors.with_untracked(|(placed, _)| {
             placed
                 .iter()
                 .map(|(i, _)| *i)
@@ -176,13 +176,12 @@ fn Wizard(options: WizardOptions, existing: Option<Employee>) -> impl IntoView {
                     stored(&key).and_then(|s| serde_json::from_str::<Draft>(&s).ok())
                 {
                     if saved.base == base {
-                        let inputs: Vec<Input> = Step::ALL
-                            .iter()
-                            .filter(|s| **s < saved.step.unwrap_or(Step::Role))
-                            .flat_map(|s| inputs_of(*s))
-                            .collect();
-                        ctx.shown.update(|s| s.extend(inputs));
+                        let reached = saved.step.unwrap_or(Step::Role);
                         draft.set(saved);
+                        // The steps already passed show their errors, as they did then.
+                        for step in Step::ALL.into_iter().filter(|s| *s < reached) {
+                            ctx.show_step(step);
+                        }
                         return;
                     }
                 }
@@ -376,33 +375,6 @@ fn Wizard(options: WizardOptions, existing: Option<Employee>) -> impl IntoView {
             </form>
         </div>
     }
-}
-
-fn inputs_of(step: Step) -> Vec<Input> {
-    use Input::*;
-    [
-        Name,
-        Role,
-        Industry,
-        Expertise,
-        Knowledge,
-        Style,
-        Formality,
-        ExpertiseLevel,
-        Length,
-        Creativity,
-        Empathy,
-        Traits,
-        Primary,
-        Fallbacks,
-        Specialized,
-        Temperature,
-        MaxTokens,
-        Tools,
-    ]
-    .into_iter()
-    .filter(|i| i.step() == step)
-    .collect()
 }
 
 /// The message under an input, when it has one to show.
