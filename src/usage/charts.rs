@@ -1,10 +1,8 @@
-//! The dashboard's usage charts: daily usage laid out as stacked bars (pure, so tested here), and
-//! drawn as SVG on the server — the page shows them before any script runs.
+//! The dashboard's usage charts as data: daily usage laid out as stacked series (pure, so tested
+//! here; the server lays them out, `pages` draws them).
 
 use super::DailyUsage;
-use crate::app::components::BUTTON_SECONDARY;
 use chrono::NaiveDate;
-use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -22,10 +20,6 @@ pub enum By {
     Employee,
 }
 
-/// Distinct colours for the series (the last is "other").
-const COLOURS: [&str; 6] = [
-    "#4f46e5", "#059669", "#d97706", "#e11d48", "#0284c7", "#94a3b8",
-];
 /// Series drawn on their own; the rest are added up as "Other".
 const MAX_SERIES: usize = 5;
 
@@ -143,162 +137,6 @@ pub fn short(n: i64) -> String {
         n if n >= 10_000 => format!("{}k", n / 1_000),
         n if n >= 1_000 => format!("{:.1}k", n as f64 / 1e3),
         n => n.to_string(),
-    }
-}
-
-const W: f64 = 640.0;
-const H: f64 = 180.0;
-const LEFT: f64 = 44.0;
-const BOTTOM: f64 = 22.0;
-const TOP: f64 = 8.0;
-
-/// A stacked bar chart of `chart`, with its legend and the same numbers as a table.
-#[component]
-pub fn BarChart(chart: Chart, title: String) -> impl IntoView {
-    let n = chart.days.len().max(1) as f64;
-    let slot = (W - LEFT) / n;
-    let bar = (slot * 0.8).max(1.0);
-    let plot_h = H - BOTTOM - TOP;
-    let scale = if chart.max > 0 {
-        plot_h / chart.max as f64
-    } else {
-        0.0
-    };
-    let mut rects = Vec::new();
-    for (d, day) in chart.days.iter().enumerate() {
-        let mut y = H - BOTTOM;
-        for (k, s) in chart.series.iter().enumerate() {
-            let v = s.values[d];
-            if v == 0 {
-                continue;
-            }
-            let h = v as f64 * scale;
-            y -= h;
-            rects.push(view! {
-                <rect x=format!("{:.1}", LEFT + d as f64 * slot + (slot - bar) / 2.0) y=format!("{y:.1}")
-                    width=format!("{bar:.1}") height=format!("{h:.1}") fill=COLOURS[k.min(COLOURS.len() - 1)]>
-                    <title>{format!("{day} · {}: {v}", s.label)}</title>
-                </rect>
-            });
-        }
-    }
-    let labels: Vec<(usize, NaiveDate)> = match chart.days.len() {
-        0 => vec![],
-        len => {
-            let mut picks = vec![0, len / 2, len - 1];
-            picks.dedup();
-            picks.into_iter().map(|i| (i, chart.days[i])).collect()
-        }
-    };
-    let summary = format!(
-        "{title}, {} to {}: {} in all",
-        chart
-            .days
-            .first()
-            .map(|d| d.to_string())
-            .unwrap_or_default(),
-        chart.days.last().map(|d| d.to_string()).unwrap_or_default(),
-        chart.total
-    );
-    let table_days: Vec<(usize, NaiveDate)> = chart
-        .days
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| chart.series.iter().any(|s| s.values[*i] > 0))
-        .map(|(i, d)| (i, *d))
-        .collect();
-    let series = chart.series.clone();
-    view! {
-        <figure class="space-y-2" data-testid="usage-chart">
-            <svg viewBox=format!("0 0 {W} {H}") class="h-auto w-full" role="img" aria-label=summary.clone()>
-                <line x1=LEFT y1=H - BOTTOM x2=W y2=H - BOTTOM stroke="currentColor" stroke-opacity="0.3" />
-                <text x=LEFT - 6.0 y=TOP + 8.0 text-anchor="end" font-size="11" fill="currentColor">{short(chart.max)}</text>
-                <text x=LEFT - 6.0 y=H - BOTTOM text-anchor="end" font-size="11" fill="currentColor">"0"</text>
-                {rects}
-                {labels
-                    .into_iter()
-                    .map(|(i, d)| {
-                        // The first and last labels keep inside the frame.
-                        let (x, anchor) = if i == 0 {
-                            (LEFT, "start")
-                        } else if i + 1 == chart.days.len() {
-                            (W, "end")
-                        } else {
-                            (LEFT + (i as f64 + 0.5) * slot, "middle")
-                        };
-                        view! {
-                        <text x=format!("{x:.1}") y=H - 6.0 text-anchor=anchor font-size="11" fill="currentColor">
-                            {d.format("%b %-d").to_string()}
-                        </text>
-                        }
-                    })
-                    .collect_view()}
-            </svg>
-            <figcaption class="flex flex-wrap gap-x-4 gap-y-1 text-xs text-slate-600">
-                {chart
-                    .series
-                    .iter()
-                    .enumerate()
-                    .map(|(k, s)| view! {
-                        <span class="inline-flex items-center gap-1" data-testid="legend-item">
-                            <span class="inline-block h-2.5 w-2.5 rounded-sm" style=format!("background:{}", COLOURS[k.min(COLOURS.len() - 1)])></span>
-                            {format!("{} ({})", s.label, short(s.values.iter().sum()))}
-                        </span>
-                    })
-                    .collect_view()}
-                {chart.series.is_empty().then(|| view! { <span>"Nothing in this period yet."</span> })}
-            </figcaption>
-            {(!table_days.is_empty()).then(|| view! {
-                <details class="text-xs">
-                    <summary class="cursor-pointer text-slate-600">"The numbers"</summary>
-                    <div class="overflow-x-auto">
-                        <table class="mt-2 w-full">
-                            <thead class="text-left text-slate-500">
-                                <tr>
-                                    <th class="py-1 pr-3">"Day"</th>
-                                    {series.iter().map(|s| view! { <th class="py-1 pr-3 text-right">{s.label.clone()}</th> }).collect_view()}
-                                </tr>
-                            </thead>
-                            <tbody>
-                                {table_days
-                                    .into_iter()
-                                    .map(|(i, d)| view! {
-                                        <tr>
-                                            <td class="py-0.5 pr-3">{d.to_string()}</td>
-                                            {series.iter().map(|s| view! { <td class="py-0.5 pr-3 text-right">{s.values[i]}</td> }).collect_view()}
-                                        </tr>
-                                    })
-                                    .collect_view()}
-                            </tbody>
-                        </table>
-                    </div>
-                </details>
-            })}
-        </figure>
-    }
-}
-
-/// Two-way toggle buttons (aria-pressed) for a chart's options.
-pub fn toggle<T: Copy + PartialEq + Send + Sync + 'static>(
-    signal: RwSignal<T>,
-    choices: [(T, &'static str); 2],
-) -> impl IntoView {
-    view! {
-        <div class="inline-flex gap-1" role="group">
-            {choices
-                .into_iter()
-                .map(|(value, label)| view! {
-                    <button
-                        type="button"
-                        class=format!("{BUTTON_SECONDARY} aria-pressed:bg-indigo-600 aria-pressed:text-white")
-                        aria-pressed=move || if signal.get() == value { "true" } else { "false" }
-                        on:click=move |_| signal.set(value)
-                    >
-                        {label}
-                    </button>
-                })
-                .collect_view()}
-        </div>
     }
 }
 
