@@ -234,28 +234,19 @@ fn Conversation(id: String, history: ChatHistory) -> impl IntoView {
     });
 
     let load_older = move || {
-        let Some(before) = older.get_untracked() else {
-            return;
-        };
-        if loading_older.get_untracked() {
-            return;
-        }
-        loading_older.set(true);
-        leptos::task::spawn_local(async move {
-            match load_conversation(id.get_value(), Some(before.to_string())).await {
-                Ok(page) => {
-                    turns.update(|t| {
-                        let mut all = page.turns;
-                        all.append(t);
-                        *t = all;
-                    });
-                    older.set(page.older);
-                    older_error.set(None);
-                }
-                Err(e) => older_error.set(Some(e)),
-            }
-            loading_older.set(false);
-        });
+        crate::memory::pages::load_older_page(
+            id.get_value(),
+            older,
+            loading_older,
+            older_error,
+            move |page| {
+                turns.update(|t| {
+                    let mut all = page;
+                    all.append(t);
+                    *t = all;
+                })
+            },
+        )
     };
 
     let start = move |message: String, key: String| {

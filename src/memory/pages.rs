@@ -85,23 +85,9 @@ fn Browser(
     });
 
     let load_more = move || {
-        let Some(before) = older.get_untracked() else {
-            return;
-        };
-        if loading.get_untracked() {
-            return;
-        }
-        loading.set(true);
-        leptos::task::spawn_local(async move {
-            match load_conversation(id.get_value(), Some(before.to_string())).await {
-                Ok(page) => {
-                    turns.update(|t| t.extend(page.turns.into_iter().rev()));
-                    older.set(page.older);
-                }
-                Err(e) => error.set(Some(e)),
-            }
-            loading.set(false);
-        });
+        load_older_page(id.get_value(), older, loading, error, move |page| {
+            turns.update(|t| t.extend(page.into_iter().rev()))
+        })
     };
     // Infinite scroll: nearing the end of the page loads the next older page (the button
     // stays, for keyboards and for a page too short to scroll).
@@ -234,4 +220,34 @@ fn Found(m: MemoryItem) -> impl IntoView {
             <p class="mt-1 line-clamp-3 break-words text-slate-600">{m.response}</p>
         </li>
     }
+}
+
+/// Fetches the page of turns before the cursor `older` (when there is one and no fetch is
+/// running), hands it to `apply` (oldest first) and moves the cursor on; a failure lands in
+/// `error`. The chat and the memory browser page through a conversation with it.
+pub fn load_older_page(
+    id: String,
+    older: RwSignal<Option<crate::core::InteractionId>>,
+    loading: RwSignal<bool>,
+    error: RwSignal<Option<AppError>>,
+    apply: impl FnOnce(Vec<ChatTurn>) + 'static,
+) {
+    let Some(before) = older.get_untracked() else {
+        return;
+    };
+    if loading.get_untracked() {
+        return;
+    }
+    loading.set(true);
+    leptos::task::spawn_local(async move {
+        match load_conversation(id, Some(before.to_string())).await {
+            Ok(page) => {
+                apply(page.turns);
+                older.set(page.older);
+                error.set(None);
+            }
+            Err(e) => error.set(Some(e)),
+        }
+        loading.set(false);
+    });
 }
