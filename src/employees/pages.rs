@@ -208,8 +208,9 @@ pub fn DashboardPage() -> impl IntoView {
     let session = Resource::new(|| (), |_| current_session());
     let action = ServerAction::<EmployeeAction>::new();
     let employees = Resource::new(move || action.version().get(), |_| list_employees());
+    // Pausing or resuming changes no usage: the history is read once.
     let history = Resource::new(
-        move || action.version().get(),
+        || (),
         |_| crate::usage::pages::client_usage_history(crate::usage::HISTORY_DAYS),
     );
     view! {

@@ -35,15 +35,21 @@ pub fn NewEmployeePage() -> impl IntoView {
 #[component]
 pub fn EditEmployeePage() -> impl IntoView {
     let params = use_params_map();
-    let loaded = Resource::new(
+    // Two resources, so both are read at once.
+    let options = Resource::new(|| (), |_| load_wizard_options());
+    let employee = Resource::new(
         move || params.read().get("id").unwrap_or_default(),
-        |id| async move { Ok::<_, AppError>((load_wizard_options().await?, get_employee(id).await?)) },
+        get_employee,
     );
     view! {
         <Title text="Edit employee" />
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match loaded.await {
+                let loaded = match (options.await, employee.await) {
+                    (Ok(o), Ok(e)) => Ok((o, e)),
+                    (Err(e), _) | (_, Err(e)) => Err(e),
+                };
+                match loaded {
                     Ok((_, e)) if e.status == EmployeeStatus::Archived => view! {
                         <ErrorBox error=AppError::conflict("an archived employee cannot be changed") />
                     }
