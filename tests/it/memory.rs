@@ -539,22 +539,15 @@ async fn the_chat_pages_through_the_whole_conversation_with_a_cursor(
         if let Some(b) = before {
             form.push(("before", b));
         }
-        app.http
-            .post(app.url(
-                <workforce::memory::fns::LoadConversation as leptos::server_fn::ServerFn>::PATH,
-            ))
-            .header(
-                "cookie",
-                format!("{}={cookie_key}", workforce::accounts::CLIENT_COOKIE),
-            )
-            .form(&form)
-            .send()
+        let app = &app;
+        async move {
+            app.call::<workforce::memory::fns::LoadConversation>(&client_cookie(&cookie_key), &form)
+                .await
+        }
     };
-    let res = page(key.clone(), None).await.expect("call");
-    let status = res.status();
-    let body = res.text().await.expect("body");
-    assert_eq!(status, 200, "{body}");
-    let newest: ChatHistory = serde_json::from_str(&body).expect("json");
+    let r = page(key.clone(), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let newest: ChatHistory = serde_json::from_value(r.body).expect("json");
     let messages = |h: &ChatHistory| {
         h.turns
             .iter()
@@ -571,10 +564,8 @@ async fn the_chat_pages_through_the_whole_conversation_with_a_cursor(
     assert!(newest.turns.iter().all(|t| t.completion_tokens > 0));
     let older = newest.older.clone().expect("a cursor to the older page");
 
-    let res = page(key.clone(), Some(older.to_string()))
-        .await
-        .expect("call");
-    let first: ChatHistory = res.json().await.expect("json");
+    let r = page(key.clone(), Some(older.to_string())).await;
+    let first: ChatHistory = serde_json::from_value(r.body).expect("json");
     assert_eq!(
         messages(&first),
         (1..=5)
@@ -584,22 +575,16 @@ async fn the_chat_pages_through_the_whole_conversation_with_a_cursor(
     assert_eq!(first.older, None, "the first page has nothing before it");
 
     // A cursor that is not one is a 4xx naming it; another client's key sees nothing.
-    let res = page(key.clone(), Some("x' OR '1'='1".into()))
-        .await
-        .expect("call");
-    assert!(
-        [400, 422].contains(&res.status().as_u16()),
-        "a bad cursor: {}",
-        res.status()
-    );
-    assert!(res.text().await.expect("body").contains("before"));
+    let r = page(key.clone(), Some("x' OR '1'='1".into())).await;
+    assert!([400, 422].contains(&r.status), "a bad cursor: {}", r.status);
+    assert!(r.body.to_string().contains("before"));
     let (_other_client, other_key) = app
         .onboard(json!({"name": "Other Co", "industry": "retail", "tier": "starter"}))
         .await;
-    let res = page(other_key, None).await.expect("call");
+    let r = page(other_key, None).await;
     assert!(
-        [403, 404].contains(&res.status().as_u16()),
+        [403, 404].contains(&r.status),
         "another client's key: {}",
-        res.status()
+        r.status
     );
 }
