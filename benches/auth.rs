@@ -11,9 +11,8 @@
 //!   source .data/env && cargo bench --bench auth --no-default-features --features ssr
 //! Optional: BENCH_ITERATIONS (default 2000). Creates (and drops first) `workforce_bench_auth`.
 
-use sqlx::postgres::PgConnectOptions;
-use sqlx::{ConnectOptions, Connection};
-use std::str::FromStr;
+mod support;
+
 use std::time::{Duration, Instant};
 use workforce::accounts::server::keys::{authenticate_client, KeyCache};
 use workforce::ai::{ChatMessage, ChatRequest};
@@ -54,39 +53,13 @@ where
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let url = std::env::var("DATABASE_URL")
-        .map_err(|_| anyhow::anyhow!("set DATABASE_URL (source .data/env)"))?;
     let n: usize = std::env::var("BENCH_ITERATIONS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(2000);
-    let owner = PgConnectOptions::from_str(&url)?;
-    let mut admin = owner.clone().database("postgres").connect().await?;
-    sqlx::query("DROP DATABASE IF EXISTS workforce_bench_auth WITH (FORCE)")
-        .execute(&mut admin)
-        .await?;
-    sqlx::query("CREATE DATABASE workforce_bench_auth")
-        .execute(&mut admin)
-        .await?;
-    admin.close().await?;
-    let owner = owner.database("workforce_bench_auth");
-    let mut conn = owner.connect().await?;
-    db::MIGRATOR.run(&mut conn).await?;
-    conn.close().await?;
-
+    let (url, owner) = support::fresh_database("workforce_bench_auth").await?;
     let file = config::parse_with_overrides(&std::fs::read_to_string("Leptos.toml")?, [])?;
-    let settings = config::Settings {
-        providers: config::resolve_providers(&file),
-        file,
-        database_url: url.clone().into(),
-        app_database_url: None,
-        app_database_password: None,
-        redis_url: std::env::var("REDIS_URL")
-            .unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-            .into(),
-        admin_token: Some("bench-admin".to_owned().into()),
-        secret_key: "bench-server-secret-0123456789abcdef".to_owned().into(),
-    };
+    let settings = support::settings(file.clone(), config::resolve_providers(&file), &url);
     let pool = db::pool_options(8)
         .connect_with(db::app_options(
             &owner,

@@ -60,12 +60,9 @@ pub struct Server {
 
 pub const ADMIN: &str = "bench-admin";
 
-/// Creates (dropping it first) the database `name` on DATABASE_URL's server, migrates it, and
-/// starts the server on it; `tune` adjusts the configuration first.
-pub async fn start(
-    name: &str,
-    tune: impl FnOnce(&mut config::FileSettings),
-) -> anyhow::Result<Server> {
+/// Creates (dropping it first) the database `name` on DATABASE_URL's server and migrates it;
+/// returns DATABASE_URL and the new database as its owner.
+pub async fn fresh_database(name: &str) -> anyhow::Result<(String, PgConnectOptions)> {
     let url = std::env::var("DATABASE_URL")
         .map_err(|_| anyhow::anyhow!("set DATABASE_URL (source .data/env)"))?;
     let owner = PgConnectOptions::from_str(&url)?;
@@ -84,7 +81,37 @@ pub async fn start(
     let mut conn = owner.connect().await?;
     db::MIGRATOR.run(&mut conn).await?;
     conn.close().await?;
+    Ok((url, owner))
+}
 
+/// The benches' settings: `file` with `providers`, the owner's `url`, REDIS_URL and a fixed
+/// admin token and secret.
+pub fn settings(
+    file: config::FileSettings,
+    providers: Vec<workforce::ai::ProviderConfig>,
+    url: &str,
+) -> config::Settings {
+    config::Settings {
+        file,
+        providers,
+        database_url: url.to_owned().into(),
+        app_database_url: None,
+        app_database_password: None,
+        redis_url: std::env::var("REDIS_URL")
+            .unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+            .into(),
+        admin_token: Some(ADMIN.to_owned().into()),
+        secret_key: "bench-server-secret-0123456789abcdef".to_owned().into(),
+    }
+}
+
+/// Creates the database `name` afresh (see [`fresh_database`]) and starts the server on it;
+/// `tune` adjusts the configuration first.
+pub async fn start(
+    name: &str,
+    tune: impl FnOnce(&mut config::FileSettings),
+) -> anyhow::Result<Server> {
+    let (url, owner) = fresh_database(name).await?;
     let stub = stub::Stub::start().await;
     let mut file = config::parse_with_overrides(&std::fs::read_to_string("Leptos.toml")?, [])?;
     tune(&mut file);
@@ -96,18 +123,7 @@ pub async fn start(
         p.base_url = stub.base_url.clone();
         p.api_key = Some("sk-bench".to_owned().into());
     }
-    let settings = config::Settings {
-        file,
-        providers,
-        database_url: url.clone().into(),
-        app_database_url: None,
-        app_database_password: None,
-        redis_url: std::env::var("REDIS_URL")
-            .unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-            .into(),
-        admin_token: Some(ADMIN.to_owned().into()),
-        secret_key: "bench-server-secret-0123456789abcdef".to_owned().into(),
-    };
+    let settings = settings(file, providers, &url);
     // The server gets a runtime (and threads) of its own, so its CPU time can be told apart
     // from the load generator's and the stub's, which run on the caller's.
     let runtime = tokio::runtime::Builder::new_multi_thread()
