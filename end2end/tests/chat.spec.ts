@@ -26,6 +26,10 @@ const MARKDOWN_REPLY = [
   "<img src=x onerror=\"window.__pwned=1\"><script>window.__pwned=2</script>",
   "[click me](javascript:window.__pwned=3)",
 ].join("\n");
+// A long answer, for stopping part-way.
+const LONG_REPLY = Array.from({ length: 100 }, (_, i) => `word${i + 1}`).join(" ");
+// Messages whose streamed answer was closed by the app before its end.
+const closedEarly: string[] = [];
 let stub: http.Server;
 
 test.beforeAll(async () => {
@@ -36,10 +40,17 @@ test.beforeAll(async () => {
       const request = JSON.parse(body || "{}");
       seen.push(request);
       const last = request.messages?.[request.messages.length - 1]?.content ?? "";
-      const reply = last.includes("markdown please") ? MARKDOWN_REPLY : `Happy to help with: ${last}`;
+      const reply = last.includes("markdown please")
+        ? MARKDOWN_REPLY
+        : last.includes("long answer please")
+          ? LONG_REPLY
+          : `Happy to help with: ${last}`;
       if (request.stream) {
         // Word by word, slowly enough for the page to show the answer growing.
         res.writeHead(200, { "content-type": "text/event-stream" });
+        res.on("close", () => {
+          if (!res.writableEnded) closedEarly.push(last);
+        });
         const chunk = (delta: object, usage: object | null = null) =>
           `data: ${JSON.stringify({
             id: "chatcmpl-e2e", object: "chat.completion.chunk", created: 0, model: request.model,
@@ -48,6 +59,7 @@ test.beforeAll(async () => {
         const words = reply.split(" ");
         let i = 0;
         const next = () => {
+          if (res.destroyed) return;
           if (i < words.length) {
             res.write(chunk({ content: (i === 0 ? "" : " ") + words[i] }));
             i += 1;
@@ -286,4 +298,27 @@ test("the memory browser finds a message by meaning and erases one exchange", as
   await page.reload();
   await expect(page.getByTestId("memory-item")).toHaveCount(2);
   await expect(page.getByTestId("memory-list")).not.toContainText("4471");
+});
+
+test("Stop ends an answer part-way, keeps what was written and closes the model's request", async ({ page }) => {
+  await openChat(page, `E2E Stop ${Date.now()}`, "Policy explainer", "gpt-4o-mini");
+  await page.locator("textarea[name=message]").fill("A long answer please");
+  await page.getByRole("button", { name: "Send" }).click();
+  const growing = page.getByTestId("chat-pending").getByTestId("answer");
+  await expect(growing).toContainText("word3");
+  await page.getByRole("button", { name: "Stop" }).click();
+
+  // The answer ends where it was stopped, is said to be stopped, and the composer is free again.
+  const log = page.getByTestId("chat-log");
+  await expect(log.getByTestId("turn-stopped")).toHaveCount(1);
+  const kept = ((await log.getByTestId("answer").last().textContent()) ?? "").trim();
+  expect(kept).toMatch(/^word1 word2 word3/);
+  expect(kept).not.toContain("word100");
+  await expect(page.getByRole("button", { name: "Send" })).toBeVisible();
+  await expect.poll(() => closedEarly.includes("A long answer please")).toBe(true);
+
+  // Stored as it was shown.
+  await page.reload();
+  await expect(page.getByTestId("chat-log").getByTestId("turn-stopped")).toHaveCount(1);
+  await expect(page.getByTestId("chat-log").getByTestId("answer").last()).toHaveText(kept);
 });

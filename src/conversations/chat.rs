@@ -32,6 +32,8 @@ struct Pending {
     answer: String,
     key: String,
     error: Option<AppError>,
+    /// Stop was pressed: the answer ends soon, with what was written until then.
+    stopping: bool,
 }
 
 /// Sends `message` under `key` and feeds the streamed answer into `pending`; returns the stored
@@ -99,6 +101,7 @@ fn turn_of(message: String, r: InteractionResponse, shown: &[ChatTurn]) -> ChatT
         latency_ms: r.latency_ms.min(u64::from(u32::MAX)) as u32,
         at: r.created_at,
         memories,
+        stopped: r.stopped,
     }
 }
 
@@ -255,6 +258,7 @@ fn Conversation(id: String, history: ChatHistory) -> impl IntoView {
             answer: String::new(),
             key: key.clone(),
             error: None,
+            stopping: false,
         }));
         leptos::task::spawn_local(async move {
             match stream_turn(id.get_value(), message.clone(), key, pending).await {
@@ -287,6 +291,23 @@ fn Conversation(id: String, history: ChatHistory) -> impl IntoView {
         save_draft(&id.get_value(), "");
         start(message, fresh_key());
     };
+
+    // Stop: the server stores what was written so far and ends the stream with it. Should the
+    // answer have finished meanwhile, there is nothing to stop and the stream ends as usual.
+    let stop = move |_| {
+        let Some(key) = pending.with_untracked(|p| p.as_ref().map(|p| p.key.clone())) else {
+            return;
+        };
+        pending.update(|p| {
+            if let Some(p) = p {
+                p.stopping = true;
+            }
+        });
+        leptos::task::spawn_local(async move {
+            let _ = stop_message(id.get_value(), key).await;
+        });
+    };
+    let stopping = move || pending.with(|p| p.as_ref().is_some_and(|p| p.stopping));
 
     let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
         if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
@@ -396,9 +417,20 @@ fn Conversation(id: String, history: ChatHistory) -> impl IntoView {
                 }
                 on:keydown=on_keydown
             ></textarea>
-            <button class=format!("{BUTTON} h-11 shrink-0") type="submit" disabled=busy>
-                {move || if busy() { "Answering…" } else { "Send" }}
-            </button>
+            <Show
+                when=busy
+                fallback=|| view! { <button class=format!("{BUTTON} h-11 shrink-0") type="submit">"Send"</button> }
+            >
+                <button
+                    class=format!("{BUTTON_SECONDARY} h-11 shrink-0")
+                    type="button"
+                    disabled=stopping
+                    on:click=stop
+                    title="Stop the answer here; what was written so far is kept"
+                >
+                    {move || if stopping() { "Stopping…" } else { "Stop" }}
+                </button>
+            </Show>
         </form>
     }
 }
@@ -417,12 +449,17 @@ fn Exchange(turn: ChatTurn) -> impl IntoView {
             <div class="flex justify-end">
                 <p class="max-w-[85%] whitespace-pre-wrap break-words rounded-2xl rounded-br-sm bg-indigo-600 px-3 py-2 text-sm text-white">{turn.message}</p>
             </div>
-            <div class="md max-w-[95%] text-sm" data-testid="answer" inner_html=markdown::to_html(&turn.answer)></div>
+            {if turn.answer.is_empty() && turn.stopped {
+                view! { <p class="text-sm italic text-slate-500" data-testid="answer">"Stopped before the answer began."</p> }.into_any()
+            } else {
+                view! { <div class="md max-w-[95%] text-sm" data-testid="answer" inner_html=markdown::to_html(&turn.answer)></div> }.into_any()
+            }}
             <details class="text-xs text-slate-500" data-testid="turn-meta">
                 <summary class="cursor-pointer select-none">
                     <span data-testid="turn-model">{model}</span>
                     {format!(" · {tokens} tokens · {seconds:.1} s")}
                     {(n > 0).then(|| format!(" · {n} {}", if n == 1 { "memory" } else { "memories" }))}
+                    {turn.stopped.then(|| view! { <span data-testid="turn-stopped">" · stopped by you"</span> })}
                 </summary>
                 <div class="mt-1 space-y-1 pl-3">
                     <p>{format!("{when} · {} prompt + {} answer tokens", turn.prompt_tokens, turn.completion_tokens)}</p>
@@ -489,6 +526,23 @@ pub async fn stream_message(
             Some((Ok(event.to_line()), rx))
         });
         Ok(leptos::server_fn::codec::TextStream::new(lines))
+    }
+    .await;
+    result.or_else(crate::platform::fns::fail)
+}
+
+/// Stops the answer being written under `key` (Stop): the turn is stored with the text written
+/// until then, and its stream ends with it.
+#[server(prefix = "/rpc")]
+pub async fn stop_message(id: String, key: String) -> Result<(), AppError> {
+    let result = async {
+        let (state, who, id) = crate::accounts::server::principal::employee_in_context(
+            crate::accounts::Scope::Interact,
+            &id,
+        )?;
+        let key = super::server::service::check_idempotency_key(Some(&key))?
+            .ok_or_else(|| AppError::field("key", "is required"))?;
+        super::server::stop::request_stop(&state, &who, &id, &key).await
     }
     .await;
     result.or_else(crate::platform::fns::fail)

@@ -54,6 +54,10 @@ pub struct InteractionResponse {
     /// Earlier interactions given to the model as context.
     pub memories_used: Vec<InteractionId>,
     pub created_at: DateTime<Utc>,
+    /// The answer was stopped (`…/interact/stop`) while it was being written: `message` is the
+    /// text written until then.
+    #[serde(default)]
+    pub stopped: bool,
 }
 
 /// One line of a streamed chat answer as the chat page receives it (newline-delimited JSON).

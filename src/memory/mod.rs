@@ -46,6 +46,9 @@ pub struct ChatTurn {
     /// The earlier exchanges the model was given as recalled memory, each by the start of its
     /// message (an exchange erased since is left out).
     pub memories: Vec<RecalledNote>,
+    /// The person stopped the answer while it was being written.
+    #[serde(default)]
+    pub stopped: bool,
 }
 
 /// A memory a turn used, as the chat names it.

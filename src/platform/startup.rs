@@ -87,6 +87,8 @@ pub fn build_state(
     crate::accounts::server::keys::listen(cache.clone(), Arc::downgrade(&keys));
     let client_limits = Arc::new(crate::clients::server::limits::LimitsCache::default());
     crate::clients::server::limits::listen(cache.clone(), Arc::downgrade(&client_limits));
+    let stops = Arc::new(crate::conversations::server::stop::TurnStops::default());
+    crate::conversations::server::stop::listen(cache.clone(), Arc::downgrade(&stops));
     let secrets = Arc::new(ServerKeys::derive(&settings.secret_key));
     let limiter = Arc::new(Limiter::new(&settings.file.limits.rate_limit_namespace));
     let state = AppState {
@@ -99,6 +101,7 @@ pub fn build_state(
         secrets,
         limiter,
         router: Arc::new(router),
+        stops,
         memory,
         leptos_options,
     };

@@ -28,6 +28,8 @@ pub struct AppState {
     /// Rate limits and throttles (token buckets in Redis, in memory while it is down).
     pub limiter: Arc<Limiter>,
     pub router: Arc<ModelRouter>,
+    /// The streamed turns running here that someone may stop (from any instance, via Redis).
+    pub stops: Arc<crate::conversations::server::stop::TurnStops>,
     /// Employees as chat turns need them, invalidated across instances through Redis.
     pub employees: Arc<EmployeeCache>,
     /// The embedding model and the background indexer; `None` when recall is turned off.

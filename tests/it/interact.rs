@@ -364,3 +364,114 @@ async fn a_caller_that_disconnects_mid_stream_loses_nothing(
     })
     .await;
 }
+
+#[sqlx::test]
+async fn stop_sent_to_another_instance_ends_the_answer_and_keeps_what_was_written(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let (app, stub) = spawn_app_with_stub(owner.clone()).await;
+    let other = spawn_app_with(owner, |s| use_stub(s, &stub, false)).await;
+    let (client, key, emp) = employee(&app, "gpt-4o-mini", json!([])).await;
+    let words: Vec<String> = (1..=200).map(|i| format!("w{i}")).collect();
+    stub.behave("gpt-4o-mini", stub::Behaviour::Reply(words.join(" ")));
+    stub.set_chunk_delay_ms(40);
+    let stop_path = format!("{}/interact/stop", emp_path(&client, &emp));
+    let stop = |turn_key: Option<&'static str>| {
+        let mut req = other.http.post(other.url(&stop_path)).bearer_auth(&key);
+        if let Some(k) = turn_key {
+            req = req.header("idempotency-key", k);
+        }
+        async move {
+            let r = req.send().await.expect("stop");
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+
+    // Nothing runs under this key yet: nothing to stop.
+    let (status, body) = stop(Some("stop-me")).await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = stop(None).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]["fields"]["Idempotency-Key"].is_string(),
+        "{body}"
+    );
+
+    // The answer streams on the first instance; the stop goes to the second.
+    let mut r = app
+        .http
+        .post(app.url(&format!("{}/interact/stream", emp_path(&client, &emp))))
+        .bearer_auth(&key)
+        .header("idempotency-key", "stop-me")
+        .json(&json!({"message": "tell me everything"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    let mut body = String::new();
+    while sse_events(&body)
+        .iter()
+        .filter(|(e, _)| e == "token")
+        .count()
+        < 3
+    {
+        let chunk = r.chunk().await.expect("chunk").expect("more of the stream");
+        body.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let (status, reply) = stop(Some("stop-me")).await;
+    assert_eq!(status, 202, "{reply}");
+    while let Some(chunk) = r.chunk().await.expect("chunk") {
+        body.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let events = sse_events(&body);
+    let streamed: String = events
+        .iter()
+        .filter(|(e, _)| e == "token")
+        .map(|(_, d)| d["text"].as_str().expect("text"))
+        .collect();
+    let (last, done) = events.last().expect("events");
+    assert_eq!(last, "done", "{body}");
+    assert_eq!(done["stopped"], true, "{done}");
+    assert_eq!(
+        done["message"],
+        streamed.as_str(),
+        "the stored answer is what was shown"
+    );
+    let shown = streamed.split(' ').count();
+    assert!(
+        (3..200).contains(&shown),
+        "stopped part-way: {shown} of 200 words"
+    );
+    assert!(done["usage"]["completion_tokens"].as_u64().expect("usage") > 0);
+
+    // The model's request was closed: it writes nothing more.
+    let written = stub.chunks_streamed();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(stub.chunks_streamed(), written, "the model kept writing");
+    assert!(written < 150, "{written} chunks written");
+
+    // The same key returns the stopped turn; there is nothing left to stop.
+    let again = app
+        .http
+        .post(app.url(&format!("{}/interact", emp_path(&client, &emp))))
+        .bearer_auth(&key)
+        .header("idempotency-key", "stop-me")
+        .json(&json!({"message": "tell me everything"}))
+        .send()
+        .await
+        .expect("send")
+        .json::<Value>()
+        .await
+        .expect("json");
+    assert_eq!(again["interaction_id"], done["interaction_id"]);
+    assert_eq!(again["stopped"], true);
+    assert_eq!(again["message"], streamed.as_str());
+    let (status, body) = stop(Some("stop-me")).await;
+    assert_eq!(status, 409, "{body}");
+
+    // It is remembered as it was shown.
+    let m = app.memory(&client, &key, &emp, "").await;
+    assert_eq!(m.body["memory"][0]["response"], streamed.as_str());
+}

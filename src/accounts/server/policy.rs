@@ -14,7 +14,7 @@ pub fn required_scope(method: &Method, route: &str) -> Scope {
     match (method.as_str(), employee_tail) {
         ("GET", Some("" | "/audit" | "/usage" | "/budget")) => Scope::EmployeesRead,
         ("PATCH" | "DELETE", Some("")) | ("POST", Some("/{action}")) => Scope::EmployeesWrite,
-        ("POST", Some("/interact" | "/interact/stream")) => Scope::Interact,
+        ("POST", Some("/interact" | "/interact/stream" | "/interact/stop")) => Scope::Interact,
         ("GET", Some("/memory")) => Scope::MemoryRead,
         ("DELETE", Some("/memory" | "/memory/{interaction_id}")) => Scope::MemoryWrite,
         _ => match (method.as_str(), route) {
@@ -39,6 +39,10 @@ mod tests {
         );
         assert_eq!(
             required_scope(&Method::POST, &e("/interact/stream")),
+            Scope::Interact
+        );
+        assert_eq!(
+            required_scope(&Method::POST, &e("/interact/stop")),
             Scope::Interact
         );
         assert_eq!(

@@ -21,6 +21,8 @@ pub struct InteractionRecord {
     pub latency_ms: i32,
     pub memories_used: Vec<InteractionId>,
     pub timestamp: DateTime<Utc>,
+    /// The person stopped the answer while it was being written.
+    pub stopped: bool,
 }
 
 /// The columns `interaction_from_row` reads (never the vector), for the statements memory
@@ -28,7 +30,7 @@ pub struct InteractionRecord {
 macro_rules! interaction_columns {
     () => {
         "SELECT interaction_id, message, response, model, prompt_tokens, completion_tokens, \
-         latency_ms, memories_used, timestamp"
+         latency_ms, memories_used, timestamp, stopped"
     };
 }
 
@@ -45,6 +47,7 @@ pub fn interaction_from_row(r: &PgRow) -> Result<InteractionRecord, sqlx::Error>
         latency_ms: r.try_get("latency_ms")?,
         memories_used: r.try_get("memories_used")?,
         timestamp: r.try_get("timestamp")?,
+        stopped: r.try_get("stopped")?,
     })
 }
 
@@ -63,9 +66,10 @@ pub struct NewInteraction<'a> {
     pub error: Option<&'a str>,
     pub idempotency_key: Option<&'a str>,
     pub memories_used: &'a [InteractionId],
+    pub stopped: bool,
 }
 
-/// `sqlx::query!` of an exchange's insert, `$sql` taking the columns as $1…$15 (checked SQL
+/// `sqlx::query!` of an exchange's insert, `$sql` taking the columns as $1…$16 (checked SQL
 /// is a literal, so the two statements of `insert_interaction` share their arguments here).
 macro_rules! insert_query {
     ($sql:literal, $client:expr, $i:expr, $memories_used:expr) => {
@@ -86,6 +90,7 @@ macro_rules! insert_query {
             $i.error,
             $i.idempotency_key,
             $memories_used as &[&str],
+            $i.stopped,
         )
     };
 }
@@ -105,8 +110,8 @@ pub async fn insert_interaction(
         let r = insert_query!(
             "INSERT INTO employee_interactions (client_id, employee_id, interaction_id, message, response, context,
                  status, model, task_type, prompt_tokens, completion_tokens, latency_ms, error, idempotency_key,
-                 memories_used, timestamp)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, clock_timestamp())
+                 memories_used, stopped, timestamp)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, clock_timestamp())
              RETURNING timestamp",
             client,
             i,
@@ -124,8 +129,8 @@ pub async fn insert_interaction(
            i AS (
              INSERT INTO employee_interactions (client_id, employee_id, interaction_id, message, response,
                  context, status, model, task_type, prompt_tokens, completion_tokens, latency_ms, error,
-                 idempotency_key, memories_used, timestamp)
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, clock_timestamp() FROM n
+                 idempotency_key, memories_used, stopped, timestamp)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, clock_timestamp() FROM n
              RETURNING timestamp)
          SELECT i.timestamp AS "timestamp!", n.answered AS "answered!" FROM i, n"#,
         client,
@@ -148,7 +153,7 @@ pub async fn interaction_by_idempotency_key(
         InteractionRecord,
         r#"SELECT interaction_id AS "interaction_id: InteractionId", message, response, model,
                 prompt_tokens, completion_tokens, latency_ms,
-                memories_used AS "memories_used: Vec<InteractionId>", timestamp
+                memories_used AS "memories_used: Vec<InteractionId>", timestamp, stopped
          FROM employee_interactions WHERE client_id = $1 AND employee_id = $2 AND idempotency_key = $3"#,
         client.as_str(),
         employee.as_str(),
@@ -199,4 +204,24 @@ pub async fn release_key(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// Whether a turn under `key` is being answered now (its claim is held and has not lapsed).
+pub async fn key_in_flight(
+    tx: &mut TenantTx,
+    employee: &EmployeeId,
+    key: &str,
+) -> Result<bool, sqlx::Error> {
+    let client = tx.client().clone();
+    let held = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM turn_claims
+             WHERE client_id = $1 AND employee_id = $2 AND idempotency_key = $3 AND expires_at > now())
+           AS "held!""#,
+        client.as_str(),
+        employee.as_str(),
+        key,
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(held)
 }

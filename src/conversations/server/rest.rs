@@ -1,5 +1,5 @@
-//! `POST …/interact` (JSON, or Server-Sent Events when the client accepts `text/event-stream`)
-//! and `POST …/interact/stream`.
+//! `POST …/interact` (JSON, or Server-Sent Events when the client accepts `text/event-stream`),
+//! `POST …/interact/stream`, and `POST …/interact/stop`.
 
 use super::service::{check_idempotency_key, interact as interact_whole};
 use super::stream::interact_stream;
@@ -115,13 +115,46 @@ async fn stream(
         .into_response())
 }
 
+/// Stop an answer being written
+///
+/// Stops the turn sent with this `Idempotency-Key` (to any instance): the model's request is
+/// closed and the turn is stored with the text written until then, marked `stopped`, which the
+/// turn's own stream (or JSON answer) then returns. A retry with the key returns that turn.
+#[utoipa::path(post, path = "/api/v1/employees/clients/{client_id}/employees/{employee_id}/interact/stop", tag = "conversations",
+    params(EmployeeParams,
+        ("Idempotency-Key" = String, Header, description = "The key the turn was sent with.")),
+    responses(
+        (status = 202, description = "The turn was asked to stop."),
+        (status = 422, description = "No Idempotency-Key, or not a valid one.", body = ErrorBody),
+        (status = 404, description = "No answer is being written under this key.", body = ErrorBody),
+        (status = 409, description = "The answer under this key is already finished.", body = ErrorBody)))]
+async fn stop(
+    State(state): State<AppState>,
+    EmployeePath(who, id): EmployeePath,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let key = idempotency_key(&headers)?.ok_or_else(|| {
+        AppError::field(
+            "Idempotency-Key",
+            "is required: send the key the turn to stop was sent with",
+        )
+    })?;
+    super::stop::request_stop(&state, &who, &id, &key).await?;
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        Json(json!({"status": "stopping"})),
+    )
+        .into_response())
+}
+
 /// This feature's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(interact, stream))]
+#[openapi(paths(interact, stream, stop))]
 pub struct Api;
 
 pub fn router() -> ApiRoutes {
     ApiRoutes::new()
         .post(&format!("{EMPLOYEE}/interact"), interact)
         .post(&format!("{EMPLOYEE}/interact/stream"), stream)
+        .post(&format!("{EMPLOYEE}/interact/stop"), stop)
 }

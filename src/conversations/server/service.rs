@@ -3,6 +3,7 @@
 //! answer is returned, and a turn that no model could answer is stored too (status `failed`).
 
 use super::repo::{self, InteractionRecord, NewInteraction};
+use super::stop::StopSignal;
 use crate::accounts::ClientPrincipal;
 use crate::ai::router::candidates;
 use crate::ai::{ChatMessage, ChatRequest, Completion};
@@ -39,6 +40,7 @@ pub(super) fn response_of(r: InteractionRecord) -> InteractionResponse {
         latency_ms: r.latency_ms.max(0) as u64,
         memories_used: r.memories_used,
         created_at: r.timestamp,
+        stopped: r.stopped,
     }
 }
 
@@ -82,6 +84,8 @@ pub(super) struct Outcome<'a> {
     pub prompt_tokens: u32,
     pub completion_tokens: u32,
     pub error: Option<String>,
+    /// The person stopped the answer: `response` is what was written until then.
+    pub stopped: bool,
 }
 
 impl Outcome<'_> {
@@ -93,6 +97,51 @@ impl Outcome<'_> {
             prompt_tokens: 0,
             completion_tokens: 0,
             error: Some(error.to_string()),
+            stopped: false,
+        }
+    }
+}
+
+impl<'a> Outcome<'a> {
+    /// The person stopped the answer: `text` is what was written until then, by `model` (none
+    /// when it was stopped before the first word). A model tells its usage only at the end of
+    /// an answer, so a stopped one is counted roughly, at four characters a token, against the
+    /// budget (stopping is never a way around it).
+    pub fn stopped(turn: &PendingTurn, text: &'a str, model: Option<&'a str>) -> Outcome<'a> {
+        let chars = |t: &str| t.chars().count() as u32;
+        let prompt: u32 = turn
+            .request
+            .messages
+            .iter()
+            .map(|m| chars(m.role_and_text().1))
+            .sum();
+        Outcome {
+            response: text,
+            model,
+            prompt_tokens: if model.is_some() {
+                prompt.div_ceil(4)
+            } else {
+                0
+            },
+            completion_tokens: chars(text).div_ceil(4),
+            error: None,
+            stopped: true,
+        }
+    }
+}
+
+impl PendingTurn {
+    /// What stops this turn once someone asks (`stop::request_stop`); a turn without an
+    /// idempotency key cannot be named, so it cannot be stopped.
+    pub(super) fn stop_signal(
+        &self,
+        state: &AppState,
+        who: &ClientPrincipal,
+        id: &EmployeeId,
+    ) -> StopSignal {
+        match &self.idempotency_key {
+            Some(key) => state.stops.register(who, id, key),
+            None => StopSignal::never(),
         }
     }
 }
@@ -334,6 +383,7 @@ pub(super) async fn persist(
             // Only an answered turn claims the key, so a retry after a failure tries again.
             idempotency_key: turn.idempotency_key.as_deref().filter(|_| ok),
             memories_used: &turn.memories_used,
+            stopped: outcome.stopped,
         },
     )
     .await;
@@ -355,6 +405,7 @@ pub(super) async fn persist(
                     "response_sha256": ok.then(|| sha256_hex(outcome.response)),
                     "prompt_tokens": outcome.prompt_tokens,
                     "completion_tokens": outcome.completion_tokens,
+                    "stopped": outcome.stopped,
                 })),
             )
             .await?;
@@ -425,10 +476,11 @@ pub(super) fn answer(
         latency_ms,
         memories_used: turn.memories_used.clone(),
         created_at,
+        stopped: false,
     }
 }
 
-/// One turn, answered whole.
+/// One turn, answered whole. Stopped before the answer came, it is stored with no answer.
 #[tracing::instrument(skip_all, fields(client_id = %who.client_id, employee_id = %id))]
 pub async fn interact(
     state: &AppState,
@@ -441,30 +493,50 @@ pub async fn interact(
         Prepared::Answered(r) => return Ok(r),
         Prepared::Turn(t) => t,
     };
+    let mut stop = turn.stop_signal(state, who, id);
     let started = Instant::now();
-    let result = state.router.complete(&turn.request).await;
+    let result = tokio::select! {
+        biased;
+        _ = stop.stopped() => None,
+        r = state.router.complete(&turn.request) => Some(r),
+    };
     let latency_ms = started.elapsed().as_millis() as u64;
     let outcome = match &result {
-        Ok(c) => Outcome {
+        None => Outcome::stopped(&turn, "", None),
+        Some(Ok(c)) => Outcome {
             response: &c.text,
             model: Some(&c.model),
             prompt_tokens: c.prompt_tokens,
             completion_tokens: c.completion_tokens,
             error: None,
+            stopped: false,
         },
-        Err(e) => Outcome::failed(e),
+        Some(Err(e)) => Outcome::failed(e),
     };
+    let usage = (outcome.prompt_tokens, outcome.completion_tokens);
     match persist(state, who, id, &turn, outcome, latency_ms).await? {
         Persisted::AnsweredBefore(r) => Ok(r),
         Persisted::Stored {
             interaction_id,
             created_at,
-        } => Ok(answer(
-            &turn,
-            result?,
-            interaction_id,
-            created_at,
-            latency_ms,
-        )),
+        } => {
+            let (c, stopped) = match result {
+                None => (stopped_completion("", None, usage), true),
+                Some(r) => (r?, false),
+            };
+            let mut r = answer(&turn, c, interaction_id, created_at, latency_ms);
+            r.stopped = stopped;
+            Ok(r)
+        }
+    }
+}
+
+/// A stopped answer as the caller is told it: the text until then and its rough usage.
+pub(super) fn stopped_completion(text: &str, model: Option<&str>, usage: (u32, u32)) -> Completion {
+    Completion {
+        text: text.to_owned(),
+        model: model.unwrap_or_default().to_owned(),
+        prompt_tokens: usage.0,
+        completion_tokens: usage.1,
     }
 }

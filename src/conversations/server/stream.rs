@@ -1,7 +1,7 @@
 //! A turn, streamed: the answer's pieces as they come, then the stored turn. The same events
 //! ([`ChatEvent`]) feed both encoders: Server-Sent Events for REST, lines for the chat page.
 
-use super::service::{answer, persist, prepare, Outcome, Persisted, Prepared};
+use super::service::{answer, persist, prepare, stopped_completion, Outcome, Persisted, Prepared};
 use crate::accounts::ClientPrincipal;
 use crate::ai::Completion;
 use crate::conversations::{ChatEvent, InteractionRequest};
@@ -15,7 +15,8 @@ use tokio::sync::mpsc;
 /// is not an answer: the next model takes over after a `Restart` (the caller drops the text so
 /// far), or, with none left, the turn is stored as failed. The generation runs in its own task,
 /// so the turn is stored (with exactly the text that was streamed) even when the caller goes
-/// away.
+/// away. Asked to stop (`stop::request_stop`), it stops reading the model, which closes the
+/// model's request, and stores the text streamed until then, marked as stopped.
 #[tracing::instrument(skip_all, fields(client_id = %who.client_id, employee_id = %id))]
 pub async fn interact_stream(
     state: &AppState,
@@ -33,10 +34,16 @@ pub async fn interact_stream(
         }
         Prepared::Turn(t) => t,
     };
+    let mut stop = turn.stop_signal(state, who, id);
     let started = Instant::now();
-    let open = match state.router.open_stream(&turn.request).await {
-        Ok(open) => open,
-        Err(e) => {
+    let opened = tokio::select! {
+        biased;
+        _ = stop.stopped() => None,
+        open = state.router.open_stream(&turn.request) => Some(open),
+    };
+    let open = match opened {
+        Some(Ok(open)) => open,
+        Some(Err(e)) => {
             let failed = Outcome::failed(&e);
             persist(
                 state,
@@ -49,6 +56,26 @@ pub async fn interact_stream(
             .await?;
             return Err(e);
         }
+        // Stopped before the first word: the message is stored, with no answer.
+        None => {
+            let latency_ms = started.elapsed().as_millis() as u64;
+            let outcome = Outcome::stopped(&turn, "", None);
+            let usage = (outcome.prompt_tokens, outcome.completion_tokens);
+            let event = match persist(state, who, id, &turn, outcome, latency_ms).await? {
+                Persisted::Stored {
+                    interaction_id,
+                    created_at,
+                } => {
+                    let c = stopped_completion("", None, usage);
+                    let mut r = answer(&turn, c, interaction_id, created_at, latency_ms);
+                    r.stopped = true;
+                    r
+                }
+                Persisted::AnsweredBefore(r) => r,
+            };
+            let _ = tx.send(ChatEvent::Done(event)).await;
+            return Ok(rx);
+        }
     };
     let (state, who, id) = (state.clone(), who.clone(), id.clone());
     tokio::spawn(async move {
@@ -56,12 +83,22 @@ pub async fn interact_stream(
         let mut open = open;
         // Each model's answer in turn: one that breaks off hands over to the next, after a
         // `Restart` tells the caller to drop what it was sent.
+        let mut stopped = false;
         let (text, model, (prompt_tokens, completion_tokens), error) = loop {
             let mut text = String::new();
             let mut usage = (0, 0);
             let mut error = None;
             let mut pieces = futures::stream::iter([Ok(open.first)]).chain(open.rest);
-            while let Some(piece) = pieces.next().await {
+            loop {
+                let piece = tokio::select! {
+                    biased;
+                    _ = stop.stopped() => {
+                        stopped = true;
+                        break;
+                    }
+                    piece = pieces.next() => piece,
+                };
+                let Some(piece) = piece else { break };
                 match piece {
                     Ok(chunk) => {
                         if let Some(u) = chunk.usage {
@@ -75,6 +112,11 @@ pub async fn interact_stream(
                     }
                     Err(e) => error = Some(e),
                 }
+            }
+            // Dropping the pieces closes the model's request: nothing more is generated.
+            drop(pieces);
+            if stopped {
+                break (text, open.model, usage, None);
             }
             let Some(reason) = error else {
                 break (text, open.model, usage, None);
@@ -95,14 +137,21 @@ pub async fn interact_stream(
                 Err(e) => break (text, open.model, usage, Some(format!("{reason}; {e}"))),
             }
         };
+        drop(stop);
         let latency_ms = started.elapsed().as_millis() as u64;
-        let outcome = Outcome {
-            response: &text,
-            model: Some(&model),
-            prompt_tokens,
-            completion_tokens,
-            error: error.clone(),
+        let outcome = if stopped {
+            Outcome::stopped(&turn, &text, Some(&model))
+        } else {
+            Outcome {
+                response: &text,
+                model: Some(&model),
+                prompt_tokens,
+                completion_tokens,
+                error: error.clone(),
+                stopped: false,
+            }
         };
+        let (prompt_tokens, completion_tokens) = (outcome.prompt_tokens, outcome.completion_tokens);
         let event = match (
             persist(&state, &who, &id, &turn, outcome, latency_ms).await,
             error,
@@ -120,7 +169,9 @@ pub async fn interact_stream(
                     prompt_tokens,
                     completion_tokens,
                 };
-                ChatEvent::Done(answer(&turn, c, interaction_id, created_at, latency_ms))
+                let mut r = answer(&turn, c, interaction_id, created_at, latency_ms);
+                r.stopped = stopped;
+                ChatEvent::Done(r)
             }
             (Ok(Persisted::AnsweredBefore(r)), None) => ChatEvent::Done(r),
             (Ok(_), Some(e)) => ChatEvent::Error(AppError::Unavailable { message: e }),

@@ -249,6 +249,7 @@ pub async fn chat_history(
             completion_tokens: r.completion_tokens.max(0) as u32,
             latency_ms: r.latency_ms.max(0) as u32,
             at: r.timestamp,
+            stopped: r.stopped,
         })
         .collect();
     Ok(ChatHistory { turns, older })

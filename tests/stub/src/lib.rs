@@ -35,6 +35,8 @@ pub struct StubState {
     pub behaviours: Mutex<HashMap<String, Behaviour>>,
     /// Pause between streamed chunks.
     pub chunk_delay_ms: Mutex<u64>,
+    /// Streamed chunks written so far, all answers together (a closed request stops its count).
+    pub chunks_streamed: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Clone)]
@@ -80,6 +82,13 @@ impl Stub {
 
     pub fn set_chunk_delay_ms(&self, ms: u64) {
         *self.state.chunk_delay_ms.lock().expect("lock") = ms;
+    }
+
+    /// Streamed chunks written so far, all answers together.
+    pub fn chunks_streamed(&self) -> usize {
+        self.state
+            .chunks_streamed
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn requests(&self) -> Vec<Value> {
@@ -182,7 +191,7 @@ async fn chat(State(state): State<Arc<StubState>>, Json(body): Json<Value>) -> R
                        "total_tokens": prompt_chars / 4 + reply.len() / 4 + 2});
     if body["stream"] == true {
         let delay = *state.chunk_delay_ms.lock().expect("lock");
-        return stream_reply(model, reply, usage, delay, cut_after);
+        return stream_reply(model, reply, usage, delay, cut_after, state.clone());
     }
     Json(json!({
         "id": "chatcmpl-stub",
@@ -220,6 +229,7 @@ fn stream_reply(
     usage: Value,
     delay_ms: u64,
     cut_after: Option<usize>,
+    state: Arc<StubState>,
 ) -> Response {
     let chunk = |delta: Value, finish: Value, usage: Value| {
         let choices = if usage.is_null() {
@@ -253,11 +263,17 @@ fn stream_reply(
     }
     // Without a delay, no timer at all: even a zero sleep waits for the timer's next tick
     // (~1 ms), which would cost an instant answer a millisecond a word.
-    let body = futures::stream::iter(events).then(move |e| async move {
-        if delay_ms > 0 {
-            tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+    let body = futures::stream::iter(events).then(move |e| {
+        let state = state.clone();
+        async move {
+            if delay_ms > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+            }
+            state
+                .chunks_streamed
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok::<_, std::convert::Infallible>(format!("data: {e}\n\n"))
         }
-        Ok::<_, std::convert::Infallible>(format!("data: {e}\n\n"))
     });
     Response::builder()
         .header("content-type", "text/event-stream")
