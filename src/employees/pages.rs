@@ -288,10 +288,13 @@ pub fn DashboardPage() -> impl IntoView {
                         .into_any(),
                         Err(e) => view! { <ErrorBox error=e /> }.into_any(),
                     }}
-                    {history.map(|history| view! { <crate::usage::pages::UsageCharts history names /> })}
-                    <Show when=move || !member>
-                        <crate::usage::pages::UsagePanel />
-                    </Show>
+                    {history.map(|mut history| {
+                        let month = history.month.take().filter(|_| !member);
+                        view! {
+                            <crate::usage::pages::UsageCharts history names />
+                            {month.map(|report| view! { <crate::usage::pages::UsagePanel report /> })}
+                        }
+                    })}
                 }
                 .into_any()
             })}

@@ -70,7 +70,7 @@ pub fn layout(
         };
         let value = match metric {
             Metric::Turns => row.completed,
-            Metric::Tokens => row.tokens,
+            Metric::Tokens => row.tokens(),
         };
         by_label.entry(label).or_insert_with(|| vec![0; days.len()])[i] += value;
     }
@@ -155,7 +155,9 @@ mod tests {
             employee_id: employee.into(),
             model: model.into(),
             completed,
-            tokens,
+            failed: 0,
+            prompt_tokens: tokens,
+            completion_tokens: 0,
         }
     }
 

@@ -110,7 +110,37 @@ pub struct DailyUsage {
     pub employee_id: String,
     pub model: String,
     pub completed: i64,
-    pub tokens: i64,
+    pub failed: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+}
+
+impl DailyUsage {
+    pub fn tokens(&self) -> i64 {
+        self.prompt_tokens + self.completion_tokens
+    }
+}
+
+/// This month's usage per model from the per-model rows of `rows` (those from `month_start` on).
+pub fn month_by_model(rows: &[DailyUsage], month_start: chrono::NaiveDate) -> Vec<ModelUsage> {
+    let mut by: std::collections::BTreeMap<&str, ModelUsage> = Default::default();
+    for r in rows
+        .iter()
+        .filter(|r| r.employee_id.is_empty() && r.day >= month_start)
+    {
+        let m = by.entry(&r.model).or_insert_with(|| ModelUsage {
+            model: r.model.clone(),
+            completed: 0,
+            failed: 0,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+        });
+        m.completed += r.completed;
+        m.failed += r.failed;
+        m.prompt_tokens += r.prompt_tokens;
+        m.completion_tokens += r.completion_tokens;
+    }
+    by.into_values().collect()
 }
 
 /// An employee's answered turns this calendar month (UTC) and its last exchange ever.
@@ -130,6 +160,9 @@ pub struct UsageHistory {
     pub to: chrono::NaiveDate,
     pub charts: Vec<charts::Chart>,
     pub activity: Vec<EmployeeActivity>,
+    /// This calendar month's usage (UTC) per model, the month's budget and the limits in force;
+    /// for the whole client only (none for a member, who sees only some employees).
+    pub month: Option<UsageReport>,
 }
 
 #[cfg(test)]

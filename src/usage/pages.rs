@@ -1,6 +1,6 @@
 //! The dashboard's usage: the charts of the last days (drawn as SVG on the server, so the page
 //! shows them before any script runs), and the usage panel: the client's turns and tokens per
-//! model, this month's budgets and how much of them is used, and the limits in force.
+//! model this month, the month's budgets and how much of them is used, and the limits in force.
 
 use super::charts::{short, By, Chart, Metric};
 use super::{BudgetStatus, UsageHistory, UsageReport};
@@ -8,19 +8,6 @@ use crate::app::components::*;
 use crate::core::AppError;
 use chrono::NaiveDate;
 use leptos::prelude::*;
-
-/// The client's usage report (as `GET …/usage`), for the dashboard.
-#[server(prefix = "/rpc")]
-pub async fn client_usage_report() -> Result<UsageReport, AppError> {
-    let result = async {
-        let (state, who) = crate::accounts::server::principal::listing_in_context(
-            crate::accounts::Scope::EmployeesRead,
-        )?;
-        crate::usage::server::service::client_usage(&state, &who).await
-    }
-    .await;
-    result.or_else(crate::platform::fns::fail)
-}
 
 /// The client's usage per day over the last `days` days and each employee's activity (a member:
 /// of the employees given to them).
@@ -119,52 +106,44 @@ fn budget_view(b: BudgetStatus) -> impl IntoView {
     }
 }
 
+/// This month's usage per model, the month's budget and the limits in force.
 #[component]
-pub fn UsagePanel() -> impl IntoView {
-    let report = Resource::new(|| (), |_| client_usage_report());
+pub fn UsagePanel(report: UsageReport) -> impl IntoView {
+    let r = report;
     view! {
         <section class=format!("{CARD} mt-6 space-y-4") aria-labelledby="usage-heading">
-            <h2 id="usage-heading" class="text-lg font-medium">"Usage and limits"</h2>
-            <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Loading usage…"</p> }>
-                {move || Suspend::new(async move {
-                    match report.await {
-                        Err(e) => view! { <ErrorBox error=e /> }.into_any(),
-                        Ok(r) => view! {
-                            <p class="text-sm" data-testid="usage-totals">
-                                {format!("{} answered turns, {} failed · {} tokens ({} prompt, {} answer)",
-                                    r.interactions, r.failed, r.total_tokens, r.prompt_tokens, r.completion_tokens)}
-                            </p>
-                            {match r.budget {
-                                Some(b) => budget_view(b).into_any(),
-                                None => view! { <p class="text-sm text-slate-500">"No monthly budget is set for this client."</p> }.into_any(),
-                            }}
-                            {(!r.by_model.is_empty()).then(|| view! {
-                                <table class="w-full text-sm">
-                                    <thead class="text-left text-xs uppercase text-slate-500">
-                                        <tr><th class="py-1">"Model"</th><th class="py-1 text-right">"Turns"</th><th class="py-1 text-right">"Tokens"</th></tr>
-                                    </thead>
-                                    <tbody class="divide-y divide-slate-100">
-                                        {r.by_model.into_iter().map(|m| view! {
-                                            <tr>
-                                                <td class="break-all py-1">{if m.model.is_empty() { "(no model answered)".to_owned() } else { m.model }}</td>
-                                                <td class="py-1 text-right">{m.completed}</td>
-                                                <td class="py-1 text-right">{m.prompt_tokens + m.completion_tokens}</td>
-                                            </tr>
-                                        }).collect_view()}
-                                    </tbody>
-                                </table>
-                            })}
-                            {r.limits.map(|l| view! {
-                                <p class="text-xs text-slate-500" data-testid="limits">
-                                    {format!("{} tier: {} requests/s (burst {}), {} turns at once, messages up to {} characters{}",
-                                        l.tier, l.requests_per_second, l.burst, l.max_concurrent_turns, l.max_message_chars,
-                                        if l.overridden.is_empty() { String::new() } else { format!(" · set by the operator: {}", l.overridden.join(", ")) })}
-                                </p>
-                            })}
-                        }.into_any(),
-                    }
-                })}
-            </Suspense>
+            <h2 id="usage-heading" class="text-lg font-medium">"This month: usage and limits"</h2>
+            <p class="text-sm" data-testid="usage-totals">
+                {format!("{} answered turns, {} failed · {} tokens ({} prompt, {} answer)",
+                    r.interactions, r.failed, r.total_tokens, r.prompt_tokens, r.completion_tokens)}
+            </p>
+            {match r.budget {
+                Some(b) => budget_view(b).into_any(),
+                None => view! { <p class="text-sm text-slate-500">"No monthly budget is set for this client."</p> }.into_any(),
+            }}
+            {(!r.by_model.is_empty()).then(|| view! {
+                <table class="w-full text-sm">
+                    <thead class="text-left text-xs uppercase text-slate-500">
+                        <tr><th class="py-1">"Model"</th><th class="py-1 text-right">"Turns"</th><th class="py-1 text-right">"Tokens"</th></tr>
+                    </thead>
+                    <tbody class="divide-y divide-slate-100">
+                        {r.by_model.into_iter().map(|m| view! {
+                            <tr>
+                                <td class="break-all py-1">{if m.model.is_empty() { "(no model answered)".to_owned() } else { m.model }}</td>
+                                <td class="py-1 text-right">{m.completed}</td>
+                                <td class="py-1 text-right">{m.prompt_tokens + m.completion_tokens}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            })}
+            {r.limits.map(|l| view! {
+                <p class="text-xs text-slate-500" data-testid="limits">
+                    {format!("{} tier: {} requests/s (burst {}), {} turns at once, messages up to {} characters{}",
+                        l.tier, l.requests_per_second, l.burst, l.max_concurrent_turns, l.max_message_chars,
+                        if l.overridden.is_empty() { String::new() } else { format!(" · set by the operator: {}", l.overridden.join(", ")) })}
+                </p>
+            })}
         </section>
     }
 }

@@ -548,6 +548,13 @@ async fn the_dashboard_counts_usage_per_day_and_employee_and_keeps_it_after_memo
     assert_eq!(activity.len(), 1, "the quiet employee has none: {}", r.body);
     assert_eq!(activity[0]["turns_this_month"], 3);
     assert!(activity[0]["last_at"].is_string());
+    // This month's figures, per model, with the budget and the limits in force.
+    let month = &r.body["month"];
+    assert_eq!(month["interactions"], 3, "{}", r.body);
+    assert_eq!(month["total_tokens"], tokens);
+    assert_eq!(month["by_model"][0]["model"], "gpt-4o-mini");
+    assert_eq!(month["by_model"][0]["completed"], 3);
+    assert_eq!(month["limits"]["tier"], "professional");
     assert!(
         !r.body.to_string().contains(&other_emp),
         "another client's usage"

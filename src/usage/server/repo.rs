@@ -42,8 +42,9 @@ pub async fn daily(
         DailyUsage,
         r#"SELECT day AS "day!", coalesce(employee_id, '') AS "employee_id!",
                   coalesce(model, '') AS "model!",
-                  sum(completed)::bigint AS "completed!",
-                  sum(prompt_tokens + completion_tokens)::bigint AS "tokens!"
+                  sum(completed)::bigint AS "completed!", sum(failed)::bigint AS "failed!",
+                  sum(prompt_tokens)::bigint AS "prompt_tokens!",
+                  sum(completion_tokens)::bigint AS "completion_tokens!"
            FROM usage_daily
            WHERE client_id = $1 AND day >= $2 AND ($3::text[] IS NULL OR employee_id = ANY($3))
            GROUP BY GROUPING SETS ((day, model), (day, employee_id))"#,

@@ -66,13 +66,31 @@ pub async fn client_history(
     let to = Utc::now().date_naive();
     let from = to - chrono::Days::new(u64::from(days) - 1);
     let month_start = to.with_day(1).unwrap_or(to);
+    // The whole client's month comes from the same rows as the charts (read from the earlier
+    // of the two days), with its budget and the limits in force.
+    let whole = who.employees.is_none();
+    let limits = match whole {
+        true => Some(crate::clients::server::limits::effective(state, who).await?),
+        false => None,
+    };
     let only: Option<Vec<String>> = who
         .employees
         .as_ref()
         .map(|ids| ids.iter().map(|id| id.as_str().to_owned()).collect());
     let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
-    let rows = repo::daily(&mut tx, from, only.as_deref()).await?;
+    let rows = repo::daily(&mut tx, from.min(month_start), only.as_deref()).await?;
     let activity = repo::activity(&mut tx, month_start, only.as_deref()).await?;
+    let month = match limits {
+        Some(limits) => {
+            let limit = super::budget::Limit::of_tier(&limits.tier);
+            Some(UsageReport {
+                budget: super::budget::status(&mut tx, limit).await?,
+                limits: Some(limits.report()),
+                ..UsageReport::from_models(crate::usage::month_by_model(&rows, month_start))
+            })
+        }
+        None => None,
+    };
     tx.commit().await?;
     use crate::usage::charts::{layout, By, Metric};
     let charts = [Metric::Turns, Metric::Tokens]
@@ -85,5 +103,6 @@ pub async fn client_history(
         to,
         charts,
         activity,
+        month,
     })
 }
