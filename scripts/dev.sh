@@ -13,8 +13,7 @@ case "${1:-}" in
     export LEPTOS_SITE_ADDR="${LEPTOS_SITE_ADDR:-127.0.0.1:3000}"
     echo "==> serving on http://$LEPTOS_SITE_ADDR (operator token: .data/admin_token unless WORKFORCE_ADMIN_TOKEN is set)"
     # --precompress: the WASM, JS and CSS are also written brotli- and gzip-compressed, and served so.
-    # --split: each page's code is its own WASM file, loaded with that page (app::lazy_page).
-    exec cargo leptos serve --release --precompress --split
+    exec cargo leptos serve --release --precompress
     ;;
   test)
     scripts/setup.sh --test
@@ -42,8 +41,8 @@ case "${1:-}" in
     export E2E_STUB_PORT="$(( ${WORKFORCE_E2E_PORT:-3900} + 11 ))"
     export OPENAI_BASE_URL="http://127.0.0.1:$E2E_STUB_PORT/v1" OPENAI_API_KEY="e2e-stub"
     # cargo-leptos adds its own `--cfg erase_components` to RUSTFLAGS; left set, the flag would
-    # appear twice and every dependency would be built again. --split: as `make run` ships it.
-    env -u RUSTFLAGS cargo leptos end-to-end --split
+    # appear twice and every dependency would be built again.
+    env -u RUSTFLAGS cargo leptos end-to-end
     ;;
   *)
     echo "usage: scripts/dev.sh run|test" >&2

@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
-# The browser bundle as `make run` ships it, measured: cargo-leptos's release front end, split by
-# page (the `wasm-release` profile, `wasm-opt -Oz`, `--split`), and for every page the raw,
-# gzip -9 and brotli bytes it downloads before it is interactive: the shell (the main WASM and
-# the JS) and the page's own WASM files. With `--top N` it instead builds the whole, unsplit
-# WASM and lists the N crates that weigh most in it before wasm-opt (from the function names).
+# The browser bundle as `make run` ships it, measured: builds the release WASM (the
+# `wasm-release` profile), runs wasm-bindgen and `wasm-opt -Oz` as cargo-leptos does, and prints
+# the raw, gzip -9 and brotli sizes of the WASM and its JS. With `--top N` it also lists the N
+# crates that weigh most in the WASM before wasm-opt (from the function names).
 #
-#   scripts/wasm-size.sh            # ~6 min cold on 2 cores, ~3 min after a change
+#   scripts/wasm-size.sh            # ~5 min cold on 2 cores, ~2 min after a change
 #   scripts/wasm-size.sh --top 15
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -19,47 +18,25 @@ mkdir -p "$OUT"
 # `--cfg erase_components` when Cargo.toml asks for it in release too.
 FLAGS=""
 if grep -q '^always-erase-components = true' Cargo.toml; then FLAGS="--cfg erase_components"; fi
-
-if [[ "$TOP" == 0 ]]; then
-  # What `make run` ships: cargo-leptos's release front end, split by page (`--split`), built
-  # into a site root of its own so a running server's files are left alone.
-  rm -rf "$OUT/site"
-  LEPTOS_SITE_ROOT="$OUT/site" cargo leptos build --release --split --frontend-only >/dev/null
-  PKG="$OUT/site/pkg"
-  node - "$PKG" <<'JS'
-const fs = require("fs"), zlib = require("zlib"), path = require("path");
-const pkg = process.argv[2];
-const files = fs.readdirSync(pkg);
-const sizes = (f) => {
-  const b = fs.readFileSync(path.join(pkg, f));
-  return [b.length, zlib.gzipSync(b, { level: 9 }).length,
-    zlib.brotliCompressSync(b, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }).length];
-};
-const main = files.find((f) => /^workforce\..*\.wasm$/.test(f));
-const js = files.filter((f) => /^(workforce\..*|__wasm_split\..*)\.js$/.test(f));
-const manifest = JSON.parse(fs.readFileSync(path.join(pkg, files.find((f) => f.startsWith("__wasm_split_manifest"))), "utf8"));
-const shell = [main, ...js];
-const sum = (list) => list.map(sizes).reduce((a, s) => a.map((x, i) => x + s[i]), [0, 0, 0]);
-const row = (name, list) => {
-  const [raw, gz, br] = sum(list);
-  console.log(`${name.padEnd(22)} files ${String(list.length).padStart(3)}  raw ${String(raw).padStart(9)}  gzip ${String(gz).padStart(8)}  brotli ${String(br).padStart(8)}`);
-};
-row("shell (main + JS)", shell);
-row("all WASM files", files.filter((f) => f.endsWith(".wasm")));
-console.log("what each page downloads before it is interactive (the shell and its page's files):");
-for (const [split, chunks] of Object.entries(manifest).sort()) {
-  const page = split.replace(/^__/, "").replace(/_route_view_\d+$/, "");
-  row(page, [...shell, ...chunks.map((c) => c + ".wasm")]);
-}
-JS
-  exit 0
-fi
-
 RUSTFLAGS="$FLAGS" cargo build --lib --profile wasm-release \
   --target wasm32-unknown-unknown --no-default-features --features hydrate --quiet
 wasm-bindgen "${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/wasm-release/workforce.wasm" \
   --out-dir "$OUT" --out-name workforce --target web --no-typescript --keep-debug
 cp "$OUT/workforce_bg.wasm" "$OUT/named.wasm"
+wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --strip-debug \
+  "$OUT/workforce_bg.wasm" -o "$OUT/workforce_bg.wasm"
+
+size() { # <file>: raw, gzip -9, brotli (best) in bytes
+  local raw gz br
+  raw=$(stat -c %s "$1")
+  gz=$(gzip -9 -c "$1" | wc -c)
+  if command -v brotli >/dev/null; then br=$(brotli -q 11 -c "$1" | wc -c); else
+    br=$(node -e "const z=require('zlib'),f=require('fs');process.stdout.write(String(z.brotliCompressSync(f.readFileSync(process.argv[1]),{params:{[z.constants.BROTLI_PARAM_QUALITY]:11}}).length))" "$1"); fi
+  printf "%-28s raw %8d  gzip %8d  brotli %8s\n" "$(basename "$1")" "$raw" "$gz" "$br"
+}
+size "$OUT/workforce_bg.wasm"
+size "$OUT/workforce.js"
+
 if [[ "$TOP" != 0 ]]; then
   echo "largest crates in the WASM before wasm-opt (bytes of code, by the crate in the function's name):"
   node - "$OUT/named.wasm" "$TOP" <<'JS'

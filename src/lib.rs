@@ -36,15 +36,11 @@ pub mod platform;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    // The page's own code is a WASM file of its own (`app::lazy_page`): hydration waits for it,
-    // then tells browser tests the page is interactive.
-    wasm_bindgen_futures::spawn_local(async {
-        let Some(body) = leptos::prelude::document().body() else {
-            return;
-        };
-        leptos::mount::hydrate_from_async(body, app::App)
-            .await
-            .forget();
-        app::components::mark_hydrated();
-    });
+    leptos::mount::hydrate_body(app::App);
+    // Lets browser tests wait until the page is interactive.
+    let _ = js_sys::Reflect::set(
+        &leptos::prelude::window(),
+        &"__wf_hydrated".into(),
+        &true.into(),
+    );
 }

@@ -143,16 +143,6 @@ pub fn session_changed() {
     }
 }
 
-/// Sets `window.__wf_hydrated` once a page is interactive (browser tests wait for it).
-pub fn mark_hydrated() {
-    #[cfg(feature = "hydrate")]
-    let _ = js_sys::Reflect::set(
-        &leptos::prelude::window(),
-        &"__wf_hydrated".into(),
-        &true.into(),
-    );
-}
-
 /// Asks the person to confirm `question` (the browser's own dialog); `true` without a script.
 pub fn confirmed(_question: &str) -> bool {
     #[cfg(feature = "hydrate")]

@@ -8,53 +8,7 @@ mod home;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{lazy_route, path, Lazy, LazyRoute, SsrMode};
-
-/// A route whose page is loaded when it is first shown: with `cargo leptos --split` each page's
-/// code is its own WASM file, fetched for the page at hand, so the first download is the shell
-/// (header, router, reactive system) and that one page, not every page of the app.
-macro_rules! lazy_page {
-    ($route:ident => $page:ident) => {
-        pub struct $route;
-
-        #[lazy_route]
-        impl LazyRoute for $route {
-            fn data() -> Self {
-                $route
-            }
-
-            fn view(_this: Self) -> AnyView {
-                view! { <$page /> }.into_any()
-            }
-        }
-    };
-}
-
-use crate::accounts::pages::{InvitePage, SignInPage};
-use crate::accounts::team::AccountPage;
-use crate::audit::pages::AuditPage;
-use crate::clients::pages::{ClientLimitsPage, OperatorPage};
-use crate::conversations::chat::ChatPage;
-use crate::employees::pages::{DashboardPage, EmployeePage};
-use crate::employees::wizard_page::{EditEmployeePage, NewEmployeePage};
-use crate::memory::pages::MemoryPage;
-use api_docs::ApiDocsPage;
-use home::HomePage;
-
-lazy_page!(HomeRoute => HomePage);
-lazy_page!(OperatorRoute => OperatorPage);
-lazy_page!(ClientLimitsRoute => ClientLimitsPage);
-lazy_page!(SignInRoute => SignInPage);
-lazy_page!(InviteRoute => InvitePage);
-lazy_page!(DashboardRoute => DashboardPage);
-lazy_page!(NewEmployeeRoute => NewEmployeePage);
-lazy_page!(EmployeeRoute => EmployeePage);
-lazy_page!(EditEmployeeRoute => EditEmployeePage);
-lazy_page!(ChatRoute => ChatPage);
-lazy_page!(MemoryRoute => MemoryPage);
-lazy_page!(AccountRoute => AccountPage);
-lazy_page!(AuditRoute => AuditPage);
-lazy_page!(ApiDocsRoute => ApiDocsPage);
+use leptos_router::{path, SsrMode};
 
 /// Applies the theme chosen with the header's toggle before the first paint (no flash of the
 /// other theme); without a choice the page follows the system setting (`style/tailwind.css`).
@@ -96,20 +50,20 @@ pub fn App() -> impl IntoView {
             <components::Header />
             <main id="main" class="mx-auto max-w-5xl px-3 py-4 sm:px-6 sm:py-8">
                 <Routes fallback=|| view! { <Title text="Not found" /><p class="text-slate-600">"Page not found."</p> }>
-                    <Route path=path!("/") view={Lazy::<HomeRoute>::new()} ssr=SsrMode::InOrder />
-                    <Route path=path!("/operator") view={Lazy::<OperatorRoute>::new()} ssr=SsrMode::InOrder />
-                    <Route path=path!("/operator/clients/:id") view={Lazy::<ClientLimitsRoute>::new()} ssr=SsrMode::InOrder />
-                    <Route path=path!("/signin") view={Lazy::<SignInRoute>::new()} ssr=SsrMode::InOrder />
-                    <Route path=path!("/invite") view={Lazy::<InviteRoute>::new()} ssr=SsrMode::InOrder />
-                    <Route path=path!("/dashboard") view={Lazy::<DashboardRoute>::new()} ssr=SsrMode::InOrder />
-                    <Route path=path!("/employees/new") view={Lazy::<NewEmployeeRoute>::new()} ssr=SsrMode::InOrder />
-                    <Route path=path!("/employees/:id") view={Lazy::<EmployeeRoute>::new()} ssr=SsrMode::InOrder />
-                    <Route path=path!("/employees/:id/edit") view={Lazy::<EditEmployeeRoute>::new()} ssr=SsrMode::InOrder />
-                    <Route path=path!("/employees/:id/chat") view={Lazy::<ChatRoute>::new()} ssr=SsrMode::InOrder />
-                    <Route path=path!("/employees/:id/memory") view={Lazy::<MemoryRoute>::new()} ssr=SsrMode::InOrder />
-                    <Route path=path!("/account") view={Lazy::<AccountRoute>::new()} ssr=SsrMode::InOrder />
-                    <Route path=path!("/audit") view={Lazy::<AuditRoute>::new()} ssr=SsrMode::InOrder />
-                    <Route path=path!("/api/docs") view={Lazy::<ApiDocsRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/") view=home::HomePage ssr=SsrMode::InOrder />
+                    <Route path=path!("/operator") view=crate::clients::pages::OperatorPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/operator/clients/:id") view=crate::clients::pages::ClientLimitsPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/signin") view=crate::accounts::pages::SignInPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/invite") view=crate::accounts::pages::InvitePage ssr=SsrMode::InOrder />
+                    <Route path=path!("/dashboard") view=crate::employees::pages::DashboardPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/employees/new") view=crate::employees::wizard_page::NewEmployeePage ssr=SsrMode::InOrder />
+                    <Route path=path!("/employees/:id") view=crate::employees::pages::EmployeePage ssr=SsrMode::InOrder />
+                    <Route path=path!("/employees/:id/edit") view=crate::employees::wizard_page::EditEmployeePage ssr=SsrMode::InOrder />
+                    <Route path=path!("/employees/:id/chat") view=crate::conversations::chat::ChatPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/employees/:id/memory") view=crate::memory::pages::MemoryPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/account") view=crate::accounts::team::AccountPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/audit") view=crate::audit::pages::AuditPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/api/docs") view=api_docs::ApiDocsPage ssr=SsrMode::InOrder />
                 </Routes>
             </main>
         </Router>
