@@ -136,6 +136,25 @@ const NAV_LINK: &str = "shrink-0 rounded px-1 py-1 text-slate-600 hover:text-sla
 #[derive(Clone, Copy)]
 pub struct SessionEpoch(pub RwSignal<u32>);
 
+/// Who is signed in, read once per page for the header and the page alike (`App` provides it);
+/// read again whenever `session_changed` is called.
+#[derive(Clone, Copy)]
+pub struct SessionResource(pub Resource<Result<crate::accounts::Session, AppError>>);
+
+impl SessionResource {
+    /// A session resource following `epoch`.
+    pub fn new(epoch: RwSignal<u32>) -> Self {
+        SessionResource(Resource::new(move || epoch.get(), |_| current_session()))
+    }
+}
+
+/// The page's session (the one `App` provides; a fresh one outside it).
+pub fn use_session() -> Resource<Result<crate::accounts::Session, AppError>> {
+    use_context::<SessionResource>()
+        .unwrap_or_else(|| SessionResource::new(RwSignal::new(0)))
+        .0
+}
+
 /// Tells the header the session changed (a sign-in or sign-out on this page).
 pub fn session_changed() {
     if let Some(SessionEpoch(epoch)) = use_context::<SessionEpoch>() {
@@ -200,14 +219,11 @@ pub fn CopyButton(text: String, #[prop(optional)] label: &'static str) -> impl I
 #[component]
 pub fn Header() -> impl IntoView {
     let sign_out = ServerAction::<SignOut>::new();
-    let epoch = use_context::<SessionEpoch>().map_or_else(|| RwSignal::new(0), |e| e.0);
-    let session = Resource::new(
-        move || (epoch.get(), sign_out.version().get()),
-        |_| current_session(),
-    );
+    let session = use_session();
     let navigate = leptos_router::hooks::use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(())) = sign_out.value().get() {
+            session_changed();
             navigate("/signin", Default::default());
         }
     });

@@ -39,7 +39,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    provide_context(components::SessionEpoch(RwSignal::new(0)));
+    let epoch = RwSignal::new(0);
+    provide_context(components::SessionEpoch(epoch));
+    provide_context(components::SessionResource::new(epoch));
     // Every page is rendered whole, in order, before it is sent (`SsrMode::InOrder`): it reads
     // the same with the script still loading or turned off, and nothing shows "Loading…" that
     // the server knew.

@@ -278,7 +278,8 @@ pub fn ClientLimitsPage() -> impl IntoView {
                                                 class=INPUT
                                                 name=name
                                                 inputmode="decimal"
-                                                placeholder=format!("tier: {now}")
+                                                placeholder="blank: the tier's"
+                                                aria-describedby=format!("in-force-{name} limit-error-{name}")
                                                 prop:value=move || form.with(|f| f.0.get(name).cloned().unwrap_or_default())
                                                 value=form.with_untracked(|f| f.0.get(name).cloned().unwrap_or_default())
                                                 aria-invalid=move || error().map(|_| "true")
@@ -287,10 +288,10 @@ pub fn ClientLimitsPage() -> impl IntoView {
                                                     form.update(|f| { f.0.insert(name.to_owned(), v); });
                                                 }
                                             />
-                                            <span class="mt-1 block text-xs text-slate-500" data-testid=format!("in-force-{name}")>
+                                            <span class="mt-1 block text-xs text-slate-500" id=format!("in-force-{name}") data-testid=format!("in-force-{name}")>
                                                 {format!("In force: {now}{}", if overridden { " (set here)" } else { " (the tier's)" })}
                                             </span>
-                                            {move || error().map(|m| view! { <span class="block text-sm text-red-700" data-testid="field-error">{m}</span> })}
+                                            {move || error().map(|m| view! { <span class="block text-sm text-red-700" id=format!("limit-error-{name}") data-testid="field-error">{m}</span> })}
                                         </label>
                                     }
                                 })

@@ -3,7 +3,6 @@
 
 use super::fns::*;
 use super::*;
-use crate::accounts::fns::*;
 use crate::app::components::*;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -205,7 +204,7 @@ fn EmployeeRow(
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
-    let session = Resource::new(|| (), |_| current_session());
+    let session = use_session();
     let action = ServerAction::<EmployeeAction>::new();
     let employees = Resource::new(move || action.version().get(), |_| list_employees());
     // Pausing or resuming changes no usage: the history is read once.
