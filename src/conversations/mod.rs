@@ -1,8 +1,9 @@
 //! Conversations: a message to an employee and its answer, whole or streamed. Shared types
-//! here; the prompt builder in `prompt`, the chat page and its server function in `chat`, the
-//! turn itself (prepare, call the models, store) in `server`.
+//! here; the prompt builder in `prompt`, the chat page in `chat` and its server functions in
+//! `fns`, the turn itself (prepare, call the models, store) in `server`.
 
 pub mod chat;
+pub mod fns;
 pub mod markdown;
 pub mod prompt;
 #[cfg(feature = "ssr")]
