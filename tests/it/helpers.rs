@@ -109,14 +109,7 @@ pub async fn spawn_app_with(
     owner: PgConnectOptions,
     configure: impl FnOnce(&mut Settings),
 ) -> TestApp {
-    let state = fresh_state(&owner, configure).await;
-    let (addr, server) = serve(state.clone()).await;
-    TestApp {
-        addr,
-        http: reqwest::Client::new(),
-        state,
-        server,
-    }
+    TestApp::serving(fresh_state(&owner, configure).await).await
 }
 
 /// Everything every test server logged (workforce at debug, the HTTP layer at debug, the rest
@@ -153,10 +146,19 @@ fn capture_logs() {
 
 /// A new server state over the test database: its own pool, settings changed by `configure`.
 async fn fresh_state(owner: &PgConnectOptions, configure: impl FnOnce(&mut Settings)) -> AppState {
-    capture_logs();
     let options = leptos::config::LeptosOptions::builder()
         .output_name("workforce")
         .build();
+    state_with_site(owner, options, configure).await
+}
+
+/// A new server state over the test database serving the site described by `options`.
+async fn state_with_site(
+    owner: &PgConnectOptions,
+    options: leptos::config::LeptosOptions,
+    configure: impl FnOnce(&mut Settings),
+) -> AppState {
+    capture_logs();
     let mut settings = settings();
     configure(&mut settings);
     startup::build_state(app_pool(owner).await, settings, options).expect("state")
@@ -175,6 +177,17 @@ impl TestApp {
     }
 
     /// Serves `state` in place of the current server (same database, new address).
+    /// Serves `state` on a new address.
+    async fn serving(state: AppState) -> TestApp {
+        let (addr, server) = serve(state.clone()).await;
+        TestApp {
+            addr,
+            http: reqwest::Client::new(),
+            state,
+            server,
+        }
+    }
+
     pub async fn restart_with(&mut self, state: AppState) {
         self.server.abort();
         let (addr, server) = serve(state.clone()).await;
@@ -643,20 +656,12 @@ pub async fn spawn_app_with_site(
     site_root: &std::path::Path,
     hash_files: bool,
 ) -> TestApp {
-    capture_logs();
     let options = leptos::config::LeptosOptions::builder()
         .output_name("workforce")
         .site_root(site_root.to_string_lossy().into_owned())
         .hash_files(hash_files)
         .build();
-    let state = startup::build_state(app_pool(&owner).await, settings(), options).expect("state");
-    let (addr, server) = serve(state.clone()).await;
-    TestApp {
-        addr,
-        http: reqwest::Client::new(),
-        state,
-        server,
-    }
+    TestApp::serving(state_with_site(&owner, options, |_| {}).await).await
 }
 
 /// The cookie a page signed in with a client's key sends.
