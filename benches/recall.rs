@@ -1,7 +1,8 @@
-//! Semantic recall at scale: 1,000,000 stored exchanges with 384-d vectors spread over 1,000
-//! employees of one client; top-10 for one employee through the real path (`repo::recall` as
-//! `workforce_app` inside the client's RLS transaction). Reports p50/p99 latency and recall@10
-//! against an exact brute-force ranking of that employee's vectors computed here in Rust.
+//! Recall at scale: 1,000,000 stored exchanges with 384-d vectors and 12-word messages spread
+//! over 1,000 employees of one client; top-10 for one employee through the real path
+//! (`repo::recall` as `workforce_app` inside the client's RLS transaction). Reports p50/p99
+//! latency and recall@10 of recall by meaning against an exact brute-force ranking of that
+//! employee's vectors computed here in Rust, then p50/p99 of keyword and hybrid recall.
 //!
 //!   source .data/env && cargo bench --bench recall --no-default-features --features ssr
 //! Optional: BENCH_ROWS (default 1000000), BENCH_EMPLOYEES (1000), BENCH_QUERIES (500).
@@ -19,6 +20,13 @@ use workforce::platform::db::{self, TenantTx};
 
 const DIMS: usize = 384;
 const MODEL: &str = "all-minilm-l6-v2";
+/// Recall by meaning alone, the ten closest.
+const DENSE_ONLY: repo::Fusion = repo::Fusion {
+    per_signal: 10,
+    k: 60.0,
+    dense_weight: 1.0,
+    keyword_weight: 0.0,
+};
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -41,6 +49,21 @@ fn unit_vector(seed: u64) -> Vec<f32> {
     let n = v.iter().map(|a| a * a).sum::<f32>().sqrt();
     v.iter_mut().for_each(|a| *a /= n);
     v
+}
+
+/// Three query words drawn as the stored messages' are (see `wf_bench_word`).
+fn query_words(q: u64) -> String {
+    let mut x = (q + 1).wrapping_mul(0x2545F4914F6CDD1D) | 1;
+    (0..3)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+            format!("w{}", (20000.0 * u.powi(3)).floor() as u64)
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn cosine(a: &[f64], b: &[f64]) -> f64 {
@@ -118,6 +141,15 @@ async fn main() -> anyhow::Result<()> {
     .bind(employees as i64)
     .execute(&mut conn)
     .await?;
+    // Words for the keyword path: each message has 12, drawn from 20,000 with a skew (cubed
+    // uniform), so a few words are in most messages of an employee and most are rare — as in
+    // real text; the queries draw theirs the same way (`bench_word`).
+    sqlx::query(
+        "CREATE FUNCTION wf_bench_word(seed bigint) RETURNS text IMMUTABLE LANGUAGE sql AS
+         $$ SELECT 'w' || floor(20000 * power((abs(hashint8(seed)::bigint) % 1000000) / 1000000.0, 3))::int $$",
+    )
+    .execute(&mut conn)
+    .await?;
     let load = Instant::now();
     let batch = 20_000usize;
     for start in (0..rows).step_by(batch) {
@@ -136,7 +168,10 @@ async fn main() -> anyhow::Result<()> {
                         FROM unnest($2::bigint[], $6::halfvec[]) AS t(r, v)),
                   i AS (INSERT INTO employee_interactions (client_id, employee_id, interaction_id, message,
                                                            response, timestamp)
-                        SELECT client_id, employee_id, interaction_id, 'message ' || r, 'answer ' || r,
+                        SELECT client_id, employee_id, interaction_id,
+                               'message ' || r || ' ' || (SELECT string_agg(wf_bench_word(r * 32 + k), ' ')
+                                                          FROM generate_series(1, 12) k),
+                               'answer ' || r,
                                now() - make_interval(secs => $5::float8 - r)
                         FROM t)
              INSERT INTO interaction_vectors (client_id, employee_id, interaction_id, model, embedding)
@@ -151,6 +186,13 @@ async fn main() -> anyhow::Result<()> {
         .execute(&mut conn)
         .await?;
     }
+    sqlx::query(
+        "INSERT INTO employee_turn_counts (client_id, employee_id, answered)
+         SELECT client_id, employee_id, count(*) FROM employee_interactions
+         GROUP BY client_id, employee_id",
+    )
+    .execute(&mut conn)
+    .await?;
     for table in ["employee_interactions", "interaction_vectors"] {
         sqlx::query(sqlx::AssertSqlSafe(format!("VACUUM ANALYZE {table}")))
             .execute(&mut conn)
@@ -192,7 +234,17 @@ async fn main() -> anyhow::Result<()> {
             let qv = stored_form(&query);
             let t = Instant::now();
             let mut tx = TenantTx::begin(&pool, &client_id).await?;
-            let found = repo::recall(&mut tx, &employee, MODEL, &qv, 10).await?;
+            let found = repo::recall(
+                &mut tx,
+                &employee,
+                repo::RecallQuery {
+                    dense: Some((MODEL, &qv)),
+                    words: "",
+                },
+                DENSE_ONLY,
+                10,
+            )
+            .await?;
             tx.commit().await?;
             latencies.push(t.elapsed());
 
@@ -215,6 +267,56 @@ async fn main() -> anyhow::Result<()> {
             percentile(&latencies, 0.5),
             percentile(&latencies, 0.99),
             percentile(&latencies, 1.0)
+        );
+    }
+    // Keyword and hybrid recall, as a turn runs it: three words of the skewed vocabulary (most
+    // queries share a common word with hundreds of the employee's exchanges), fused with the
+    // vector ranking, 50 candidates a signal, the top 10.
+    println!("\n| search | rows | employees | queries | p50 ms | p99 ms | max ms | mean results |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for (name, dense, keyword_weight) in [
+        ("keyword", false, 1.0),
+        ("hybrid", true, 1.0),
+        ("hybrid (2nd pass)", true, 1.0),
+    ] {
+        let fusion = repo::Fusion {
+            per_signal: 50,
+            k: 60.0,
+            dense_weight: 1.0,
+            keyword_weight,
+        };
+        let mut latencies = Vec::with_capacity(queries);
+        let mut results = 0usize;
+        for q in 0..queries {
+            let e = (q * 7919) % employees;
+            let employee =
+                EmployeeId::parse(&emp(e)).ok_or_else(|| anyhow::anyhow!("employee id"))?;
+            let qv = stored_form(&unit_vector(10_000_000 + q as u64));
+            let words = query_words(q as u64);
+            let t = Instant::now();
+            let mut tx = TenantTx::begin(&pool, &client_id).await?;
+            let found = repo::recall(
+                &mut tx,
+                &employee,
+                repo::RecallQuery {
+                    dense: dense.then_some((MODEL, &qv)),
+                    words: &words,
+                },
+                fusion,
+                10,
+            )
+            .await?;
+            tx.commit().await?;
+            latencies.push(t.elapsed());
+            results += found.len();
+        }
+        latencies.sort();
+        println!(
+            "| {name} | {rows} | {employees} | {queries} | {:.2} | {:.2} | {:.2} | {:.1} |",
+            percentile(&latencies, 0.5),
+            percentile(&latencies, 0.99),
+            percentile(&latencies, 1.0),
+            results as f64 / queries as f64
         );
     }
     // The plan of one query, as the server runs it (workforce_app, RLS on).

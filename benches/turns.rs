@@ -15,7 +15,7 @@ use sqlx::{ConnectOptions, Connection};
 use std::time::{Duration, Instant};
 use support::{cpu_seconds, percentile};
 use workforce::ai::embeddings::stored_form;
-use workforce::memory::server::repo::embedding_text;
+use workforce::memory::server::repo::memory_unit;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -36,8 +36,11 @@ async fn main() -> anyhow::Result<()> {
     // Memory recall on, through the stub's (instant) embedding model. The rate limit buckets
     // are drawn on for every request (their cost is measured), but set far above the load so
     // none is refused.
+    // BENCH_EMBEDDING=all-minilm-l6-v2 measures with the local embedding model instead.
+    let embedding =
+        std::env::var("BENCH_EMBEDDING").unwrap_or_else(|_| "text-embedding-3-small".into());
     let server = support::start("workforce_bench", |file| {
-        file.memory.embedding_model = "text-embedding-3-small".into();
+        file.memory.embedding_model = embedding.clone();
         for tier in file.tiers.values_mut() {
             tier.requests_per_second = 1e6;
             tier.burst = 1_000_000;
@@ -66,10 +69,7 @@ async fn main() -> anyhow::Result<()> {
                 format!("earlier question {k} about topic {}", k % 50),
                 format!("earlier answer {k}"),
             );
-            vectors.push(stored_form(&stub::bag_of_words(
-                &embedding_text(&m, &r),
-                256,
-            )));
+            vectors.push(stored_form(&stub::bag_of_words(&memory_unit(&m, ""), 256)));
             ids.push(format!("history-{k}"));
             messages.push(m);
             responses.push(r);
@@ -90,7 +90,7 @@ async fn main() -> anyhow::Result<()> {
         .bind(&messages)
         .bind(&responses)
         .bind(history as i64)
-        .bind("text-embedding-3-small")
+        .bind(workforce::memory::server::repo::vector_key(&embedding))
         .bind(&vectors)
         .execute(&mut conn)
         .await?;

@@ -288,7 +288,13 @@ test("the memory browser finds a message by meaning and erases one exchange", as
       return (await first.textContent().catch(() => "")) ?? "";
     }, { timeout: 30_000 })
     .toContain("Mochi");
-  await expect(page.getByTestId("memory-result").first()).toContainText("similarity");
+  // The result says which signal found it: meaning here (no word in common).
+  await expect(page.getByTestId("memory-result").first().getByTestId("memory-signals")).toContainText("meaning");
+  // A number is found by its keyword, and the result says so.
+  await page.getByLabel("Search the memory").fill("4471");
+  await page.getByRole("button", { name: "Search" }).click();
+  await expect(page.getByTestId("memory-result").first()).toContainText("invoice 4471");
+  await expect(page.getByTestId("memory-result").first().getByTestId("memory-signals")).toContainText("keywords");
 
   // Erasing asks first, then the exchange is gone, also after a reload.
   page.once("dialog", (d) => d.accept());

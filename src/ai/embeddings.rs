@@ -98,9 +98,11 @@ impl Embedder {
         self.answering.load(Ordering::Relaxed)
     }
 
-    /// The vector of a text a user is waiting on, within `budget`; past it the caller goes on
-    /// without, and the model counts as not answering until its next answer.
-    pub async fn embed_query_within(
+    /// The vector of a memory unit a user is waiting on (a turn's: it recalls, then is stored
+    /// as the new exchange's), within `budget`; past it the caller goes on without, and the
+    /// model counts as not answering until its next answer. Embedded as the indexer embeds
+    /// units, ahead of it.
+    pub async fn embed_unit_within(
         &self,
         text: &str,
         budget: Duration,
@@ -114,7 +116,8 @@ impl Embedder {
         }
     }
 
-    /// The vector of a text a user is waiting on (ahead of background indexing).
+    /// The vector of a search query a user is waiting on (ahead of background indexing).
+    /// all-MiniLM-L6-v2 and the providers' models embed queries and passages alike.
     pub async fn embed_query(&self, text: &str) -> Result<HalfVector, String> {
         let mut v = self.embed(vec![text.to_owned()], true).await?;
         v.pop()

@@ -42,6 +42,8 @@ pub enum AuditAction {
     MemoryErase,
     #[serde(rename = "memory.retention_purge")]
     MemoryRetentionPurge,
+    #[serde(rename = "memory.import")]
+    MemoryImport,
     #[serde(rename = "session.sign_in")]
     SessionSignIn,
     #[serde(rename = "session.sign_in_failed")]
@@ -88,6 +90,7 @@ impl AuditAction {
         AuditAction::EmployeeDelete,
         AuditAction::MemoryErase,
         AuditAction::MemoryRetentionPurge,
+        AuditAction::MemoryImport,
         AuditAction::SessionSignIn,
         AuditAction::SessionSignInFailed,
         AuditAction::SessionSignOut,
@@ -118,6 +121,7 @@ impl AuditAction {
             AuditAction::EmployeeDelete => "employee.delete",
             AuditAction::MemoryErase => "memory.erase",
             AuditAction::MemoryRetentionPurge => "memory.retention_purge",
+            AuditAction::MemoryImport => "memory.import",
             AuditAction::SessionSignIn => "session.sign_in",
             AuditAction::SessionSignInFailed => "session.sign_in_failed",
             AuditAction::SessionSignOut => "session.sign_out",

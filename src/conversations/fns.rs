@@ -29,6 +29,7 @@ impl Turn {
             message,
             context: None,
             task_type: None,
+            occurred_at: None,
         };
         Ok(Turn(state, who, id, req, key))
     }

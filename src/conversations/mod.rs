@@ -33,6 +33,11 @@ pub struct InteractionRequest {
     /// Selects `specialized_models[task_type]` first when the employee has one.
     #[serde(default)]
     pub task_type: Option<String>,
+    /// When the message was written, if not now (RFC 3339): a conversation replayed or brought
+    /// from elsewhere keeps its own time, which becomes the exchange's time in memory (its date
+    /// in recalled memories, its place in the history). Not in the future.
+    #[serde(default)]
+    pub occurred_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]

@@ -241,6 +241,8 @@ mod tests {
             response: "Noted.".into(),
             timestamp: at(d),
             relevance_score: 0.8,
+            similarity: None,
+            keyword_score: None,
         };
         assert_eq!(with_memories("base".into(), &[]), "base");
         let p = with_memories(

@@ -42,8 +42,8 @@ pub async fn load_conversation(
     result.or_else(crate::platform::fns::fail)
 }
 
-/// The memory browser's search: the employee's exchanges most similar to `query`, best first,
-/// with their similarity.
+/// The memory browser's search: the employee's exchanges that best match `query` by meaning and
+/// keywords (hybrid, as the REST search), best first, with the signals that found each.
 #[server(prefix = "/rpc")]
 pub async fn search_memory(id: String, query: String) -> Result<Vec<MemoryItem>, AppError> {
     let result = async {
@@ -64,7 +64,15 @@ pub async fn search_memory(id: String, query: String) -> Result<Vec<MemoryItem>,
                 ),
             ));
         }
-        crate::memory::server::service::semantic_memory(&state, &who, &id, query, 10).await
+        crate::memory::server::service::search_memory(
+            &state,
+            &who,
+            &id,
+            query,
+            crate::memory::SearchMode::Hybrid,
+            10,
+        )
+        .await
     }
     .await;
     result.or_else(crate::platform::fns::fail)

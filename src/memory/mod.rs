@@ -19,7 +19,17 @@ pub struct MemoryItem {
     pub content: String,
     pub response: String,
     pub timestamp: DateTime<Utc>,
+    /// For a search, how well it matched, from 0 to 1 (1: first by meaning and by keywords;
+    /// the reciprocal-rank fusion of the two rankings, scaled); 1 for a recent exchange.
     pub relevance_score: f64,
+    /// For a search: its cosine similarity to the query, when it was among the closest in
+    /// meaning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub similarity: Option<f64>,
+    /// For a search: its keyword score (BM25 over this employee's memory), when it shares words
+    /// with the query.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyword_score: Option<f64>,
 }
 
 /// `DELETE …/memory/{interaction_id}` or `DELETE …/memory?subject=…|subject_id=…`: what was
@@ -73,6 +83,31 @@ pub const MAX_QUERY_CHARS: usize = 500;
 pub const CHAT_PAGE: u32 = 30;
 /// The longest excerpt of a recalled memory the chat shows.
 pub const EXCERPT_CHARS: usize = 160;
+
+/// Which signals a memory search ranks by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum SearchMode {
+    /// Meaning and keywords, fused by reciprocal rank.
+    #[default]
+    Hybrid,
+    /// Meaning only (the embedding model's vectors).
+    Semantic,
+    /// Keywords only (full text, BM25).
+    Keyword,
+}
+
+impl SearchMode {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "hybrid" => Some(SearchMode::Hybrid),
+            "semantic" => Some(SearchMode::Semantic),
+            "keyword" => Some(SearchMode::Keyword),
+            _ => None,
+        }
+    }
+}
 
 /// `GET …/memory`: remembered exchanges, newest first (or best first for a query).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -120,7 +120,7 @@ fn Browser(
     view! {
         <div class="grid gap-6 lg:grid-cols-2">
             <section class=format!("{CARD} space-y-3") aria-labelledby="search-heading">
-                <h2 id="search-heading" class="text-lg font-medium">"Search by meaning"</h2>
+                <h2 id="search-heading" class="text-lg font-medium">"Search memory"</h2>
                 <form
                     class="flex gap-2"
                     on:submit=move |ev| {
@@ -214,7 +214,15 @@ fn Found(m: MemoryItem) -> impl IntoView {
     view! {
         <li class="rounded-md border border-slate-200 p-3 text-sm" data-testid="memory-result">
             <p class="text-xs text-slate-500">
-                {format!("similarity {:.2} · {}", m.relevance_score, m.timestamp.format("%Y-%m-%d %H:%M UTC"))}
+                {format!("match {:.2} · {}", m.relevance_score, m.timestamp.format("%Y-%m-%d %H:%M UTC"))}
+            </p>
+            <p class="mt-1 flex flex-wrap gap-1 text-xs" data-testid="memory-signals">
+                {m.similarity.map(|s| view! {
+                    <span class="rounded bg-indigo-50 px-1.5 py-0.5 text-indigo-800">{format!("meaning {s:.2}")}</span>
+                })}
+                {m.keyword_score.map(|_| view! {
+                    <span class="rounded bg-amber-50 px-1.5 py-0.5 text-amber-900">"keywords"</span>
+                })}
             </p>
             <p class="mt-1 break-words font-medium">{m.content}</p>
             <p class="mt-1 line-clamp-3 break-words text-slate-600">{m.response}</p>

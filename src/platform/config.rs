@@ -136,6 +136,14 @@ pub struct Tier {
     /// The longest message a turn accepts, in characters (at most the platform's 16,000).
     #[serde(default = "max_message_chars")]
     pub max_message_chars: u32,
+    /// How much recalled memory (message and answer, estimated at four characters a token) a
+    /// turn's prompt may carry.
+    #[serde(default = "recall_tokens")]
+    pub recall_tokens: u32,
+}
+
+fn recall_tokens() -> u32 {
+    1000
 }
 
 fn max_message_chars() -> u32 {
@@ -156,8 +164,14 @@ pub struct Local {
 pub struct Memory {
     /// `all-minilm-l6-v2` (in-process), a provider's embedding model, or "" for none.
     pub embedding_model: String,
-    pub recall_k: u32,
-    pub min_relevance: f64,
+    /// Candidates each signal (meaning, keywords) brings to the fusion.
+    pub recall_candidates: u32,
+    /// Reciprocal rank fusion: an exchange scores `weight / (rrf_k + rank)` per signal.
+    pub rrf_k: f64,
+    pub dense_weight: f64,
+    pub keyword_weight: f64,
+    /// A turn recalls only exchanges whose fused score is at least this fraction of the best.
+    pub relative_cutoff: f64,
     /// How long a turn waits for its message's vector before it goes on without recall.
     pub recall_timeout_ms: u64,
     /// How often the sweeper looks for exchanges the indexer dropped or failed on.

@@ -329,6 +329,20 @@ impl ApiRoutes {
     api_method!(put, PUT);
     api_method!(delete, DELETE);
 
+    /// A POST route whose body may be up to `limit` bytes (the server's `request_body_bytes`
+    /// holds for every other route).
+    pub fn post_large<H, T>(self, path: &str, handler: H, limit: usize) -> Self
+    where
+        H: axum::handler::Handler<T, crate::platform::AppState>,
+        T: 'static,
+    {
+        self.add(
+            http::Method::POST,
+            path,
+            axum::routing::post(handler).layer(axum::extract::DefaultBodyLimit::max(limit)),
+        )
+    }
+
     pub fn merge(mut self, other: ApiRoutes) -> Self {
         self.router = self.router.merge(other.router);
         self.list.extend(other.list);

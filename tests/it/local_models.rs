@@ -35,7 +35,10 @@ async fn wait_for_vector(owner: &PgConnectOptions, interaction_id: &str) {
             .ok_or_else(|| format!("interaction {interaction_id} never embedded"))
     })
     .await;
-    assert_eq!(model, "all-minilm-l6-v2");
+    assert_eq!(
+        model,
+        workforce::memory::server::repo::vector_key("all-minilm-l6-v2")
+    );
     let dims: i32 = sqlx::query_scalar(
         "SELECT vector_dims(embedding) FROM interaction_vectors WHERE interaction_id = $1",
     )

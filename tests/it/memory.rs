@@ -33,7 +33,7 @@ async fn wait_until_embedded_by(owner: &PgConnectOptions, model: &str) -> Durati
                AND NOT EXISTS (SELECT 1 FROM interaction_vectors v
                                WHERE v.interaction_id = i.interaction_id AND v.model = $1)",
         )
-        .bind(model)
+        .bind(workforce::memory::server::repo::vector_key(model))
         .fetch_one(&pool)
         .await
         .expect("count");
@@ -94,8 +94,8 @@ async fn a_fact_told_in_turn_1_is_recalled_into_the_prompt_of_turn_20(
     let used = r.body["memories_used"].as_array().expect("memories_used");
     assert_eq!(used[0], fact_id.as_str(), "recalled memories come first");
     assert!(
-        (11..=15).contains(&used.len()),
-        "10 recent + at most recall_k (5) recalled"
+        (11..=19).contains(&used.len()),
+        "10 recent + the recalled ones, within the tier's recall budget"
     );
     // The question was embedded with the configured model, and every exchange got a vector.
     let embedded = stub.state.embedding_requests.lock().expect("lock").len();
@@ -209,8 +209,18 @@ async fn a_failing_embedding_model_costs_recall_not_the_answer_and_is_caught_up_
         .interact(&client, &key, &emp, "Note that the boiler was serviced")
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let r = memory_search(&app, &client, &key, &emp, "boiler").await;
+    // Search by meaning needs the model; a hybrid search goes on by keywords alone.
+    let r = app
+        .memory(&client, &key, &emp, "query=boiler&mode=semantic")
+        .await;
     assert_eq!(r.status, 503, "{}", r.body);
+    let r = memory_search(&app, &client, &key, &emp, "boiler").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body["memory"][0]["content"],
+        "Note that the boiler was serviced"
+    );
+    assert!(r.body["memory"][0]["similarity"].is_null(), "{}", r.body);
     // The exchange is stored, waiting for its vector; recent memory still has it.
     let r = app.memory(&client, &key, &emp, "").await;
     assert_eq!(
@@ -227,6 +237,11 @@ async fn a_failing_embedding_model_costs_recall_not_the_answer_and_is_caught_up_
     assert_eq!(
         r.body["memory"][0]["content"],
         "Note that the boiler was serviced"
+    );
+    assert!(
+        r.body["memory"][0]["similarity"].as_f64().is_some(),
+        "{}",
+        r.body
     );
 }
 
@@ -272,14 +287,14 @@ async fn a_new_embedding_model_embeds_the_history_again_and_models_never_mix(
     .fetch_all(&pool)
     .await
     .expect("dims");
-    let large = || "text-embedding-3-large".to_owned();
+    let large = || workforce::memory::server::repo::vector_key("text-embedding-3-large");
     assert_eq!(
         dims,
         [
             ("The alarm code is 4417".to_owned(), large(), 3072),
             (
                 "The alarm code is 4417".to_owned(),
-                STUB_EMBEDDING_MODEL.to_owned(),
+                workforce::memory::server::repo::vector_key(STUB_EMBEDDING_MODEL),
                 256
             ),
             ("The gate code is 9921".to_owned(), large(), 3072),
@@ -586,5 +601,317 @@ async fn the_chat_pages_through_the_whole_conversation_with_a_cursor(
         [403, 404].contains(&r.status),
         "another client's key: {}",
         r.status
+    );
+}
+
+/// An import body: `pairs` exchanges of one user line and one assistant line, each line with
+/// its own id, a minute apart from 2023-01-01 on.
+fn import_lines(pairs: usize) -> Vec<String> {
+    let start = chrono::DateTime::parse_from_rfc3339("2023-01-01T09:00:00Z").expect("time");
+    (0..pairs * 2)
+        .map(|i| {
+            let at = start + chrono::TimeDelta::minutes(i as i64);
+            let (role, content) = if i % 2 == 0 {
+                (
+                    "user",
+                    format!("question {} about parcel P-{}", i / 2, 1000 + i / 2),
+                )
+            } else {
+                (
+                    "assistant",
+                    format!("answer {} for parcel P-{}", i / 2, 1000 + i / 2),
+                )
+            };
+            json!({"id": format!("line-{i}"), "role": role, "content": content,
+                   "occurred_at": at.to_rfc3339()})
+            .to_string()
+        })
+        .collect()
+}
+
+async fn import(app: &TestApp, client: &str, key: &str, emp: &str, lines: &[String]) -> Response {
+    let path = format!("{}/memory/import", emp_path(client, emp));
+    let body = lines.join("\n").into_bytes();
+    app.send_raw("POST", &path, Some(key), "application/x-ndjson", body)
+        .await
+}
+
+#[sqlx::test]
+async fn an_import_restarted_halfway_stores_each_line_once(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let (app, _stub) = spawn_app_with_stub(owner.clone()).await;
+    let (client, key, emp) = employee(&app, "gpt-4o-mini", json!([])).await;
+    let lines = import_lines(600);
+
+    // The first attempt stops halfway, right after a user line: its answer is in the rest.
+    let r = import(&app, &client, &key, &emp, &lines[..601]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["stored"], 601);
+    // The client sends the whole file again.
+    let r = import(&app, &client, &key, &emp, &lines).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["lines"], 1200);
+    assert_eq!(r.body["stored"], 599);
+    assert_eq!(r.body["already_stored"], 601);
+    // And once more, for good measure: nothing new.
+    let r = import(&app, &client, &key, &emp, &lines).await;
+    assert_eq!(r.body["stored"], 0, "{}", r.body);
+
+    // Every line's text is in exactly one stored exchange (message or answer).
+    let pool = sqlx::PgPool::connect_with(owner.clone())
+        .await
+        .expect("pool");
+    let texts: Vec<(String, String)> = sqlx::query_as(
+        "SELECT message, response FROM employee_interactions WHERE employee_id = $1",
+    )
+    .bind(&emp)
+    .fetch_all(&pool)
+    .await
+    .expect("rows");
+    for (i, line) in lines.iter().enumerate() {
+        let content = serde_json::from_str::<serde_json::Value>(line).expect("line")["content"]
+            .as_str()
+            .expect("content")
+            .to_owned();
+        let holders = texts
+            .iter()
+            .filter(|(m, r)| m == &content || r.split("\n\n").any(|p| p == content))
+            .count();
+        assert_eq!(holders, 1, "line {i} ({content}) is stored {holders} times");
+    }
+    // 599 whole exchanges, the one cut in two as two: 601, all counted as answered, dated by
+    // the conversation, and none of it counted as model usage.
+    assert_eq!(texts.len(), 601);
+    let (answered, oldest): (i64, chrono::DateTime<chrono::Utc>) = sqlx::query_as(
+        "SELECT (SELECT answered FROM employee_turn_counts WHERE employee_id = $1),
+                (SELECT min(timestamp) FROM employee_interactions WHERE employee_id = $1)",
+    )
+    .bind(&emp)
+    .fetch_one(&pool)
+    .await
+    .expect("count");
+    assert_eq!(answered, 601);
+    assert_eq!(oldest.to_rfc3339(), "2023-01-01T09:00:00+00:00");
+    let usage: i64 = sqlx::query_scalar("SELECT count(*) FROM usage_daily WHERE employee_id = $1")
+        .bind(&emp)
+        .fetch_one(&pool)
+        .await
+        .expect("usage");
+    assert_eq!(usage, 0, "an import calls no model");
+
+    // Imported memory is searchable at once by keyword, and by meaning once indexed.
+    let r = app
+        .memory(&client, &key, &emp, "query=P-1234&mode=keyword&limit=3")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body["memory"][0]["content"],
+        "question 234 about parcel P-1234"
+    );
+    wait_until_embedded(&owner).await;
+    // The recent list is the conversation's newest, by its own time.
+    let r = app.memory(&client, &key, &emp, "limit=1").await;
+    assert_eq!(
+        r.body["memory"][0]["content"],
+        "question 599 about parcel P-1599"
+    );
+}
+
+#[sqlx::test]
+async fn an_import_with_a_bad_line_stores_nothing_and_names_the_line(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let (app, _stub) = spawn_app_with_stub(owner.clone()).await;
+    let (client, key, emp) = employee(&app, "gpt-4o-mini", json!([])).await;
+    let mut lines = import_lines(3);
+    lines[4] = r#"{"role":"user","content":"when?","occurred_at":"last Tuesday"}"#.into();
+    let r = import(&app, &client, &key, &emp, &lines).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.body["error"]["fields"]["line 5.occurred_at"].is_string(),
+        "{}",
+        r.body
+    );
+    let r = app.memory(&client, &key, &emp, "limit=10").await;
+    assert_eq!(r.body["memory"].as_array().map(Vec::len), Some(0));
+    // Another client's key cannot import into this employee.
+    let (other, other_key) = app
+        .onboard(json!({"name": "Other", "tier": "starter", "allowed_models": ["gpt-4o-mini"]}))
+        .await;
+    let path = format!("{}/memory/import", emp_path(&other, &emp));
+    let r = app
+        .send_raw(
+            "POST",
+            &path,
+            Some(&other_key),
+            "application/x-ndjson",
+            import_lines(1).join("\n").into_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+}
+
+#[sqlx::test]
+async fn keyword_recall_never_matches_another_clients_words(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let (app, stub) = spawn_app_with_stub(owner.clone()).await;
+    let (client_a, key_a, emp_a) = employee(&app, "gpt-4o-mini", json!([])).await;
+    let (client_b, key_b, emp_b) = employee(&app, "gpt-4o-mini", json!([])).await;
+    let secret = "Shipment code QX7731 goes to Mrs Okonkwo in Tromsø";
+    assert_eq!(
+        app.interact(&client_a, &key_a, &emp_a, secret).await.status,
+        200
+    );
+    assert_eq!(
+        app.interact(&client_b, &key_b, &emp_b, "Our printer is out of toner")
+            .await
+            .status,
+        200
+    );
+
+    // A's own search finds it by its rare words.
+    let r = app
+        .memory(
+            &client_a,
+            &key_a,
+            &emp_a,
+            "query=QX7731%20Okonkwo&mode=keyword",
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["memory"][0]["content"], secret);
+    assert!(r.body["memory"][0]["keyword_score"].as_f64().unwrap_or(0.0) > 0.0);
+    // B searching for A's words, by keyword or hybrid, finds none of A's memory.
+    for mode in ["keyword", "hybrid"] {
+        let r = app
+            .memory(
+                &client_b,
+                &key_b,
+                &emp_b,
+                &format!("query=QX7731%20Okonkwo%20shipment&mode={mode}"),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(!r.body.to_string().contains("QX7731"), "{mode}: {}", r.body);
+    }
+    // B's turn with A's words recalls none of A's memory into its prompt.
+    let r = app
+        .interact(
+            &client_b,
+            &key_b,
+            &emp_b,
+            "Where does shipment QX7731 for Okonkwo go?",
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let last = stub.requests().last().cloned().expect("request");
+    assert!(!last.to_string().contains("Tromsø"), "{last}");
+
+    // Below the API, in B's tenant transaction, even naming A's employee finds nothing: the
+    // keyword path is under row-level security like the rest.
+    let pool = app_pool(&owner).await;
+    let b = workforce::core::ClientId::parse(&client_b).expect("client");
+    let a_emp = workforce::core::EmployeeId::parse(&emp_a).expect("employee");
+    let mut tx = workforce::platform::db::TenantTx::begin(&pool, &b)
+        .await
+        .expect("tx");
+    let found = workforce::memory::server::repo::recall(
+        &mut tx,
+        &a_emp,
+        workforce::memory::server::repo::RecallQuery {
+            dense: None,
+            words: "QX7731 Okonkwo",
+        },
+        workforce::memory::server::repo::Fusion {
+            per_signal: 10,
+            k: 60.0,
+            dense_weight: 1.0,
+            keyword_weight: 1.0,
+        },
+        10,
+    )
+    .await
+    .expect("recall");
+    assert!(found.is_empty(), "{found:?}");
+    // The same call in A's transaction does find it: the query is right, RLS is what stops B.
+    let a = workforce::core::ClientId::parse(&client_a).expect("client");
+    let mut tx = workforce::platform::db::TenantTx::begin(&pool, &a)
+        .await
+        .expect("tx");
+    let found = workforce::memory::server::repo::recall(
+        &mut tx,
+        &a_emp,
+        workforce::memory::server::repo::RecallQuery {
+            dense: None,
+            words: "QX7731 Okonkwo",
+        },
+        workforce::memory::server::repo::Fusion {
+            per_signal: 10,
+            k: 60.0,
+            dense_weight: 1.0,
+            keyword_weight: 1.0,
+        },
+        10,
+    )
+    .await
+    .expect("recall");
+    assert_eq!(found.len(), 1);
+    assert!(found[0].keyword.is_some() && found[0].similarity.is_none());
+}
+
+#[sqlx::test]
+async fn a_turn_given_its_own_time_is_remembered_at_that_time(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let (app, stub) = spawn_app_with_stub(owner.clone()).await;
+    let (client, key, emp) = employee(&app, "gpt-4o-mini", json!([])).await;
+    let path = format!("{}/interact", emp_path(&client, &emp));
+    let r = app
+        .send(
+            "POST",
+            &path,
+            Some(&key),
+            Some(json!({"message": "We signed the Halvorsen lease today", "occurred_at": "2022-03-14T10:00:00Z"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["created_at"], "2022-03-14T10:00:00Z");
+    let r = app
+        .send(
+            "POST",
+            &path,
+            Some(&key),
+            Some(json!({"message": "x", "occurred_at": "2999-01-01T00:00:00Z"})),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.body["error"]["fields"]["occurred_at"].is_string(),
+        "{}",
+        r.body
+    );
+
+    // Later turns push it out of the recent turns; recalled, it carries its own date.
+    for i in 0..11 {
+        let r = app
+            .interact(&client, &key, &emp, &format!("filler {i} about printers"))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    wait_until_embedded(&owner).await;
+    let r = app
+        .interact(&client, &key, &emp, "When did we sign the Halvorsen lease?")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let system = system_prompt_of(stub.requests().last().expect("request"));
+    assert!(
+        system.contains("[2022-03-14] They said: We signed the Halvorsen lease today"),
+        "{system}"
     );
 }

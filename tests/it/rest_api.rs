@@ -214,6 +214,8 @@ async fn deleting_an_employee_removes_its_interactions_vectors_and_cache_entries
         response: "r".into(),
         timestamp: chrono::Utc::now(),
         relevance_score: 1.0,
+        similarity: None,
+        keyword_score: None,
     };
     let owner = recent::Owner {
         keys: &app.state.secrets,

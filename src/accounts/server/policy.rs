@@ -16,7 +16,8 @@ pub fn required_scope(method: &Method, route: &str) -> Scope {
         ("PATCH" | "DELETE", Some("")) | ("POST", Some("/{action}")) => Scope::EmployeesWrite,
         ("POST", Some("/interact" | "/interact/stream" | "/interact/stop")) => Scope::Interact,
         ("GET", Some("/memory")) => Scope::MemoryRead,
-        ("DELETE", Some("/memory" | "/memory/{interaction_id}")) => Scope::MemoryWrite,
+        ("DELETE", Some("/memory" | "/memory/{interaction_id}"))
+        | ("POST", Some("/memory/import")) => Scope::MemoryWrite,
         _ => match (method.as_str(), route) {
             ("GET", r) if r == CLIENT || r == EMPLOYEES => Scope::EmployeesRead,
             ("POST", r) if r == EMPLOYEES => Scope::EmployeesWrite,

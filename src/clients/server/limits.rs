@@ -257,6 +257,7 @@ mod tests {
             max_concurrent_turns: 8,
             monthly_cost_usd: 0.0,
             max_message_chars: 16_000,
+            recall_tokens: 1000,
         }
     }
 

@@ -67,9 +67,13 @@ pub struct NewInteraction<'a> {
     pub idempotency_key: Option<&'a str>,
     pub memories_used: &'a [InteractionId],
     pub stopped: bool,
+    /// The start of the reply before this exchange (its memory unit's context).
+    pub prior_reply: &'a str,
+    /// The conversation's own time for it; the time of the insert when `None`.
+    pub occurred_at: Option<DateTime<Utc>>,
 }
 
-/// `sqlx::query!` of an exchange's insert, `$sql` taking the columns as $1…$16 (checked SQL
+/// `sqlx::query!` of an exchange's insert, `$sql` taking the columns as $1…$18 (checked SQL
 /// is a literal, so the two statements of `insert_interaction` share their arguments here).
 macro_rules! insert_query {
     ($sql:literal, $client:expr, $i:expr, $memories_used:expr) => {
@@ -91,6 +95,8 @@ macro_rules! insert_query {
             $i.idempotency_key,
             $memories_used as &[&str],
             $i.stopped,
+            $i.prior_reply,
+            $i.occurred_at,
         )
     };
 }
@@ -110,8 +116,9 @@ pub async fn insert_interaction(
         let r = insert_query!(
             "INSERT INTO employee_interactions (client_id, employee_id, interaction_id, message, response, context,
                  status, model, task_type, prompt_tokens, completion_tokens, latency_ms, error, idempotency_key,
-                 memories_used, stopped, timestamp)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, clock_timestamp())
+                 memories_used, stopped, prior_reply, timestamp)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                     coalesce($18, clock_timestamp()))
              RETURNING timestamp",
             client,
             i,
@@ -129,8 +136,9 @@ pub async fn insert_interaction(
            i AS (
              INSERT INTO employee_interactions (client_id, employee_id, interaction_id, message, response,
                  context, status, model, task_type, prompt_tokens, completion_tokens, latency_ms, error,
-                 idempotency_key, memories_used, stopped, timestamp)
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, clock_timestamp() FROM n
+                 idempotency_key, memories_used, stopped, prior_reply, timestamp)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                    coalesce($18, clock_timestamp()) FROM n
              RETURNING timestamp)
          SELECT i.timestamp AS "timestamp!", n.answered AS "answered!" FROM i, n"#,
         client,

@@ -64,6 +64,10 @@ pub struct PendingTurn {
     context: serde_json::Value,
     pub(super) request: ChatRequest,
     memories_used: Vec<InteractionId>,
+    /// The exchange's memory unit (the reply before it) and its vector, made for recall.
+    unit: memory::TurnUnit,
+    /// The conversation's own time for the exchange, when the request gave one.
+    occurred_at: Option<chrono::DateTime<chrono::Utc>>,
     idempotency_key: Option<String>,
     /// The tokens held against the client's monthly budget until the turn is stored.
     reservation: Option<Reservation>,
@@ -168,15 +172,13 @@ pub async fn prepare(
     let client_limits = crate::clients::server::limits::effective(state, who).await?;
     let (message, task_type) =
         validate_request(req, client_limits.tier.max_message_chars as usize)?;
+    let occurred_at = check_occurred_at(req.occurred_at)?;
     let slot = take_turn_slot(state, who, client_limits.tier.max_concurrent_turns)?;
-    // The new message's vector, for recall. A failed or late embedding costs the turn its
-    // recall, not its answer.
-    let query = memory::query_vector(state, id, &message).await;
     let limits = &state.settings.file.limits;
     // How long a request waits for another one answering under the same Idempotency-Key.
     let patience = Duration::from_secs(limits.model_timeout_seconds);
     let waiting_since = Instant::now();
-    let (turn_employee, remembered) = loop {
+    let (turn_employee, recent) = loop {
         // The reads below are keyed lookups with one good plan whatever the employee.
         let mut tx = TenantTx::begin_generic_plans(&state.pool, &who.client_id).await?;
         let turn_employee = employee_for_turn(state, &mut tx, id).await?;
@@ -215,17 +217,32 @@ pub async fn prepare(
                 return Ok(Prepared::Answered(response_of(first)));
             }
         }
-        let remembered = memory::for_turn(state, &mut tx, id, query.as_ref()).await?;
+        let recent = memory::recent_for_turn(state, &mut tx, id).await?;
         tx.commit().await?;
-        break (turn_employee, remembered);
+        break (turn_employee, recent);
     };
     let employee = &turn_employee.employee;
+    // The new message with the reply before it is the exchange's memory unit: its one vector
+    // recalls now and is stored with the exchange. A failed or late embedding costs the turn
+    // its recall by meaning, not its answer.
+    let unit = memory::unit_for_turn(state, id, &message, &recent).await;
+    let recall_tokens = client_limits.tier.recall_tokens;
+    let recalled = memory::recall_for_turn(
+        state,
+        &who.client_id,
+        id,
+        &message,
+        &unit,
+        &recent,
+        recall_tokens,
+    )
+    .await?;
 
     let mut messages = vec![ChatMessage::System(with_memories(
         system_prompt(employee),
-        &remembered.recalled,
+        &recalled,
     ))];
-    for r in &remembered.recent {
+    for r in &recent {
         messages.push(ChatMessage::User(r.message.clone()));
         messages.push(ChatMessage::assistant(r.response.clone()));
     }
@@ -262,17 +279,39 @@ pub async fn prepare(
         request,
         reservation,
         _slot: slot,
-        memories_used: remembered
-            .recalled
+        memories_used: recalled
             .iter()
             .map(|m| m.id.clone())
-            .chain(remembered.recent.iter().map(|r| r.interaction_id.clone()))
+            .chain(recent.iter().map(|r| r.interaction_id.clone()))
             .collect(),
+        unit,
+        occurred_at,
         context: serde_json::Value::Object(req.context.clone().unwrap_or_default()),
         message,
         task_type,
         idempotency_key,
     })))
+}
+
+/// How far ahead of the server's clock an `occurred_at` may be (clocks differ a little).
+const OCCURRED_AT_LEEWAY: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
+/// A turn's `occurred_at`, when given: its time in the conversation, which becomes the
+/// exchange's time; not in the future, nor before 1970.
+pub fn check_occurred_at(
+    at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, AppError> {
+    match at {
+        Some(t) if t > chrono::Utc::now() + OCCURRED_AT_LEEWAY => Err(AppError::field(
+            "occurred_at",
+            "is in the future; give the time the message was written",
+        )),
+        Some(t) if t.timestamp() < 0 => Err(AppError::field(
+            "occurred_at",
+            "is before 1970; give the time the message was written",
+        )),
+        other => Ok(other),
+    }
 }
 
 /// One of the client's slots for a turn in flight on this instance (`cap`, its
@@ -384,6 +423,8 @@ pub(super) async fn persist(
             idempotency_key: turn.idempotency_key.as_deref().filter(|_| ok),
             memories_used: &turn.memories_used,
             stopped: outcome.stopped,
+            prior_reply: &turn.unit.prior_reply,
+            occurred_at: turn.occurred_at,
         },
     )
     .await;
@@ -419,7 +460,9 @@ pub(super) async fn persist(
                     &interaction_id,
                     &turn.message,
                     outcome.response,
+                    &turn.unit,
                     created_at,
+                    turn.occurred_at.is_some(),
                 )
                 .await;
             }

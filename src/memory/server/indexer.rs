@@ -17,8 +17,12 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// Exchanges embedded per call.
+/// Exchanges written per statement.
 const BATCH: usize = 32;
+/// Exchanges embedded per call to the model: a turn's query jumps the queue of the local model
+/// at the next call, so this bounds how long it waits behind indexing (at ~35 units a second a
+/// core, ~0.25 s).
+const EMBED_CHUNK: usize = 8;
 /// Exchanges waiting for the indexer; beyond this the sweeper catches up later.
 const INDEX_QUEUE: usize = 10_000;
 /// How long the indexer waits to fill a batch; an exchange is searchable well within a second.
@@ -36,7 +40,7 @@ impl Indexer {
     pub fn start(pool: PgPool, embedder: Arc<Embedder>, sweep_every: Duration) -> Self {
         let (tx, rx) = mpsc::channel(INDEX_QUEUE);
         let missed = Missed::default();
-        let model = embedder.model().to_owned();
+        let model = repo::vector_key(embedder.model());
         tokio::spawn(run_indexer(pool.clone(), embedder, rx, missed.clone()));
         tokio::spawn(run_sweeper(
             pool,
@@ -69,6 +73,7 @@ async fn run_indexer(
     mut rx: mpsc::Receiver<IndexJob>,
     missed: Missed,
 ) {
+    let key = repo::vector_key(embedder.model());
     let mut batch = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut batch, BATCH).await > 0 {
         // A steady trickle of exchanges (one conversation) is written in batches too: wait a
@@ -82,9 +87,8 @@ async fn run_indexer(
                 n = rx.recv_many(&mut batch, room) => if n == 0 { break },
             }
         }
-        let texts = batch.iter().map(|j| j.text.clone()).collect();
-        let failed = match embedder.embed(texts, false).await {
-            Ok(vectors) => store(&pool, embedder.model(), &batch, vectors)
+        let failed = match vectors_of(&embedder, &mut batch).await {
+            Ok(vectors) => store(&pool, &key, &batch, vectors)
                 .await
                 .map_err(|e| format!("storing embeddings failed: {e}")),
             Err(e) => Err(format!("embedding failed: {e}")),
@@ -109,19 +113,45 @@ async fn run_indexer(
     }
 }
 
+/// The vectors of a batch, in its order: those its turns made already, and the others embedded
+/// (in chunks of `EMBED_CHUNK`, so a query waits behind one chunk at most, never a whole batch).
+async fn vectors_of(
+    embedder: &Embedder,
+    batch: &mut [IndexJob],
+) -> Result<Vec<HalfVector>, String> {
+    let missing: Vec<usize> = (0..batch.len())
+        .filter(|&i| batch[i].vector.is_none())
+        .collect();
+    for chunk in missing.chunks(EMBED_CHUNK) {
+        let texts = chunk.iter().map(|&i| batch[i].text.clone()).collect();
+        let vectors = embedder.embed(texts, false).await?;
+        for (&i, v) in chunk.iter().zip(vectors) {
+            batch[i].vector = Some(stored_form(&v));
+        }
+    }
+    batch
+        .iter_mut()
+        .map(|j| {
+            j.vector
+                .take()
+                .ok_or_else(|| "an exchange was left without a vector".to_owned())
+        })
+        .collect()
+}
+
 /// Writes a batch's vectors, one tenant transaction per client.
 async fn store(
     pool: &PgPool,
     model: &str,
     batch: &[IndexJob],
-    vectors: Vec<Vec<f32>>,
+    vectors: Vec<HalfVector>,
 ) -> Result<(), sqlx::Error> {
     let mut by_client: BTreeMap<&str, Vec<(&IndexJob, HalfVector)>> = BTreeMap::new();
     for (job, v) in batch.iter().zip(vectors) {
         by_client
             .entry(job.client.as_str())
             .or_default()
-            .push((job, stored_form(&v)));
+            .push((job, v));
     }
     for rows in by_client.values() {
         let client = &rows[0].0.client;

@@ -4,12 +4,15 @@ use crate::core::{ClientId, InteractionId};
 use chrono::{DateTime, Utc};
 use std::sync::{Arc, Mutex};
 
-/// One exchange to embed.
+/// One exchange to index.
 pub struct IndexJob {
     pub client: ClientId,
     pub employee_id: String,
     pub interaction_id: InteractionId,
+    /// Its memory unit (`repo::memory_unit`).
     pub text: String,
+    /// The unit's vector when the turn made it already (for its recall): stored as is.
+    pub vector: Option<pgvector::HalfVector>,
     /// The exchange's timestamp, as stored.
     pub timestamp: DateTime<Utc>,
 }

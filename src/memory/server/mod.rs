@@ -1,6 +1,7 @@
 //! Memory on the server: its SQL, the recent list in Redis, the background indexer and its
 //! sweeper, the reads behind the memory browser, and the REST route.
 
+pub mod import;
 pub mod indexer;
 pub mod jobs;
 pub mod recent;

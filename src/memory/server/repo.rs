@@ -14,9 +14,8 @@ use crate::conversations::server::repo::{
 use crate::core::{EmployeeId, InteractionId};
 use crate::platform::db::TenantTx;
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgArguments, PgRow};
-use sqlx::query::Query;
-use sqlx::{Postgres, Row};
+use sqlx::postgres::PgRow;
+use sqlx::Row;
 
 /// The newest completed exchanges of employee $2, newest first; the argument is the parameter
 /// holding how many.
@@ -153,11 +152,16 @@ pub async fn excerpts(
         .collect()
 }
 
-/// One remembered exchange found by semantic search, with its cosine similarity to the query.
+/// One remembered exchange found by recall, with how each signal ranked it.
 #[derive(Debug, Clone)]
 pub struct Recalled {
     pub record: InteractionRecord,
+    /// The reciprocal-rank-fusion score that ordered it.
     pub score: f64,
+    /// Cosine similarity to the query, when it was among the `per_signal` closest in meaning.
+    pub similarity: Option<f64>,
+    /// Its keyword (BM25) score, when it shares a word with the query.
+    pub keyword: Option<f64>,
 }
 
 /// The largest vectors the covering recall index carries (see migrations/…_halfvec_recall.sql).
@@ -168,66 +172,85 @@ macro_rules! compact_max_dims {
 }
 const COMPACT_MAX_DIMS: usize = compact_max_dims!();
 
-/// Ranks one employee's vectors of one model (`top`), then reads the winning exchanges one by
-/// one through their key. The argument is how the vector's dimension compares with
-/// `compact_max_dims!()`, which picks the covering index or the primary key (a constant
-/// condition, so even a generic plan matches the partial index). `OFFSET 0` keeps the lookup a
-/// subquery run once per winner: as a plain join, a generic plan (which cannot know how small
-/// `LIMIT $5` is) may hash-join the winners against every exchange of the employee.
-macro_rules! recall_sql {
+/// Hybrid recall over one employee's memory, exact, in one statement:
+/// * `dense`: the `$6` closest vectors of model `$3` to `$4` (none when `$4` is NULL), ranked
+///   by an index-only scan of the covering index (vectors up to `compact_max_dims!()`) or through
+///   the primary key (wider ones) — the argument picks which, a constant condition so even a
+///   generic plan matches the partial index;
+/// * `keyword`: the exchanges whose unit (message and the reply before it) shares a word with
+///   `$5` (English stemming, stop words dropped), found through the GIN index led by client and
+///   employee, scored by BM25 with the employee's own document frequencies (k1 = 1.2, no length
+///   normalisation: units are short; an occurrence in the reply before the message counts half
+///   one in the message), the best `$6`;
+/// * fused by reciprocal rank: `$8 / ($7 + dense rank) + $9 / ($7 + keyword rank)`, the best
+///   `$10`, each read through its key (`OFFSET 0` keeps that a subquery run once per winner).
+///
+/// `$1` client, `$2` employee. Every table read is under the client's RLS policy as well.
+macro_rules! hybrid_sql {
     ($dims_cmp:literal) => {
         concat!(
-            "WITH top AS (
-                 SELECT interaction_id AS winner, embedding <=> $4 AS distance
-                 FROM interaction_vectors
-                 WHERE client_id = $1 AND employee_id = $2 AND model = $3
-                   AND vector_dims(embedding) ",
+            "WITH dense AS (
+                 SELECT winner, 1 - distance AS similarity,
+                        row_number() OVER (ORDER BY distance, winner) AS rank
+                 FROM (SELECT interaction_id AS winner, embedding <=> $4 AS distance
+                       FROM interaction_vectors
+                       WHERE $4::halfvec IS NOT NULL
+                         AND client_id = $1 AND employee_id = $2 AND model = $3
+                         AND vector_dims(embedding) ",
             $dims_cmp,
             " ",
             compact_max_dims!(),
             "
-                 ORDER BY embedding <=> $4 LIMIT $5)
-             SELECT i.*, 1 - top.distance AS score
-             FROM top CROSS JOIN LATERAL (",
+                       ORDER BY embedding <=> $4 LIMIT $6) d),
+             terms AS (
+                 SELECT tsvector_to_array(to_tsvector('english'::regconfig, $5)) AS lexemes,
+                        CASE WHEN numnode(plainto_tsquery('english'::regconfig, $5)) = 0 THEN NULL
+                             ELSE replace(plainto_tsquery('english'::regconfig, $5)::text,
+                                          ' & ', ' | ')::tsquery END AS any_word),
+             matching AS (
+                 SELECT e.interaction_id, e.search_terms
+                 FROM employee_interactions e, terms
+                 WHERE e.client_id = $1 AND e.employee_id = $2 AND e.search_terms @@ terms.any_word
+                   AND e.status = 'completed'),
+             hits AS (
+                 SELECT m.interaction_id, u.lexeme,
+                        (SELECT sum(CASE WHEN w = 'A' THEN 1.0 ELSE 0.5 END)
+                         FROM unnest(u.weights) w)::float8 AS tf
+                 FROM matching m, terms, unnest(m.search_terms) u
+                 WHERE u.lexeme = ANY(terms.lexemes)),
+             df AS (SELECT lexeme, count(*) AS n FROM hits GROUP BY lexeme),
+             docs AS (
+                 SELECT greatest(coalesce((SELECT answered FROM employee_turn_counts
+                                           WHERE client_id = $1 AND employee_id = $2), 0),
+                                 (SELECT count(*) FROM matching), 1)::float8 AS n),
+             keyword AS (
+                 SELECT winner, score, row_number() OVER (ORDER BY score DESC, winner) AS rank
+                 FROM (SELECT h.interaction_id AS winner,
+                              sum(ln(1 + (docs.n - df.n + 0.5) / (df.n + 0.5))
+                                  * h.tf * 2.2 / (h.tf + 1.2)) AS score
+                       FROM hits h JOIN df USING (lexeme) CROSS JOIN docs
+                       GROUP BY h.interaction_id
+                       ORDER BY score DESC, h.interaction_id LIMIT $6) k),
+             fused AS (
+                 SELECT coalesce(d.winner, k.winner) AS winner, d.similarity, k.score AS keyword,
+                        coalesce($8::float8 / ($7::float8 + d.rank), 0)
+                          + coalesce($9::float8 / ($7::float8 + k.rank), 0) AS fused
+                 FROM dense d FULL JOIN keyword k ON d.winner = k.winner
+                 ORDER BY fused DESC, winner LIMIT $10)
+             SELECT i.*, fused.similarity, fused.keyword, fused.fused AS score
+             FROM fused CROSS JOIN LATERAL (",
             interaction_columns!(),
             " FROM employee_interactions
-                 WHERE client_id = $1 AND employee_id = $2 AND interaction_id = top.winner
-                 OFFSET 0) i"
+                 WHERE client_id = $1 AND employee_id = $2 AND interaction_id = fused.winner
+                 OFFSET 0) i
+             ORDER BY score DESC, i.timestamp DESC"
         )
     };
 }
 
-/// Recall's rows, best first.
-macro_rules! recall_only_sql {
-    ($dims_cmp:literal) => {
-        concat!(
-            recall_sql!($dims_cmp),
-            " ORDER BY score DESC, timestamp DESC"
-        )
-    };
-}
-
-/// Recall's rows and the newest `$6` completed exchanges (score NULL) in one statement: the
-/// recent ones first, newest first, then the recalled ones, best first.
-macro_rules! recent_and_recall_sql {
-    ($dims_cmp:literal) => {
-        concat!(
-            "(",
-            recall_sql!($dims_cmp),
-            ") UNION ALL (SELECT *, NULL::float8 AS score FROM (",
-            recent_sql!("$6"),
-            ") recent)
-             ORDER BY score DESC, timestamp DESC"
-        )
-    };
-}
-
-/// `recall`, for vectors that fit the covering index and for wider ones.
-const RECALL_COMPACT: &str = recall_only_sql!("<=");
-const RECALL_WIDE: &str = recall_only_sql!(">");
-/// `recent_and_recalled`, likewise.
-const RECENT_AND_RECALL_COMPACT: &str = recent_and_recall_sql!("<=");
-const RECENT_AND_RECALL_WIDE: &str = recent_and_recall_sql!(">");
+/// `recall`, for vectors that fit the covering index and for wider ones (or none).
+const HYBRID_COMPACT: &str = hybrid_sql!("<=");
+const HYBRID_WIDE: &str = hybrid_sql!(">");
 
 /// The SQL for a query vector of `dims` dimensions: vectors up to the limit are ranked by an
 /// index-only scan of the covering index, wider ones through the primary key and the table.
@@ -239,78 +262,60 @@ fn by_dims(dims: usize, compact: &'static str, wide: &'static str) -> &'static s
     }
 }
 
-/// `sql` with recall's parameters bound: $1 client, $2 employee, $3 model, $4 the query vector,
-/// $5 how many to rank.
-fn recall_query<'a>(
-    sql: &'static str,
-    client: &'a crate::core::ClientId,
-    employee: &'a EmployeeId,
-    model: &'a str,
-    query: &'a pgvector::HalfVector,
-    limit: u32,
-) -> Query<'a, Postgres, PgArguments> {
-    sqlx::query(sql)
-        .bind(client.as_str())
-        .bind(employee.as_str())
-        .bind(model)
-        .bind(query)
-        .bind(i64::from(limit))
-}
-
 fn recalled_from_row(r: &PgRow) -> Result<Recalled, sqlx::Error> {
     Ok(Recalled {
         record: interaction_from_row(r)?,
         score: r.try_get::<Option<f64>, _>("score")?.unwrap_or(0.0),
+        similarity: r.try_get("similarity")?,
+        keyword: r.try_get("keyword")?,
     })
 }
 
-/// The `limit` exchanges of one employee most similar to `query` (cosine), among the vectors of
-/// `model` only. Exact: every vector of this employee and model is compared.
+/// What recall ranks by, and how the two rankings are fused.
+#[derive(Debug, Clone, Copy)]
+pub struct Fusion {
+    /// Candidates each signal contributes.
+    pub per_signal: u32,
+    /// Reciprocal rank fusion's k.
+    pub k: f64,
+    pub dense_weight: f64,
+    pub keyword_weight: f64,
+}
+
+/// The query: a vector of a model (for the dense signal) and words (for the keyword signal);
+/// either may be absent.
+pub struct RecallQuery<'a> {
+    pub dense: Option<(&'a str, &'a pgvector::HalfVector)>,
+    pub words: &'a str,
+}
+
+/// The `limit` exchanges of one employee that best match `query`, by reciprocal rank fusion of
+/// the semantic and the keyword ranking. Exact: every vector of this employee and model is
+/// compared, and every exchange sharing a word is scored.
 pub async fn recall(
     tx: &mut TenantTx,
     employee: &EmployeeId,
-    model: &str,
-    query: &pgvector::HalfVector,
+    query: RecallQuery<'_>,
+    fusion: Fusion,
     limit: u32,
 ) -> Result<Vec<Recalled>, sqlx::Error> {
-    let sql = by_dims(query.as_slice().len(), RECALL_COMPACT, RECALL_WIDE);
+    let dims = query.dense.map_or(0, |(_, v)| v.as_slice().len());
+    let sql = by_dims(dims, HYBRID_COMPACT, HYBRID_WIDE);
     let client = tx.client().clone();
-    let rows = recall_query(sql, &client, employee, model, query, limit)
+    let rows = sqlx::query(sql)
+        .bind(client.as_str())
+        .bind(employee.as_str())
+        .bind(query.dense.map_or("", |(m, _)| m))
+        .bind(query.dense.map(|(_, v)| v))
+        .bind(query.words)
+        .bind(i64::from(fusion.per_signal))
+        .bind(fusion.k)
+        .bind(fusion.dense_weight)
+        .bind(fusion.keyword_weight)
+        .bind(i64::from(limit))
         .fetch_all(&mut **tx)
         .await?;
     rows.iter().map(recalled_from_row).collect()
-}
-
-/// What a turn remembers, in one statement: the newest `recent` completed exchanges (newest
-/// first, as `recent_interactions`) and the `limit` most similar to `query` (as `recall`).
-#[allow(clippy::too_many_arguments)]
-pub async fn recent_and_recalled(
-    tx: &mut TenantTx,
-    employee: &EmployeeId,
-    recent: u32,
-    model: &str,
-    query: &pgvector::HalfVector,
-    limit: u32,
-) -> Result<(Vec<InteractionRecord>, Vec<Recalled>), sqlx::Error> {
-    let sql = by_dims(
-        query.as_slice().len(),
-        RECENT_AND_RECALL_COMPACT,
-        RECENT_AND_RECALL_WIDE,
-    );
-    let client = tx.client().clone();
-    let rows = recall_query(sql, &client, employee, model, query, limit)
-        .bind(i64::from(recent))
-        .fetch_all(&mut **tx)
-        .await?;
-    let (mut newest, mut recalled) = (Vec::new(), Vec::new());
-    for r in &rows {
-        if r.try_get::<Option<f64>, _>("score")?.is_none() {
-            newest.push(interaction_from_row(r)?);
-        } else {
-            recalled.push(recalled_from_row(r)?);
-        }
-    }
-    Ok((newest, recalled))
 }
 
 /// `insert_vectors`: $4 is a `halfvec[]`. `$1::text` (what sqlx binds anyway) lets the statement
@@ -352,7 +357,7 @@ pub async fn insert_vectors(
 macro_rules! missing_vectors_sql {
     ($after:literal, $order:literal) => {
         concat!(
-            "SELECT i.employee_id, i.interaction_id, i.message, i.response, i.timestamp
+            "SELECT i.employee_id, i.interaction_id, i.message, i.prior_reply, i.timestamp
              FROM employee_interactions i
              WHERE i.client_id = $1 AND i.status = 'completed' AND ",
             $after,
@@ -413,9 +418,9 @@ pub async fn missing_vectors(
             Ok(PendingEmbedding {
                 employee_id: r.try_get("employee_id")?,
                 interaction_id: r.try_get("interaction_id")?,
-                text: embedding_text(
+                text: memory_unit(
                     &r.try_get::<String, _>("message")?,
-                    &r.try_get::<String, _>("response")?,
+                    &r.try_get::<String, _>("prior_reply")?,
                 ),
                 timestamp: r.try_get("timestamp")?,
             })
@@ -432,9 +437,168 @@ pub struct PendingEmbedding {
     pub timestamp: DateTime<Utc>,
 }
 
-/// What is embedded for an exchange: the user's words, then the answer.
-pub fn embedding_text(message: &str, response: &str) -> String {
-    format!("{message}\n{response}")
+/// The recipe of a memory unit (see `memory_unit`), part of the key its vectors are stored
+/// under: a change of recipe is a new key, and the sweeper embeds the history again under it in
+/// the background, as after a switch of embedding model. (Vectors from before units carried the
+/// reply before the message, made of the message and its own answer, are under the bare
+/// model name.)
+pub const UNIT_RECIPE: &str = "unit2";
+
+/// What vectors of `model` made by the current recipe are stored under
+/// (`interaction_vectors.model`).
+pub fn vector_key(model: &str) -> String {
+    format!("{model}#{UNIT_RECIPE}")
+}
+
+/// How much of the reply before an exchange its memory unit carries.
+pub const PRIOR_REPLY_CHARS: usize = 600;
+
+/// The start of the reply before an exchange, as its memory unit carries it (as the migration
+/// that introduced units cut the existing ones).
+pub fn prior_reply(reply: &str) -> &str {
+    match reply.char_indices().nth(PRIOR_REPLY_CHARS) {
+        Some((at, _)) => &reply[..at],
+        None => reply,
+    }
+}
+
+/// An exchange's memory unit, what is embedded and searched by keyword: the user's message,
+/// then the assistant's reply just before it (the question a short message answers), never the
+/// exchange's own answer. The message comes first, so a model that truncates its input cuts the
+/// context, not the message. The keyword vector (`search_terms`) is made by Postgres from the
+/// same two texts in the same order.
+pub fn memory_unit(message: &str, prior_reply: &str) -> String {
+    if prior_reply.is_empty() {
+        message.to_owned()
+    } else {
+        format!("{message}\n{prior_reply}")
+    }
+}
+
+/// An exchange of an import, ready to store.
+#[derive(Debug, Clone)]
+pub struct ImportedExchange {
+    pub interaction_id: InteractionId,
+    pub message: String,
+    pub response: String,
+    pub prior_reply: String,
+    pub at: DateTime<Utc>,
+    /// The ids of the imported lines it holds.
+    pub line_ids: Vec<String>,
+}
+
+/// `insert_imported`: the exchanges of `unnest`, answered (no model, no tokens), marked as
+/// imported; one already stored under its id is left as it is. The employee's answered count
+/// goes up by the number stored, in the same statement.
+const INSERT_IMPORTED: &str = "WITH ins AS (
+         INSERT INTO employee_interactions (client_id, employee_id, interaction_id, message,
+             response, prior_reply, timestamp, status, source)
+         SELECT $1::text, $2::text, r.interaction_id, r.message, r.response, r.prior_reply, r.at,
+                'completed', 'import'
+         FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+              AS r(interaction_id, message, response, prior_reply, at)
+         ON CONFLICT (client_id, employee_id, interaction_id) DO NOTHING
+         RETURNING interaction_id),
+     counted AS (
+         INSERT INTO employee_turn_counts (client_id, employee_id, answered)
+         SELECT $1::text, $2::text, count(*) FROM ins HAVING count(*) > 0
+         ON CONFLICT (client_id, employee_id)
+         DO UPDATE SET answered = employee_turn_counts.answered + excluded.answered)
+     SELECT interaction_id FROM ins";
+
+/// `insert_imported`'s record of the lines of the exchanges stored: (line, exchange) pairs.
+const INSERT_IMPORT_LINES: &str =
+    "INSERT INTO memory_import_lines (client_id, employee_id, line_id, interaction_id)
+     SELECT $1::text, $2::text, l.line_id, l.interaction_id
+     FROM unnest($3::text[], $4::text[]) AS l(line_id, interaction_id)
+     ON CONFLICT DO NOTHING";
+
+/// `imported_lines`: which of the line ids $3 an earlier import stored.
+const IMPORTED_LINES: &str = "SELECT line_id FROM memory_import_lines
+     WHERE client_id = $1 AND employee_id = $2 AND line_id = ANY($3::text[])";
+
+/// Which of these line ids an earlier import of this employee stored.
+pub async fn imported_lines(
+    tx: &mut TenantTx,
+    employee: &EmployeeId,
+    line_ids: &[&str],
+) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+    let client = tx.client().clone();
+    let mut found = std::collections::HashSet::new();
+    for chunk in line_ids.chunks(5000) {
+        let rows = sqlx::query_scalar::<_, String>(IMPORTED_LINES)
+            .bind(client.as_str())
+            .bind(employee.as_str())
+            .bind(chunk)
+            .fetch_all(&mut **tx)
+            .await?;
+        found.extend(rows);
+    }
+    Ok(found)
+}
+
+/// Stores an import's exchanges and the record of their lines; returns the ids of the
+/// exchanges stored now (not before).
+pub async fn insert_imported(
+    tx: &mut TenantTx,
+    employee: &EmployeeId,
+    rows: &[ImportedExchange],
+) -> Result<Vec<InteractionId>, sqlx::Error> {
+    let client = tx.client().clone();
+    let ids: Vec<&str> = rows.iter().map(|r| r.interaction_id.as_str()).collect();
+    let messages: Vec<&str> = rows.iter().map(|r| r.message.as_str()).collect();
+    let responses: Vec<&str> = rows.iter().map(|r| r.response.as_str()).collect();
+    let priors: Vec<&str> = rows.iter().map(|r| r.prior_reply.as_str()).collect();
+    let times: Vec<DateTime<Utc>> = rows.iter().map(|r| r.at).collect();
+    let stored = sqlx::query_scalar::<_, String>(INSERT_IMPORTED)
+        .bind(client.as_str())
+        .bind(employee.as_str())
+        .bind(&ids)
+        .bind(&messages)
+        .bind(&responses)
+        .bind(&priors)
+        .bind(&times)
+        .fetch_all(&mut **tx)
+        .await?;
+    let (mut lines, mut holders) = (Vec::new(), Vec::new());
+    for r in rows
+        .iter()
+        .filter(|r| stored.iter().any(|s| s == r.interaction_id.as_str()))
+    {
+        for l in &r.line_ids {
+            lines.push(l.as_str());
+            holders.push(r.interaction_id.as_str());
+        }
+    }
+    sqlx::query(INSERT_IMPORT_LINES)
+        .bind(client.as_str())
+        .bind(employee.as_str())
+        .bind(&lines)
+        .bind(&holders)
+        .execute(&mut **tx)
+        .await?;
+    Ok(stored.into_iter().map(InteractionId::from).collect())
+}
+
+/// `reply_before`: the answer of the employee's last exchange before $3.
+const REPLY_BEFORE: &str = "SELECT response FROM employee_interactions
+     WHERE client_id = $1 AND employee_id = $2 AND status = 'completed' AND timestamp < $3
+     ORDER BY timestamp DESC, id DESC LIMIT 1";
+
+/// The answer of the employee's last exchange before `at` ("" when none).
+pub async fn reply_before(
+    tx: &mut TenantTx,
+    employee: &EmployeeId,
+    at: DateTime<Utc>,
+) -> Result<String, sqlx::Error> {
+    let client = tx.client().clone();
+    let reply = sqlx::query_scalar::<_, String>(REPLY_BEFORE)
+        .bind(client.as_str())
+        .bind(employee.as_str())
+        .bind(at)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(reply.unwrap_or_default())
 }
 
 /// Every statement of this module, each variant once: the SQL that is assembled at run time
@@ -449,11 +613,13 @@ pub fn assembled_statements() -> Vec<&'static str> {
         RECENT_COUNTED,
         HISTORY_BEFORE,
         EXCERPTS,
-        RECALL_COMPACT,
-        RECALL_WIDE,
-        RECENT_AND_RECALL_COMPACT,
-        RECENT_AND_RECALL_WIDE,
+        HYBRID_COMPACT,
+        HYBRID_WIDE,
         INSERT_VECTORS,
+        INSERT_IMPORTED,
+        INSERT_IMPORT_LINES,
+        IMPORTED_LINES,
+        REPLY_BEFORE,
         MISSING_BY_EMPLOYEE,
         MISSING_BY_TIME,
     ]

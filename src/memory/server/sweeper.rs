@@ -88,6 +88,7 @@ async fn sweep(
                     employee_id: p.employee_id,
                     interaction_id: p.interaction_id,
                     text: p.text,
+                    vector: None,
                     timestamp: p.timestamp,
                 };
                 if tx.send(job).await.is_err() {
