@@ -20,6 +20,50 @@ struct EmbedJob {
     reply: oneshot::Sender<Result<Vec<Vec<f32>>, String>>,
 }
 
+/// Urgent embeddings (turns waiting) a local worker runs in one pass.
+const URGENT_BATCH: usize = 16;
+
+/// Runs several jobs' texts through the model in one call and answers each job with its own
+/// vectors (or the error, to each).
+fn embed_jobs(model: &mut Result<MiniLm, String>, jobs: Vec<EmbedJob>) {
+    let m = match model {
+        Ok(m) => m,
+        Err(e) => {
+            for job in jobs {
+                let _ = job
+                    .reply
+                    .send(Err(format!("the local embedding model did not load: {e}")));
+            }
+            return;
+        }
+    };
+    let texts: Vec<String> = jobs.iter().flat_map(|j| j.texts.iter().cloned()).collect();
+    match m.embed(&texts).map_err(|e| format!("{e:#}")) {
+        Ok(mut vectors) if vectors.len() == texts.len() => {
+            // Hand each job its share, in order.
+            for job in jobs.into_iter().rev() {
+                let rest = vectors.split_off(vectors.len() - job.texts.len());
+                let _ = job.reply.send(Ok(rest));
+            }
+        }
+        Ok(vectors) => {
+            let e = format!(
+                "the model returned {} vectors for {} texts",
+                vectors.len(),
+                texts.len()
+            );
+            for job in jobs {
+                let _ = job.reply.send(Err(e.clone()));
+            }
+        }
+        Err(e) => {
+            for job in jobs {
+                let _ = job.reply.send(Err(e.clone()));
+            }
+        }
+    }
+}
+
 enum Backend {
     Local(WorkQueue<EmbedJob>),
     Remote(Client<OpenAIConfig>),
@@ -46,18 +90,14 @@ impl Embedder {
         if model == MINILM {
             let local = &settings.file.local;
             let dir = local.models_dir.clone();
-            let queue = WorkQueue::start(
+            // Turns waiting on their vector at the same time are embedded in one pass.
+            let queue = WorkQueue::start_batched(
                 "embed",
                 local.embed_workers,
                 local.embed_queue,
+                URGENT_BATCH,
                 move || MiniLm::load(&dir).map_err(|e| format!("{e:#}")),
-                |m: &mut Result<MiniLm, String>, job: EmbedJob| {
-                    let out = match m {
-                        Ok(m) => m.embed(&job.texts).map_err(|e| format!("{e:#}")),
-                        Err(e) => Err(format!("the local embedding model did not load: {e}")),
-                    };
-                    let _ = job.reply.send(out);
-                },
+                |m: &mut Result<MiniLm, String>, jobs: Vec<EmbedJob>| embed_jobs(m, jobs),
             );
             return Ok(Some(Embedder {
                 model,

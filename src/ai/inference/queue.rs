@@ -35,6 +35,29 @@ impl<J: Send + 'static> WorkQueue<J> {
         F: Fn() -> W + Send + Sync + 'static,
         R: Fn(&mut W, J) + Send + Sync + 'static,
     {
+        Self::start_batched(name, workers, capacity, 1, make, move |w, jobs| {
+            for j in jobs {
+                run(w, j);
+            }
+        })
+    }
+
+    /// As `start`, but a worker takes up to `urgent_batch` urgent jobs at once (all those
+    /// waiting, as many as that) and runs them together: what users wait on concurrently is
+    /// served in one pass (one forward pass of a model for several texts). A background job is
+    /// taken alone, and only when no urgent one waits.
+    pub fn start_batched<W, F, R>(
+        name: &str,
+        workers: usize,
+        capacity: usize,
+        urgent_batch: usize,
+        make: F,
+        run: R,
+    ) -> Self
+    where
+        F: Fn() -> W + Send + Sync + 'static,
+        R: Fn(&mut W, Vec<J>) + Send + Sync + 'static,
+    {
         let shared = Arc::new(Shared {
             jobs: Mutex::new(Jobs {
                 urgent: VecDeque::new(),
@@ -45,6 +68,7 @@ impl<J: Send + 'static> WorkQueue<J> {
             capacity: capacity.max(1),
         });
         let (make, run) = (Arc::new(make), Arc::new(run));
+        let urgent_batch = urgent_batch.max(1);
         for i in 0..workers.max(1) {
             let (shared, make, run) = (shared.clone(), make.clone(), run.clone());
             let spawned = std::thread::Builder::new()
@@ -53,8 +77,8 @@ impl<J: Send + 'static> WorkQueue<J> {
                     // The worker (a model) is made on the first job, so an idle server pays
                     // nothing for a model it never uses.
                     let mut worker = None;
-                    while let Some(job) = next_job(&shared) {
-                        run(worker.get_or_insert_with(|| make()), job);
+                    while let Some(jobs) = next_jobs(&shared, urgent_batch) {
+                        run(worker.get_or_insert_with(|| make()), jobs);
                     }
                 });
             if let Err(e) = spawned {
@@ -92,14 +116,17 @@ impl<J: Send + 'static> WorkQueue<J> {
     }
 }
 
-fn next_job<J>(shared: &Shared<J>) -> Option<J> {
+/// The next jobs to run: up to `urgent_batch` urgent ones when any wait, else one background
+/// job; `None` once the queue is closed and drained.
+fn next_jobs<J>(shared: &Shared<J>, urgent_batch: usize) -> Option<Vec<J>> {
     let mut jobs = shared.jobs.lock().ok()?;
     loop {
-        if let Some(j) = jobs.urgent.pop_front() {
-            return Some(j);
+        if !jobs.urgent.is_empty() {
+            let n = jobs.urgent.len().min(urgent_batch);
+            return Some(jobs.urgent.drain(..n).collect());
         }
         if let Some(j) = jobs.background.pop_front() {
-            return Some(j);
+            return Some(vec![j]);
         }
         if jobs.closed {
             return None;
@@ -152,5 +179,36 @@ mod tests {
         gate_tx.send(()).expect("gate");
         let order: Vec<u32> = (0..3).map(|_| done_rx.recv().expect("job done")).collect();
         assert_eq!(order, [0, 2, 1]);
+    }
+
+    #[test]
+    fn urgent_jobs_waiting_together_are_run_together() {
+        let (gate_tx, gate_rx) = mpsc::channel::<()>();
+        let gate = Mutex::new(gate_rx);
+        let (done_tx, done_rx) = mpsc::channel::<Vec<u32>>();
+        let done_tx = Mutex::new(done_tx);
+        let q = WorkQueue::start_batched(
+            "t",
+            1,
+            10,
+            2,
+            || (),
+            move |_, jobs: Vec<u32>| {
+                if jobs == [0] {
+                    let _ = gate.lock().map(|g| g.recv());
+                }
+                let _ = done_tx.lock().map(|d| d.send(jobs));
+            },
+        );
+        q.try_push(0, false).expect("queued");
+        while q.waiting() > 0 {
+            std::thread::yield_now();
+        }
+        for (j, urgent) in [(1, false), (2, true), (3, true), (4, true)] {
+            q.try_push(j, urgent).expect("queued");
+        }
+        gate_tx.send(()).expect("gate");
+        let batches: Vec<Vec<u32>> = (0..4).map(|_| done_rx.recv().expect("done")).collect();
+        assert_eq!(batches, [vec![0], vec![2, 3], vec![4], vec![1]]);
     }
 }
