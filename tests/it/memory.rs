@@ -815,51 +815,34 @@ async fn keyword_recall_never_matches_another_clients_words(
     // Below the API, in B's tenant transaction, even naming A's employee finds nothing: the
     // keyword path is under row-level security like the rest.
     let pool = app_pool(&owner).await;
-    let b = workforce::core::ClientId::parse(&client_b).expect("client");
     let a_emp = workforce::core::EmployeeId::parse(&emp_a).expect("employee");
-    let mut tx = workforce::platform::db::TenantTx::begin(&pool, &b)
-        .await
-        .expect("tx");
-    let found = workforce::memory::server::repo::recall(
-        &mut tx,
-        &a_emp,
-        workforce::memory::server::repo::RecallQuery {
-            dense: None,
-            words: "QX7731 Okonkwo",
-        },
-        workforce::memory::server::repo::Fusion {
-            per_signal: 10,
-            k: 60.0,
-            dense_weight: 1.0,
-            keyword_weight: 1.0,
-        },
-        10,
-    )
-    .await
-    .expect("recall");
+    let by_keywords_as = |client: String| {
+        let (pool, a_emp) = (pool.clone(), a_emp.clone());
+        async move {
+            use workforce::memory::server::repo;
+            let client = workforce::core::ClientId::parse(&client).expect("client");
+            let mut tx = workforce::platform::db::TenantTx::begin(&pool, &client)
+                .await
+                .expect("tx");
+            let query = repo::RecallQuery {
+                dense: None,
+                words: "QX7731 Okonkwo",
+            };
+            let fusion = repo::Fusion {
+                per_signal: 10,
+                k: 60.0,
+                dense_weight: 1.0,
+                keyword_weight: 1.0,
+            };
+            repo::recall(&mut tx, &a_emp, query, fusion, 10)
+                .await
+                .expect("recall")
+        }
+    };
+    let found = by_keywords_as(client_b.clone()).await;
     assert!(found.is_empty(), "{found:?}");
     // The same call in A's transaction does find it: the query is right, RLS is what stops B.
-    let a = workforce::core::ClientId::parse(&client_a).expect("client");
-    let mut tx = workforce::platform::db::TenantTx::begin(&pool, &a)
-        .await
-        .expect("tx");
-    let found = workforce::memory::server::repo::recall(
-        &mut tx,
-        &a_emp,
-        workforce::memory::server::repo::RecallQuery {
-            dense: None,
-            words: "QX7731 Okonkwo",
-        },
-        workforce::memory::server::repo::Fusion {
-            per_signal: 10,
-            k: 60.0,
-            dense_weight: 1.0,
-            keyword_weight: 1.0,
-        },
-        10,
-    )
-    .await
-    .expect("recall");
+    let found = by_keywords_as(client_a.clone()).await;
     assert_eq!(found.len(), 1);
     assert!(found[0].keyword.is_some() && found[0].similarity.is_none());
 }
