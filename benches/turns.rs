@@ -4,7 +4,10 @@
 //! Needs DATABASE_URL (owner) and REDIS_URL, as after `make test`:
 //!   source .data/env && cargo bench --bench turns --features ssr
 //! Optional: BENCH_SECONDS (default 10 per level), BENCH_LEVELS (default "1,16,64"),
-//! BENCH_HISTORY (earlier exchanges each employee remembers before a level starts, default 0).
+//! BENCH_HISTORY (earlier exchanges each employee remembers before a level starts, default 0),
+//! BENCH_EMBEDDING (the embedding model; default the stub's text-embedding-3-small, or
+//! all-minilm-l6-v2 in-process, with BENCH_HISTORY 0), BENCH_BACKLOG (lines imported right
+//! before each level, indexed while it runs; default 0).
 //! It creates (and drops first) the database `workforce_bench` on the DATABASE_URL server.
 
 mod support;
@@ -130,11 +133,45 @@ async fn main() -> anyhow::Result<()> {
     println!("each employee remembers {history} earlier exchanges when its level starts\n");
     println!("| concurrent | turns | turns/s | p50 ms | p99 ms | CPU ms/turn: server | postgres | server + postgres | load generator + stub |");
     println!("|---|---|---|---|---|---|---|---|---|");
+    // BENCH_BACKLOG=N: right before each level, N lines are imported into an employee of their
+    // own, so the background indexer is busy embedding them while the level runs.
+    let backlog: usize = std::env::var("BENCH_BACKLOG")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let backlog_employee = if backlog > 0 {
+        server.hire(&client, &key, 1, "gpt-4o-mini").await?.pop()
+    } else {
+        None
+    };
+    if backlog > 0 {
+        println!("a backlog of {backlog} imported lines is being indexed as each level runs\n");
+    }
     let mut first = 0;
     for &n in &levels {
         let employees = &employees[first..first + n];
         first += n;
         vacuum().await?;
+        if let Some(e) = &backlog_employee {
+            let lines: Vec<String> = (0..backlog)
+                .map(|i| {
+                    json!({"id": format!("level-{n}-{i}"),
+                           "role": if i % 2 == 0 { "user" } else { "assistant" },
+                           "content": format!("backlog line {i} of level {n} about topic {}", i % 97),
+                           "occurred_at": "2024-01-01T00:00:00Z"})
+                    .to_string()
+                })
+                .collect();
+            let r = http
+                .post(format!(
+                    "{base}/api/v1/employees/clients/{client}/employees/{e}/memory/import"
+                ))
+                .bearer_auth(&key)
+                .body(lines.join("\n"))
+                .send()
+                .await?;
+            anyhow::ensure!(r.status().is_success(), "backlog import: {}", r.status());
+        }
         let deadline = Instant::now() + Duration::from_secs(seconds);
         let (srv0, load0, pg0) = cpu_seconds();
         let started = Instant::now();
