@@ -113,7 +113,9 @@ pub async fn start(
 ) -> anyhow::Result<Server> {
     let (url, owner) = fresh_database(name).await?;
     let stub = stub::Stub::start().await;
-    let mut file = config::parse_with_overrides(&std::fs::read_to_string("Leptos.toml")?, [])?;
+    // `WORKFORCE__SECTION__KEY` variables override Leptos.toml, as for the server.
+    let mut file =
+        config::parse_with_overrides(&std::fs::read_to_string("Leptos.toml")?, std::env::vars())?;
     tune(&mut file);
     let mut providers = config::resolve_providers(&file);
     for p in providers

@@ -179,9 +179,10 @@ const COMPACT_MAX_DIMS: usize = compact_max_dims!();
 ///   generic plan matches the partial index;
 /// * `keyword`: the exchanges whose unit (message and the reply before it) shares a word with
 ///   `$5` (English stemming, stop words dropped), found through the GIN index led by client and
-///   employee, scored by BM25 with the employee's own document frequencies (k1 = 1.2, no length
-///   normalisation: units are short; an occurrence in the reply before the message counts half
-///   one in the message), the best `$6`;
+///   employee, scored as BM25 is — each shared word's inverse document frequency among the
+///   employee's exchanges times its weight in the unit — with Postgres's `ts_rank` of the word as
+///   that weight (saturating with repeats, an occurrence in the reply before the message half one
+///   in the message: weights B 0.5, A 1, scaled so one A occurrence is 1), the best `$6`;
 /// * fused by reciprocal rank: `$8 / ($7 + dense rank) + $9 / ($7 + keyword rank)`, the best
 ///   `$10`, each read through its key (`OFFSET 0` keeps that a subquery run once per winner).
 ///
@@ -207,18 +208,22 @@ macro_rules! hybrid_sql {
                         CASE WHEN numnode(plainto_tsquery('english'::regconfig, $5)) = 0 THEN NULL
                              ELSE replace(plainto_tsquery('english'::regconfig, $5)::text,
                                           ' & ', ' | ')::tsquery END AS any_word),
+             words AS MATERIALIZED (
+                 SELECT l AS lexeme,
+                        ('''' || replace(replace(l, '\\', '\\\\'), '''', '''''')
+                         || '''')::tsquery AS word
+                 FROM terms, unnest(terms.lexemes) l),
              matching AS (
                  SELECT e.interaction_id, e.search_terms
                  FROM employee_interactions e, terms
                  WHERE e.client_id = $1 AND e.employee_id = $2 AND e.search_terms @@ terms.any_word
                    AND e.status = 'completed'),
              hits AS (
-                 SELECT m.interaction_id, u.lexeme,
-                        (SELECT sum(CASE WHEN w = 'A' THEN 1.0 ELSE 0.5 END)
-                         FROM unnest(u.weights) w)::float8 AS tf
-                 FROM matching m, terms, unnest(m.search_terms) u
-                 WHERE u.lexeme = ANY(terms.lexemes)),
-             df AS (SELECT lexeme, count(*) AS n FROM hits GROUP BY lexeme),
+                 SELECT m.interaction_id, w.lexeme,
+                        ts_rank('{0.1, 0.2, 0.5, 1.0}', m.search_terms, w.word, 0) / 0.6079271 AS tf
+                 FROM matching m CROSS JOIN words w
+                 WHERE m.search_terms @@ w.word),
+             df AS MATERIALIZED (SELECT lexeme, count(*) AS n FROM hits GROUP BY lexeme),
              docs AS (
                  SELECT greatest(coalesce((SELECT answered FROM employee_turn_counts
                                            WHERE client_id = $1 AND employee_id = $2), 0),
@@ -226,8 +231,7 @@ macro_rules! hybrid_sql {
              keyword AS (
                  SELECT winner, score, row_number() OVER (ORDER BY score DESC, winner) AS rank
                  FROM (SELECT h.interaction_id AS winner,
-                              sum(ln(1 + (docs.n - df.n + 0.5) / (df.n + 0.5))
-                                  * h.tf * 2.2 / (h.tf + 1.2)) AS score
+                              sum(ln(1 + (docs.n - df.n + 0.5) / (df.n + 0.5)) * h.tf) AS score
                        FROM hits h JOIN df USING (lexeme) CROSS JOIN docs
                        GROUP BY h.interaction_id
                        ORDER BY score DESC, h.interaction_id LIMIT $6) k),

@@ -411,7 +411,8 @@ pub async fn search_memory(
     } else {
         query
     };
-    let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+    // One plan for every search (planning the statement anew would cost more than running it).
+    let mut tx = TenantTx::begin_generic_plans(&state.pool, &who.client_id).await?;
     let found = repo::recall(
         &mut tx,
         id,
