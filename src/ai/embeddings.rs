@@ -1,9 +1,11 @@
-//! The embedding model: all-MiniLM-L6-v2 in-process, or a provider's model over the OpenAI
-//! wire protocol. Vectors come back checked (one per text, finite) and, for storage and search,
+//! The embedding model: all-MiniLM-L6-v2 or multilingual-e5-small in-process, or a provider's
+//! model over the OpenAI wire protocol. Vectors come back checked (one per text, finite) and, for storage and search,
 //! in `stored_form`: unit length, half precision.
 
+use super::inference::e5::{E5Small, MODEL_NAME as E5};
 use super::inference::embed::{MiniLm, MODEL_NAME as MINILM};
 use super::inference::queue::{Full, WorkQueue};
+pub use super::inference::EmbedRole;
 use super::openai;
 use crate::platform::config::Settings;
 use async_openai::config::OpenAIConfig;
@@ -17,15 +19,39 @@ use tokio::sync::oneshot;
 
 struct EmbedJob {
     texts: Vec<String>,
+    role: EmbedRole,
     reply: oneshot::Sender<Result<Vec<Vec<f32>>, String>>,
 }
 
 /// Urgent embeddings (turns waiting) a local worker runs in one pass.
 const URGENT_BATCH: usize = 16;
 
-/// Runs several jobs' texts through the model in one call and answers each job with its own
-/// vectors (or the error, to each).
-fn embed_jobs(model: &mut Result<MiniLm, String>, jobs: Vec<EmbedJob>) {
+/// An in-process embedding model.
+enum LocalModel {
+    MiniLm(Box<MiniLm>),
+    E5(Box<E5Small>),
+}
+
+impl LocalModel {
+    fn load(name: &str, dir: &std::path::Path) -> anyhow::Result<Self> {
+        Ok(if name == E5 {
+            LocalModel::E5(Box::new(E5Small::load(dir)?))
+        } else {
+            LocalModel::MiniLm(Box::new(MiniLm::load(dir)?))
+        })
+    }
+
+    fn embed(&self, texts: &[String], role: EmbedRole) -> anyhow::Result<Vec<Vec<f32>>> {
+        match self {
+            LocalModel::MiniLm(m) => m.embed(texts),
+            LocalModel::E5(m) => m.embed(texts, role),
+        }
+    }
+}
+
+/// Runs several jobs' texts through the model, one call per role, and answers each job with its
+/// own vectors (or the error, to each).
+fn embed_jobs(model: &mut Result<LocalModel, String>, jobs: Vec<EmbedJob>) {
     let m = match model {
         Ok(m) => m,
         Err(e) => {
@@ -37,8 +63,18 @@ fn embed_jobs(model: &mut Result<MiniLm, String>, jobs: Vec<EmbedJob>) {
             return;
         }
     };
+    let (queries, passages): (Vec<EmbedJob>, Vec<EmbedJob>) =
+        jobs.into_iter().partition(|j| j.role == EmbedRole::Query);
+    for (role, jobs) in [(EmbedRole::Query, queries), (EmbedRole::Passage, passages)] {
+        if !jobs.is_empty() {
+            embed_together(m, role, jobs);
+        }
+    }
+}
+
+fn embed_together(m: &LocalModel, role: EmbedRole, jobs: Vec<EmbedJob>) {
     let texts: Vec<String> = jobs.iter().flat_map(|j| j.texts.iter().cloned()).collect();
-    match m.embed(&texts).map_err(|e| format!("{e:#}")) {
+    match m.embed(&texts, role).map_err(|e| format!("{e:#}")) {
         Ok(mut vectors) if vectors.len() == texts.len() => {
             // Hand each job its share, in order.
             for job in jobs.into_iter().rev() {
@@ -87,17 +123,18 @@ impl Embedder {
         if model.is_empty() {
             return Ok(None);
         }
-        if model == MINILM {
+        if model == MINILM || model == E5 {
             let local = &settings.file.local;
             let dir = local.models_dir.clone();
+            let name = model.clone();
             // Turns waiting on their vector at the same time are embedded in one pass.
             let queue = WorkQueue::start_batched(
                 "embed",
                 local.embed_workers,
                 local.embed_queue,
                 URGENT_BATCH,
-                move || MiniLm::load(&dir).map_err(|e| format!("{e:#}")),
-                |m: &mut Result<MiniLm, String>, jobs: Vec<EmbedJob>| embed_jobs(m, jobs),
+                move || LocalModel::load(&name, &dir).map_err(|e| format!("{e:#}")),
+                |m: &mut Result<LocalModel, String>, jobs: Vec<EmbedJob>| embed_jobs(m, jobs),
             );
             return Ok(Some(Embedder {
                 model,
@@ -141,13 +178,22 @@ impl Embedder {
     /// The vector of a memory unit a user is waiting on (a turn's: it recalls, then is stored
     /// as the new exchange's), within `budget`; past it the caller goes on without, and the
     /// model counts as not answering until its next answer. Embedded as the indexer embeds
-    /// units, ahead of it.
+    /// units (as a passage: the same vector is what later questions are compared with), ahead
+    /// of it.
     pub async fn embed_unit_within(
         &self,
         text: &str,
         budget: Duration,
     ) -> Result<HalfVector, String> {
-        match tokio::time::timeout(budget, self.embed_query(text)).await {
+        let unit = async {
+            let mut v = self
+                .embed(vec![text.to_owned()], EmbedRole::Passage, true)
+                .await?;
+            v.pop()
+                .map(|v| stored_form(&v))
+                .ok_or_else(|| "the embedding model returned nothing".to_owned())
+        };
+        match tokio::time::timeout(budget, unit).await {
             Ok(result) => result,
             Err(_) => {
                 self.answering.store(false, Ordering::Relaxed);
@@ -156,18 +202,26 @@ impl Embedder {
         }
     }
 
-    /// The vector of a search query a user is waiting on (ahead of background indexing).
-    /// all-MiniLM-L6-v2 and the providers' models embed queries and passages alike.
+    /// The vector of a search query a user is waiting on (ahead of background indexing), read
+    /// as a question (multilingual-e5-small's "query: "; the other models read every text alike).
     pub async fn embed_query(&self, text: &str) -> Result<HalfVector, String> {
-        let mut v = self.embed(vec![text.to_owned()], true).await?;
+        let mut v = self
+            .embed(vec![text.to_owned()], EmbedRole::Query, true)
+            .await?;
         v.pop()
             .map(|v| stored_form(&v))
             .ok_or_else(|| "the embedding model returned nothing".to_owned())
     }
 
-    /// One vector per text. `urgent` puts the job ahead of background indexing.
-    pub async fn embed(&self, texts: Vec<String>, urgent: bool) -> Result<Vec<Vec<f32>>, String> {
-        let result = self.embed_unrecorded(texts, urgent).await;
+    /// One vector per text, each read as `role`. `urgent` puts the job ahead of background
+    /// indexing.
+    pub async fn embed(
+        &self,
+        texts: Vec<String>,
+        role: EmbedRole,
+        urgent: bool,
+    ) -> Result<Vec<Vec<f32>>, String> {
+        let result = self.embed_unrecorded(texts, role, urgent).await;
         self.answering.store(result.is_ok(), Ordering::Relaxed);
         result
     }
@@ -175,6 +229,7 @@ impl Embedder {
     async fn embed_unrecorded(
         &self,
         texts: Vec<String>,
+        role: EmbedRole,
         urgent: bool,
     ) -> Result<Vec<Vec<f32>>, String> {
         let n = texts.len();
@@ -183,7 +238,7 @@ impl Embedder {
                 Backend::Local(queue) => {
                     let (reply, answer) = oneshot::channel();
                     queue
-                        .try_push(EmbedJob { texts, reply }, urgent)
+                        .try_push(EmbedJob { texts, role, reply }, urgent)
                         .map_err(|Full(_)| "the local embedding queue is full".to_owned())?;
                     answer
                         .await

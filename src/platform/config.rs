@@ -162,7 +162,8 @@ pub struct Local {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Memory {
-    /// `all-minilm-l6-v2` (in-process), a provider's embedding model, or "" for none.
+    /// `multilingual-e5-small` or `all-minilm-l6-v2` (in-process), a provider's embedding model,
+    /// or "" for none.
     pub embedding_model: String,
     /// Candidates each signal (meaning, keywords) brings to the fusion.
     pub recall_candidates: u32,

@@ -1,11 +1,20 @@
-//! In-process models on the CPU (candle): all-MiniLM-L6-v2 for embeddings and
-//! SmolLM2-135M-Instruct for chat. Each runs on its own worker threads behind a bounded queue, so
-//! inference never blocks the async runtime and a burst is refused instead of piling up. Nothing
-//! here knows the layer above it.
+//! In-process models on the CPU (candle): all-MiniLM-L6-v2 and multilingual-e5-small for
+//! embeddings, SmolLM2-135M-Instruct for chat. Each runs on its own worker threads behind a
+//! bounded queue, so inference never blocks the async runtime and a burst is refused instead of
+//! piling up. Nothing here knows the layer above it.
 
+pub mod e5;
 pub mod embed;
 pub mod llm;
 pub mod queue;
+
+/// What a text to embed is: what someone asks (a search, a turn's recall), or what is stored to
+/// be found. Retrieval-trained models read the two differently; MiniLM reads them alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmbedRole {
+    Query,
+    Passage,
+}
 
 /// The models directory of this checkout (for tests and benches run from any working directory).
 pub fn default_models_dir() -> std::path::PathBuf {

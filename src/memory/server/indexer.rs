@@ -7,7 +7,7 @@
 use super::jobs::{IndexJob, Missed};
 use super::repo;
 use super::sweeper::run_sweeper;
-use crate::ai::embeddings::{stored_form, Embedder};
+use crate::ai::embeddings::{stored_form, EmbedRole, Embedder};
 use crate::platform::db::TenantTx;
 use chrono::Utc;
 use pgvector::HalfVector;
@@ -124,7 +124,7 @@ async fn vectors_of(
         .collect();
     for chunk in missing.chunks(EMBED_CHUNK) {
         let texts = chunk.iter().map(|&i| batch[i].text.clone()).collect();
-        let vectors = embedder.embed(texts, false).await?;
+        let vectors = embedder.embed(texts, EmbedRole::Passage, false).await?;
         for (&i, v) in chunk.iter().zip(vectors) {
             batch[i].vector = Some(stored_form(&v));
         }
