@@ -1,5 +1,6 @@
 //! The built-in models with their real weights (fetched by `scripts/setup.sh`): SmolLM2 answers
-//! as the default model with no provider configured, and MiniLM embeds the memories.
+//! as the default model with no provider configured, MiniLM embeds the memories, and
+//! multilingual-e5-small finds them by meaning.
 
 use crate::helpers::*;
 use serde_json::{json, Value};
@@ -190,4 +191,94 @@ async fn a_full_local_queue_answers_503_with_retry_after_and_keeps_the_message(
         text.contains(&format!("\"failed\":{}", busy.len())),
         "{text}"
     );
+}
+
+/// multilingual-e5-small end to end: an imported conversation is embedded by the indexer (as
+/// passages), and a question asked in semantic mode (embedded as a query) finds the exchange
+/// that answers it, with no word in common but "I".
+#[sqlx::test]
+async fn the_retrieval_model_finds_the_exchange_that_answers_a_question(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    const E5: &str = "multilingual-e5-small";
+    let app = spawn_app_with(owner.clone(), |s| {
+        s.file.memory.embedding_model = E5.to_owned();
+    })
+    .await;
+    let (client, key) = app
+        .onboard(json!({"name": "Recall Co", "tier": "starter"}))
+        .await;
+    let r = app
+        .create_employee(&client, &key, requirements("front desk assistant"))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let emp = r.body["id"].as_str().expect("id").to_owned();
+    let said = [
+        (
+            "user",
+            "Please book the team offsite venue in Lisbon for June.",
+        ),
+        ("assistant", "Done, the venue is reserved."),
+        ("user", "I'm seeing the dentist on Tuesday the 14th at 3pm."),
+        ("assistant", "Noted, I'll remind you the day before."),
+        ("user", "File the quarterly VAT return before April."),
+        ("assistant", "I'll prepare the return."),
+    ];
+    let body = said
+        .iter()
+        .enumerate()
+        .map(|(i, (role, content))| {
+            json!({"id": format!("l{i}"), "role": role, "content": content,
+                   "occurred_at": format!("2026-03-0{}T10:00:00Z", i + 1)})
+            .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let r = app
+        .send_raw(
+            "POST",
+            &format!("{}/memory/import", emp_path(&client, &emp)),
+            Some(&key),
+            "application/x-ndjson",
+            body.into_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["exchanges"], 3);
+
+    let pool = sqlx::PgPool::connect_with(owner.clone())
+        .await
+        .expect("pool");
+    let key_of_e5 = workforce::memory::server::repo::vector_key(E5);
+    let _: i64 = eventually(Duration::from_secs(120), || async {
+        let n: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM interaction_vectors WHERE model = $1")
+                .bind(&key_of_e5)
+                .fetch_one(&pool)
+                .await
+                .expect("count");
+        (n == 3).then_some(n).ok_or(format!("{n} of 3 embedded"))
+    })
+    .await;
+
+    let r = app
+        .memory(
+            &client,
+            &key,
+            &emp,
+            "query=When%20do%20I%20have%20to%20go%20and%20get%20my%20teeth%20checked%3F&mode=semantic&limit=3",
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let best = &r.body["memory"][0];
+    assert!(
+        best["content"]
+            .as_str()
+            .expect("content")
+            .contains("dentist"),
+        "{}",
+        r.body
+    );
+    assert_eq!(best["timestamp"], "2026-03-03T10:00:00Z", "{}", r.body);
 }
