@@ -185,14 +185,7 @@ impl Embedder {
         text: &str,
         budget: Duration,
     ) -> Result<HalfVector, String> {
-        let unit = async {
-            let mut v = self
-                .embed(vec![text.to_owned()], EmbedRole::Passage, true)
-                .await?;
-            v.pop()
-                .map(|v| stored_form(&v))
-                .ok_or_else(|| "the embedding model returned nothing".to_owned())
-        };
+        let unit = self.embed_one(text, EmbedRole::Passage);
         match tokio::time::timeout(budget, unit).await {
             Ok(result) => result,
             Err(_) => {
@@ -205,9 +198,12 @@ impl Embedder {
     /// The vector of a search query a user is waiting on (ahead of background indexing), read
     /// as a question (multilingual-e5-small's "query: "; the other models read every text alike).
     pub async fn embed_query(&self, text: &str) -> Result<HalfVector, String> {
-        let mut v = self
-            .embed(vec![text.to_owned()], EmbedRole::Query, true)
-            .await?;
+        self.embed_one(text, EmbedRole::Query).await
+    }
+
+    /// One urgent text's vector, in its stored form.
+    async fn embed_one(&self, text: &str, role: EmbedRole) -> Result<HalfVector, String> {
+        let mut v = self.embed(vec![text.to_owned()], role, true).await?;
         v.pop()
             .map(|v| stored_form(&v))
             .ok_or_else(|| "the embedding model returned nothing".to_owned())

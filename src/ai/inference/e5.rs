@@ -424,17 +424,7 @@ impl E5Small {
             let mid = layer.up.forward(&x)?.gelu_erf()?;
             x = layer.out_norm.forward(&(layer.down.forward(&mid)? + &x)?)?;
         }
-        // Mean over the real tokens, then unit length.
-        let mask = mask.unsqueeze(2)?;
-        let summed = x.broadcast_mul(&mask)?.sum(1)?;
-        let counts = mask.sum(1)?.clamp(1e-9f32, f32::MAX)?;
-        let mean = summed.broadcast_div(&counts)?;
-        let norms = mean
-            .sqr()?
-            .sum_keepdim(1)?
-            .sqrt()?
-            .clamp(1e-12f32, f32::MAX)?;
-        Ok(mean.broadcast_div(&norms)?.to_vec2::<f32>()?)
+        Ok(super::mean_pooled_unit(&x, &mask)?)
     }
 }
 

@@ -74,16 +74,10 @@ impl MiniLm {
         let type_ids = rows(&|e| e.get_type_ids())?;
         let mask = rows(&|e| e.get_attention_mask())?;
         let hidden = self.model.forward(&ids, &type_ids, Some(&mask))?; // (batch, tokens, 384)
-        let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?; // (batch, tokens, 1)
-        let summed = hidden.broadcast_mul(&mask)?.sum(1)?; // (batch, 384)
-        let counts = mask.sum(1)?.clamp(1e-9f32, f32::MAX)?; // (batch, 1)
-        let mean = summed.broadcast_div(&counts)?;
-        let norms = mean
-            .sqr()?
-            .sum_keepdim(1)?
-            .sqrt()?
-            .clamp(1e-12f32, f32::MAX)?;
-        Ok(mean.broadcast_div(&norms)?.to_vec2::<f32>()?)
+        Ok(super::mean_pooled_unit(
+            &hidden,
+            &mask.to_dtype(DType::F32)?,
+        )?)
     }
 }
 

@@ -16,6 +16,24 @@ pub enum EmbedRole {
     Passage,
 }
 
+/// Sentence vectors from token states `(batch, tokens, dims)`: the mean over the real tokens
+/// (`mask`, f32 `(batch, tokens)`, 1 for a token and 0 for padding), scaled to unit length.
+pub(crate) fn mean_pooled_unit(
+    hidden: &candle_core::Tensor,
+    mask: &candle_core::Tensor,
+) -> candle_core::Result<Vec<Vec<f32>>> {
+    let mask = mask.unsqueeze(2)?; // (batch, tokens, 1)
+    let summed = hidden.broadcast_mul(&mask)?.sum(1)?; // (batch, dims)
+    let counts = mask.sum(1)?.clamp(1e-9f32, f32::MAX)?; // (batch, 1)
+    let mean = summed.broadcast_div(&counts)?;
+    let norms = mean
+        .sqr()?
+        .sum_keepdim(1)?
+        .sqrt()?
+        .clamp(1e-12f32, f32::MAX)?;
+    mean.broadcast_div(&norms)?.to_vec2::<f32>()
+}
+
 /// The models directory of this checkout (for tests and benches run from any working directory).
 pub fn default_models_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".data/models")
