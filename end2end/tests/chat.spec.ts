@@ -306,6 +306,45 @@ test("the memory browser finds a message by meaning and erases one exchange", as
   await expect(page.getByTestId("memory-list")).not.toContainText("4471");
 });
 
+test("a past conversation imported from a file in the memory browser keeps its own time and is found", async ({ page }) => {
+  await openChat(page, `E2E Import ${Date.now()}`, "Archivist", "gpt-4o-mini");
+  const [, employee] = page.url().match(/\/employees\/((client_[0-9a-f]{24})_emp_[0-9a-f]{24})\/chat$/)!;
+  await page.goto(`/employees/${employee}/memory`);
+  await hydrated(page);
+  await page.getByText("Import a past conversation").click();
+
+  // A bad line is refused with its number, and nothing is stored.
+  await page.getByLabel("…or the lines themselves").fill('{"role": "user", "content": "hi", "occurred_at": "2021-06-01T09:00:00Z"}\nnot json');
+  await page.getByRole("button", { name: "Import", exact: true }).click();
+  await expect(page.getByRole("alert")).toContainText("line 2");
+  await expect(page.getByTestId("memory-item")).toHaveCount(0);
+
+  const lines = [
+    { id: "a1", role: "user", content: "Our warehouse in Rotterdam ships pallet code RX-5521 every Friday", occurred_at: "2021-06-04T09:00:00Z" },
+    { id: "a2", role: "assistant", content: "Noted: RX-5521 leaves Rotterdam on Fridays.", occurred_at: "2021-06-04T09:00:05Z" },
+    { id: "a3", role: "user", content: "The auditor visits in September", occurred_at: "2021-06-05T10:00:00Z" },
+    { id: "a4", role: "assistant", content: "I will prepare the files.", occurred_at: "2021-06-05T10:00:03Z" },
+  ].map((l) => JSON.stringify(l)).join("\n");
+  await page.getByLabel("A file (.jsonl)").setInputFiles({ name: "history.jsonl", mimeType: "application/x-ndjson", buffer: Buffer.from(lines) });
+  await expect(page.getByLabel("…or the lines themselves")).toHaveValue(/RX-5521/);
+  await page.getByRole("button", { name: "Import", exact: true }).click();
+  await expect(page.getByTestId("import-report")).toContainText("Stored 4 line(s) as 2 exchange(s)");
+  // The list shows them at once, at their own time.
+  const items = page.getByTestId("memory-item");
+  await expect(items).toHaveCount(2);
+  await expect(items.filter({ hasText: "RX-5521" })).toContainText("2021-06-04 09:00 UTC");
+
+  // The same file again stores nothing twice.
+  await page.getByRole("button", { name: "Import", exact: true }).click();
+  await expect(page.getByTestId("import-report")).toContainText("4 line(s) were already stored");
+  await expect(items).toHaveCount(2);
+
+  // Search finds it by its code.
+  await page.getByLabel("Search the memory").fill("RX-5521");
+  await page.getByRole("button", { name: "Search" }).click();
+  await expect(page.getByTestId("memory-result").first()).toContainText("Rotterdam");
+});
+
 test("Stop ends an answer part-way, keeps what was written and closes the model's request", async ({ page }) => {
   await openChat(page, `E2E Stop ${Date.now()}`, "Policy explainer", "gpt-4o-mini");
   await page.locator("textarea[name=message]").fill("A long answer please");

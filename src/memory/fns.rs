@@ -78,6 +78,32 @@ pub async fn search_memory(id: String, query: String) -> Result<Vec<MemoryItem>,
     result.or_else(crate::platform::fns::fail)
 }
 
+/// Imports a past conversation (JSON Lines of `{id, role, content, occurred_at}`, as
+/// `POST …/memory/import` takes it) into the employee's memory, for a caller who may write it.
+/// Sent as JSON (not form-encoded) so a file's text travels as it is; its route takes bodies up
+/// to twice `BROWSER_IMPORT_BYTES`.
+#[server(prefix = "/rpc", endpoint = "import_memory", input = leptos::server_fn::codec::Json)]
+pub async fn import_memory(id: String, lines: String) -> Result<super::ImportReport, AppError> {
+    let result = async {
+        let (state, who, id) = crate::accounts::server::principal::employee_in_context(
+            crate::accounts::Scope::MemoryWrite,
+            &id,
+        )?;
+        if lines.len() > super::BROWSER_IMPORT_BYTES {
+            return Err(AppError::field(
+                "lines",
+                format!(
+                    "is more than {} MB; import it in parts, or through the REST API",
+                    super::BROWSER_IMPORT_BYTES / (1024 * 1024)
+                ),
+            ));
+        }
+        crate::memory::server::import::import(&state, &who, &id, &lines).await
+    }
+    .await;
+    result.or_else(crate::platform::fns::fail)
+}
+
 /// Erases one exchange from the employee's memory (its row, vector and cached copies); the
 /// audit trail keeps a receipt.
 #[server(prefix = "/rpc")]

@@ -32,6 +32,24 @@ pub struct MemoryItem {
     pub keyword_score: Option<f64>,
 }
 
+/// What an import of a past conversation did (`POST …/memory/import`, or the memory browser).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ImportReport {
+    /// Lines read.
+    pub lines: usize,
+    /// Lines stored now.
+    pub stored: usize,
+    /// Lines stored before (by an earlier import, or earlier in this file), left as they were.
+    pub already_stored: usize,
+    /// Exchanges stored now.
+    pub exchanges: usize,
+}
+
+/// The most the memory browser imports at once (a file's text); larger histories go through the
+/// REST API (64 MiB), or in parts.
+pub const BROWSER_IMPORT_BYTES: usize = 8 * 1024 * 1024;
+
 /// `DELETE …/memory/{interaction_id}` or `DELETE …/memory?subject=…|subject_id=…`: what was
 /// erased. The audit trail keeps the same receipt, with hashes in place of content.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

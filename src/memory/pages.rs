@@ -1,9 +1,10 @@
 //! The memory browser: what one employee remembers, newest first with more on scroll, a search
-//! by meaning with each match's similarity, and erasure of one exchange or of everything that
-//! mentions a subject (each audited, with a receipt).
+//! by meaning and keywords with the signals that found each match, erasure of one exchange or of
+//! everything that mentions a subject (each audited, with a receipt), and the import of a past
+//! conversation (a JSON Lines file).
 
 use super::fns::*;
-use super::{ChatTurn, MemoryItem};
+use super::{ChatTurn, ImportReport, MemoryItem};
 use crate::app::components::*;
 use crate::core::AppError;
 use crate::employees::fns::get_employee;
@@ -63,6 +64,7 @@ fn Browser(
     let forget = ServerAction::<ForgetExchange>::new();
     let forget_subject = ServerAction::<ForgetSubject>::new();
     let receipt = RwSignal::new(None::<String>);
+    let import = ServerAction::<ImportMemory>::new();
 
     // An erased exchange leaves the lists at once.
     Effect::new(move |_| {
@@ -81,6 +83,22 @@ fn Browser(
                 "Erased {} exchange(s) that mentioned it; the audit trail keeps a receipt.",
                 r.erased
             )));
+        }
+    });
+
+    // After an import the newest page is read again: the imported exchanges take their places
+    // by their own time.
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = import.value().get() {
+            leptos::task::spawn_local(async move {
+                match load_conversation(id.get_value(), None).await {
+                    Ok(page) => {
+                        turns.set(page.turns.into_iter().rev().collect());
+                        older.set(page.older);
+                    }
+                    Err(e) => error.set(Some(e)),
+                }
+            });
         }
     });
 
@@ -171,6 +189,7 @@ fn Browser(
                     </form>
                     {action_error(forget_subject.value())}
                 </details>
+                <Import id=id.get_value() import />
             </section>
             <section class=format!("{CARD} space-y-3") aria-labelledby="recent-heading">
                 <h2 id="recent-heading" class="text-lg font-medium">"Newest first"</h2>
@@ -206,6 +225,89 @@ fn Browser(
                 })}
             </section>
         </div>
+    }
+}
+
+/// Import a past conversation: a JSON Lines file (read in the browser) or pasted lines.
+#[component]
+fn Import(id: String, import: ServerAction<ImportMemory>) -> impl IntoView {
+    let id = StoredValue::new(id);
+    let lines = RwSignal::new(String::new());
+    let file_note = RwSignal::new(None::<String>);
+    let on_file = move |ev: leptos::ev::Event| {
+        file_note.set(None);
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsCast;
+            let Some(file) = ev
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+                .and_then(|input| input.files())
+                .and_then(|files| files.get(0))
+            else {
+                return;
+            };
+            if file.size() > super::BROWSER_IMPORT_BYTES as f64 {
+                file_note.set(Some(format!(
+                    "That file is {:.1} MB; the browser imports up to {} MB at a time. Split it, or send it through the REST API.",
+                    file.size() / 1_048_576.0,
+                    super::BROWSER_IMPORT_BYTES / 1_048_576
+                )));
+                return;
+            }
+            leptos::task::spawn_local(async move {
+                match wasm_bindgen_futures::JsFuture::from(file.text()).await {
+                    Ok(text) => lines.set(text.as_string().unwrap_or_default()),
+                    Err(_) => file_note.set(Some("That file could not be read.".to_owned())),
+                }
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = ev;
+    };
+    let report = move |r: ImportReport| {
+        format!(
+            "Stored {} line(s) as {} exchange(s){}. They are searchable once indexed, in the background.",
+            r.stored,
+            r.exchanges,
+            if r.already_stored > 0 {
+                format!("; {} line(s) were already stored and were left as they were", r.already_stored)
+            } else {
+                String::new()
+            }
+        )
+    };
+    view! {
+        <details class="pt-2 text-sm">
+            <summary class="cursor-pointer font-medium text-slate-700">"Import a past conversation"</summary>
+            <form
+                class="mt-2 space-y-2"
+                on:submit=move |ev| {
+                    ev.prevent_default();
+                    import.dispatch(ImportMemory { id: id.get_value(), lines: lines.get_untracked() });
+                }
+            >
+                <p class="text-slate-600">
+                    "JSON Lines, one message a line: "
+                    <code class="break-all text-xs">{r#"{"id": "m1", "role": "user", "content": "…", "occurred_at": "2024-05-01T09:30:00Z"}"#}</code>
+                    ". Each exchange keeps its own time. Lines already imported are skipped, so a file can be sent again."
+                </p>
+                <label for="import-file" class="block font-medium text-slate-700">"A file (.jsonl)"</label>
+                <input id="import-file" type="file" accept=".jsonl,.ndjson,.json,.txt,application/x-ndjson,application/json,text/plain" class="block text-sm" on:change=on_file />
+                {move || file_note.get().map(|n| view! { <p role="alert" class="text-sm text-red-700">{n}</p> })}
+                <label for="import-lines" class="block font-medium text-slate-700">"…or the lines themselves"</label>
+                <textarea id="import-lines" name="lines" rows="5" required=true class=format!("{INPUT} font-mono text-xs")
+                    prop:value=move || lines.get()
+                    on:input=move |ev| lines.set(event_target_value(&ev))></textarea>
+                <button class=BUTTON type="submit" disabled=move || import.pending().get()>
+                    {move || if import.pending().get() { "Importing…" } else { "Import" }}
+                </button>
+            </form>
+            {action_error(import.value())}
+            {move || import.value().get().and_then(Result::ok).map(|r| view! {
+                <p role="status" class="mt-2 rounded-md bg-emerald-50 p-2 text-emerald-800" data-testid="import-report">{report(r)}</p>
+            })}
+        </details>
     }
 }
 

@@ -181,6 +181,40 @@ async fn server_fn_status(req: Request, next: Next) -> Response {
     Response::from_parts(parts, Body::from(bytes))
 }
 
+/// The body a page's server function may send: a 16,000-character message form-encoded, when
+/// every character is outside ASCII, takes 144 KB.
+const RPC_BODY_BYTES: usize = 256 * 1024;
+
+/// Server functions read their whole body themselves (`DefaultBodyLimit` binds only axum's
+/// extractors), so their cap is set here: `RPC_BODY_BYTES` (or `limits.request_body_bytes` if
+/// larger), and twice `BROWSER_IMPORT_BYTES` for the memory browser's import (a file's text, as
+/// a JSON string). A declared length past it is a 413 at once; a body that grows past it fails
+/// as it is read.
+async fn server_fn_body_limit(State(limit): State<usize>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if !path.starts_with("/rpc/") {
+        return next.run(req).await;
+    }
+    let limit = if path == "/rpc/import_memory" {
+        2 * crate::memory::BROWSER_IMPORT_BYTES
+    } else {
+        limit.max(RPC_BODY_BYTES)
+    };
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return AppError::PayloadTooLarge {
+            message: format!("this request's body is larger than the {limit} bytes it may be"),
+        }
+        .into_response();
+    }
+    next.run(req.map(|body| Body::new(http_body_util::Limited::new(body, limit))))
+        .await
+}
+
 /// `GET /metrics` (Prometheus text format), for the operator only.
 async fn metrics_endpoint(State(state): State<AppState>, _op: OperatorAuth) -> Response {
     let Some(handle) = telemetry::metrics() else {
@@ -307,6 +341,10 @@ pub fn build_router(state: AppState) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(server_fn_status))
+        .layer(axum::middleware::from_fn_with_state(
+            body_limit,
+            server_fn_body_limit,
+        ))
         .layer(axum::middleware::from_fn(same_origin_only))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

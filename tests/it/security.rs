@@ -418,6 +418,43 @@ async fn a_malformed_server_function_call_is_a_4xx_that_says_what_is_wrong(
     }
 }
 
+/// A server function reads its whole body: one far larger than any page sends is refused before
+/// it is read (413, saying so), also when it does not declare its length.
+#[sqlx::test]
+async fn an_oversized_server_function_body_is_a_413(_p: PgPoolOptions, owner: PgConnectOptions) {
+    let app = spawn_app(owner).await;
+    let sign_in = app.url(<workforce::accounts::fns::ClientSignIn as ServerFn>::PATH);
+    let huge = format!("api_key={}", "a".repeat(2 * 1024 * 1024));
+    let res = app
+        .http
+        .post(&sign_in)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(huge.clone())
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(res.status().as_u16(), 413);
+    let body: serde_json::Value = res.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "payload_too_large", "{body}");
+    // Streamed, with no length given: cut off as it is read, never a 2xx.
+    let stream = futures::stream::iter(
+        huge.into_bytes()
+            .chunks(64 * 1024)
+            .map(|c| Ok::<_, std::io::Error>(c.to_vec()))
+            .collect::<Vec<_>>(),
+    );
+    let res = app
+        .http
+        .post(&sign_in)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(reqwest::Body::wrap_stream(stream))
+        .send()
+        .await
+        .expect("call");
+    let status = res.status().as_u16();
+    assert!((400..500).contains(&status), "{status}");
+}
+
 #[sqlx::test]
 async fn no_secret_reaches_the_logs(_p: PgPoolOptions, owner: PgConnectOptions) {
     let (app, _stub) = spawn_app_with_stub(owner).await;

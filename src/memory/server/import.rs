@@ -21,10 +21,10 @@ use crate::audit::server::service as audit;
 use crate::audit::AuditAction;
 use crate::core::{AppError, EmployeeId, InteractionId};
 use crate::employees::server::lookup::ensure_exists;
+pub use crate::memory::ImportReport;
 use crate::platform::db::TenantTx;
 use crate::platform::AppState;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 
@@ -36,19 +36,6 @@ pub const MAX_IMPORT_BYTES: usize = 64 * 1024 * 1024;
 pub const MAX_CONTENT_CHARS: usize = 32_000;
 /// Exchanges stored per transaction.
 const IMPORT_BATCH: usize = 500;
-
-/// What an import did.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct ImportReport {
-    /// Lines read.
-    pub lines: usize,
-    /// Lines stored now.
-    pub stored: usize,
-    /// Lines stored before (by an earlier import, or earlier in this file), left as they were.
-    pub already_stored: usize,
-    /// Exchanges stored now.
-    pub exchanges: usize,
-}
 
 /// One line, checked.
 #[derive(Debug, Clone, PartialEq)]
