@@ -9,12 +9,17 @@ struct Jobs<J> {
     urgent: VecDeque<J>,
     background: VecDeque<J>,
     closed: bool,
+    /// Background jobs being worked on now.
+    background_running: usize,
 }
 
 struct Shared<J> {
     jobs: Mutex<Jobs<J>>,
     ready: Condvar,
     capacity: usize,
+    /// How many workers may run background jobs at once: all but one when there are several,
+    /// so a job someone waits on never queues behind background work that holds every worker.
+    background_limit: usize,
 }
 
 /// The sending side. Dropping the last handle stops the workers once the queue is drained.
@@ -45,7 +50,9 @@ impl<J: Send + 'static> WorkQueue<J> {
     /// As `start`, but a worker takes up to `urgent_batch` urgent jobs at once (all those
     /// waiting, as many as that) and runs them together: what users wait on concurrently is
     /// served in one pass (one forward pass of a model for several texts). A background job is
-    /// taken alone, and only when no urgent one waits.
+    /// taken alone, only when no urgent one waits, and with several workers never by the last
+    /// free one: background work scales with `workers - 1`, and an urgent job finds a worker
+    /// at once.
     pub fn start_batched<W, F, R>(
         name: &str,
         workers: usize,
@@ -63,9 +70,11 @@ impl<J: Send + 'static> WorkQueue<J> {
                 urgent: VecDeque::new(),
                 background: VecDeque::new(),
                 closed: false,
+                background_running: 0,
             }),
             ready: Condvar::new(),
             capacity: capacity.max(1),
+            background_limit: workers.max(2) - 1,
         });
         let (make, run) = (Arc::new(make), Arc::new(run));
         let urgent_batch = urgent_batch.max(1);
@@ -77,8 +86,15 @@ impl<J: Send + 'static> WorkQueue<J> {
                     // The worker (a model) is made on the first job, so an idle server pays
                     // nothing for a model it never uses.
                     let mut worker = None;
-                    while let Some(jobs) = next_jobs(&shared, urgent_batch) {
+                    while let Some((jobs, background)) = next_jobs(&shared, urgent_batch) {
                         run(worker.get_or_insert_with(|| make()), jobs);
+                        if background {
+                            if let Ok(mut jobs) = shared.jobs.lock() {
+                                jobs.background_running -= 1;
+                            }
+                            // Another background job may start now.
+                            shared.ready.notify_all();
+                        }
                     }
                 });
             if let Err(e) = spawned {
@@ -102,7 +118,8 @@ impl<J: Send + 'static> WorkQueue<J> {
             jobs.background.push_back(job);
         }
         drop(jobs);
-        self.shared.ready.notify_one();
+        // Every worker looks: the one woken might be one that may not take this job.
+        self.shared.ready.notify_all();
         Ok(())
     }
 
@@ -117,18 +134,22 @@ impl<J: Send + 'static> WorkQueue<J> {
 }
 
 /// The next jobs to run: up to `urgent_batch` urgent ones when any wait, else one background
-/// job; `None` once the queue is closed and drained.
-fn next_jobs<J>(shared: &Shared<J>, urgent_batch: usize) -> Option<Vec<J>> {
+/// job if fewer than `background_limit` run (the flag says it is one); `None` once the queue is
+/// closed and drained.
+fn next_jobs<J>(shared: &Shared<J>, urgent_batch: usize) -> Option<(Vec<J>, bool)> {
     let mut jobs = shared.jobs.lock().ok()?;
     loop {
         if !jobs.urgent.is_empty() {
             let n = jobs.urgent.len().min(urgent_batch);
-            return Some(jobs.urgent.drain(..n).collect());
+            return Some((jobs.urgent.drain(..n).collect(), false));
         }
-        if let Some(j) = jobs.background.pop_front() {
-            return Some(vec![j]);
+        if jobs.background_running < shared.background_limit {
+            if let Some(j) = jobs.background.pop_front() {
+                jobs.background_running += 1;
+                return Some((vec![j], true));
+            }
         }
-        if jobs.closed {
+        if jobs.closed && jobs.background.is_empty() {
             return None;
         }
         jobs = shared.ready.wait(jobs).ok()?;
@@ -210,5 +231,44 @@ mod tests {
         gate_tx.send(()).expect("gate");
         let batches: Vec<Vec<u32>> = (0..4).map(|_| done_rx.recv().expect("done")).collect();
         assert_eq!(batches, [vec![0], vec![2, 3], vec![4], vec![1]]);
+    }
+
+    /// Two workers, one busy with background work: a second background job waits, and an urgent
+    /// job is run at once by the free worker.
+    #[test]
+    fn background_work_never_takes_the_last_free_worker() {
+        let (gate_tx, gate_rx) = mpsc::channel::<()>();
+        let gate = Mutex::new(gate_rx);
+        let (done_tx, done_rx) = mpsc::channel::<u32>();
+        let done_tx = Mutex::new(done_tx);
+        let q = WorkQueue::start(
+            "t",
+            2,
+            10,
+            || (),
+            move |_, j: u32| {
+                if j == 0 {
+                    let _ = gate.lock().map(|g| g.recv());
+                }
+                let _ = done_tx.lock().map(|d| d.send(j));
+            },
+        );
+        q.try_push(0, false).expect("queued");
+        while q.waiting() > 0 {
+            std::thread::yield_now();
+        }
+        q.try_push(1, false).expect("queued");
+        q.try_push(2, true).expect("queued");
+        let first = done_rx
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("the urgent job ran while the background one held a worker");
+        assert_eq!(first, 2);
+        assert_eq!(q.waiting(), 1, "the second background job still waits");
+        assert!(done_rx
+            .recv_timeout(std::time::Duration::from_millis(200))
+            .is_err());
+        gate_tx.send(()).expect("gate");
+        let rest: Vec<u32> = (0..2).map(|_| done_rx.recv().expect("done")).collect();
+        assert_eq!(rest, [0, 1]);
     }
 }
