@@ -168,21 +168,21 @@ impl<J> Drop for WorkQueue<J> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::mpsc;
+    use std::sync::mpsc::{self, Receiver, Sender};
 
-    #[test]
-    fn full_queue_refuses_and_urgent_jobs_go_first() {
+    /// A queue whose job 0 (pushed as background work and already taken when this returns)
+    /// holds its worker until the gate is opened; every job reports its number when done.
+    fn gated(workers: usize, capacity: usize) -> (WorkQueue<u32>, Sender<()>, Receiver<u32>) {
         let (gate_tx, gate_rx) = mpsc::channel::<()>();
         let gate = Mutex::new(gate_rx);
         let (done_tx, done_rx) = mpsc::channel::<u32>();
         let done_tx = Mutex::new(done_tx);
         let q = WorkQueue::start(
             "t",
-            1,
-            2,
+            workers,
+            capacity,
             || (),
             move |_, j: u32| {
-                // The first job holds the worker until the test opens the gate.
                 if j == 0 {
                     let _ = gate.lock().map(|g| g.recv());
                 }
@@ -190,10 +190,15 @@ mod tests {
             },
         );
         q.try_push(0, false).expect("queued");
-        // Wait until the worker has taken job 0, so the queue is empty again.
         while q.waiting() > 0 {
             std::thread::yield_now();
         }
+        (q, gate_tx, done_rx)
+    }
+
+    #[test]
+    fn full_queue_refuses_and_urgent_jobs_go_first() {
+        let (q, gate_tx, done_rx) = gated(1, 2);
         q.try_push(1, false).expect("queued");
         q.try_push(2, true).expect("queued");
         assert!(matches!(q.try_push(3, true), Err(Full(3))), "capacity 2");
@@ -237,26 +242,7 @@ mod tests {
     /// job is run at once by the free worker.
     #[test]
     fn background_work_never_takes_the_last_free_worker() {
-        let (gate_tx, gate_rx) = mpsc::channel::<()>();
-        let gate = Mutex::new(gate_rx);
-        let (done_tx, done_rx) = mpsc::channel::<u32>();
-        let done_tx = Mutex::new(done_tx);
-        let q = WorkQueue::start(
-            "t",
-            2,
-            10,
-            || (),
-            move |_, j: u32| {
-                if j == 0 {
-                    let _ = gate.lock().map(|g| g.recv());
-                }
-                let _ = done_tx.lock().map(|d| d.send(j));
-            },
-        );
-        q.try_push(0, false).expect("queued");
-        while q.waiting() > 0 {
-            std::thread::yield_now();
-        }
+        let (q, gate_tx, done_rx) = gated(2, 10);
         q.try_push(1, false).expect("queued");
         q.try_push(2, true).expect("queued");
         let first = done_rx
