@@ -1,5 +1,7 @@
-//! A bounded job queue served by dedicated worker threads, each owning its own state (a loaded
-//! model). Urgent jobs (a user is waiting) go before background ones (indexing). A full queue
+//! A bounded job queue served by dedicated worker threads, each holding its worker state (a
+//! model). Urgent jobs (a user is waiting) and background ones (indexing) have threads of their
+//! own: background threads run at the lowest CPU priority, so they use CPU that nothing else
+//! wants and a turn's embedding does not share a core with them. A full queue
 //! refuses the job at once, so the caller can answer 503 instead of building a backlog.
 
 use std::collections::VecDeque;
@@ -9,17 +11,32 @@ struct Jobs<J> {
     urgent: VecDeque<J>,
     background: VecDeque<J>,
     closed: bool,
-    /// Background jobs being worked on now.
-    background_running: usize,
 }
 
 struct Shared<J> {
     jobs: Mutex<Jobs<J>>,
     ready: Condvar,
     capacity: usize,
-    /// How many workers may run background jobs at once: all but one when there are several,
-    /// so a job someone waits on never queues behind background work that holds every worker.
-    background_limit: usize,
+    /// Whether threads of their own run the background jobs; if not, urgent threads do, when no
+    /// urgent job waits.
+    background_threads: bool,
+}
+
+/// How many threads serve each lane.
+#[derive(Clone, Copy, Debug)]
+pub struct Threads {
+    /// Threads that run only urgent jobs, at normal priority (at least one).
+    pub urgent: usize,
+    /// Threads that run only background jobs, at the lowest CPU priority. With none, the urgent
+    /// threads run background jobs when no urgent job waits.
+    pub background: usize,
+}
+
+/// Which lane a worker thread serves.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lane {
+    Urgent,
+    Background,
 }
 
 /// The sending side. Dropping the last handle stops the workers once the queue is drained.
@@ -32,30 +49,32 @@ pub struct WorkQueue<J> {
 pub struct Full<J>(pub J);
 
 impl<J: Send + 'static> WorkQueue<J> {
-    /// Starts `workers` threads. Each makes its own worker state with `make` on its first job (so
-    /// a slow model load holds up neither start-up nor a server that never uses the model), then
-    /// runs `run` for every job it takes.
+    /// Starts `workers` threads that run every job, urgent first. Each makes its own worker
+    /// state with `make` on its first job (so a slow model load holds up neither start-up nor a
+    /// server that never uses the model), then runs `run` for every job it takes.
     pub fn start<W, F, R>(name: &str, workers: usize, capacity: usize, make: F, run: R) -> Self
     where
         F: Fn() -> W + Send + Sync + 'static,
         R: Fn(&mut W, J) + Send + Sync + 'static,
     {
-        Self::start_batched(name, workers, capacity, 1, make, move |w, jobs| {
+        let threads = Threads {
+            urgent: workers,
+            background: 0,
+        };
+        Self::start_batched(name, threads, capacity, 1, make, move |w, jobs| {
             for j in jobs {
                 run(w, j);
             }
         })
     }
 
-    /// As `start`, but a worker takes up to `urgent_batch` urgent jobs at once (all those
-    /// waiting, as many as that) and runs them together: what users wait on concurrently is
-    /// served in one pass (one forward pass of a model for several texts). A background job is
-    /// taken alone, only when no urgent one waits, and with several workers never by the last
-    /// free one: background work scales with `workers - 1`, and an urgent job finds a worker
-    /// at once.
+    /// As `start`, with background threads of their own (see `Threads`), and an urgent thread
+    /// takes up to `urgent_batch` urgent jobs at once (all those waiting, as many as that) and
+    /// runs them together: what users wait on concurrently is served in one pass (one forward
+    /// pass of a model for several texts). A background job is taken alone.
     pub fn start_batched<W, F, R>(
         name: &str,
-        workers: usize,
+        threads: Threads,
         capacity: usize,
         urgent_batch: usize,
         make: F,
@@ -70,35 +89,40 @@ impl<J: Send + 'static> WorkQueue<J> {
                 urgent: VecDeque::new(),
                 background: VecDeque::new(),
                 closed: false,
-                background_running: 0,
             }),
             ready: Condvar::new(),
             capacity: capacity.max(1),
-            background_limit: workers.max(2) - 1,
+            background_threads: threads.background > 0,
         });
         let (make, run) = (Arc::new(make), Arc::new(run));
         let urgent_batch = urgent_batch.max(1);
-        for i in 0..workers.max(1) {
+        let lanes = std::iter::repeat_n(Lane::Urgent, threads.urgent.max(1))
+            .chain(std::iter::repeat_n(Lane::Background, threads.background));
+        for (i, lane) in lanes.enumerate() {
             let (shared, make, run) = (shared.clone(), make.clone(), run.clone());
+            let thread_name = match lane {
+                Lane::Urgent => format!("{name}-{i}"),
+                Lane::Background => format!("{name}-bg-{i}"),
+            };
             let spawned = std::thread::Builder::new()
-                .name(format!("{name}-{i}"))
+                .name(thread_name.clone())
                 .spawn(move || {
+                    if lane == Lane::Background && !lower_own_priority() {
+                        tracing::warn!(
+                            "{}: could not lower this thread's CPU priority; background work \
+                             competes with turns for the CPU",
+                            std::thread::current().name().unwrap_or("worker")
+                        );
+                    }
                     // The worker (a model) is made on the first job, so an idle server pays
                     // nothing for a model it never uses.
                     let mut worker = None;
-                    while let Some((jobs, background)) = next_jobs(&shared, urgent_batch) {
+                    while let Some(jobs) = next_jobs(&shared, lane, urgent_batch) {
                         run(worker.get_or_insert_with(|| make()), jobs);
-                        if background {
-                            if let Ok(mut jobs) = shared.jobs.lock() {
-                                jobs.background_running -= 1;
-                            }
-                            // Another background job may start now.
-                            shared.ready.notify_all();
-                        }
                     }
                 });
             if let Err(e) = spawned {
-                tracing::error!("could not start worker thread {name}-{i}: {e}");
+                tracing::error!("could not start worker thread {thread_name}: {e}");
             }
         }
         WorkQueue { shared }
@@ -118,7 +142,7 @@ impl<J: Send + 'static> WorkQueue<J> {
             jobs.background.push_back(job);
         }
         drop(jobs);
-        // Every worker looks: the one woken might be one that may not take this job.
+        // Every worker looks: the one woken might serve the other lane.
         self.shared.ready.notify_all();
         Ok(())
     }
@@ -133,23 +157,46 @@ impl<J: Send + 'static> WorkQueue<J> {
     }
 }
 
-/// The next jobs to run: up to `urgent_batch` urgent ones when any wait, else one background
-/// job if fewer than `background_limit` run (the flag says it is one); `None` once the queue is
-/// closed and drained.
-fn next_jobs<J>(shared: &Shared<J>, urgent_batch: usize) -> Option<(Vec<J>, bool)> {
+/// Gives the calling thread the lowest CPU priority (nice 19): whenever a thread of normal
+/// priority wants its core, it gets ~98% of it. (Linux's `SCHED_IDLE` would starve background
+/// work harder still, down to ~0.3% on a busy machine; nice 19 still makes steady progress.)
+/// Any thread may lower its own priority; only a privileged one could raise it back, which these
+/// threads never need. On Linux the priority set this way is the thread's, not the process's.
+#[cfg(target_os = "linux")]
+fn lower_own_priority() -> bool {
+    // SAFETY: plain system calls on the calling thread's own id.
+    unsafe {
+        let tid = libc::gettid() as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, LOWEST_PRIORITY) == 0
+    }
+}
+
+/// The nice value background threads run at.
+#[cfg(target_os = "linux")]
+const LOWEST_PRIORITY: libc::c_int = 19;
+
+#[cfg(not(target_os = "linux"))]
+fn lower_own_priority() -> bool {
+    false
+}
+
+/// The next jobs for a thread of `lane`: up to `urgent_batch` urgent ones, or one background
+/// job; `None` once the queue is closed and drained.
+fn next_jobs<J>(shared: &Shared<J>, lane: Lane, urgent_batch: usize) -> Option<Vec<J>> {
     let mut jobs = shared.jobs.lock().ok()?;
+    let takes_background = lane == Lane::Background || !shared.background_threads;
     loop {
-        if !jobs.urgent.is_empty() {
+        if lane == Lane::Urgent && !jobs.urgent.is_empty() {
             let n = jobs.urgent.len().min(urgent_batch);
-            return Some((jobs.urgent.drain(..n).collect(), false));
+            return Some(jobs.urgent.drain(..n).collect());
         }
-        if jobs.background_running < shared.background_limit {
+        if takes_background {
             if let Some(j) = jobs.background.pop_front() {
-                jobs.background_running += 1;
-                return Some((vec![j], true));
+                return Some(vec![j]);
             }
         }
-        if jobs.closed && jobs.background.is_empty() {
+        // Nothing this thread may take waits: once closed, it is done.
+        if jobs.closed {
             return None;
         }
         jobs = shared.ready.wait(jobs).ok()?;
@@ -169,24 +216,44 @@ impl<J> Drop for WorkQueue<J> {
 mod tests {
     use super::*;
     use std::sync::mpsc::{self, Receiver, Sender};
+    use std::time::Duration;
+
+    /// A finished job: its number, and whether its thread ran at the lowest CPU priority.
+    type Done = (u32, bool);
+
+    #[cfg(target_os = "linux")]
+    fn at_lowest_priority() -> bool {
+        // SAFETY: reads the calling thread's own priority.
+        unsafe {
+            libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) == LOWEST_PRIORITY
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn at_lowest_priority() -> bool {
+        false
+    }
 
     /// A queue whose job 0 (pushed as background work and already taken when this returns)
-    /// holds its worker until the gate is opened; every job reports its number when done.
-    fn gated(workers: usize, capacity: usize) -> (WorkQueue<u32>, Sender<()>, Receiver<u32>) {
+    /// holds its thread until the gate is opened; every job reports when it is done.
+    fn gated(threads: Threads, capacity: usize) -> (WorkQueue<u32>, Sender<()>, Receiver<Done>) {
         let (gate_tx, gate_rx) = mpsc::channel::<()>();
         let gate = Mutex::new(gate_rx);
-        let (done_tx, done_rx) = mpsc::channel::<u32>();
+        let (done_tx, done_rx) = mpsc::channel::<Done>();
         let done_tx = Mutex::new(done_tx);
-        let q = WorkQueue::start(
+        let q = WorkQueue::start_batched(
             "t",
-            workers,
+            threads,
             capacity,
+            1,
             || (),
-            move |_, j: u32| {
-                if j == 0 {
-                    let _ = gate.lock().map(|g| g.recv());
+            move |_, jobs: Vec<u32>| {
+                for j in jobs {
+                    if j == 0 {
+                        let _ = gate.lock().map(|g| g.recv());
+                    }
+                    let _ = done_tx.lock().map(|d| d.send((j, at_lowest_priority())));
                 }
-                let _ = done_tx.lock().map(|d| d.send(j));
             },
         );
         q.try_push(0, false).expect("queued");
@@ -196,14 +263,21 @@ mod tests {
         (q, gate_tx, done_rx)
     }
 
+    const SHARED: Threads = Threads {
+        urgent: 1,
+        background: 0,
+    };
+
     #[test]
     fn full_queue_refuses_and_urgent_jobs_go_first() {
-        let (q, gate_tx, done_rx) = gated(1, 2);
+        let (q, gate_tx, done_rx) = gated(SHARED, 2);
         q.try_push(1, false).expect("queued");
         q.try_push(2, true).expect("queued");
         assert!(matches!(q.try_push(3, true), Err(Full(3))), "capacity 2");
         gate_tx.send(()).expect("gate");
-        let order: Vec<u32> = (0..3).map(|_| done_rx.recv().expect("job done")).collect();
+        let order: Vec<u32> = (0..3)
+            .map(|_| done_rx.recv().expect("job done").0)
+            .collect();
         assert_eq!(order, [0, 2, 1]);
     }
 
@@ -215,7 +289,7 @@ mod tests {
         let done_tx = Mutex::new(done_tx);
         let q = WorkQueue::start_batched(
             "t",
-            1,
+            SHARED,
             10,
             2,
             || (),
@@ -238,23 +312,28 @@ mod tests {
         assert_eq!(batches, [vec![0], vec![2, 3], vec![4], vec![1]]);
     }
 
-    /// Two workers, one busy with background work: a second background job waits, and an urgent
-    /// job is run at once by the free worker.
+    /// With a background thread, background work runs there, at the lowest CPU priority, and
+    /// only there: while it is busy an urgent job runs at once on the urgent thread, at normal
+    /// priority, and the next background job waits for its own thread rather than taking the
+    /// urgent one.
     #[test]
-    fn background_work_never_takes_the_last_free_worker() {
-        let (q, gate_tx, done_rx) = gated(2, 10);
+    fn background_work_has_its_own_lowest_priority_thread() {
+        let threads = Threads {
+            urgent: 1,
+            background: 1,
+        };
+        let (q, gate_tx, done_rx) = gated(threads, 10);
         q.try_push(1, false).expect("queued");
         q.try_push(2, true).expect("queued");
         let first = done_rx
-            .recv_timeout(std::time::Duration::from_secs(5))
-            .expect("the urgent job ran while the background one held a worker");
-        assert_eq!(first, 2);
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the urgent job ran while the background one held its thread");
+        assert_eq!(first, (2, false), "urgent work runs at normal priority");
         assert_eq!(q.waiting(), 1, "the second background job still waits");
-        assert!(done_rx
-            .recv_timeout(std::time::Duration::from_millis(200))
-            .is_err());
+        assert!(done_rx.recv_timeout(Duration::from_millis(200)).is_err());
         gate_tx.send(()).expect("gate");
-        let rest: Vec<u32> = (0..2).map(|_| done_rx.recv().expect("done")).collect();
-        assert_eq!(rest, [0, 1]);
+        let rest: Vec<Done> = (0..2).map(|_| done_rx.recv().expect("done")).collect();
+        let lowest = cfg!(target_os = "linux");
+        assert_eq!(rest, [(0, lowest), (1, lowest)]);
     }
 }
