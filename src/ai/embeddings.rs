@@ -1,10 +1,10 @@
 //! The embedding model: all-MiniLM-L6-v2 or multilingual-e5-small in-process, or a provider's
-//! model over the OpenAI wire protocol. Vectors come back checked (one per text, finite) and, for storage and search,
-//! in `stored_form`: unit length, half precision.
+//! model over the OpenAI wire protocol. Vectors come back checked (one per text, finite) and,
+//! for storage and search, in `stored_form`: unit length, half precision.
 
 use super::inference::e5::{E5Small, MODEL_NAME as E5};
 use super::inference::embed::{MiniLm, MODEL_NAME as MINILM};
-use super::inference::queue::{Full, WorkQueue};
+use super::inference::queue::{Full, Threads, WorkQueue};
 pub use super::inference::EmbedRole;
 use super::openai;
 use crate::platform::config::Settings;
@@ -14,6 +14,7 @@ use async_openai::Client;
 use pgvector::HalfVector;
 use secrecy::ExposeSecret;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::oneshot;
 
@@ -47,11 +48,17 @@ impl LocalModel {
             LocalModel::E5(m) => m.embed(texts, role),
         }
     }
+
+    /// Whether a text's role changes its vector (a prefix); if not, texts of both roles share a
+    /// forward pass.
+    fn reads_roles(&self) -> bool {
+        matches!(self, LocalModel::E5(_))
+    }
 }
 
-/// Runs several jobs' texts through the model, one call per role, and answers each job with its
-/// own vectors (or the error, to each).
-fn embed_jobs(model: &mut Result<LocalModel, String>, jobs: Vec<EmbedJob>) {
+/// Runs several jobs' texts through the model, one call per role the model tells apart, and
+/// answers each job with its own vectors (or the error, to each).
+fn embed_jobs(model: &mut Result<Arc<LocalModel>, String>, jobs: Vec<EmbedJob>) {
     let m = match model {
         Ok(m) => m,
         Err(e) => {
@@ -63,6 +70,10 @@ fn embed_jobs(model: &mut Result<LocalModel, String>, jobs: Vec<EmbedJob>) {
             return;
         }
     };
+    if !m.reads_roles() {
+        embed_together(m, EmbedRole::Passage, jobs);
+        return;
+    }
     let (queries, passages): (Vec<EmbedJob>, Vec<EmbedJob>) =
         jobs.into_iter().partition(|j| j.role == EmbedRole::Query);
     for (role, jobs) in [(EmbedRole::Query, queries), (EmbedRole::Passage, passages)] {
@@ -128,13 +139,29 @@ impl Embedder {
             let dir = local.models_dir.clone();
             let name = model.clone();
             // Turns waiting on their vector at the same time are embedded in one pass.
+            // One copy of the model, loaded by the first thread with a job, shared by all: a
+            // forward pass only reads it.
+            let shared: Arc<OnceLock<Result<Arc<LocalModel>, String>>> = Arc::default();
+            let load = move || {
+                shared
+                    .get_or_init(|| {
+                        LocalModel::load(&name, &dir)
+                            .map(Arc::new)
+                            .map_err(|e| format!("{e:#}"))
+                    })
+                    .clone()
+            };
+            let threads = Threads {
+                urgent: local.embed_workers,
+                background: local.index_workers.max(1),
+            };
             let queue = WorkQueue::start_batched(
                 "embed",
-                local.embed_workers,
+                threads,
                 local.embed_queue,
                 URGENT_BATCH,
-                move || LocalModel::load(&name, &dir).map_err(|e| format!("{e:#}")),
-                |m: &mut Result<LocalModel, String>, jobs: Vec<EmbedJob>| embed_jobs(m, jobs),
+                load,
+                |m: &mut Result<Arc<LocalModel>, String>, jobs: Vec<EmbedJob>| embed_jobs(m, jobs),
             );
             return Ok(Some(Embedder {
                 model,

@@ -31,7 +31,7 @@ pub struct LocalChat {
 const BUSY: &str = "busy: every local model worker is taken and the queue is full";
 
 impl LocalChat {
-    /// Starts `workers` threads; each loads its own copy of the model on first start.
+    /// Starts `workers` threads; each loads its own copy of the model on its first job.
     pub fn start(models_dir: PathBuf, workers: usize, queue: usize) -> Self {
         let seeds = std::sync::atomic::AtomicU64::new(0x5eed);
         let queue = WorkQueue::start(

@@ -156,8 +156,16 @@ pub struct Local {
     pub models_dir: std::path::PathBuf,
     pub chat_workers: usize,
     pub chat_queue: usize,
+    /// Threads that embed what someone waits on (a turn's unit, a search).
     pub embed_workers: usize,
+    /// Threads that embed in the background (imports, a model switch), at the lowest CPU priority.
+    #[serde(default = "index_workers")]
+    pub index_workers: usize,
     pub embed_queue: usize,
+}
+
+fn index_workers() -> usize {
+    2
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -381,12 +381,12 @@ impl E5Small {
         // Embeddings: word + position + type; padding rows stay zero and are masked out.
         let mut x = vec![0f32; batch * len * h];
         let mut mask = vec![0f32; batch * len];
+        let width = h / QK * Q4_BLOCK_BYTES;
         for (b, row) in ids.iter().enumerate() {
             for (p, id) in row.iter().enumerate() {
                 let id = *id as usize;
                 ensure!(id < self.word_rows, "token id {id} outside the vocabulary");
                 let out = &mut x[(b * len + p) * h..(b * len + p + 1) * h];
-                let width = h / QK * Q4_BLOCK_BYTES;
                 expand_q4_row(&self.words[id * width..(id + 1) * width], out);
                 let pos = &self.positions[p * h..(p + 1) * h];
                 for ((o, q), t) in out.iter_mut().zip(pos).zip(&self.token_type) {
