@@ -27,6 +27,8 @@ test("the wizard checks each field as it is typed, keeps a half-done draft, prev
   await page.locator("input[name=role]").fill(role);
   await expect(page.locator("#role-error")).toHaveCount(0);
   await page.locator("input[name=industry]").fill("marine insurance");
+  await expect(page.locator("select[name=language]")).toHaveValue("en");
+  await page.locator("select[name=language]").selectOption("pt");
   await next(page, "Expertise and knowledge");
   await page.locator("textarea[name=expertise_areas]").fill("hull cover\ncargo claims");
 
@@ -71,6 +73,8 @@ test("the wizard checks each field as it is typed, keeps a half-done draft, prev
   await expect(page.getByTestId("review-name")).toHaveText(`${role} · Marine Insurance`);
   const prompt = page.getByTestId("prompt-preview");
   await expect(prompt).toContainText(`You are ${role} · Marine Insurance, a ${role} in the marine insurance industry, with expertise in hull cover and cargo claims.`);
+  await expect(page.getByTestId("review-language")).toHaveText("Portuguese");
+  await expect(prompt).toContainText("Reply in Portuguese, unless the person writes to you in another language.");
   await expect(prompt).toContainText("- sign_off: Kind regards");
   await expect(prompt).toContainText("Tools you may use: policy_lookup.");
   await expect(page.getByTestId("review-sampling")).toHaveText("temperature 0.92, at most 2000 tokens per answer");

@@ -4,6 +4,7 @@
 //! | setting              | effect on the prompt or the call                                       |
 //! |----------------------|------------------------------------------------------------------------|
 //! | role, industry       | the opening identity line                                              |
+//! | language             | "Reply in …" (none for English, nor for "other")                       |
 //! | expertise_areas      | "with expertise in …"                                                  |
 //! | communication_style  | a style line (professional / friendly / technical)                     |
 //! | formality_level      | a register line (formal / casual / adaptive)                           |
@@ -86,6 +87,14 @@ pub fn system_prompt(e: &Employee) -> String {
         out.push_str(&format!(", with expertise in {}", list(&e.expertise_areas)));
     }
     out.push_str(".\n");
+    if let Some(l) = crate::employees::language::find(&e.language) {
+        if !matches!(l.code, "en" | "other") {
+            out.push_str(&format!(
+                "Reply in {}, unless the person writes to you in another language.\n",
+                l.name
+            ));
+        }
+    }
     for line in [
         style_line(p.communication_style),
         formality_line(p.formality_level),
@@ -199,6 +208,7 @@ mod tests {
             |e| e.personality.response_length = ResponseLength::Detailed,
             |e| e.personality.empathy_level = 0.95,
             |e| e.personality.empathy_level = 0.1,
+            |e| e.language = "de".into(),
         ];
         for change in variants {
             let mut e = base.clone();
@@ -212,6 +222,11 @@ mod tests {
         }
         assert!(seen[5].contains("Acknowledge the person's feelings"));
         assert!(seen[6].contains("matter-of-fact"));
+        assert!(seen[7].contains("Reply in German, unless"));
+        // English and "other" add no language line.
+        let mut other = base.clone();
+        other.language = "other".into();
+        assert_eq!(system_prompt(&other), seen[0]);
     }
 
     #[test]

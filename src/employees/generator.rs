@@ -14,6 +14,7 @@ pub struct EmployeeConfig {
     pub name: String,
     pub role: String,
     pub industry: String,
+    pub language: String,
     pub expertise_areas: Vec<String>,
     pub personality: PersonalityConfig,
     pub model_preferences: ModelPreferences,
@@ -35,6 +36,7 @@ impl EmployeeConfig {
             name: self.name,
             role: self.role,
             industry: self.industry,
+            language: self.language,
             expertise_areas: self.expertise_areas,
             personality: self.personality,
             model_preferences: self.model_preferences,
@@ -157,6 +159,10 @@ pub fn generate_employee(
     let mut v = Validator::new();
     let role = v.text("role", &req.role, MAX_SHORT_TEXT);
     let industry = v.text("industry", &req.industry, MAX_SHORT_TEXT);
+    let language = req.language.as_deref().map_or_else(
+        || super::language::DEFAULT_LANGUAGE.to_owned(),
+        |code| language_code(&mut v, code),
+    );
     let name = v
         .optional_text("name", req.name.as_deref(), MAX_NAME)
         .unwrap_or_else(|| format!("{} · {}", title_case(&role), title_case(&industry)));
@@ -239,12 +245,32 @@ pub fn generate_employee(
         name,
         role,
         industry,
+        language,
         expertise_areas,
         personality,
         model_preferences,
         tool_access,
         knowledge_sources,
     })
+}
+
+/// A language code from `language::LANGUAGES` (case and spaces forgiven).
+fn language_code(v: &mut Validator, code: &str) -> String {
+    let code = code.trim().to_ascii_lowercase();
+    match super::language::find(&code) {
+        Some(l) => l.code.to_owned(),
+        None => {
+            v.error(
+                "language",
+                format!(
+                    "is not a language we know; use one of these ISO 639-1 codes, or \"other\" \
+                     for any other language: {}",
+                    super::language::codes()
+                ),
+            );
+            code
+        }
+    }
 }
 
 /// Applies a PATCH to an employee, validating the result as a whole.
@@ -266,6 +292,9 @@ pub fn apply_update(
     }
     if let Some(industry) = &update.industry {
         next.industry = v.text("industry", industry, MAX_SHORT_TEXT);
+    }
+    if let Some(code) = &update.language {
+        next.language = language_code(&mut v, code);
     }
     if let Some(list) = &update.expertise_areas {
         next.expertise_areas =

@@ -4,6 +4,7 @@
 
 pub mod fns;
 pub mod generator;
+pub mod language;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod server;
@@ -61,6 +62,10 @@ pub struct Employee {
     pub name: String,
     pub role: String,
     pub industry: String,
+    /// The language it works in (`language::LANGUAGES`): its replies, and how its memory's
+    /// words are matched.
+    #[serde(default = "default_language")]
+    pub language: String,
     pub expertise_areas: Vec<String>,
     pub personality: PersonalityConfig,
     pub model_preferences: ModelPreferences,
@@ -70,6 +75,10 @@ pub struct Employee {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub archived_at: Option<DateTime<Utc>>,
+}
+
+fn default_language() -> String {
+    language::DEFAULT_LANGUAGE.to_owned()
 }
 
 /// Model settings a client may ask for; every field is optional and defaults sensibly.
@@ -99,6 +108,9 @@ pub struct EmployeeRequirements {
     pub name: Option<String>,
     pub role: String,
     pub industry: String,
+    /// An ISO 639-1 code from `language::LANGUAGES` (or `other`); English when left out.
+    #[serde(default)]
+    pub language: Option<String>,
     #[serde(default)]
     pub expertise_areas: Vec<String>,
     pub communication_style: String,
@@ -149,6 +161,8 @@ pub struct EmployeeUpdate {
     pub role: Option<String>,
     #[serde(default)]
     pub industry: Option<String>,
+    #[serde(default)]
+    pub language: Option<String>,
     #[serde(default)]
     pub expertise_areas: Option<Vec<String>>,
     #[serde(default)]

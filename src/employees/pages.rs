@@ -123,6 +123,7 @@ fn EmployeeView(
                 </div>
                 <p class="mt-1 text-sm text-slate-500">{format!("{} · {}", e.role, e.industry)}</p>
                 <dl class="mt-4 grid grid-cols-2 gap-x-6 gap-y-2 text-sm md:grid-cols-3">
+                    <div><dt class="text-slate-500">"Language"</dt><dd>{language::display_name(&e.language)}</dd></div>
                     <div><dt class="text-slate-500">"Style"</dt><dd>{p.communication_style.to_string()}</dd></div>
                     <div><dt class="text-slate-500">"Formality"</dt><dd>{p.formality_level.to_string()}</dd></div>
                     <div><dt class="text-slate-500">"Expertise"</dt><dd>{p.expertise_level.to_string()}</dd></div>

@@ -60,6 +60,7 @@ pub enum Input {
     Name,
     Role,
     Industry,
+    Language,
     Expertise,
     Knowledge,
     Style,
@@ -81,7 +82,7 @@ impl Input {
     pub fn step(self) -> Step {
         use Input::*;
         match self {
-            Name | Role | Industry => Step::Role,
+            Name | Role | Industry | Language => Step::Role,
             Expertise | Knowledge => Step::Expertise,
             Style | Formality | ExpertiseLevel | Length | Creativity | Empathy | Traits => {
                 Step::Personality
@@ -104,6 +105,7 @@ impl Input {
             "name" => Name,
             "role" => Role,
             "industry" => Industry,
+            "language" => Language,
             "expertise_areas" => Expertise,
             "knowledge_domains" | "knowledge_sources" => Knowledge,
             "communication_style" => Style,
@@ -186,6 +188,8 @@ pub struct Draft {
     pub name: String,
     pub role: String,
     pub industry: String,
+    /// An ISO 639-1 code (`language::LANGUAGES`); blank: English.
+    pub language: String,
     /// One per line (commas also separate).
     pub expertise_areas: String,
     pub knowledge: String,
@@ -214,6 +218,7 @@ impl Draft {
     pub fn new() -> Self {
         Draft {
             communication_style: CommunicationStyle::Professional.to_string(),
+            language: language::DEFAULT_LANGUAGE.to_owned(),
             ..Default::default()
         }
     }
@@ -228,6 +233,7 @@ impl Draft {
             name: e.name.clone(),
             role: e.role.clone(),
             industry: e.industry.clone(),
+            language: e.language.clone(),
             expertise_areas: e.expertise_areas.join("\n"),
             knowledge: e.knowledge_sources.join("\n"),
             communication_style: p.communication_style.to_string(),
@@ -357,6 +363,7 @@ impl Draft {
             name: opt(&self.name),
             role: self.role.clone(),
             industry: self.industry.clone(),
+            language: opt(&self.language),
             expertise_areas: split_list(&self.expertise_areas),
             communication_style: self.communication_style.clone(),
             tools_needed: split_list(&self.tools),
@@ -388,6 +395,7 @@ impl Draft {
             name: Some(self.name.clone()),
             role: Some(self.role.clone()),
             industry: Some(self.industry.clone()),
+            language: opt(&self.language),
             expertise_areas: Some(split_list(&self.expertise_areas)),
             personality: Some(personality),
             model_preferences: Some(self.model_input()?),

@@ -475,6 +475,8 @@ fn role_step(ctx: Ctx) -> impl IntoView {
         <div class="space-y-4">
             {text_input(ctx, Input::Role, "Role", "role", "What the employee does, e.g. “Claims handler”.", |d| &mut d.role, false)}
             {text_input(ctx, Input::Industry, "Industry", "industry", "Where it works, e.g. “Motor insurance”.", |d| &mut d.industry, false)}
+            {choice_input(ctx, Input::Language, "Language", "language", language_choices(), |d| &mut d.language)}
+            <p class="-mt-3 text-xs text-slate-500">"It replies in this language, and its memory matches words the way this language forms them."</p>
             {if ctx.new {
                 text_input(ctx, Input::Name, "Name (optional)", "name", "Left blank, one is made from the role and industry.", |d| &mut d.name, false).into_any()
             } else {
@@ -482,6 +484,13 @@ fn role_step(ctx: Ctx) -> impl IntoView {
             }}
         </div>
     }
+}
+
+fn language_choices() -> Vec<(String, String)> {
+    language::LANGUAGES
+        .iter()
+        .map(|l| (l.code.to_owned(), l.name.to_owned()))
+        .collect()
 }
 
 fn expertise_step(ctx: Ctx) -> impl IntoView {
@@ -796,6 +805,7 @@ fn review_step(ctx: Ctx) -> impl IntoView {
                 <dl class="grid grid-cols-1 gap-x-6 gap-y-2 text-sm sm:grid-cols-2">
                     <div><dt class="text-slate-500">"Name"</dt><dd class="font-medium" data-testid="review-name">{e.name.clone()}</dd></div>
                     <div><dt class="text-slate-500">"Role"</dt><dd>{format!("{} · {}", e.role, e.industry)}</dd></div>
+                    <div><dt class="text-slate-500">"Language"</dt><dd data-testid="review-language">{language::display_name(&e.language)}</dd></div>
                     <div><dt class="text-slate-500">"Personality"</dt><dd>{format!("{}, {}, {} answers, {}", p.communication_style, p.formality_level, p.response_length, p.expertise_level)}</dd></div>
                     <div><dt class="text-slate-500">"Creativity / empathy"</dt><dd>{format!("{:.2} / {:.2}", p.creativity_level, p.empathy_level)}</dd></div>
                     <div><dt class="text-slate-500">"Models"</dt><dd>{std::iter::once(m.primary_model.clone()).chain(m.fallback_models.iter().map(|f| format!("then {f}"))).collect::<Vec<_>>().join(", ")}</dd></div>

@@ -898,3 +898,60 @@ async fn a_turn_given_its_own_time_is_remembered_at_that_time(
         "{system}"
     );
 }
+
+/// An employee working in French has its memory's words read as French (stemmed, French stop
+/// words dropped), is told to reply in French, and a change of language re-reads its history.
+#[sqlx::test]
+async fn keyword_memory_reads_the_employees_language(_p: PgPoolOptions, owner: PgConnectOptions) {
+    let (app, stub) = spawn_app_with_stub(owner.clone()).await;
+    let (client, key) = app
+        .onboard(json!({"name": "Lyon", "tier": "professional", "allowed_models": ["gpt-4o-mini"]}))
+        .await;
+    let mut req = requirements("conseiller");
+    req["language"] = json!("FR");
+    let emp = app.hire(&client, &key, req.clone()).await;
+    let r = app.get_employee(&client, &key, &emp).await;
+    assert_eq!(r.body["language"], "fr", "{}", r.body);
+    let said = "Les enfants mangeaient des pommes dans le jardin";
+    assert_eq!(app.interact(&client, &key, &emp, said).await.status, 200);
+    let system = system_prompt_of(&stub.requests()[0]);
+    assert!(system.contains("Reply in French"), "{system}");
+
+    // "manger" and "mangeaient" share their French stem; "des" and "le" are stop words.
+    let search = |query: &'static str| {
+        let (app, client, key, emp) = (&app, &client, &key, &emp);
+        async move {
+            let r = app
+                .memory(client, key, emp, &format!("query={query}&mode=keyword"))
+                .await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            r.body["memory"].as_array().cloned().unwrap_or_default()
+        }
+    };
+    let found = search("manger").await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["content"], said);
+    assert!(search("des%20le").await.is_empty());
+
+    // Read as English, the same words share no stem: switching the employee to English
+    // re-reads its history, and back to French finds it again.
+    let r = app
+        .update_employee(&client, &key, &emp, json!({"language": "en"}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(search("manger").await.is_empty());
+    let r = app
+        .update_employee(&client, &key, &emp, json!({"language": "fr"}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(search("manger").await.len(), 1);
+
+    // A language we do not know is a 422 naming the field and the choices.
+    req["language"] = json!("klingon");
+    let r = app.create_employee(&client, &key, req).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let why = r.body["error"]["fields"]["language"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(why.contains("fr") && why.contains("other"), "{}", r.body);
+}

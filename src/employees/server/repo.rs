@@ -13,6 +13,7 @@ struct EmployeeRow {
     name: String,
     role: String,
     industry: String,
+    language: String,
     expertise_areas: Vec<String>,
     personality: Json<PersonalityConfig>,
     model_preferences: Json<ModelPreferences>,
@@ -33,6 +34,7 @@ impl EmployeeRow {
             name: self.name,
             role: self.role,
             industry: self.industry,
+            language: self.language,
             expertise_areas: self.expertise_areas,
             personality: self.personality.0,
             model_preferences: self.model_preferences.0,
@@ -76,8 +78,9 @@ pub async fn lock_client_for_creation(tx: &mut TenantTx) -> Result<(), sqlx::Err
 pub async fn insert_employee(tx: &mut TenantTx, e: &Employee) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "INSERT INTO employees (client_id, id, name, role, industry, expertise_areas, personality,
-             model_preferences, tool_access, knowledge_sources, status, created_at, updated_at, archived_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+             model_preferences, tool_access, knowledge_sources, status, created_at, updated_at, archived_at,
+             language)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         e.client_id.as_str(),
         e.id.as_str(),
         e.name,
@@ -92,6 +95,7 @@ pub async fn insert_employee(tx: &mut TenantTx, e: &Employee) -> Result<(), sqlx
         e.created_at,
         e.updated_at,
         e.archived_at,
+        e.language,
     )
     .execute(&mut **tx)
     .await?;
@@ -108,7 +112,7 @@ pub async fn get_employee(
     let row = if for_update {
         sqlx::query_as!(
             EmployeeRow,
-            r#"SELECT id, client_id, name, role, industry, expertise_areas,
+            r#"SELECT id, client_id, name, role, industry, language, expertise_areas,
                       personality AS "personality: Json<PersonalityConfig>",
                       model_preferences AS "model_preferences: Json<ModelPreferences>",
                       tool_access, knowledge_sources, status, created_at, updated_at, archived_at
@@ -121,7 +125,7 @@ pub async fn get_employee(
     } else {
         sqlx::query_as!(
             EmployeeRow,
-            r#"SELECT id, client_id, name, role, industry, expertise_areas,
+            r#"SELECT id, client_id, name, role, industry, language, expertise_areas,
                       personality AS "personality: Json<PersonalityConfig>",
                       model_preferences AS "model_preferences: Json<ModelPreferences>",
                       tool_access, knowledge_sources, status, created_at, updated_at, archived_at
@@ -142,7 +146,7 @@ pub async fn list_employees(
     let client = tx.client().clone();
     let rows = sqlx::query_as!(
         EmployeeRow,
-        r#"SELECT id, client_id, name, role, industry, expertise_areas,
+        r#"SELECT id, client_id, name, role, industry, language, expertise_areas,
                   personality AS "personality: Json<PersonalityConfig>",
                   model_preferences AS "model_preferences: Json<ModelPreferences>",
                   tool_access, knowledge_sources, status, created_at, updated_at, archived_at
@@ -163,9 +167,9 @@ pub async fn update_employee(tx: &mut TenantTx, e: &Employee) -> Result<Employee
         EmployeeRow,
         r#"UPDATE employees SET name = $3, role = $4, industry = $5, expertise_areas = $6, personality = $7,
                model_preferences = $8, tool_access = $9, knowledge_sources = $10, status = $11,
-               archived_at = $12, updated_at = now()
+               archived_at = $12, language = $13, updated_at = now()
            WHERE client_id = $1 AND id = $2
-           RETURNING id, client_id, name, role, industry, expertise_areas,
+           RETURNING id, client_id, name, role, industry, language, expertise_areas,
                      personality AS "personality: Json<PersonalityConfig>",
                      model_preferences AS "model_preferences: Json<ModelPreferences>",
                      tool_access, knowledge_sources, status, created_at, updated_at, archived_at"#,
@@ -181,6 +185,7 @@ pub async fn update_employee(tx: &mut TenantTx, e: &Employee) -> Result<Employee
         e.knowledge_sources.as_slice(),
         e.status.as_str(),
         e.archived_at,
+        e.language,
     )
     .fetch_one(&mut **tx)
     .await?;

@@ -178,7 +178,8 @@ const COMPACT_MAX_DIMS: usize = compact_max_dims!();
 ///   the primary key (wider ones) — the argument picks which, a constant condition so even a
 ///   generic plan matches the partial index;
 /// * `keyword`: the exchanges whose unit (message and the reply before it) shares a word with
-///   `$5` (English stemming, stop words dropped), found through the GIN index led by client and
+///   `$5` (read in the employee's language — its stemming, its stop words — as its exchanges
+///   were; `workforce_search_config`), found through the GIN index led by client and
 ///   employee, scored as BM25 is — each shared word's inverse document frequency among the
 ///   employee's exchanges times its weight in the unit — with Postgres's `ts_rank` of the word as
 ///   that weight (saturating with repeats, an occurrence in the reply before the message half one
@@ -204,10 +205,13 @@ macro_rules! hybrid_sql {
             "
                        ORDER BY embedding <=> $4 LIMIT $6) d),
              terms AS (
-                 SELECT tsvector_to_array(to_tsvector('english'::regconfig, $5)) AS lexemes,
-                        CASE WHEN numnode(plainto_tsquery('english'::regconfig, $5)) = 0 THEN NULL
-                             ELSE replace(plainto_tsquery('english'::regconfig, $5)::text,
-                                          ' & ', ' | ')::tsquery END AS any_word),
+                 SELECT tsvector_to_array(to_tsvector(c.cfg, $5)) AS lexemes,
+                        CASE WHEN numnode(plainto_tsquery(c.cfg, $5)) = 0 THEN NULL
+                             ELSE replace(plainto_tsquery(c.cfg, $5)::text,
+                                          ' & ', ' | ')::tsquery END AS any_word
+                 FROM (SELECT coalesce((SELECT workforce_search_config(language) FROM employees
+                                        WHERE client_id = $1 AND id = $2),
+                                       'english'::regconfig) AS cfg) c),
              words AS MATERIALIZED (
                  SELECT l AS lexeme,
                         ('''' || replace(replace(l, '\\', '\\\\'), '''', '''''')
