@@ -16,13 +16,16 @@
 //!   scripts/eval-data.sh          # fetches the data set into .data/eval (once)
 //!   source .data/env && cargo bench --bench memory_quality --no-default-features --features ssr
 //! Optional: BENCH_MODELS (comma-separated local embedding models; default all-minilm-l6-v2),
-//! EVAL_DIRS (comma-separated folders holding sessions.jsonl and questions.jsonl; default both).
+//! EVAL_DIRS (comma-separated folders holding sessions.jsonl and questions.jsonl; default both),
+//! EVAL_DUMP (a file to append every ranking to, as JSON Lines with each result's evidence
+//! marks, to try other fusion settings offline: scripts/fusion-sweep.py).
 
 #[path = "support/mod.rs"]
 mod support;
 
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 const MODES: [&str; 3] = ["semantic", "keyword", "hybrid"];
@@ -175,7 +178,7 @@ fn main() -> anyhow::Result<()> {
             qs.iter().filter(|q| !q.turns.is_empty()).count()
         );
         for model in models.split(',').map(str::trim).filter(|m| !m.is_empty()) {
-            driver.block_on(run(model, &import, &session_of, &qs))?;
+            driver.block_on(run(model, dir, &import, &session_of, &qs))?;
         }
     }
     Ok(())
@@ -183,6 +186,7 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(
     model: &str,
+    set: &str,
     import: &[String],
     session_of: &HashMap<String, String>,
     qs: &[Question],
@@ -266,6 +270,15 @@ async fn run(
     // mode → (category → (turn-level, session-level)).
     let mut scores: BTreeMap<&str, BTreeMap<String, (Score, Score)>> = BTreeMap::new();
     let mut latencies = Vec::new();
+    let mut dump = match std::env::var("EVAL_DUMP") {
+        Ok(path) => Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?,
+        ),
+        Err(_) => None,
+    };
     for q in qs {
         for mode in MODES {
             let t = Instant::now();
@@ -285,15 +298,26 @@ async fn run(
                 .iter()
                 .filter_map(|m| m["id"].as_str())
                 .collect();
-            let first =
-                |hit: &dyn Fn(&str) -> bool| ranked.iter().position(|i| hit(i)).map(|p| p + 1);
             let lines = |i: &str| lines_of.get(i).cloned().unwrap_or_default();
-            let turn_rank = first(&|i| lines(i).iter().any(|l| q.turns.contains(l)));
-            let session_rank = first(&|i| {
+            let in_turn = |i: &str| lines(i).iter().any(|l| q.turns.contains(l));
+            let in_session = |i: &str| {
                 lines(i)
                     .iter()
                     .any(|l| session_of.get(l).is_some_and(|s| q.sessions.contains(s)))
-            });
+            };
+            let first =
+                |hit: &dyn Fn(&str) -> bool| ranked.iter().position(|i| hit(i)).map(|p| p + 1);
+            let turn_rank = first(&in_turn);
+            let session_rank = first(&in_session);
+            if let Some(out) = dump.as_mut() {
+                // Each ranking with its evidence marks, to try other fusions offline.
+                let marks: Vec<[bool; 2]> =
+                    ranked.iter().map(|i| [in_turn(i), in_session(i)]).collect();
+                let line = json!({"set": set, "model": model, "question": q.id, "category": q.category,
+                                  "turn_evidence": !q.turns.is_empty(), "mode": mode,
+                                  "ranked": ranked, "evidence": marks});
+                writeln!(out, "{line}")?;
+            }
             for cat in [q.category.clone(), "all".to_owned()] {
                 let e = scores.entry(mode).or_default().entry(cat).or_default();
                 if !q.turns.is_empty() {
