@@ -2,7 +2,7 @@
 """Tries reciprocal rank fusion settings offline on the rankings the retrieval evaluation wrote.
 
     EVAL_DUMP=.data/eval/rankings.jsonl cargo bench --bench memory_quality …   # once
-    scripts/fusion-sweep.py .data/eval/rankings.jsonl
+    scripts/fusion-sweep.py .data/eval/rankings.jsonl [dense keyword k]   # as the bench ran
 
 For every (dense weight, keyword weight, k) in a grid, fuses each question's semantic and
 keyword rankings (the top 50 of each, as the server's recall statement does) and scores the
@@ -44,24 +44,29 @@ def first_hit(ranked, evidence):
 
 
 def scores(runs, ranking_of):
-    """(set, model) -> [recall at each k..., MRR] over its questions."""
+    """(set, model, evidence level) -> [recall at each k..., MRR] over its questions: the turn
+    level over the questions whose answer turns are marked, the session level over all."""
     out = collections.defaultdict(lambda: [0.0] * (len(KS) + 1))
     count = collections.Counter()
     for (dataset, model, _), modes in runs.items():
         rows = list(modes.values())
-        level = 0 if rows[0]["turn_evidence"] else 1
-        evidence = {
-            item
-            for row in rows
-            for item, marks in zip(row["ranked"], row["evidence"])
-            if marks[level]
-        }
-        rank = first_hit(ranking_of(modes), evidence)
-        acc = out[(dataset, model)]
-        for i, k in enumerate(KS):
-            acc[i] += rank is not None and rank <= k
-        acc[-1] += 1.0 / rank if rank else 0.0
-        count[(dataset, model)] += 1
+        ranking = ranking_of(modes)
+        for level, name in ((0, "turn"), (1, "session")):
+            if level == 0 and not rows[0]["turn_evidence"]:
+                continue
+            evidence = {
+                item
+                for row in rows
+                for item, marks in zip(row["ranked"], row["evidence"])
+                if marks[level]
+            }
+            rank = first_hit(ranking, evidence)
+            key = (dataset.rsplit("/", 1)[-1], model, name)
+            acc = out[key]
+            for i, k in enumerate(KS):
+                acc[i] += rank is not None and rank <= k
+            acc[-1] += 1.0 / rank if rank else 0.0
+            count[key] += 1
     return {key: [v / count[key] for v in acc] for key, acc in out.items()}
 
 
@@ -69,14 +74,16 @@ def main():
     runs = load(sys.argv[1])
     semantic = scores(runs, lambda m: m["semantic"]["ranked"])
     keyword = scores(runs, lambda m: m["keyword"]["ranked"])
-    # The server's own fusion (the settings the bench ran with, 1/1/60 by default) should be
-    # what this script computes for them.
+    # The server's own fusion, at the settings the bench ran with, should be what this script
+    # computes for them (up to ties, which the server breaks by recency).
+    ran = [float(v) for v in sys.argv[2:5]] or [1.0, 3.0, 5.0]
     same = sum(
-        m["hybrid"]["ranked"][:10] == fuse(m["semantic"]["ranked"], m["keyword"]["ranked"], 1, 1, 60)[:10]
+        m["hybrid"]["ranked"][:10]
+        == fuse(m["semantic"]["ranked"], m["keyword"]["ranked"], *ran)[:10]
         for m in runs.values()
     )
-    print(f"server's hybrid top 10 = this script's fusion at 1/1/60 for {same} of {len(runs)} questions")
-    grid = itertools.product((1.0,), (1.0, 1.5, 2.0, 3.0, 4.0), (5, 10, 20, 30, 60))
+    print(f"server's hybrid top 10 = this script's fusion at {ran} for {same} of {len(runs)} questions")
+    grid = itertools.product((1.0,), (1.0, 1.5, 2.0, 3.0, 4.0), (1, 2, 5, 10, 20, 60))
     print("dense keyword k | hybrid >= both at every k | worst recall margin | mean MRR")
     for wd, wk, k in grid:
         fused = scores(
@@ -90,8 +97,8 @@ def main():
         mrr = sum(v[-1] for v in fused.values()) / len(fused)
         print(f"{wd:>5} {wk:>7} {k:>2} | {'yes' if margin >= 0 else 'no':>3} | {margin:+.3f} | {mrr:.3f}")
     for key in sorted(semantic):
-        print(key, "semantic", [round(v, 3) for v in semantic[key]],
-              "keyword", [round(v, 3) for v in keyword[key]])
+        print(*key, "| semantic", [round(v, 3) for v in semantic[key]],
+              "| keyword", [round(v, 3) for v in keyword[key]])
 
 
 if __name__ == "__main__":
