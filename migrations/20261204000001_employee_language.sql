@@ -8,7 +8,7 @@
 --   its employee's language when it is stored (a BEFORE trigger, so no insert names it), and
 --   `search_terms` is made with it. When an employee's language changes, its exchanges are read
 --   again in the new language in the same statement (an AFTER trigger), so a search never mixes
---   two languages' stems.
+--   two languages' stems. The runtime role may update `search_config` only.
 ALTER TABLE employees ADD COLUMN language VARCHAR(16) NOT NULL DEFAULT 'en';
 
 CREATE FUNCTION workforce_search_config(code text) RETURNS regconfig
@@ -60,7 +60,9 @@ CREATE TRIGGER trg_interaction_search_config BEFORE INSERT ON employee_interacti
     FOR EACH ROW EXECUTE FUNCTION wf_interaction_search_config();
 
 -- An employee's new language re-reads its exchanges (under the caller's row-level security:
--- the employee's own client).
+-- the employee's own client). The runtime role may change that one column of an exchange and
+-- nothing else: what was said stays as it was stored.
+GRANT UPDATE (search_config) ON employee_interactions TO workforce_app;
 CREATE FUNCTION wf_employee_language_changed() RETURNS trigger
     LANGUAGE plpgsql AS $$
 BEGIN
