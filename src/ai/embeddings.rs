@@ -4,10 +4,10 @@
 
 use super::inference::e5::{E5Small, MODEL_NAME as E5};
 use super::inference::embed::{MiniLm, MODEL_NAME as MINILM};
-use super::inference::queue::{Full, Threads, WorkQueue};
+use super::inference::queue::{BackgroundPriority, Full, Threads, UrgentHold, WorkQueue};
 pub use super::inference::EmbedRole;
 use super::openai;
-use crate::platform::config::Settings;
+use crate::platform::config::{IndexPriority, Settings};
 use async_openai::config::OpenAIConfig;
 use async_openai::types::embeddings::{CreateEmbeddingRequest, EmbeddingInput};
 use async_openai::Client;
@@ -126,6 +126,15 @@ pub struct Embedder {
 }
 
 impl Embedder {
+    /// With an in-process model, a hold under which background embedding (indexing) pauses:
+    /// a chat turn keeps it from start to end. `None` for a provider's model.
+    pub fn hold_for_turn(&self) -> Option<UrgentHold> {
+        match &self.backend {
+            Backend::Local(queue) => Some(queue.hold_urgent()),
+            Backend::Remote(_) => None,
+        }
+    }
+
     /// `None` when recall is turned off (`memory.embedding_model = ""`). A provider model whose
     /// key is not set is an error: the operator asked for something that cannot work.
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Option<Self>> {
@@ -154,6 +163,10 @@ impl Embedder {
             let threads = Threads {
                 urgent: local.embed_workers,
                 background: local.index_workers.max(1),
+                background_priority: match local.index_priority {
+                    IndexPriority::Idle => BackgroundPriority::Idle,
+                    IndexPriority::Low => BackgroundPriority::Low,
+                },
             };
             let queue = WorkQueue::start_batched(
                 "embed",

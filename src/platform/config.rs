@@ -161,7 +161,19 @@ pub struct Local {
     /// Threads that embed in the background (imports, a model switch), at the lowest CPU priority.
     #[serde(default = "index_workers")]
     pub index_workers: usize,
+    /// How low: "idle" (only CPU nothing else wants; the default) or "low" (nice 19).
+    #[serde(default)]
+    pub index_priority: IndexPriority,
     pub embed_queue: usize,
+}
+
+/// The CPU priority of background embedding (`local.index_priority`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IndexPriority {
+    #[default]
+    Idle,
+    Low,
 }
 
 fn index_workers() -> usize {

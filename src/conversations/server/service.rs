@@ -73,6 +73,8 @@ pub struct PendingTurn {
     reservation: Option<Reservation>,
     /// The client's slot for a turn in flight, held until the turn is stored.
     _slot: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// Background embedding pauses while the turn runs (an in-process embedding model).
+    _quiet: Option<crate::ai::inference::queue::UrgentHold>,
 }
 
 pub enum Prepared {
@@ -174,6 +176,10 @@ pub async fn prepare(
         validate_request(req, client_limits.tier.max_message_chars as usize)?;
     let occurred_at = check_occurred_at(req.occurred_at)?;
     let slot = take_turn_slot(state, who, client_limits.tier.max_concurrent_turns)?;
+    let quiet = state
+        .memory
+        .as_ref()
+        .and_then(|m| m.embedder.hold_for_turn());
     let limits = &state.settings.file.limits;
     // How long a request waits for another one answering under the same Idempotency-Key.
     let patience = Duration::from_secs(limits.model_timeout_seconds);
@@ -279,6 +285,7 @@ pub async fn prepare(
         request,
         reservation,
         _slot: slot,
+        _quiet: quiet,
         memories_used: recalled
             .iter()
             .map(|m| m.id.clone())
