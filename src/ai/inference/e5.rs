@@ -11,11 +11,12 @@
 //! scores), a per-codepoint normalisation map (the tokenizer's normaliser, precomputed), then a
 //! directory of named tensors (f32 or Q4_0) and their bytes.
 
+use super::bert::{Dense, Encoder, LayerWeights};
 use super::EmbedRole;
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use candle_core::quantized::{GgmlDType, QStorage, QTensor};
-use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::{LayerNorm, Linear};
+use candle_core::{Device, Module, Tensor};
+use candle_nn::LayerNorm;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -46,20 +47,8 @@ impl EmbedRole {
     }
 }
 
-struct Layer {
-    query: Linear,
-    key: Linear,
-    value: Linear,
-    attention_out: Linear,
-    attention_norm: LayerNorm,
-    up: Linear,
-    down: Linear,
-    out_norm: LayerNorm,
-}
-
 pub struct E5Small {
     hidden: usize,
-    heads: usize,
     /// The word embeddings, still Q4_0 (rows of `hidden` weights): only the rows a text uses are
     /// expanded, so the 250k-row table stays ~54 MB instead of ~380 MB.
     words: Vec<u8>,
@@ -69,7 +58,7 @@ pub struct E5Small {
     /// Token type 0's embedding (the model uses no other).
     token_type: Vec<f32>,
     embed_norm: LayerNorm,
-    layers: Vec<Layer>,
+    encoder: Encoder,
     vocab: Unigram,
     normalise: HashMap<char, Vec<char>>,
     bos: u32,
@@ -178,15 +167,15 @@ impl<'a> Tensors<'a> {
             eps,
         ))
     }
-    /// A Q4_0 weight `[outputs, inputs]` and its f32 bias, as a linear layer.
-    fn linear(&self, prefix: &str, outputs: usize, inputs: usize) -> Result<Linear> {
+    /// A Q4_0 weight `[outputs, inputs]` (expanded) and its f32 bias.
+    fn linear(&self, prefix: &str, outputs: usize, inputs: usize) -> Result<Dense> {
         let e = self.entry(&format!("{prefix}.w"), outputs * inputs, true)?;
         let storage = QStorage::from_data(Cow::Borrowed(e.bytes), &Device::Cpu, GgmlDType::Q4_0)?;
         let weight = QTensor::new(storage, (outputs, inputs))?;
-        Ok(Linear::new(
-            weight.dequantize(&Device::Cpu)?,
-            Some(self.vector(&format!("{prefix}.b"), outputs)?),
-        ))
+        Ok(Dense {
+            weight: weight.dequantize(&Device::Cpu)?,
+            bias: self.vector(&format!("{prefix}.b"), outputs)?,
+        })
     }
 }
 
@@ -288,7 +277,7 @@ impl E5Small {
         let t = Tensors(dir);
         let layers = (0..layers)
             .map(|l| {
-                Ok(Layer {
+                Ok(LayerWeights {
                     query: t.linear(&format!("l{l}.q"), hidden, hidden)?,
                     key: t.linear(&format!("l{l}.k"), hidden, hidden)?,
                     value: t.linear(&format!("l{l}.v"), hidden, hidden)?,
@@ -306,7 +295,6 @@ impl E5Small {
         );
         Ok(E5Small {
             hidden,
-            heads,
             words: t
                 .entry("emb.word", word_rows * hidden, true)?
                 .bytes
@@ -316,7 +304,7 @@ impl E5Small {
             max_positions,
             token_type: t.floats("emb.type", type_vocab * hidden)?[..hidden].to_vec(),
             embed_norm: t.norm("emb.ln", hidden, eps)?,
-            layers,
+            encoder: Encoder::new(hidden, heads, layers)?,
             vocab,
             normalise,
             bos,
@@ -373,58 +361,26 @@ impl E5Small {
             .iter()
             .map(|t| self.tokenize(&format!("{}{t}", role.prefix())))
             .collect::<Result<Vec<_>>>()?;
-        let (batch, len, h) = (
-            ids.len(),
-            ids.iter().map(Vec::len).max().unwrap_or(0),
-            self.hidden,
-        );
-        // Embeddings: word + position + type; padding rows stay zero and are masked out.
-        let mut x = vec![0f32; batch * len * h];
-        let mut mask = vec![0f32; batch * len];
+        let h = self.hidden;
+        let lens: Vec<usize> = ids.iter().map(Vec::len).collect();
+        // Embeddings, packed (the texts one after another): word + position + type.
+        let mut x = vec![0f32; lens.iter().sum::<usize>() * h];
         let width = h / QK * Q4_BLOCK_BYTES;
-        for (b, row) in ids.iter().enumerate() {
-            for (p, id) in row.iter().enumerate() {
+        let mut rows = x.chunks_exact_mut(h);
+        for row in &ids {
+            for (p, (id, out)) in row.iter().zip(rows.by_ref()).enumerate() {
                 let id = *id as usize;
                 ensure!(id < self.word_rows, "token id {id} outside the vocabulary");
-                let out = &mut x[(b * len + p) * h..(b * len + p + 1) * h];
                 expand_q4_row(&self.words[id * width..(id + 1) * width], out);
                 let pos = &self.positions[p * h..(p + 1) * h];
                 for ((o, q), t) in out.iter_mut().zip(pos).zip(&self.token_type) {
                     *o += q + t;
                 }
-                mask[b * len + p] = 1.0;
             }
         }
-        let mut x = Tensor::from_vec(x, (batch, len, h), &Device::Cpu)?;
-        x = self.embed_norm.forward(&x)?;
-        let mask = Tensor::from_vec(mask, (batch, len), &Device::Cpu)?;
-        // Added to the attention scores: 0 for real tokens, very negative for padding.
-        let bias = ((mask.ones_like()? - &mask)? * -1e4)?
-            .reshape((batch, 1, 1, len))?
-            .to_dtype(DType::F32)?;
-        let (heads, dim) = (self.heads, h / self.heads);
-        let scale = 1.0 / (dim as f64).sqrt();
-        for layer in &self.layers {
-            let split = |t: Tensor| -> candle_core::Result<Tensor> {
-                t.reshape((batch, len, heads, dim))?
-                    .transpose(1, 2)?
-                    .contiguous()
-            };
-            let q = split(layer.query.forward(&x)?)?;
-            let k = split(layer.key.forward(&x)?)?;
-            let v = split(layer.value.forward(&x)?)?;
-            let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(&bias)?;
-            let weights = candle_nn::ops::softmax_last_dim(&scores)?;
-            let context = weights
-                .matmul(&v)?
-                .transpose(1, 2)?
-                .reshape((batch, len, h))?;
-            let attended = (layer.attention_out.forward(&context)? + &x)?;
-            x = layer.attention_norm.forward(&attended)?;
-            let mid = layer.up.forward(&x)?.gelu_erf()?;
-            x = layer.out_norm.forward(&(layer.down.forward(&mid)? + &x)?)?;
-        }
-        Ok(super::mean_pooled_unit(&x, &mask)?)
+        let x = Tensor::from_vec(x, (lens.iter().sum::<usize>(), h), &Device::Cpu)?;
+        let x = self.embed_norm.forward(&x)?;
+        Ok(self.encoder.embed(x, &lens)?)
     }
 }
 

@@ -3,6 +3,7 @@
 //! bounded queue, so inference never blocks the async runtime and a burst is refused instead of
 //! piling up. Nothing here knows the layer above it.
 
+mod bert;
 pub mod e5;
 pub mod embed;
 pub mod llm;
@@ -14,24 +15,6 @@ pub mod queue;
 pub enum EmbedRole {
     Query,
     Passage,
-}
-
-/// Sentence vectors from token states `(batch, tokens, dims)`: the mean over the real tokens
-/// (`mask`, f32 `(batch, tokens)`, 1 for a token and 0 for padding), scaled to unit length.
-pub(crate) fn mean_pooled_unit(
-    hidden: &candle_core::Tensor,
-    mask: &candle_core::Tensor,
-) -> candle_core::Result<Vec<Vec<f32>>> {
-    let mask = mask.unsqueeze(2)?; // (batch, tokens, 1)
-    let summed = hidden.broadcast_mul(&mask)?.sum(1)?; // (batch, dims)
-    let counts = mask.sum(1)?.clamp(1e-9f32, f32::MAX)?; // (batch, 1)
-    let mean = summed.broadcast_div(&counts)?;
-    let norms = mean
-        .sqr()?
-        .sum_keepdim(1)?
-        .sqrt()?
-        .clamp(1e-12f32, f32::MAX)?;
-    mean.broadcast_div(&norms)?.to_vec2::<f32>()
 }
 
 /// The models directory of this checkout (for tests and benches run from any working directory).
