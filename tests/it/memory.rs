@@ -955,3 +955,34 @@ async fn keyword_memory_reads_the_employees_language(_p: PgPoolOptions, owner: P
         .unwrap_or_default();
     assert!(why.contains("fr") && why.contains("other"), "{}", r.body);
 }
+
+/// Every language an employee can be given has Postgres's stemmer and stop words of that
+/// language (its configuration bears the language's name), not the `simple` fallback, which
+/// only `other` and unknown codes get.
+#[sqlx::test]
+async fn every_offered_language_has_its_own_text_search_configuration(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let mut db = sqlx::PgConnection::connect_with(&owner)
+        .await
+        .expect("owner");
+    for lang in workforce::employees::language::LANGUAGES {
+        let config: String = sqlx::query_scalar("SELECT workforce_search_config($1)::text")
+            .bind(lang.code)
+            .fetch_one(&mut db)
+            .await
+            .expect("config");
+        let expected = if lang.code == "other" {
+            "simple".to_owned()
+        } else {
+            lang.name.to_lowercase()
+        };
+        assert_eq!(config, expected, "language {}", lang.code);
+    }
+    let unknown: String = sqlx::query_scalar("SELECT workforce_search_config('xx')::text")
+        .fetch_one(&mut db)
+        .await
+        .expect("config");
+    assert_eq!(unknown, "simple");
+}
