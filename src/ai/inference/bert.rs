@@ -56,7 +56,7 @@ impl Encoder {
         heads: usize,
         layers: Vec<LayerWeights>,
     ) -> candle_core::Result<Self> {
-        if heads == 0 || hidden % heads != 0 {
+        if heads == 0 || !hidden.is_multiple_of(heads) {
             candle_core::bail!("{hidden} hidden units do not split into {heads} heads");
         }
         let scale = 1.0 / ((hidden / heads) as f64).sqrt();
@@ -243,7 +243,7 @@ pub(crate) fn gelu_erf(x: f32) -> f32 {
 /// `e^-y` for `y ≥ 0` (0 below the smallest normal float).
 #[inline(always)]
 fn exp_neg(y: f32) -> f32 {
-    const LN2_HI: f32 = 0.693_359_375;
+    const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;
     let v = -y.min(87.0);
     let n = (v * std::f32::consts::LOG2_E).round_ties_even();
@@ -253,7 +253,7 @@ fn exp_neg(y: f32) -> f32 {
     let p = p * r + 8.333_452e-3;
     let p = p * r + 4.166_579_6e-2;
     let p = p * r + 1.666_666_5e-1;
-    let p = p * r + 5.000_000_1e-1;
+    let p = p * r + 0.5;
     let e_r = p * r * r + r + 1.0;
     // n ∈ [-126, 0]: 2^n is a normal float whose exponent field is n + 127.
     e_r * f32::from_bits((((n as i32) + 127) as u32) << 23)
