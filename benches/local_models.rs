@@ -8,7 +8,9 @@
 
 use std::time::Instant;
 use workforce::ai::inference::default_models_dir;
-use workforce::ai::inference::{e5::E5Small, embed::MiniLm, llm::SmolLm, llm::Turn, EmbedRole};
+use workforce::ai::inference::{
+    e5::E5Small, embed::MiniLm, llm::SmolLm, llm::Turn, EmbedRole, Precision,
+};
 
 /// Throughput in batches of 32, then one text at a time (as a query is embedded).
 fn embeddings(
@@ -49,12 +51,15 @@ fn main() -> anyhow::Result<()> {
             )
         })
         .collect();
-    let minilm = MiniLm::load(&dir)?;
-    embeddings("MiniLM", &texts, |t| minilm.embed(t))?;
-    let e5 = E5Small::load(&dir)?;
-    embeddings("multilingual-e5-small", &texts, |t| {
-        e5.embed(t, EmbedRole::Passage)
-    })?;
+    // Both precisions (int8 runs as f32 on a CPU without AVX-512 VNNI).
+    for (p, label) in [(Precision::F32, "f32"), (Precision::Int8, "int8")] {
+        let minilm = MiniLm::load(&dir, p)?;
+        embeddings(&format!("MiniLM {label}"), &texts, |t| minilm.embed(t))?;
+        let e5 = E5Small::load(&dir, p)?;
+        embeddings(&format!("multilingual-e5-small {label}"), &texts, |t| {
+            e5.embed(t, EmbedRole::Passage)
+        })?;
+    }
 
     let mut llm = SmolLm::load(&dir, 1)?;
     let system = "You are a front desk assistant in the retail banking industry with expertise in \

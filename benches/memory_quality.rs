@@ -15,7 +15,8 @@
 //!
 //!   scripts/eval-data.sh          # fetches the data set into .data/eval (once)
 //!   source .data/env && cargo bench --bench memory_quality --no-default-features --features ssr
-//! Optional: BENCH_MODELS (comma-separated local embedding models; default all-minilm-l6-v2),
+//! Optional: BENCH_MODELS (comma-separated local embedding models, each with `:f32` to run its
+//! matmuls in f32 where they would run in int8; default all-minilm-l6-v2),
 //! EVAL_DIRS (comma-separated folders holding sessions.jsonl and questions.jsonl; default both),
 //! EVAL_DUMP (a file to append every ranking to, as JSON Lines with each result's evidence
 //! marks, to try other fusion settings offline: scripts/fusion-sweep.py).
@@ -191,9 +192,17 @@ async fn run(
     session_of: &HashMap<String, String>,
     qs: &[Question],
 ) -> anyhow::Result<()> {
+    // "model:f32" runs a local model's matmuls in f32 where they would run in int8.
+    let (name, f32_only) = match model.strip_suffix(":f32") {
+        Some(name) => (name, true),
+        None => (model, false),
+    };
     let server = support::start("workforce_bench_quality", |f| {
-        f.memory.embedding_model = model.to_owned();
+        f.memory.embedding_model = name.to_owned();
         f.memory.sweep_seconds = 1;
+        if f32_only {
+            f.local.embed_precision = workforce::platform::config::EmbedPrecision::F32;
+        }
     })
     .await?;
     let (client, key) = server.onboard("enterprise").await?;

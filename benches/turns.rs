@@ -7,7 +7,8 @@
 //! BENCH_HISTORY (earlier exchanges each employee remembers before a level starts, default 0),
 //! BENCH_EMBEDDING (the embedding model; default the stub's text-embedding-3-small, or
 //! all-minilm-l6-v2 in-process, with BENCH_HISTORY 0), BENCH_BACKLOG (lines imported right
-//! before each level, indexed while it runs; default 0).
+//! before each level, indexed while it runs; default 0), BENCH_PRECISION=f32 (the local model's
+//! matmuls in f32 where they would run in int8).
 //! It creates (and drops first) the database `workforce_bench` on the DATABASE_URL server.
 
 mod support;
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 use support::{cpu_seconds, percentile};
 use workforce::ai::embeddings::stored_form;
 use workforce::memory::server::repo::memory_unit;
+use workforce::platform::config::EmbedPrecision;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -42,8 +44,13 @@ async fn main() -> anyhow::Result<()> {
     // BENCH_EMBEDDING=all-minilm-l6-v2 measures with the local embedding model instead.
     let embedding =
         std::env::var("BENCH_EMBEDDING").unwrap_or_else(|_| "text-embedding-3-small".into());
+    // BENCH_PRECISION=f32 runs the local model's matmuls in f32 even where int8 is available.
+    let f32_only = std::env::var("BENCH_PRECISION").is_ok_and(|p| p == "f32");
     let server = support::start("workforce_bench", |file| {
         file.memory.embedding_model = embedding.clone();
+        if f32_only {
+            file.local.embed_precision = EmbedPrecision::F32;
+        }
         for tier in file.tiers.values_mut() {
             tier.requests_per_second = 1e6;
             tier.burst = 1_000_000;

@@ -6,8 +6,9 @@ use super::inference::e5::{E5Small, MODEL_NAME as E5};
 use super::inference::embed::{MiniLm, MODEL_NAME as MINILM};
 use super::inference::queue::{BackgroundPriority, Full, Threads, UrgentHold, WorkQueue};
 pub use super::inference::EmbedRole;
+use super::inference::Precision;
 use super::openai;
-use crate::platform::config::{IndexPriority, Settings};
+use crate::platform::config::{EmbedPrecision, IndexPriority, Settings};
 use async_openai::config::OpenAIConfig;
 use async_openai::types::embeddings::{CreateEmbeddingRequest, EmbeddingInput};
 use async_openai::Client;
@@ -34,11 +35,11 @@ enum LocalModel {
 }
 
 impl LocalModel {
-    fn load(name: &str, dir: &std::path::Path) -> anyhow::Result<Self> {
+    fn load(name: &str, dir: &std::path::Path, precision: Precision) -> anyhow::Result<Self> {
         Ok(if name == E5 {
-            LocalModel::E5(Box::new(E5Small::load(dir)?))
+            LocalModel::E5(Box::new(E5Small::load(dir, precision)?))
         } else {
-            LocalModel::MiniLm(Box::new(MiniLm::load(dir)?))
+            LocalModel::MiniLm(Box::new(MiniLm::load(dir, precision)?))
         })
     }
 
@@ -147,6 +148,10 @@ impl Embedder {
             let local = &settings.file.local;
             let dir = local.models_dir.clone();
             let name = model.clone();
+            let precision = match local.embed_precision {
+                EmbedPrecision::Int8 => Precision::Int8,
+                EmbedPrecision::F32 => Precision::F32,
+            };
             // Turns waiting on their vector at the same time are embedded in one pass.
             // One copy of the model, loaded by the first thread with a job, shared by all: a
             // forward pass only reads it.
@@ -154,7 +159,7 @@ impl Embedder {
             let load = move || {
                 shared
                     .get_or_init(|| {
-                        LocalModel::load(&name, &dir)
+                        LocalModel::load(&name, &dir, precision)
                             .map(Arc::new)
                             .map_err(|e| format!("{e:#}"))
                     })

@@ -165,6 +165,19 @@ pub struct Local {
     #[serde(default)]
     pub index_priority: IndexPriority,
     pub embed_queue: usize,
+    /// The embedding models' matmuls: "int8" (8-bit where the CPU has AVX-512 VNNI, f32
+    /// elsewhere; the default) or "f32" (always the checkpoint's own arithmetic).
+    #[serde(default)]
+    pub embed_precision: EmbedPrecision,
+}
+
+/// `local.embed_precision`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmbedPrecision {
+    #[default]
+    Int8,
+    F32,
 }
 
 /// The CPU priority of background embedding (`local.index_priority`).

@@ -2,6 +2,7 @@
 //! L2 normalisation — the model's own sentence-transformers recipe.
 
 use super::bert::{Dense, Encoder, LayerWeights};
+use super::Precision;
 use anyhow::{anyhow, ensure, Context, Result};
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{LayerNorm, VarBuilder};
@@ -46,7 +47,7 @@ fn norm(vb: VarBuilder, size: usize, eps: f64) -> candle_core::Result<LayerNorm>
 }
 
 impl MiniLm {
-    pub fn load(models_dir: &Path) -> Result<Self> {
+    pub fn load(models_dir: &Path, precision: Precision) -> Result<Self> {
         let dir = model_dir(models_dir);
         let config: Config = serde_json::from_str(
             &std::fs::read_to_string(dir.join("config.json"))
@@ -112,7 +113,7 @@ impl MiniLm {
             words,
             positions,
             embed_norm,
-            encoder: Encoder::new(h, config.num_attention_heads, layers)?,
+            encoder: Encoder::new(h, config.num_attention_heads, layers, precision)?,
             tokenizer,
         })
     }
@@ -158,7 +159,7 @@ mod tests {
     #[test]
     fn similar_sentences_are_close_and_batching_does_not_change_vectors() {
         let dir = crate::ai::inference::default_models_dir();
-        let m = MiniLm::load(&dir).expect("MiniLM weights: run scripts/setup.sh");
+        let m = MiniLm::load(&dir, Precision::Int8).expect("MiniLM weights: run scripts/setup.sh");
         let texts: Vec<String> = [
             "My favourite colour is teal.",
             "What colour do I like best?",
@@ -189,7 +190,8 @@ mod tests {
         use candle_transformers::models::bert::BertModel;
         use tokenizers::{PaddingParams, PaddingStrategy};
         let dir = crate::ai::inference::default_models_dir();
-        let ours = MiniLm::load(&dir).expect("MiniLM weights: run scripts/setup.sh");
+        let ours =
+            MiniLm::load(&dir, Precision::F32).expect("MiniLM weights: run scripts/setup.sh");
         let model_dir = model_dir(&dir);
         let config: Config = serde_json::from_str(
             &std::fs::read_to_string(model_dir.join("config.json")).expect("config"),
@@ -259,5 +261,36 @@ mod tests {
             let c = cosine(got, want) / norm;
             assert!(c > 0.99999, "{text:?}: cosine {c} to candle's BERT");
         }
+    }
+
+    /// The 8-bit matmuls (where this CPU has them) keep each vector within a cosine of 0.995 of
+    /// f32's, and keep what is close close: a question stays nearest its own answer.
+    #[test]
+    fn int8_vectors_stay_close_to_f32() {
+        let dir = crate::ai::inference::default_models_dir();
+        let exact = MiniLm::load(&dir, Precision::F32).expect("MiniLM weights");
+        let fast = MiniLm::load(&dir, Precision::Int8).expect("MiniLM weights");
+        let texts: Vec<String> = [
+            "Any fun plans for the summer?\nResearching adoption agencies, actually.",
+            "The invoice INV-2044 is due on 14 March; please pay it by bank transfer.",
+            "Hi",
+            &"a rather long message about nothing in particular ".repeat(12),
+            "Where did Caroline say she wants to adopt from?",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let (a, b) = (
+            exact.embed(&texts).expect("f32"),
+            fast.embed(&texts).expect("int8"),
+        );
+        for ((text, a), b) in texts.iter().zip(&a).zip(&b) {
+            let c = cosine(a, b);
+            assert!(c > 0.995, "{text:?}: cosine {c} between int8 and f32");
+        }
+        let best = (0..4)
+            .max_by(|&i, &j| cosine(&b[4], &b[i]).total_cmp(&cosine(&b[4], &b[j])))
+            .expect("texts");
+        assert_eq!(best, 0, "the question's nearest text under int8");
     }
 }
