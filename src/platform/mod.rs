@@ -1,6 +1,6 @@
 //! What every feature's server part stands on: settings, the shared state, the database (pools,
-//! tenant transactions), Redis, HTTP extractors and error mapping, telemetry, and start-up — the
-//! only module that knows every feature.
+//! tenant transactions), Redis, HTTP extractors and error mapping, outbound HTTP kept off
+//! internal addresses, telemetry, and start-up — the only module that knows every feature.
 
 pub mod config;
 pub mod db;
@@ -10,6 +10,7 @@ pub mod health;
 pub mod http;
 pub mod limits;
 pub mod openapi;
+pub mod outbound;
 pub mod redis;
 pub mod secrets;
 pub mod serve;
