@@ -214,6 +214,16 @@ pub struct Memory {
     pub retention_sweep_seconds: u64,
 }
 
+/// Outbound HTTP to clients' tools (`platform::outbound`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outbound {
+    /// What tools may reach although it is internal: host names, addresses or ranges
+    /// (`10.20.0.0/16`), or one address and port (`127.0.0.1:8080`).
+    #[serde(default)]
+    pub allow: Vec<String>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct FileSettings {
     pub limits: Limits,
@@ -223,6 +233,8 @@ pub struct FileSettings {
     pub models: Models,
     pub local: Local,
     pub memory: Memory,
+    #[serde(default)]
+    pub outbound: Outbound,
     pub providers: Vec<Provider>,
     pub tiers: BTreeMap<String, Tier>,
 }
@@ -396,6 +408,7 @@ pub fn parse_with_overrides(
             }
         }
     }
+    super::outbound::Policy::from_allow(&settings.outbound.allow).map_err(anyhow::Error::msg)?;
     Ok(settings)
 }
 
@@ -423,6 +436,21 @@ mod tests {
         let s = parse_with_overrides(FILE, vars).expect("overrides apply");
         assert_eq!(s.tiers["starter"].max_employees, 7);
         assert_eq!(s.models.default, "gpt-4o");
+    }
+
+    #[test]
+    fn outbound_allow_entries_are_checked_when_the_settings_load() {
+        let with = |entries: &str| {
+            let var = (
+                "WORKFORCE__OUTBOUND__ALLOW".to_string(),
+                format!("[{entries}]"),
+            );
+            parse_with_overrides(FILE, [var])
+        };
+        let s = with(r#""10.20.0.0/16", "127.0.0.1:8080", "tools.internal""#).expect("valid");
+        assert_eq!(s.outbound.allow.len(), 3);
+        let e = with(r#""http://tools.internal/""#).expect_err("a URL is not an entry");
+        assert!(format!("{e:#}").contains("http://tools.internal/"), "{e:#}");
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! link-local, shared, multicast or cloud-metadata address — checked on the URL's literal
 //! address, on every address a host name resolves to (the connection uses only those, so a name
 //! cannot be re-pointed between the check and the connect), and again on every redirect. The
-//! operator can open a host name, an address range or one address and port
-//! (`Policy::from_allow`). Bodies are read up to a cap, within a time limit.
+//! operator can open a host name, an address range or one address and port (`[outbound] allow`
+//! in Leptos.toml, checked when the settings load). Bodies are read up to a cap, within a time
+//! limit.
 //!
 //! The first part of the tool manager (#13): HTTP tools and MCP servers will call out through
 //! `Outbound` only.
