@@ -38,51 +38,49 @@ pub(crate) struct LayerWeights {
 
 struct Layer {
     /// Query (scaled by 1/√d), key and value, stacked: `[3·hidden, hidden]`.
-    qkv: Linear,
-    attention_out: Linear,
+    qkv: Proj,
+    attention_out: Proj,
     attention_norm: LayerNorm,
     /// The feed-forward's first matmul, without its bias (added with the GELU).
-    up: Tensor,
+    up: Proj,
     up_bias: BiasGelu,
-    down: Linear,
+    down: Proj,
     out_norm: LayerNorm,
-    /// The same four matmuls in 8 bits, where they run that way.
-    int8: Option<Int8Layer>,
 }
 
-struct Int8Layer {
-    qkv: QuantLinear,
-    attention_out: QuantLinear,
-    /// Without its bias (added with the GELU, by `up_bias`).
-    up: QuantLinear,
-    down: QuantLinear,
+/// One of a layer's per-token matmuls, `x · Wᵀ + b`: in f32, or in 8 bits where it runs that way.
+enum Proj {
+    F32(Linear),
+    Int8(QuantLinear),
 }
 
-impl Int8Layer {
-    fn new(qkv: &Linear, attention_out: &Linear, up: &Dense, down: &Linear) -> Option<Self> {
-        fn quantized(weight: &Tensor, bias: Option<&Tensor>) -> Option<QuantLinear> {
-            let (outputs, inputs) = weight.dims2().ok()?;
-            let w = weight.flatten_all().ok()?.to_vec1::<f32>().ok()?;
-            let b = match bias {
-                Some(b) => b.to_vec1::<f32>().ok()?,
+impl Proj {
+    /// In 8 bits when `int8` and the shape suits the kernel, else as it is.
+    fn new(linear: Linear, int8: bool) -> candle_core::Result<Self> {
+        if int8 {
+            let (outputs, inputs) = linear.weight().dims2()?;
+            let w = linear.weight().flatten_all()?.to_vec1::<f32>()?;
+            let b = match linear.bias() {
+                Some(b) => b.to_vec1::<f32>()?,
                 None => vec![0.0; outputs],
             };
-            QuantLinear::new(&w, &b, outputs, inputs)
+            if let Some(q) = QuantLinear::new(&w, &b, outputs, inputs) {
+                return Ok(Proj::Int8(q));
+            }
         }
-        Some(Int8Layer {
-            qkv: quantized(qkv.weight(), qkv.bias())?,
-            attention_out: quantized(attention_out.weight(), attention_out.bias())?,
-            up: quantized(&up.weight, None)?,
-            down: quantized(down.weight(), down.bias())?,
-        })
+        Ok(Proj::F32(linear))
     }
-}
 
-/// `x · Wᵀ + b` through an 8-bit layer.
-fn int8_forward(x: &Tensor, l: &QuantLinear) -> candle_core::Result<Tensor> {
-    let rows = x.dim(0)?;
-    let y = l.forward(&x.flatten_all()?.to_vec1::<f32>()?, rows);
-    Tensor::from_vec(y, (rows, l.outputs()), &Device::Cpu)
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Proj::F32(l) => l.forward(x),
+            Proj::Int8(l) => {
+                let rows = x.dim(0)?;
+                let y = l.forward(&x.flatten_all()?.to_vec1::<f32>()?, rows);
+                Tensor::from_vec(y, (rows, l.outputs()), &Device::Cpu)
+            }
+        }
+    }
 }
 
 pub(crate) struct Encoder {
@@ -111,23 +109,15 @@ impl Encoder {
                     0,
                 )?;
                 let bias = Tensor::cat(&[(&w.query.bias * scale)?, w.key.bias, w.value.bias], 0)?;
-                let qkv = Linear::new(weight, Some(bias));
-                let attention_out = Linear::new(w.attention_out.weight, Some(w.attention_out.bias));
-                let down = Linear::new(w.down.weight, Some(w.down.bias));
-                let int8 = if int8 {
-                    Int8Layer::new(&qkv, &attention_out, &w.up, &down)
-                } else {
-                    None
-                };
+                let proj = |weight, bias| Proj::new(Linear::new(weight, bias), int8);
                 Ok(Layer {
-                    qkv,
-                    attention_out,
+                    qkv: proj(weight, Some(bias))?,
+                    attention_out: proj(w.attention_out.weight, Some(w.attention_out.bias))?,
                     attention_norm: w.attention_norm,
-                    up: w.up.weight.t()?,
                     up_bias: BiasGelu(w.up.bias.to_vec1::<f32>()?),
-                    down,
+                    up: proj(w.up.weight, None)?,
+                    down: proj(w.down.weight, Some(w.down.bias))?,
                     out_norm: w.out_norm,
-                    int8,
                 })
             })
             .collect::<candle_core::Result<Vec<_>>>()?;
@@ -177,12 +167,8 @@ impl Encoder {
         // steps (the longest, for a chunk of 8 long texts, takes a few milliseconds).
         let pause = super::queue::yield_to_urgent;
         for layer in &self.layers {
-            let q8 = layer.int8.as_ref();
             pause();
-            let qkv = match q8 {
-                Some(q8) => int8_forward(&x, &q8.qkv)?,
-                None => layer.qkv.forward(&x)?,
-            }; // (total, 3h)
+            let qkv = layer.qkv.forward(&x)?; // (total, 3h)
             let qkv = if padded {
                 qkv.index_select(&unpack, 0)?
             } else {
@@ -205,23 +191,13 @@ impl Encoder {
                 context
             };
             pause();
-            let attended = match q8 {
-                Some(q8) => int8_forward(&context, &q8.attention_out)?,
-                None => layer.attention_out.forward(&context)?,
-            };
-            x = layer.attention_norm.forward(&(attended + &x)?)?;
+            let attended = (layer.attention_out.forward(&context)? + &x)?;
+            x = layer.attention_norm.forward(&attended)?;
             pause();
-            let mid = match q8 {
-                Some(q8) => int8_forward(&x, &q8.up)?,
-                None => x.matmul(&layer.up)?,
-            };
+            let mid = layer.up.forward(&x)?;
             mid.inplace_op1(&layer.up_bias)?;
             pause();
-            let out = match q8 {
-                Some(q8) => int8_forward(&mid, &q8.down)?,
-                None => layer.down.forward(&mid)?,
-            };
-            x = layer.out_norm.forward(&(out + &x)?)?;
+            x = layer.out_norm.forward(&(layer.down.forward(&mid)? + &x)?)?;
         }
         let states = x.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
         Ok(mean_pooled_unit(&states, h, lens))

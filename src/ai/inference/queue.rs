@@ -1,8 +1,8 @@
 //! A bounded job queue served by dedicated worker threads, each holding its worker state (a
 //! model). Urgent jobs (a user is waiting) and background ones (indexing) have threads of their
 //! own: background threads run at the lowest CPU priority, so they use CPU that nothing else
-//! wants and a turn's embedding does not share a core with them, and they pause at their
-//! model's layer boundaries while urgent work waits or runs. A full queue
+//! wants and a turn's embedding does not share a core with them, and they pause before each of
+//! their model's matmuls while urgent work waits or runs (or a turn holds the queue). A full queue
 //! refuses the job at once, so the caller can answer 503 instead of building a backlog.
 
 use std::cell::RefCell;
@@ -87,7 +87,7 @@ thread_local! {
     static YIELDS_TO: RefCell<Option<Arc<UrgentWork>>> = const { RefCell::new(None) };
 }
 
-/// A pause point for long background work (a model calls it between its layers): on a
+/// A pause point for long background work (a model calls it before each matmul): on a
 /// background worker thread it waits while urgent jobs of its queue are queued or running (at
 /// most `MAX_PAUSE`), so that a turn's embedding has the CPU — and the memory bandwidth and
 /// caches a niced thread still shares — to itself. Elsewhere it returns at once.
