@@ -149,6 +149,8 @@ async fn main() -> anyhow::Result<()> {
         messages: vec![ChatMessage::User("hello".into())],
         temperature: 0.7,
         max_tokens: 10,
+        tools: Vec::new(),
+        tools_closed: false,
     };
     report(
         "limits in force: the client's tier and overrides (in-process cache)",

@@ -66,7 +66,7 @@ test("the wizard checks each field as it is typed, keeps a half-done draft, prev
   await page.getByRole("button", { name: "Add a fallback" }).click();
   await expect(page.getByTestId("fallback-row")).toHaveCount(1);
   await next(page, "Tools");
-  await page.locator("textarea[name=tools]").fill("policy_lookup");
+  await page.locator("textarea[name=tools]").fill("current_time");
   await next(page, "Review");
 
   // The review shows what the server will store and send: the name, the exact prompt, sampling.
@@ -76,7 +76,7 @@ test("the wizard checks each field as it is typed, keeps a half-done draft, prev
   await expect(page.getByTestId("review-language")).toHaveText("Portuguese");
   await expect(prompt).toContainText("Reply in Portuguese, unless the person writes to you in another language.");
   await expect(prompt).toContainText("- sign_off: Kind regards");
-  await expect(prompt).toContainText("Tools you may use: policy_lookup.");
+  await expect(prompt).toContainText("Tools you may use: current_time.");
   await expect(page.getByTestId("review-sampling")).toHaveText("temperature 0.92, at most 2000 tokens per answer");
   const previewed = await prompt.textContent();
 

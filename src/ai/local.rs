@@ -81,7 +81,8 @@ fn chatml_turn(m: &ChatMessage) -> Turn {
 
 impl LocalChat {
     /// The generation as a stream of chunks (usage comes with the last one); a full queue
-    /// skips the model.
+    /// skips the model. The request's tools are not offered: SmolLM2-135M cannot call functions
+    /// reliably, so it answers from the prompt alone.
     pub fn stream(&self, req: &ChatRequest) -> Result<ChunkStream, Failure> {
         let rx = self
             .submit(&req.messages, req.max_tokens, req.temperature)
@@ -96,6 +97,8 @@ impl LocalChat {
                     text: String::new(),
                     usage: Some((g.prompt_tokens, g.completion_tokens)),
                     finished: true,
+                    // The built-in model is offered no tools (it cannot call them reliably).
+                    tool_calls: Vec::new(),
                 }),
                 LocalEvent::Failed(e) => Err(e),
             };

@@ -3,14 +3,16 @@
 //! on connection errors, honouring `Retry-After`, else backing off 100 ms · 2ⁿ); the router
 //! bounds it.
 
-use super::types::{ChatMessage, ChatRequest, Chunk, ChunkStream, Failure};
+use super::types::{ChatMessage, ChatRequest, Chunk, ChunkStream, Failure, ToolCall};
 use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
 use async_openai::types::chat::{
     ChatCompletionMessageToolCalls, ChatCompletionRequestAssistantMessage,
     ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
     ChatCompletionRequestToolMessage, ChatCompletionRequestUserMessage,
-    ChatCompletionStreamOptions, CreateChatCompletionRequest, CreateChatCompletionStreamResponse,
+    ChatCompletionStreamOptions, ChatCompletionTool, ChatCompletionToolChoiceOption,
+    ChatCompletionTools, CreateChatCompletionRequest, CreateChatCompletionStreamResponse,
+    FunctionObject, ToolChoiceOptions,
 };
 use async_openai::Client;
 use futures::StreamExt;
@@ -63,23 +65,95 @@ fn to_messages(messages: &[ChatMessage]) -> Vec<ChatCompletionRequestMessage> {
 }
 
 fn request(model: &str, req: &ChatRequest) -> CreateChatCompletionRequest {
+    let tools = (!req.tools.is_empty()).then(|| {
+        req.tools
+            .iter()
+            .map(|t| {
+                ChatCompletionTools::Function(ChatCompletionTool {
+                    function: FunctionObject {
+                        name: t.name.clone(),
+                        description: Some(t.description.clone()),
+                        parameters: Some(t.parameters.clone()),
+                        strict: None,
+                    },
+                })
+            })
+            .collect()
+    });
+    let tool_choice = (!req.tools.is_empty()).then_some(ChatCompletionToolChoiceOption::Mode(
+        if req.tools_closed {
+            ToolChoiceOptions::None
+        } else {
+            ToolChoiceOptions::Auto
+        },
+    ));
     CreateChatCompletionRequest {
         model: model.to_owned(),
         messages: to_messages(&req.messages),
         temperature: Some(req.temperature as f32),
         max_completion_tokens: Some(req.max_tokens),
+        tools,
+        tool_choice,
         ..Default::default()
     }
 }
 
-fn chunk_of(c: CreateChatCompletionStreamResponse) -> Chunk {
+/// The tool calls of an answer as they stream in: each arrives in pieces under its index (the
+/// first piece with its id and name, then fragments of its arguments).
+#[derive(Default)]
+struct ToolCallParts {
+    calls: Vec<ToolCall>,
+}
+
+impl ToolCallParts {
+    fn add(&mut self, c: &CreateChatCompletionStreamResponse) {
+        let Some(parts) = c.choices.first().and_then(|c| c.delta.tool_calls.as_ref()) else {
+            return;
+        };
+        for p in parts {
+            let i = p.index as usize;
+            if i >= 128 {
+                continue;
+            }
+            while self.calls.len() <= i {
+                self.calls.push(ToolCall {
+                    id: String::new(),
+                    name: String::new(),
+                    arguments: String::new(),
+                });
+            }
+            let call = &mut self.calls[i];
+            if let Some(id) = &p.id {
+                call.id.push_str(id);
+            }
+            if let Some(f) = &p.function {
+                if let Some(n) = &f.name {
+                    call.name.push_str(n);
+                }
+                if let Some(a) = &f.arguments {
+                    call.arguments.push_str(a);
+                }
+            }
+        }
+    }
+}
+
+fn chunk_of(c: CreateChatCompletionStreamResponse, parts: &mut ToolCallParts) -> Chunk {
+    parts.add(&c);
     let choice = c.choices.into_iter().next();
+    // The answer's end: its finish reason, or the usage that only comes after it (some
+    // OpenAI-compatible servers omit the former).
+    let finished = c.usage.is_some() || choice.as_ref().is_some_and(|c| c.finish_reason.is_some());
     Chunk {
-        // The answer's end: its finish reason, or the usage that only comes after it (some
-        // OpenAI-compatible servers omit the former).
-        finished: c.usage.is_some() || choice.as_ref().is_some_and(|c| c.finish_reason.is_some()),
+        finished,
         usage: c.usage.map(|u| (u.prompt_tokens, u.completion_tokens)),
         text: choice.and_then(|c| c.delta.content).unwrap_or_default(),
+        // Handed on once, whole, with the first final event.
+        tool_calls: if finished {
+            std::mem::take(&mut parts.calls)
+        } else {
+            Vec::new()
+        },
     }
 }
 
@@ -99,10 +173,11 @@ pub async fn stream(
     // What the provider said is logged here, whole; callers (and so tenants) get a summary that
     // names no address or internal detail of the provider.
     let model = model.to_owned();
+    let mut parts = ToolCallParts::default();
     match client.chat().create_stream(req).await {
         Ok(s) => Ok(s
             .map(move |c| {
-                c.map(chunk_of).map_err(|e| {
+                c.map(|c| chunk_of(c, &mut parts)).map_err(|e| {
                     tracing::warn!(model, "the provider's stream failed: {e}");
                     "the provider's stream failed".to_owned()
                 })

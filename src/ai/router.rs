@@ -388,11 +388,13 @@ async fn collect(open: OpenStream) -> Result<Completion, String> {
         model,
         prompt_tokens: 0,
         completion_tokens: 0,
+        tool_calls: first.tool_calls,
     };
     let mut usage = first.usage;
     while let Some(chunk) = rest.next().await {
         let chunk = chunk?;
         answer.text.push_str(&chunk.text);
+        answer.tool_calls.extend(chunk.tool_calls);
         usage = chunk.usage.or(usage);
     }
     if let Some((p, c)) = usage {

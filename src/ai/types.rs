@@ -38,6 +38,15 @@ pub struct ToolCall {
     pub arguments: String,
 }
 
+/// A tool offered to the model (OpenAI's `tools`, type `function`): its name, what it does and
+/// the JSON Schema of its arguments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    pub parameters: serde_json::Value,
+}
+
 /// One message of the conversation sent to a model.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChatMessage {
@@ -84,6 +93,11 @@ pub struct ChatRequest {
     pub messages: Vec<ChatMessage>,
     pub temperature: f64,
     pub max_tokens: u32,
+    /// The tools the model may ask to call (none: it is offered no tools).
+    pub tools: Vec<ToolSpec>,
+    /// The tools stay described but the model may not call them now (`tool_choice: none`):
+    /// the turn's last round, which must answer.
+    pub tools_closed: bool,
 }
 
 /// A whole answer.
@@ -93,6 +107,8 @@ pub struct Completion {
     pub model: String,
     pub prompt_tokens: u32,
     pub completion_tokens: u32,
+    /// The tools the model asked to call instead of (or after) answering.
+    pub tool_calls: Vec<ToolCall>,
 }
 
 /// A piece of a streamed answer: text, the token usage when the provider reports it, and
@@ -103,6 +119,9 @@ pub struct Chunk {
     pub text: String,
     pub usage: Option<(u32, u32)>,
     pub finished: bool,
+    /// The tools the model asked to call, whole: on the answer's final event only (a provider
+    /// streams them in pieces, which are put together before they are handed on).
+    pub tool_calls: Vec<ToolCall>,
 }
 
 impl Chunk {

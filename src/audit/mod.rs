@@ -73,6 +73,15 @@ pub enum AuditAction {
     /// The operator read the client's data under a support grant (one event per request).
     #[serde(rename = "support_access.use")]
     SupportAccessUse,
+    #[serde(rename = "tool.create")]
+    ToolCreate,
+    #[serde(rename = "tool.update")]
+    ToolUpdate,
+    #[serde(rename = "tool.delete")]
+    ToolDelete,
+    /// A tool was called, in a turn or as a trial.
+    #[serde(rename = "tool.call")]
+    ToolCall,
 }
 
 impl AuditAction {
@@ -104,6 +113,10 @@ impl AuditAction {
         AuditAction::SupportAccessUse,
         AuditAction::ClientLimitsUpdate,
         AuditAction::EmployeeBudgetUpdate,
+        AuditAction::ToolCreate,
+        AuditAction::ToolUpdate,
+        AuditAction::ToolDelete,
+        AuditAction::ToolCall,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -135,6 +148,10 @@ impl AuditAction {
             AuditAction::SupportAccessUse => "support_access.use",
             AuditAction::ClientLimitsUpdate => "client.limits_update",
             AuditAction::EmployeeBudgetUpdate => "employee.budget_update",
+            AuditAction::ToolCreate => "tool.create",
+            AuditAction::ToolUpdate => "tool.update",
+            AuditAction::ToolDelete => "tool.delete",
+            AuditAction::ToolCall => "tool.call",
         }
     }
 

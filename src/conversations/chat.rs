@@ -13,6 +13,7 @@ use super::markdown;
 use super::ChatEvent;
 use super::InteractionResponse;
 use crate::app::components::*;
+use crate::core::tool_calls::{ToolCallRecord, ToolCallStatus};
 use crate::core::AppError;
 use crate::employees::fns::get_employee;
 use crate::memory::fns::load_conversation;
@@ -33,6 +34,59 @@ struct Pending {
     error: Option<AppError>,
     /// Stop was pressed: the answer ends soon, with what was written until then.
     stopping: bool,
+    /// The tools called so far, as they run and end.
+    tools: Vec<ToolActivity>,
+}
+
+/// A tool call as the chat shows it: running (no status yet), or how it ended.
+#[derive(Clone, Debug, PartialEq)]
+struct ToolActivity {
+    id: String,
+    name: String,
+    status: Option<ToolCallStatus>,
+    summary: String,
+}
+
+impl ToolActivity {
+    fn of(r: &ToolCallRecord) -> Self {
+        ToolActivity {
+            id: r.id.clone(),
+            name: r.tool.clone(),
+            status: Some(r.status),
+            summary: r.result_excerpt.clone(),
+        }
+    }
+}
+
+/// The tools an answer called, each with its state; nothing when it called none.
+#[component]
+fn ToolActivityList(items: Vec<ToolActivity>) -> impl IntoView {
+    (!items.is_empty()).then(|| {
+        view! {
+            <ul class="flex max-w-[95%] flex-wrap gap-1 text-xs" data-testid="tool-calls" aria-label="Tools used for this answer">
+                {items
+                    .into_iter()
+                    .map(|t| {
+                        let (label, tone) = match t.status {
+                            None => ("running…", "bg-slate-100 text-slate-700"),
+                            Some(ToolCallStatus::Ok) => ("done", "bg-emerald-50 text-emerald-800"),
+                            Some(s) => (s.as_str(), "bg-amber-50 text-amber-900"),
+                        };
+                        view! {
+                            <li
+                                class=format!("rounded-full px-2 py-0.5 {tone}")
+                                title=t.summary
+                                data-testid="tool-call"
+                                data-status=label
+                            >
+                                {format!("⚙ {} · {}", t.name, label.replace('_', " "))}
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+        }
+    })
 }
 
 /// Sends `message` under `key` and feeds the streamed answer into `pending`; returns the stored
@@ -58,6 +112,30 @@ async fn stream_turn(
                 Ok(ChatEvent::Restart(_)) => pending.update(|p| {
                     if let Some(p) = p {
                         p.answer.clear();
+                    }
+                }),
+                Ok(ChatEvent::ToolCall { id, name, .. }) => pending.update(|p| {
+                    if let Some(p) = p {
+                        p.tools.push(ToolActivity {
+                            id,
+                            name,
+                            status: None,
+                            summary: String::new(),
+                        });
+                    }
+                }),
+                Ok(ChatEvent::ToolResult {
+                    id,
+                    status,
+                    summary,
+                    ..
+                }) => pending.update(|p| {
+                    if let Some(t) = p
+                        .as_mut()
+                        .and_then(|p| p.tools.iter_mut().rev().find(|t| t.id == id))
+                    {
+                        t.status = Some(status);
+                        t.summary = summary;
                     }
                 }),
                 Ok(ChatEvent::Done(done)) => return Ok(done),
@@ -101,6 +179,7 @@ fn turn_of(message: String, r: InteractionResponse, shown: &[ChatTurn]) -> ChatT
         at: r.created_at,
         memories,
         stopped: r.stopped,
+        tool_calls: r.tool_calls,
     }
 }
 
@@ -258,6 +337,7 @@ fn Conversation(id: String, history: ChatHistory) -> impl IntoView {
             key: key.clone(),
             error: None,
             stopping: false,
+            tools: Vec::new(),
         }));
         leptos::task::spawn_local(async move {
             match stream_turn(id.get_value(), message.clone(), key, pending).await {
@@ -362,6 +442,7 @@ fn Conversation(id: String, history: ChatHistory) -> impl IntoView {
                     let failed = p.error.clone();
                     let retry = (p.message.clone(), p.key.clone());
                     let edit = p.message.clone();
+                    let tools = p.tools.clone();
                     let answer = if p.answer.is_empty() && failed.is_none() {
                         r#"<p class="animate-pulse">…</p>"#.to_owned()
                     } else {
@@ -372,6 +453,7 @@ fn Conversation(id: String, history: ChatHistory) -> impl IntoView {
                             <div class="flex justify-end">
                                 <p class="max-w-[85%] whitespace-pre-wrap break-words rounded-2xl rounded-br-sm bg-indigo-600 px-3 py-2 text-sm text-white" data-testid="pending-message">{p.message}</p>
                             </div>
+                            <ToolActivityList items=tools />
                             <div class="md max-w-[95%] text-sm" data-testid="answer" aria-live="polite" aria-busy=move || busy().to_string() inner_html=answer></div>
                             {failed.map(|e| view! {
                                 <div class="space-y-2">
@@ -448,6 +530,7 @@ fn Exchange(turn: ChatTurn) -> impl IntoView {
             <div class="flex justify-end">
                 <p class="max-w-[85%] whitespace-pre-wrap break-words rounded-2xl rounded-br-sm bg-indigo-600 px-3 py-2 text-sm text-white">{turn.message}</p>
             </div>
+            <ToolActivityList items=turn.tool_calls.iter().map(ToolActivity::of).collect() />
             {if turn.answer.is_empty() && turn.stopped {
                 view! { <p class="text-sm italic text-slate-500" data-testid="answer">"Stopped before the answer began."</p> }.into_any()
             } else {

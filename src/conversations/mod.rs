@@ -12,6 +12,7 @@ pub mod server;
 use crate::core::string_enum;
 use crate::core::validate::Validator;
 use crate::core::{AppError, InteractionId};
+use crate::tools::{ToolCallRecord, ToolCallStatus};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -46,6 +47,9 @@ pub struct Usage {
     pub prompt_tokens: u32,
     pub completion_tokens: u32,
     pub total_tokens: u32,
+    /// The model answers of the turn that asked for tools (their tokens are counted above).
+    #[serde(default)]
+    pub tool_rounds: u32,
 }
 
 /// The employee's answer.
@@ -64,6 +68,9 @@ pub struct InteractionResponse {
     /// text written until then.
     #[serde(default)]
     pub stopped: bool,
+    /// The tools the employee called while answering, in order (none when it called none).
+    #[serde(default)]
+    pub tool_calls: Vec<ToolCallRecord>,
 }
 
 /// One line of a streamed chat answer as the chat page receives it (newline-delimited JSON).
@@ -73,6 +80,19 @@ pub enum ChatEvent {
     Token(String),
     /// The model answering broke off and another takes over: the text sent so far is void.
     Restart(String),
+    /// The model asked to call a tool (sent before the call runs).
+    ToolCall {
+        id: String,
+        name: String,
+        arguments: String,
+    },
+    /// A tool call ended: how, and the start of its result.
+    ToolResult {
+        id: String,
+        name: String,
+        status: ToolCallStatus,
+        summary: String,
+    },
     Done(InteractionResponse),
     Error(AppError),
 }

@@ -1,9 +1,11 @@
 //! What every feature stands on, compiled for the server and the browser: the wire error, typed
-//! ids, the field validator, form helpers and the `string_enum!` macro. No I/O, no feature types.
+//! ids, the field validator, form helpers, the `string_enum!` macro and the record of a tool call
+//! (`tool_calls`, which several features carry). No I/O.
 
 pub mod error;
 pub mod forms;
 pub mod ids;
+pub mod tool_calls;
 pub mod validate;
 
 pub use error::{AppError, FieldErrors};

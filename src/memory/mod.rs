@@ -77,6 +77,9 @@ pub struct ChatTurn {
     /// The person stopped the answer while it was being written.
     #[serde(default)]
     pub stopped: bool,
+    /// The tools called while answering.
+    #[serde(default)]
+    pub tool_calls: Vec<crate::core::tool_calls::ToolCallRecord>,
 }
 
 /// A memory a turn used, as the chat names it.

@@ -28,6 +28,20 @@ pub struct Limits {
     /// Prefix of this deployment's rate-limit buckets in Redis, for deployments sharing one.
     #[serde(default)]
     pub rate_limit_namespace: String,
+    /// The most model calls in one turn that may ask for tools; the next one must answer.
+    #[serde(default = "default_max_tool_rounds")]
+    pub max_tool_rounds: u32,
+    /// The time one turn's tool calls may take, all together.
+    #[serde(default = "default_tool_budget_seconds")]
+    pub tool_budget_seconds: u64,
+}
+
+fn default_max_tool_rounds() -> u32 {
+    5
+}
+
+fn default_tool_budget_seconds() -> u64 {
+    60
 }
 
 /// People's sessions and invites.

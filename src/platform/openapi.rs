@@ -140,6 +140,7 @@ fn add_shared(op: &mut Operation, authenticated: &[SecurityRequirement]) {
         (name = "memory", description = "What an employee remembers, and erasing it."),
         (name = "usage", description = "Turns, tokens, budgets and limits."),
         (name = "audit", description = "The hash-chained audit trail: read, verify, export."),
+        (name = "tools", description = "The client's tool catalogue: built-in and HTTP tools its employees may call."),
     )
 )]
 struct Base;
@@ -155,6 +156,7 @@ pub fn document() -> Document {
         crate::memory::server::rest::Api::openapi(),
         crate::usage::server::rest::Api::openapi(),
         crate::audit::server::rest::Api::openapi(),
+        crate::tools::server::rest::Api::openapi(),
     ] {
         doc.merge(part);
     }

@@ -90,6 +90,11 @@ pub fn build_state(
     let stops = Arc::new(crate::conversations::server::stop::TurnStops::default());
     crate::conversations::server::stop::listen(cache.clone(), Arc::downgrade(&stops));
     let secrets = Arc::new(ServerKeys::derive(&settings.secret_key));
+    let outbound = super::outbound::Outbound::new(
+        super::outbound::Policy::from_allow(&settings.file.outbound.allow)
+            .map_err(anyhow::Error::msg)?,
+    )
+    .map_err(anyhow::Error::msg)?;
     let limiter = Arc::new(Limiter::new(&settings.file.limits.rate_limit_namespace));
     let state = AppState {
         pool,
@@ -103,6 +108,7 @@ pub fn build_state(
         router: Arc::new(router),
         stops,
         memory,
+        outbound: Arc::new(outbound),
         leptos_options,
     };
     Ok(state)
@@ -253,6 +259,7 @@ pub fn api_routes() -> ApiRoutes {
         .merge(crate::accounts::server::rest::router())
         .merge(crate::employees::server::rest::router())
         .merge(crate::audit::server::rest::router())
+        .merge(crate::tools::server::rest::router())
         .merge(crate::conversations::server::rest::router())
         .merge(crate::memory::server::rest::router())
         .merge(crate::usage::server::rest::router())

@@ -34,6 +34,8 @@ pub struct AppState {
     pub employees: Arc<EmployeeCache>,
     /// The embedding model and the background indexer; `None` when recall is turned off.
     pub memory: Option<Memory>,
+    /// Outbound HTTP for clients' tools: no internal address unless the operator opened it.
+    pub outbound: Arc<super::outbound::Outbound>,
     pub leptos_options: LeptosOptions,
 }
 

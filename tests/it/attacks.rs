@@ -104,6 +104,18 @@ async fn world(app: &TestApp) -> World {
     let a_emp2 = app.hire(&a, &a_admin, requirements("writer")).await;
     let b_emp = app.hire(&b, &b_admin, requirements("analyst")).await;
     let c_emp = app.hire(&c, &c_admin, requirements("analyst")).await;
+    // A's HTTP tool (with a secret header): B and C must neither see, change nor call it.
+    let r = app
+        .send(
+            "POST",
+            &format!("/api/v1/employees/clients/{a}/tools"),
+            Some(&a_admin),
+            Some(crate::tools::order_status_tool(
+                "https://tools.alpha.example",
+            )),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
     let (a_reader, a_reader_id) = key(
         app,
         &a,
@@ -215,6 +227,7 @@ fn fill(template: &str, ids: [&str; 4]) -> String {
         .replace("{key_id}", key_id)
         .replace("{user_id}", user_id)
         .replace("{action}", "pause")
+        .replace("{tool_name}", "order_status")
 }
 
 enum Credential<'a> {

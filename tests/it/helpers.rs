@@ -559,7 +559,7 @@ pub fn requirements(role: &str) -> Value {
         "industry": "retail banking",
         "expertise_areas": ["cards", "mortgages"],
         "communication_style": "friendly",
-        "tools_needed": ["crm"],
+        "tools_needed": [],
         "knowledge_domains": ["card policy"],
         "personality_traits": {"empathy_level": 0.9}
     })

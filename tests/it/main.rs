@@ -23,4 +23,5 @@ mod rest_api;
 mod rest_inputs;
 mod security;
 mod support;
+mod tools;
 mod usage;

@@ -24,7 +24,7 @@ async fn acme_support_agent(app: &TestApp) -> (String, String, String) {
 fn ava() -> Value {
     json!({"name": "Ava", "personality": {"response_length": "detailed"},
            "model_preferences": {"primary_model": "gpt-4o", "fallback_models": ["gpt-4o-mini"]},
-           "tool_access": ["crm", "email"]})
+           "tool_access": ["current_time", "memory_search"]})
 }
 
 /// The employee's working life: updated to `ava()`, paused, resumed and archived, with a refused

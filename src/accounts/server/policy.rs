@@ -20,6 +20,13 @@ pub fn required_scope(method: &Method, route: &str) -> Scope {
         | ("POST", Some("/memory/import")) => Scope::MemoryWrite,
         _ => match (method.as_str(), route) {
             ("GET", r) if r == CLIENT || r == EMPLOYEES => Scope::EmployeesRead,
+            // The tool catalogue: whoever may read employees may see what they can be given.
+            ("GET", r)
+                if r.strip_prefix(CLIENT)
+                    .is_some_and(|t| t == "/tools" || t == "/tools/{tool_name}") =>
+            {
+                Scope::EmployeesRead
+            }
             ("POST", r) if r == EMPLOYEES => Scope::EmployeesWrite,
             _ => Scope::Admin,
         },

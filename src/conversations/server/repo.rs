@@ -4,9 +4,11 @@
 use crate::conversations::InteractionStatus;
 use crate::core::{EmployeeId, InteractionId};
 use crate::platform::db::TenantTx;
+use crate::tools::ToolCallRecord;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::postgres::PgRow;
+use sqlx::types::Json;
 use sqlx::Row;
 
 /// A stored exchange.
@@ -23,6 +25,9 @@ pub struct InteractionRecord {
     pub timestamp: DateTime<Utc>,
     /// The person stopped the answer while it was being written.
     pub stopped: bool,
+    /// The tools called while answering.
+    pub tool_calls: Json<Vec<ToolCallRecord>>,
+    pub tool_rounds: i16,
 }
 
 /// The columns `interaction_from_row` reads (never the vector), for the statements memory
@@ -30,7 +35,7 @@ pub struct InteractionRecord {
 macro_rules! interaction_columns {
     () => {
         "SELECT interaction_id, message, response, model, prompt_tokens, completion_tokens, \
-         latency_ms, memories_used, timestamp, stopped"
+         latency_ms, memories_used, timestamp, stopped, tool_calls, tool_rounds"
     };
 }
 
@@ -48,6 +53,8 @@ pub fn interaction_from_row(r: &PgRow) -> Result<InteractionRecord, sqlx::Error>
         memories_used: r.try_get("memories_used")?,
         timestamp: r.try_get("timestamp")?,
         stopped: r.try_get("stopped")?,
+        tool_calls: r.try_get("tool_calls")?,
+        tool_rounds: r.try_get("tool_rounds")?,
     })
 }
 
@@ -71,9 +78,11 @@ pub struct NewInteraction<'a> {
     pub prior_reply: &'a str,
     /// The conversation's own time for it; the time of the insert when `None`.
     pub occurred_at: Option<DateTime<Utc>>,
+    pub tool_calls: &'a [ToolCallRecord],
+    pub tool_rounds: u32,
 }
 
-/// `sqlx::query!` of an exchange's insert, `$sql` taking the columns as $1…$18 (checked SQL
+/// `sqlx::query!` of an exchange's insert, `$sql` taking the columns as $1…$20 (checked SQL
 /// is a literal, so the two statements of `insert_interaction` share their arguments here).
 macro_rules! insert_query {
     ($sql:literal, $client:expr, $i:expr, $memories_used:expr) => {
@@ -97,6 +106,8 @@ macro_rules! insert_query {
             $i.stopped,
             $i.prior_reply,
             $i.occurred_at,
+            Json($i.tool_calls) as _,
+            $i.tool_rounds.min(i16::MAX as u32) as i16,
         )
     };
 }
@@ -116,9 +127,9 @@ pub async fn insert_interaction(
         let r = insert_query!(
             "INSERT INTO employee_interactions (client_id, employee_id, interaction_id, message, response, context,
                  status, model, task_type, prompt_tokens, completion_tokens, latency_ms, error, idempotency_key,
-                 memories_used, stopped, prior_reply, timestamp)
+                 memories_used, stopped, prior_reply, timestamp, tool_calls, tool_rounds)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                     coalesce($18, clock_timestamp()))
+                     coalesce($18, clock_timestamp()), $19, $20)
              RETURNING timestamp",
             client,
             i,
@@ -136,9 +147,9 @@ pub async fn insert_interaction(
            i AS (
              INSERT INTO employee_interactions (client_id, employee_id, interaction_id, message, response,
                  context, status, model, task_type, prompt_tokens, completion_tokens, latency_ms, error,
-                 idempotency_key, memories_used, stopped, prior_reply, timestamp)
+                 idempotency_key, memories_used, stopped, prior_reply, timestamp, tool_calls, tool_rounds)
              SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                    coalesce($18, clock_timestamp()) FROM n
+                    coalesce($18, clock_timestamp()), $19, $20 FROM n
              RETURNING timestamp)
          SELECT i.timestamp AS "timestamp!", n.answered AS "answered!" FROM i, n"#,
         client,
@@ -161,7 +172,8 @@ pub async fn interaction_by_idempotency_key(
         InteractionRecord,
         r#"SELECT interaction_id AS "interaction_id: InteractionId", message, response, model,
                 prompt_tokens, completion_tokens, latency_ms,
-                memories_used AS "memories_used: Vec<InteractionId>", timestamp, stopped
+                memories_used AS "memories_used: Vec<InteractionId>", timestamp, stopped,
+                tool_calls AS "tool_calls: Json<Vec<ToolCallRecord>>", tool_rounds
          FROM employee_interactions WHERE client_id = $1 AND employee_id = $2 AND idempotency_key = $3"#,
         client.as_str(),
         employee.as_str(),

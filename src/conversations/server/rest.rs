@@ -49,6 +49,21 @@ fn sse_event(event: ChatEvent) -> Event {
         ChatEvent::Restart(reason) => Event::default()
             .event("restart")
             .data(json!({ "reason": reason }).to_string()),
+        ChatEvent::ToolCall {
+            id,
+            name,
+            arguments,
+        } => Event::default()
+            .event("tool_call")
+            .data(json!({ "id": id, "name": name, "arguments": arguments }).to_string()),
+        ChatEvent::ToolResult {
+            id,
+            name,
+            status,
+            summary,
+        } => Event::default().event("tool_result").data(
+            json!({ "id": id, "name": name, "status": status, "summary": summary }).to_string(),
+        ),
         ChatEvent::Done(r) => Event::default().event("done").data(json!(r).to_string()),
         ChatEvent::Error(e) => Event::default()
             .event("error")

@@ -9,7 +9,9 @@ use crate::ai::router::candidates;
 use crate::ai::{ChatMessage, ChatRequest, Completion};
 use crate::audit::server::service as audit;
 use crate::audit::AuditAction;
-use crate::conversations::prompt::{generation_settings, system_prompt, with_memories};
+use crate::conversations::prompt::{
+    generation_settings, system_prompt, with_memories, with_tool_rules,
+};
 use crate::conversations::*;
 use crate::core::{AppError, EmployeeId, InteractionId};
 use crate::employees::server::lookup::employee_for_turn;
@@ -17,6 +19,9 @@ use crate::employees::EmployeeStatus;
 use crate::memory::server::service as memory;
 use crate::platform::db::TenantTx;
 use crate::platform::AppState;
+use crate::tools::server::exec::{run_calls, CallContext, Toolbox};
+use crate::tools::server::service as tools;
+use crate::tools::ToolCallRecord;
 use crate::usage::server::budget::{self, Budgets, Limit, Reservation};
 use std::time::{Duration, Instant};
 
@@ -36,11 +41,13 @@ pub(super) fn response_of(r: InteractionRecord) -> InteractionResponse {
             prompt_tokens: p,
             completion_tokens: c,
             total_tokens: p + c,
+            tool_rounds: r.tool_rounds.max(0) as u32,
         },
         latency_ms: r.latency_ms.max(0) as u64,
         memories_used: r.memories_used,
         created_at: r.timestamp,
         stopped: r.stopped,
+        tool_calls: r.tool_calls.0,
     }
 }
 
@@ -75,6 +82,8 @@ pub struct PendingTurn {
     _slot: Option<tokio::sync::OwnedSemaphorePermit>,
     /// Background embedding pauses while the turn runs (an in-process embedding model).
     _quiet: Option<crate::ai::inference::queue::UrgentHold>,
+    /// The tools the employee is offered this turn.
+    pub(super) toolbox: Toolbox,
 }
 
 pub enum Prepared {
@@ -92,6 +101,9 @@ pub(super) struct Outcome<'a> {
     pub error: Option<String>,
     /// The person stopped the answer: `response` is what was written until then.
     pub stopped: bool,
+    /// The tools called until the turn ended.
+    pub tool_calls: &'a [ToolCallRecord],
+    pub tool_rounds: u32,
 }
 
 impl Outcome<'_> {
@@ -104,6 +116,8 @@ impl Outcome<'_> {
             completion_tokens: 0,
             error: Some(error.to_string()),
             stopped: false,
+            tool_calls: &[],
+            tool_rounds: 0,
         }
     }
 }
@@ -132,6 +146,8 @@ impl<'a> Outcome<'a> {
             completion_tokens: chars(text).div_ceil(4),
             error: None,
             stopped: true,
+            tool_calls: &[],
+            tool_rounds: 0,
         }
     }
 }
@@ -184,7 +200,7 @@ pub async fn prepare(
     // How long a request waits for another one answering under the same Idempotency-Key.
     let patience = Duration::from_secs(limits.model_timeout_seconds);
     let waiting_since = Instant::now();
-    let (turn_employee, recent) = loop {
+    let (turn_employee, recent, toolbox) = loop {
         // The reads below are keyed lookups with one good plan whatever the employee.
         let mut tx = TenantTx::begin_generic_plans(&state.pool, &who.client_id).await?;
         let turn_employee = employee_for_turn(state, &mut tx, id).await?;
@@ -224,8 +240,9 @@ pub async fn prepare(
             }
         }
         let recent = memory::recent_for_turn(state, &mut tx, id).await?;
+        let toolbox = tools::toolbox_for_turn(&mut tx, &employee.tool_access).await?;
         tx.commit().await?;
-        break (turn_employee, recent);
+        break (turn_employee, recent, toolbox);
     };
     let employee = &turn_employee.employee;
     // The new message with the reply before it is the exchange's memory unit: its one vector
@@ -244,9 +261,9 @@ pub async fn prepare(
     )
     .await?;
 
-    let mut messages = vec![ChatMessage::System(with_memories(
-        system_prompt(employee),
-        &recalled,
+    let mut messages = vec![ChatMessage::System(with_tool_rules(
+        with_memories(system_prompt(employee), &recalled),
+        &toolbox.names(),
     ))];
     for r in &recent {
         messages.push(ChatMessage::User(r.message.clone()));
@@ -267,6 +284,8 @@ pub async fn prepare(
         messages,
         temperature,
         max_tokens,
+        tools: toolbox.specs(),
+        tools_closed: false,
     };
     let budgets = Budgets {
         client: Limit::of_tier(&client_limits.tier),
@@ -297,6 +316,7 @@ pub async fn prepare(
         message,
         task_type,
         idempotency_key,
+        toolbox,
     })))
 }
 
@@ -432,6 +452,8 @@ pub(super) async fn persist(
             stopped: outcome.stopped,
             prior_reply: &turn.unit.prior_reply,
             occurred_at: turn.occurred_at,
+            tool_calls: outcome.tool_calls,
+            tool_rounds: outcome.tool_rounds,
         },
     )
     .await;
@@ -454,9 +476,32 @@ pub(super) async fn persist(
                     "prompt_tokens": outcome.prompt_tokens,
                     "completion_tokens": outcome.completion_tokens,
                     "stopped": outcome.stopped,
+                    "tool_rounds": outcome.tool_rounds,
                 })),
             )
             .await?;
+            // Each tool call, beside its turn: what was called and how it ended; the arguments
+            // by their hash (they may hold what the person said).
+            for call in outcome.tool_calls {
+                audit::record(
+                    &mut tx,
+                    &who.actor(),
+                    AuditAction::ToolCall,
+                    interaction_id.as_str(),
+                    None,
+                    Some(serde_json::json!({
+                        "employee_id": id,
+                        "tool": call.tool,
+                        "call_id": call.id,
+                        "round": call.round,
+                        "status": call.status,
+                        "duration_ms": call.duration_ms,
+                        "result_bytes": call.result_bytes,
+                        "arguments_sha256": sha256_hex(&call.arguments.to_string()),
+                    })),
+                )
+                .await?;
+            }
             tx.commit().await?;
             if let Some(number) = number {
                 memory::remember(
@@ -512,6 +557,7 @@ pub(super) fn answer(
     interaction_id: InteractionId,
     created_at: chrono::DateTime<chrono::Utc>,
     latency_ms: u64,
+    tools: &ToolLog,
 ) -> InteractionResponse {
     let (p, k) = (c.prompt_tokens, c.completion_tokens);
     InteractionResponse {
@@ -522,11 +568,113 @@ pub(super) fn answer(
             prompt_tokens: p,
             completion_tokens: k,
             total_tokens: p + k,
+            tool_rounds: tools.rounds,
         },
         latency_ms,
         memories_used: turn.memories_used.clone(),
         created_at,
         stopped: false,
+        tool_calls: tools.calls.clone(),
+    }
+}
+
+/// The tool calls of a turn so far, and how many model answers asked for them.
+#[derive(Default)]
+pub(super) struct ToolLog {
+    pub calls: Vec<ToolCallRecord>,
+    pub rounds: u32,
+    /// The tokens of the model answers that asked for tools (prompt, completion).
+    pub spent: (u32, u32),
+}
+
+/// Where a turn's function calling stands: the request for the next model call (the
+/// conversation so far, with the calls and their results), the calls made, and the end of the
+/// turn's time for tools.
+pub(super) struct ToolLoop<'t> {
+    pub request: ChatRequest,
+    pub log: ToolLog,
+    max_rounds: u32,
+    deadline: Instant,
+    turn: &'t PendingTurn,
+}
+
+impl<'t> ToolLoop<'t> {
+    pub fn new(state: &AppState, turn: &'t PendingTurn) -> Self {
+        let limits = &state.settings.file.limits;
+        ToolLoop {
+            request: turn.request.clone(),
+            log: ToolLog::default(),
+            max_rounds: limits.max_tool_rounds,
+            deadline: Instant::now() + Duration::from_secs(limits.tool_budget_seconds),
+            turn,
+        }
+    }
+
+    /// Whether the model's answer asks for tools that this turn will run (else it is the
+    /// answer): tools are offered and the model was free to call them.
+    pub fn wants_tools(&self, calls: &[crate::ai::types::ToolCall]) -> bool {
+        !calls.is_empty() && !self.request.tools.is_empty() && !self.request.tools_closed
+    }
+
+    /// Runs the calls of the model's answer (`text`, `calls`), records them, and puts the
+    /// answer and the results in the conversation for the next model call. Past the last
+    /// round or the time budget, the next call may not ask for tools.
+    pub async fn run(
+        &mut self,
+        state: &AppState,
+        who: &ClientPrincipal,
+        id: &EmployeeId,
+        text: String,
+        calls: Vec<crate::ai::types::ToolCall>,
+    ) -> &[ToolCallRecord] {
+        self.log.rounds += 1;
+        let ctx = CallContext {
+            state,
+            who,
+            employee: id,
+            toolbox: &self.turn.toolbox,
+            deadline: self.deadline,
+        };
+        let outcomes = run_calls(&ctx, &calls, self.log.rounds).await;
+        self.request.messages.push(ChatMessage::Assistant {
+            text,
+            tool_calls: calls,
+        });
+        let first = self.log.calls.len();
+        for o in outcomes {
+            self.request.messages.push(ChatMessage::Tool {
+                call_id: o.record.id.clone(),
+                text: o.for_model,
+            });
+            self.log.calls.push(o.record);
+        }
+        self.request.tools_closed =
+            self.log.rounds >= self.max_rounds || Instant::now() >= self.deadline;
+        &self.log.calls[first..]
+    }
+}
+
+/// The answer of a turn with tools: ask the models, run the calls they make, ask again with the
+/// results, until an answer calls none (or the last round, which may not). Tokens add up over
+/// the rounds; the calls are in `tools.log` whatever the outcome.
+async fn complete_with_tools(
+    state: &AppState,
+    who: &ClientPrincipal,
+    id: &EmployeeId,
+    tools: &mut ToolLoop<'_>,
+) -> Result<Completion, AppError> {
+    loop {
+        let mut answer = state.router.complete(&tools.request).await?;
+        if !tools.wants_tools(&answer.tool_calls) {
+            answer.prompt_tokens += tools.log.spent.0;
+            answer.completion_tokens += tools.log.spent.1;
+            answer.tool_calls.clear();
+            return Ok(answer);
+        }
+        tools.log.spent.0 += answer.prompt_tokens;
+        tools.log.spent.1 += answer.completion_tokens;
+        let calls = std::mem::take(&mut answer.tool_calls);
+        tools.run(state, who, id, answer.text, calls).await;
     }
 }
 
@@ -545,13 +693,15 @@ pub async fn interact(
     };
     let mut stop = turn.stop_signal(state, who, id);
     let started = Instant::now();
+    let mut tools = ToolLoop::new(state, &turn);
     let result = tokio::select! {
         biased;
         _ = stop.stopped() => None,
-        r = state.router.complete(&turn.request) => Some(r),
+        r = complete_with_tools(state, who, id, &mut tools) => Some(r),
     };
     let latency_ms = started.elapsed().as_millis() as u64;
-    let outcome = match &result {
+    let log = tools.log;
+    let mut outcome = match &result {
         None => Outcome::stopped(&turn, "", None),
         Some(Ok(c)) => Outcome {
             response: &c.text,
@@ -560,9 +710,18 @@ pub async fn interact(
             completion_tokens: c.completion_tokens,
             error: None,
             stopped: false,
+            tool_calls: &[],
+            tool_rounds: 0,
         },
-        Some(Err(e)) => Outcome::failed(e),
+        Some(Err(e)) => Outcome {
+            // The rounds that asked for tools were spent all the same.
+            prompt_tokens: log.spent.0,
+            completion_tokens: log.spent.1,
+            ..Outcome::failed(e)
+        },
     };
+    outcome.tool_calls = &log.calls;
+    outcome.tool_rounds = log.rounds;
     let usage = (outcome.prompt_tokens, outcome.completion_tokens);
     match persist(state, who, id, &turn, outcome, latency_ms).await? {
         Persisted::AnsweredBefore(r) => Ok(r),
@@ -574,7 +733,7 @@ pub async fn interact(
                 None => (stopped_completion("", None, usage), true),
                 Some(r) => (r?, false),
             };
-            let mut r = answer(&turn, c, interaction_id, created_at, latency_ms);
+            let mut r = answer(&turn, c, interaction_id, created_at, latency_ms, &log);
             r.stopped = stopped;
             Ok(r)
         }
@@ -588,5 +747,6 @@ pub(super) fn stopped_completion(text: &str, model: Option<&str>, usage: (u32, u
         model: model.unwrap_or_default().to_owned(),
         prompt_tokens: usage.0,
         completion_tokens: usage.1,
+        tool_calls: Vec::new(),
     }
 }

@@ -1,7 +1,9 @@
 //! A turn, streamed: the answer's pieces as they come, then the stored turn. The same events
 //! ([`ChatEvent`]) feed both encoders: Server-Sent Events for REST, lines for the chat page.
 
-use super::service::{answer, persist, prepare, stopped_completion, Outcome, Persisted, Prepared};
+use super::service::{
+    answer, persist, prepare, stopped_completion, Outcome, Persisted, Prepared, ToolLog, ToolLoop,
+};
 use crate::accounts::ClientPrincipal;
 use crate::ai::Completion;
 use crate::conversations::{ChatEvent, InteractionRequest};
@@ -67,7 +69,14 @@ pub async fn interact_stream(
                     created_at,
                 } => {
                     let c = stopped_completion("", None, usage);
-                    let mut r = answer(&turn, c, interaction_id, created_at, latency_ms);
+                    let mut r = answer(
+                        &turn,
+                        c,
+                        interaction_id,
+                        created_at,
+                        latency_ms,
+                        &ToolLog::default(),
+                    );
                     r.stopped = true;
                     r
                 }
@@ -81,76 +90,149 @@ pub async fn interact_stream(
     tokio::spawn(async move {
         use futures::StreamExt;
         let mut open = open;
-        // Each model's answer in turn: one that breaks off hands over to the next, after a
-        // `Restart` tells the caller to drop what it was sent.
+        let mut tools = ToolLoop::new(&state, &turn);
+        // The answer's text over every round (what a round writes before it calls tools is
+        // part of the answer), and its final usage.
+        let mut written = String::new();
         let mut stopped = false;
-        let (text, model, (prompt_tokens, completion_tokens), error) = loop {
-            let mut text = String::new();
-            let mut usage = (0, 0);
-            let mut error = None;
-            let mut pieces = futures::stream::iter([Ok(open.first)]).chain(open.rest);
-            loop {
-                let piece = tokio::select! {
-                    biased;
-                    _ = stop.stopped() => {
-                        stopped = true;
-                        break;
+        let (model, (prompt_tokens, completion_tokens), error) = 'rounds: loop {
+            // Each model's answer in turn: one that breaks off hands over to the next, after a
+            // `Restart` tells the caller to drop what it was sent (then it is sent the text of
+            // the earlier rounds again).
+            let (text, model, usage, error, calls) = loop {
+                let mut text = String::new();
+                let mut usage = (0, 0);
+                let mut error = None;
+                let mut calls = Vec::new();
+                let mut pieces = futures::stream::iter([Ok(open.first)]).chain(open.rest);
+                loop {
+                    let piece = tokio::select! {
+                        biased;
+                        _ = stop.stopped() => {
+                            stopped = true;
+                            break;
+                        }
+                        piece = pieces.next() => piece,
+                    };
+                    let Some(piece) = piece else { break };
+                    match piece {
+                        Ok(chunk) => {
+                            if let Some(u) = chunk.usage {
+                                usage = u;
+                            }
+                            calls.extend(chunk.tool_calls);
+                            if !chunk.text.is_empty() {
+                                text.push_str(&chunk.text);
+                                // A caller that went away does not stop the turn being stored.
+                                let _ = tx.send(ChatEvent::Token(chunk.text)).await;
+                            }
+                        }
+                        Err(e) => error = Some(e),
                     }
-                    piece = pieces.next() => piece,
+                }
+                // Dropping the pieces closes the model's request: nothing more is generated.
+                drop(pieces);
+                if stopped {
+                    break (text, open.model, usage, None, Vec::new());
+                }
+                let Some(reason) = error else {
+                    break (text, open.model, usage, None, calls);
                 };
-                let Some(piece) = piece else { break };
-                match piece {
-                    Ok(chunk) => {
-                        if let Some(u) = chunk.usage {
-                            usage = u;
+                match state
+                    .router
+                    .open_stream_after(&tools.request, &open.model)
+                    .await
+                {
+                    Ok(next) => {
+                        let restart = format!(
+                            "{} broke off ({reason}); {} answers instead",
+                            open.model, next.model
+                        );
+                        let _ = tx.send(ChatEvent::Restart(restart)).await;
+                        if !written.is_empty() {
+                            let _ = tx.send(ChatEvent::Token(written.clone())).await;
                         }
-                        if !chunk.text.is_empty() {
-                            text.push_str(&chunk.text);
-                            // A caller that went away does not stop the turn from being stored.
-                            let _ = tx.send(ChatEvent::Token(chunk.text)).await;
-                        }
+                        open = next;
                     }
-                    Err(e) => error = Some(e),
+                    Err(e) => {
+                        break (
+                            text,
+                            open.model,
+                            usage,
+                            Some(format!("{reason}; {e}")),
+                            Vec::new(),
+                        )
+                    }
                 }
-            }
-            // Dropping the pieces closes the model's request: nothing more is generated.
-            drop(pieces);
-            if stopped {
-                break (text, open.model, usage, None);
-            }
-            let Some(reason) = error else {
-                break (text, open.model, usage, None);
             };
-            match state
-                .router
-                .open_stream_after(&turn.request, &open.model)
-                .await
-            {
-                Ok(next) => {
-                    let restart = format!(
-                        "{} broke off ({reason}); {} answers instead",
-                        open.model, next.model
-                    );
-                    let _ = tx.send(ChatEvent::Restart(restart)).await;
-                    open = next;
+            written.push_str(&text);
+            if stopped || error.is_some() || !tools.wants_tools(&calls) {
+                let (p, c) = tools.log.spent;
+                break 'rounds (model, (usage.0 + p, usage.1 + c), error);
+            }
+            tools.log.spent.0 += usage.0;
+            tools.log.spent.1 += usage.1;
+            for call in &calls {
+                let _ = tx
+                    .send(ChatEvent::ToolCall {
+                        id: call.id.clone(),
+                        name: call.name.clone(),
+                        arguments: call.arguments.clone(),
+                    })
+                    .await;
+            }
+            let done = tokio::select! {
+                biased;
+                _ = stop.stopped() => None,
+                done = tools.run(&state, &who, &id, text, calls) => Some(done.to_vec()),
+            };
+            let Some(done) = done else {
+                stopped = true;
+                break 'rounds (model, tools.log.spent, None);
+            };
+            for r in done {
+                let _ = tx
+                    .send(ChatEvent::ToolResult {
+                        id: r.id,
+                        name: r.tool,
+                        status: r.status,
+                        summary: r.result_excerpt.chars().take(200).collect(),
+                    })
+                    .await;
+            }
+            let next = tokio::select! {
+                biased;
+                _ = stop.stopped() => None,
+                next = state.router.open_stream(&tools.request) => Some(next),
+            };
+            match next {
+                Some(Ok(next)) => open = next,
+                Some(Err(e)) => break 'rounds (model, tools.log.spent, Some(e.to_string())),
+                None => {
+                    stopped = true;
+                    break 'rounds (model, tools.log.spent, None);
                 }
-                Err(e) => break (text, open.model, usage, Some(format!("{reason}; {e}"))),
             }
         };
         drop(stop);
         let latency_ms = started.elapsed().as_millis() as u64;
-        let outcome = if stopped {
-            Outcome::stopped(&turn, &text, Some(&model))
+        let log = std::mem::take(&mut tools.log);
+        let mut outcome = if stopped {
+            Outcome::stopped(&turn, &written, Some(&model))
         } else {
             Outcome {
-                response: &text,
+                response: &written,
                 model: Some(&model),
                 prompt_tokens,
                 completion_tokens,
                 error: error.clone(),
                 stopped: false,
+                tool_calls: &[],
+                tool_rounds: 0,
             }
         };
+        outcome.tool_calls = &log.calls;
+        outcome.tool_rounds = log.rounds;
         let (prompt_tokens, completion_tokens) = (outcome.prompt_tokens, outcome.completion_tokens);
         let event = match (
             persist(&state, &who, &id, &turn, outcome, latency_ms).await,
@@ -164,12 +246,13 @@ pub async fn interact_stream(
                 None,
             ) => {
                 let c = Completion {
-                    text: text.clone(),
+                    text: written.clone(),
                     model: model.clone(),
                     prompt_tokens,
                     completion_tokens,
+                    tool_calls: Vec::new(),
                 };
-                let mut r = answer(&turn, c, interaction_id, created_at, latency_ms);
+                let mut r = answer(&turn, c, interaction_id, created_at, latency_ms, &log);
                 r.stopped = stopped;
                 ChatEvent::Done(r)
             }

@@ -36,6 +36,13 @@ pub async fn create_employee(
         &client.configuration.allowed_models,
         state.settings.default_model(),
     )?;
+    check_tools(
+        &mut tx,
+        "tools_needed",
+        &req.tools_needed,
+        &config.tool_access,
+    )
+    .await?;
     repo::lock_client_for_creation(&mut tx).await?;
     let live = repo::count_live_employees(&mut tx).await?;
     if live >= i64::from(client.configuration.max_employees) {
@@ -62,6 +69,39 @@ pub async fn create_employee(
     .await?;
     tx.commit().await?;
     Ok(employee)
+}
+
+/// Every tool an employee is given must be in its client's catalogue: each one that is not is
+/// named by its place in the request (`field[i]`).
+async fn check_tools(
+    tx: &mut TenantTx,
+    field: &str,
+    given: &[String],
+    names: &[String],
+) -> Result<(), AppError> {
+    let unknown = crate::tools::server::service::unknown_tools(tx, names).await?;
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let mut v = crate::core::validate::Validator::new();
+    for name in unknown {
+        let at = given
+            .iter()
+            .position(|g| g.trim().eq_ignore_ascii_case(&name))
+            .map_or_else(|| field.to_owned(), |i| format!("{field}[{i}]"));
+        v.error(
+            at,
+            format!(
+                "there is no tool named '{name}' in this client's catalogue (built-in: {}; add an HTTP tool first)",
+                crate::tools::BUILTIN_TOOLS
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+    }
+    v.finish(())
 }
 
 #[tracing::instrument(skip_all, fields(client_id = %who.client_id))]
@@ -110,6 +150,9 @@ pub async fn update_employee(
     }
     let client = current_client(&mut tx).await?;
     let next = apply_update(&current, update, &client.configuration.allowed_models)?;
+    if let Some(given) = &update.tool_access {
+        check_tools(&mut tx, "tool_access", given, &next.tool_access).await?;
+    }
     let stored = repo::update_employee(&mut tx, &next).await?;
     audit::record(
         &mut tx,

@@ -353,6 +353,7 @@ pub async fn chat_history(
             latency_ms: r.latency_ms.max(0) as u32,
             at: r.timestamp,
             stopped: r.stopped,
+            tool_calls: r.tool_calls.0,
         })
         .collect();
     Ok(ChatHistory { turns, older })
@@ -504,6 +505,8 @@ mod tests {
                 .single()
                 .expect("date"),
             stopped: false,
+            tool_calls: sqlx::types::Json(Vec::new()),
+            tool_rounds: 0,
         }
     }
 

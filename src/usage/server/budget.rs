@@ -121,7 +121,13 @@ fn prompt_bound(req: &ChatRequest) -> i64 {
             m.role_and_text().1.len() + calls + 8
         })
         .sum();
-    (prompt + 16) as i64
+    // Offered tools are read as part of the prompt.
+    let tools: usize = req
+        .tools
+        .iter()
+        .map(|t| t.name.len() + t.description.len() + t.parameters.to_string().len() + 8)
+        .sum();
+    (prompt + tools + 16) as i64
 }
 
 /// An upper bound of the tokens `req` can spend.
@@ -463,6 +469,8 @@ mod tests {
             ],
             temperature: 0.7,
             max_tokens: 100,
+            tools: Vec::new(),
+            tools_closed: false,
         };
         assert_eq!(upper_bound(&req), (3 + 8 + 6 + 8 + 16) + 100);
     }
@@ -475,6 +483,8 @@ mod tests {
             messages: vec![ChatMessage::User("x".repeat(84))],
             temperature: 0.7,
             max_tokens: 100,
+            tools: Vec::new(),
+            tools_closed: false,
         };
         let price = |m: &str| match m {
             "cheap" => Some(Price {

@@ -2,6 +2,12 @@
 //! `POST /v1/chat/completions` with a deterministic reply (streamed on request) and
 //! `POST /v1/embeddings` with bag-of-words vectors (texts sharing words are close), records every
 //! request, and misbehaves on demand per model (`Behaviour`).
+//!
+//! Function calling: when a request offers tools (and `tool_choice` is not `none`), each
+//! `<<name {json arguments}>>` in the last user message becomes a tool call, streamed in pieces
+//! as OpenAI does (the id and name first, then the arguments in two halves, then
+//! `finish_reason: tool_calls`). After tool results the reply is
+//! `[model] tool results: <each result> | <…>`.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -174,8 +180,26 @@ async fn chat(State(state): State<Arc<StubState>>, Json(body): Json<Value>) -> R
         .last()
         .and_then(|m| m["content"].as_str())
         .unwrap_or_default();
+    let offered = body["tools"].as_array().is_some_and(|t| !t.is_empty())
+        && body["tool_choice"] != "none";
+    let calls = if offered && messages.last().is_some_and(|m| m["role"] == "user") {
+        tool_triggers(last)
+    } else {
+        Vec::new()
+    };
+    let results: Vec<String> = messages
+        .iter()
+        .rev()
+        .take_while(|m| m["role"] == "tool")
+        .filter_map(|m| m["content"].as_str().map(str::to_owned))
+        .collect();
     let reply = match &behaviour {
         Some(Behaviour::Reply(text)) => text.clone(),
+        _ if !results.is_empty() => {
+            let mut results = results;
+            results.reverse();
+            format!("[{model}] tool results: {}", results.join(" | "))
+        }
         _ => format!("[{model}] you said: {last}"),
     };
     let cut_after = match behaviour {
@@ -191,6 +215,9 @@ async fn chat(State(state): State<Arc<StubState>>, Json(body): Json<Value>) -> R
                        "total_tokens": prompt_chars / 4 + reply.len() / 4 + 2});
     if body["stream"] == true {
         let delay = *state.chunk_delay_ms.lock().expect("lock");
+        if !calls.is_empty() && cut_after.is_none() {
+            return stream_tool_calls(model, &calls, usage, delay, state.clone());
+        }
         return stream_reply(model, reply, usage, delay, cut_after, state.clone());
     }
     Json(json!({
@@ -203,6 +230,85 @@ async fn chat(State(state): State<Arc<StubState>>, Json(body): Json<Value>) -> R
                   "total_tokens": prompt_chars / 4 + reply.len() / 4 + 2}
     }))
     .into_response()
+}
+
+/// The `<<name {json}>>` triggers of a message: each tool name and its arguments' text.
+pub fn tool_triggers(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("<<") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find(">>") else { break };
+        let inner = after[..end].trim();
+        let (name, args) = inner.split_once(' ').unwrap_or((inner, "{}"));
+        out.push((name.to_owned(), args.trim().to_owned()));
+        rest = &after[end + 2..];
+    }
+    out
+}
+
+fn sse_body(events: Vec<String>, delay_ms: u64, state: Arc<StubState>) -> Response {
+    // Without a delay, no timer at all: even a zero sleep waits for the timer's next tick
+    // (~1 ms), which would cost an instant answer a millisecond a word.
+    let body = futures::stream::iter(events).then(move |e| {
+        let state = state.clone();
+        async move {
+            if delay_ms > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+            }
+            state
+                .chunks_streamed
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok::<_, std::convert::Infallible>(format!("data: {e}\n\n"))
+        }
+    });
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(axum::body::Body::from_stream(body))
+        .expect("response")
+}
+
+/// Tool calls as OpenAI streams them: per call its id and name, then its arguments in two
+/// pieces; then `finish_reason: tool_calls`, the usage and `[DONE]`.
+fn stream_tool_calls(
+    model: String,
+    calls: &[(String, String)],
+    usage: Value,
+    delay_ms: u64,
+    state: Arc<StubState>,
+) -> Response {
+    let chunk = |delta: Value, finish: Value| {
+        json!({"id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": 0, "model": model,
+               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], "usage": null})
+        .to_string()
+    };
+    let mut events = vec![chunk(json!({"role": "assistant", "content": null}), Value::Null)];
+    for (i, (name, args)) in calls.iter().enumerate() {
+        events.push(chunk(
+            json!({"tool_calls": [{"index": i, "id": format!("call_{i}"), "type": "function",
+                                    "function": {"name": name, "arguments": ""}}]}),
+            Value::Null,
+        ));
+        let half = args
+            .char_indices()
+            .map(|(at, _)| at)
+            .nth(args.chars().count() / 2)
+            .unwrap_or(args.len());
+        for piece in [&args[..half], &args[half..]] {
+            events.push(chunk(
+                json!({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}),
+                Value::Null,
+            ));
+        }
+    }
+    events.push(chunk(json!({}), json!("tool_calls")));
+    events.push(
+        json!({"id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": 0, "model": model,
+               "choices": [], "usage": usage})
+        .to_string(),
+    );
+    events.push("[DONE]".to_owned());
+    sse_body(events, delay_ms, state)
 }
 
 /// An error answer or a hang, for the behaviours that give no answer at all.
@@ -261,22 +367,5 @@ fn stream_reply(
         events.push(chunk(Value::Null, Value::Null, usage));
         events.push("[DONE]".to_owned());
     }
-    // Without a delay, no timer at all: even a zero sleep waits for the timer's next tick
-    // (~1 ms), which would cost an instant answer a millisecond a word.
-    let body = futures::stream::iter(events).then(move |e| {
-        let state = state.clone();
-        async move {
-            if delay_ms > 0 {
-                tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
-            }
-            state
-                .chunks_streamed
-                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            Ok::<_, std::convert::Infallible>(format!("data: {e}\n\n"))
-        }
-    });
-    Response::builder()
-        .header("content-type", "text/event-stream")
-        .body(axum::body::Body::from_stream(body))
-        .expect("response")
+    sse_body(events, delay_ms, state)
 }

@@ -1,0 +1,368 @@
+//! The client's tool catalogue: the built-ins every client has and its HTTP tools. Changes run
+//! in one tenant transaction with their audit event; header values are sealed before they are
+//! stored and never returned.
+
+use super::exec::{run_calls, CallContext, Toolbox};
+use super::repo::{self, SealedHeader, ToolRow};
+use crate::accounts::ClientPrincipal;
+use crate::ai::types::ToolCall;
+use crate::audit::server::service as audit;
+use crate::audit::AuditAction;
+use crate::core::{AppError, ClientId, EmployeeId};
+use crate::platform::db::TenantTx;
+use crate::platform::error::internal;
+use crate::platform::AppState;
+use crate::tools::*;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::types::Json;
+use std::time::{Duration, Instant};
+
+/// Whose a sealed header value is: the client, the tool, the header.
+pub fn header_owner<'a>(client: &'a ClientId, tool: &'a str, header: &'a str) -> [&'a [u8]; 4] {
+    [
+        client.as_str().as_bytes(),
+        b"tool-header",
+        tool.as_bytes(),
+        header.as_bytes(),
+    ]
+}
+
+fn view(row: &ToolRow) -> Tool {
+    Tool {
+        name: row.name.clone(),
+        kind: ToolKind::Http,
+        description: row.description.clone(),
+        parameters: row.parameters.clone(),
+        method: Some(row.method.clone()),
+        url_template: Some(row.url_template.clone()),
+        header_names: row.headers.iter().map(|h| h.name.clone()).collect(),
+        timeout_ms: Some(row.timeout_ms.max(0) as u32),
+        max_response_bytes: Some(row.max_response_bytes.max(0) as u32),
+    }
+}
+
+fn builtins() -> impl Iterator<Item = Tool> {
+    BUILTIN_TOOLS.iter().map(|(name, description)| Tool {
+        name: (*name).to_owned(),
+        kind: ToolKind::Builtin,
+        description: (*description).to_owned(),
+        parameters: builtin_parameters(name),
+        method: None,
+        url_template: None,
+        header_names: Vec::new(),
+        timeout_ms: None,
+        max_response_bytes: None,
+    })
+}
+
+/// The catalogue: the built-ins, then the client's tools by name.
+#[tracing::instrument(skip_all, fields(client_id = %who.client_id))]
+pub async fn list_tools(state: &AppState, who: &ClientPrincipal) -> Result<Vec<Tool>, AppError> {
+    let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+    let rows = repo::list(&mut tx).await?;
+    tx.commit().await?;
+    Ok(builtins().chain(rows.iter().map(view)).collect())
+}
+
+#[tracing::instrument(skip_all, fields(client_id = %who.client_id))]
+pub async fn get_tool(
+    state: &AppState,
+    who: &ClientPrincipal,
+    name: &str,
+) -> Result<Tool, AppError> {
+    if let Some(b) = builtins().find(|b| b.name == name) {
+        return Ok(b);
+    }
+    let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+    let row = repo::get(&mut tx, name, false).await?;
+    tx.commit().await?;
+    row.map(|r| view(&r))
+        .ok_or_else(|| AppError::not_found("tool"))
+}
+
+/// The definition checked whole: its fields, then its schema compiled.
+fn checked(spec: &HttpToolSpec) -> Result<HttpToolSpec, AppError> {
+    let spec = validate_http_tool(spec)?;
+    if let Err(e) = jsonschema::validator_for(&spec.parameters) {
+        return Err(AppError::field(
+            "parameters",
+            format!("is not a valid JSON Schema: {e}"),
+        ));
+    }
+    Ok(spec)
+}
+
+fn sealed_headers(
+    state: &AppState,
+    client: &ClientId,
+    tool: &str,
+    headers: &[ToolHeader],
+) -> Vec<SealedHeader> {
+    headers
+        .iter()
+        .map(|h| SealedHeader {
+            name: h.name.clone(),
+            sealed: state
+                .secrets
+                .seal(&header_owner(client, tool, &h.name), &h.value),
+        })
+        .collect()
+}
+
+fn row_of(spec: HttpToolSpec, headers: Vec<SealedHeader>) -> ToolRow {
+    ToolRow {
+        name: spec.name,
+        description: spec.description,
+        parameters: spec.parameters,
+        method: spec.method,
+        url_template: spec.url_template,
+        headers: Json(headers),
+        timeout_ms: spec.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS) as i32,
+        max_response_bytes: spec
+            .max_response_bytes
+            .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES) as i32,
+    }
+}
+
+fn audit_snapshot(tool: &Tool) -> Result<Value, AppError> {
+    serde_json::to_value(tool).map_err(|e| internal("tool snapshot", &e))
+}
+
+/// Adds an HTTP tool; a name already in the catalogue is a 409.
+#[tracing::instrument(skip_all, fields(client_id = %who.client_id))]
+pub async fn create_tool(
+    state: &AppState,
+    who: &ClientPrincipal,
+    spec: &HttpToolSpec,
+) -> Result<Tool, AppError> {
+    let spec = checked(spec)?;
+    let headers = sealed_headers(
+        state,
+        &who.client_id,
+        &spec.name,
+        spec.headers.as_deref().unwrap_or_default(),
+    );
+    let row = row_of(spec, headers);
+    let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+    if repo::get(&mut tx, &row.name, false).await?.is_some() {
+        return Err(AppError::conflict(format!(
+            "the catalogue already has a tool named {}",
+            row.name
+        )));
+    }
+    repo::insert(&mut tx, &row).await.map_err(|e| match e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => AppError::conflict(format!(
+            "the catalogue already has a tool named {}",
+            row.name
+        )),
+        other => other.into(),
+    })?;
+    let tool = view(&row);
+    audit::record(
+        &mut tx,
+        &who.actor(),
+        AuditAction::ToolCreate,
+        &tool.name,
+        None,
+        Some(audit_snapshot(&tool)?),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(tool)
+}
+
+/// Replaces an HTTP tool's definition (its name stays); `headers` absent keeps the stored
+/// ones.
+#[tracing::instrument(skip_all, fields(client_id = %who.client_id))]
+pub async fn replace_tool(
+    state: &AppState,
+    who: &ClientPrincipal,
+    name: &str,
+    spec: &HttpToolSpec,
+) -> Result<Tool, AppError> {
+    if is_builtin(name) {
+        return Err(AppError::conflict(format!(
+            "{name} is a built-in tool; it cannot be changed"
+        )));
+    }
+    let spec = checked(spec)?;
+    if spec.name != name {
+        return Err(AppError::field(
+            "name",
+            format!("must be the tool's name ({name}); a tool cannot be renamed, add a new one"),
+        ));
+    }
+    let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+    let current = repo::get(&mut tx, name, true)
+        .await?
+        .ok_or_else(|| AppError::not_found("tool"))?;
+    let headers = match &spec.headers {
+        Some(list) => sealed_headers(state, &who.client_id, name, list),
+        None => current.headers.0.clone(),
+    };
+    let row = row_of(spec, headers);
+    repo::update(&mut tx, &row).await?;
+    let tool = view(&row);
+    audit::record(
+        &mut tx,
+        &who.actor(),
+        AuditAction::ToolUpdate,
+        name,
+        Some(audit_snapshot(&view(&current))?),
+        Some(audit_snapshot(&tool)?),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(tool)
+}
+
+/// Removes an HTTP tool. Employees that named it keep working without it.
+#[tracing::instrument(skip_all, fields(client_id = %who.client_id))]
+pub async fn delete_tool(
+    state: &AppState,
+    who: &ClientPrincipal,
+    name: &str,
+) -> Result<(), AppError> {
+    if is_builtin(name) {
+        return Err(AppError::conflict(format!(
+            "{name} is a built-in tool; it cannot be removed (leave it out of an employee's tool_access instead)"
+        )));
+    }
+    let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+    let current = repo::get(&mut tx, name, true)
+        .await?
+        .ok_or_else(|| AppError::not_found("tool"))?;
+    repo::delete(&mut tx, name).await?;
+    audit::record(
+        &mut tx,
+        &who.actor(),
+        AuditAction::ToolDelete,
+        name,
+        Some(audit_snapshot(&view(&current))?),
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The names of `names` that are not in the client's catalogue (in their order).
+pub async fn unknown_tools(tx: &mut TenantTx, names: &[String]) -> Result<Vec<String>, AppError> {
+    let wanted: Vec<String> = names.iter().filter(|n| !is_builtin(n)).cloned().collect();
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let found = repo::named(tx, &wanted).await?;
+    Ok(wanted
+        .into_iter()
+        .filter(|n| !found.iter().any(|r| &r.name == n))
+        .collect())
+}
+
+/// The tools an employee with `tool_access` is offered this turn (those that exist).
+pub async fn toolbox_for_turn(
+    tx: &mut TenantTx,
+    tool_access: &[String],
+) -> Result<Toolbox, AppError> {
+    if tool_access.is_empty() {
+        return Ok(Toolbox::default());
+    }
+    let wanted: Vec<String> = tool_access
+        .iter()
+        .filter(|n| !is_builtin(n))
+        .cloned()
+        .collect();
+    let rows = if wanted.is_empty() {
+        Vec::new()
+    } else {
+        repo::named(tx, &wanted).await?
+    };
+    Ok(Toolbox::new(tool_access, rows))
+}
+
+/// A trial call (`POST …/tools/{name}/test`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ToolTest {
+    /// The arguments, as the model would send them.
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
+    pub arguments: Option<Value>,
+}
+
+/// What a trial call did: the record a turn would store, and what the model would be given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ToolTestResult {
+    pub call: ToolCallRecord,
+    /// The result as the model would read it.
+    pub result: String,
+}
+
+/// Calls a tool of the catalogue once with sample arguments, as a turn would (same checks,
+/// same outbound rules), and stores nothing but its audit event.
+#[tracing::instrument(skip_all, fields(client_id = %who.client_id))]
+pub async fn test_tool(
+    state: &AppState,
+    who: &ClientPrincipal,
+    name: &str,
+    test: &ToolTest,
+) -> Result<ToolTestResult, AppError> {
+    if name == "memory_search" {
+        return Err(AppError::field(
+            "name",
+            "memory_search searches one employee's memory; try it in a chat with that employee",
+        ));
+    }
+    let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+    let access = vec![name.to_owned()];
+    let toolbox = toolbox_for_turn(&mut tx, &access).await?;
+    if toolbox.is_empty() {
+        return Err(AppError::not_found("tool"));
+    }
+    tx.commit().await?;
+    let arguments = test
+        .arguments
+        .clone()
+        .unwrap_or_else(|| Value::Object(Default::default()));
+    let call = ToolCall {
+        id: "test".into(),
+        name: name.to_owned(),
+        arguments: arguments.to_string(),
+    };
+    // No employee is involved: an HTTP tool and the clock never look it up.
+    let nobody = EmployeeId::generate(&who.client_id);
+    let ctx = CallContext {
+        state,
+        who,
+        employee: &nobody,
+        toolbox: &toolbox,
+        deadline: Instant::now() + Duration::from_millis(u64::from(MAX_TIMEOUT_MS)),
+    };
+    let outcome = run_calls(&ctx, std::slice::from_ref(&call), 1)
+        .await
+        .pop()
+        .ok_or_else(|| internal("tool test", &"no outcome"))?;
+    let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+    audit::record(
+        &mut tx,
+        &who.actor(),
+        AuditAction::ToolCall,
+        name,
+        None,
+        Some(serde_json::json!({
+            "test": true,
+            "status": outcome.record.status,
+            "duration_ms": outcome.record.duration_ms,
+            "result_bytes": outcome.record.result_bytes,
+        })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(ToolTestResult {
+        call: outcome.record,
+        result: outcome.for_model,
+    })
+}
