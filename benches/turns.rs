@@ -8,7 +8,10 @@
 //! BENCH_EMBEDDING (the embedding model; default the stub's text-embedding-3-small, or
 //! all-minilm-l6-v2 in-process, with BENCH_HISTORY 0), BENCH_BACKLOG (lines imported right
 //! before each level, indexed while it runs; default 0), BENCH_PRECISION=f32 (the local model's
-//! matmuls in f32 where they would run in int8).
+//! matmuls in f32 where they would run in int8), BENCH_TOOLS (`offered`: each employee is given
+//! the built-in tools, which the model is offered on every turn but does not call; `called`: each
+//! turn also asks for `current_time`, so it takes one tool round — two model calls and a tool
+//! call; default none).
 //! It creates (and drops first) the database `workforce_bench` on the DATABASE_URL server.
 
 mod support;
@@ -68,6 +71,31 @@ async fn main() -> anyhow::Result<()> {
     // Each level talks to employees of its own, so every level starts from the same state.
     let total: usize = levels.iter().sum();
     let employees = server.hire(&client, &key, total, "gpt-4o-mini").await?;
+    let tools = std::env::var("BENCH_TOOLS").unwrap_or_default();
+    anyhow::ensure!(
+        matches!(tools.as_str(), "" | "offered" | "called"),
+        "BENCH_TOOLS must be offered or called"
+    );
+    if !tools.is_empty() {
+        for e in &employees {
+            let r = http
+                .patch(format!(
+                    "{base}/api/v1/employees/clients/{client}/employees/{e}"
+                ))
+                .bearer_auth(&key)
+                .json(&json!({"tool_access": ["current_time", "memory_search"]}))
+                .send()
+                .await?;
+            anyhow::ensure!(r.status().is_success(), "tool_access: {}", r.status());
+        }
+        println!("tools: {tools}\n");
+    }
+    // The stub answers `<<current_time>>` with a call to that tool when tools are offered.
+    let ask = if tools == "called" {
+        " <<current_time>>"
+    } else {
+        ""
+    };
 
     // Each employee starts with `history` earlier exchanges, embedded by the stub's model, as
     // an employee in service for a while would; recall ranks all of them on every turn.
@@ -189,6 +217,7 @@ async fn main() -> anyhow::Result<()> {
                     "{base}/api/v1/employees/clients/{client}/employees/{}/interact",
                     employees[w]
                 );
+                let ask = ask.to_owned();
                 tokio::spawn(async move {
                     let mut lat = Vec::new();
                     let mut errors = 0u64;
@@ -198,7 +227,7 @@ async fn main() -> anyhow::Result<()> {
                         let ok = http
                             .post(&url)
                             .bearer_auth(&key)
-                            .json(&json!({"message": format!("question {i} from worker {w}")}))
+                            .json(&json!({"message": format!("question {i} from worker {w}{ask}")}))
                             .send()
                             .await
                             .is_ok_and(|r| r.status().is_success());

@@ -66,7 +66,13 @@ test("the wizard checks each field as it is typed, keeps a half-done draft, prev
   await page.getByRole("button", { name: "Add a fallback" }).click();
   await expect(page.getByTestId("fallback-row")).toHaveCount(1);
   await next(page, "Tools");
+  // The catalogue's tools are offered as choices; a name typed in the list checks its box.
+  await expect(page.getByTestId("tool-choices").getByRole("checkbox")).toHaveCount(2);
   await page.locator("textarea[name=tools]").fill("current_time");
+  await expect(page.getByRole("checkbox", { name: /current_time/ })).toBeChecked();
+  await page.getByRole("checkbox", { name: /memory_search/ }).check();
+  await expect(page.locator("textarea[name=tools]")).toHaveValue("current_time\nmemory_search");
+  await page.getByRole("checkbox", { name: /memory_search/ }).uncheck();
   await next(page, "Review");
 
   // The review shows what the server will store and send: the name, the exact prompt, sampling.

@@ -65,6 +65,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/employees/:id/memory") view=crate::memory::pages::MemoryPage ssr=SsrMode::InOrder />
                     <Route path=path!("/account") view=crate::accounts::team::AccountPage ssr=SsrMode::InOrder />
                     <Route path=path!("/audit") view=crate::audit::pages::AuditPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/tools") view=crate::tools::pages::ToolsPage ssr=SsrMode::InOrder />
                     <Route path=path!("/api/docs") view=api_docs::ApiDocsPage ssr=SsrMode::InOrder />
                 </Routes>
             </main>

@@ -779,10 +779,66 @@ fn models_step(ctx: Ctx, options: WizardOptions) -> impl IntoView {
     }
 }
 
+/// The tool names of the draft's list (one per line).
+fn tool_lines(tools: &str) -> Vec<String> {
+    tools
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 fn tools_step(ctx: Ctx) -> impl IntoView {
+    // The client's catalogue, to choose from; the list below stays the source of truth.
+    let catalogue = Resource::new(|| (), |_| crate::tools::pages::load_tools());
+    let choices = move |list: Vec<crate::tools::Tool>| {
+        view! {
+            <fieldset>
+                <legend class=LABEL>"From your catalogue"</legend>
+                <div class="mt-1 grid gap-1 text-sm sm:grid-cols-2" data-testid="tool-choices">
+                    {list
+                        .into_iter()
+                        .map(|t| {
+                            let name = t.name.clone();
+                            let checked_name = name.clone();
+                            view! {
+                                <label class="inline-flex items-start gap-2">
+                                    <input
+                                        type="checkbox"
+                                        class="mt-1"
+                                        value=name.clone()
+                                        prop:checked=move || ctx.draft.with(|d| tool_lines(&d.tools).contains(&checked_name))
+                                        on:change=move |ev| {
+                                            let on = event_target_checked(&ev);
+                                            let name = name.clone();
+                                            ctx.edit(Input::Tools, |d| {
+                                                let mut lines = tool_lines(&d.tools);
+                                                lines.retain(|l| *l != name);
+                                                if on {
+                                                    lines.push(name);
+                                                }
+                                                d.tools = lines.join("\n");
+                                            });
+                                        }
+                                    />
+                                    <span><code>{t.name.clone()}</code><span class="block text-xs text-slate-500">{t.description.clone()}</span></span>
+                                </label>
+                            }
+                        })
+                        .collect_view()}
+                </div>
+            </fieldset>
+        }
+    };
     view! {
         <div class="space-y-4">
-            {text_input(ctx, Input::Tools, "Tools it may use", "tools", "One per line, as names of a-z, 0-9, '_', '.' or '-' (e.g. crm, email).", |d| &mut d.tools, true)}
+            <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading your tools…"</p> }>
+                {move || Suspend::new(async move {
+                    catalogue.await.ok().map(choices)
+                })}
+            </Transition>
+            {text_input(ctx, Input::Tools, "Tools it may use", "tools", "One per line: names from your catalogue (the Tools page adds HTTP tools).", |d| &mut d.tools, true)}
         </div>
     }
 }

@@ -4,6 +4,7 @@
 //! and the pure checks here; the catalogue's SQL, its service, the calls themselves and the
 //! REST routes in `server`.
 
+pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod server;
 
@@ -110,6 +111,26 @@ pub struct Tool {
     pub header_names: Vec<String>,
     pub timeout_ms: Option<u32>,
     pub max_response_bytes: Option<u32>,
+}
+
+/// A trial call (`POST …/tools/{name}/test`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ToolTest {
+    /// The arguments, as the model would send them.
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
+    pub arguments: Option<Value>,
+}
+
+/// What a trial call did: the record a turn would store, and what the model would be given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ToolTestResult {
+    pub call: ToolCallRecord,
+    /// The result as the model would read it.
+    pub result: String,
 }
 
 pub const MAX_TOOL_NAME: usize = 64;

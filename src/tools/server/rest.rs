@@ -2,12 +2,12 @@
 //! Reading it needs `employees:read`; changing or trying a tool needs `admin`
 //! (`accounts::server::policy`).
 
-use super::service::{self, ToolTest, ToolTestResult};
+use super::service;
 use crate::accounts::server::principal::ClientPath;
 use crate::core::AppError;
 use crate::platform::http::{ApiJson, ApiRoutes, ClientParams, ErrorBody, CLIENT};
 use crate::platform::AppState;
-use crate::tools::{HttpToolSpec, Tool};
+use crate::tools::{HttpToolSpec, Tool, ToolTest, ToolTestResult};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;

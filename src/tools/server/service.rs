@@ -13,7 +13,6 @@ use crate::platform::db::TenantTx;
 use crate::platform::error::internal;
 use crate::platform::AppState;
 use crate::tools::*;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::types::Json;
 use std::time::{Duration, Instant};
@@ -279,26 +278,6 @@ pub async fn toolbox_for_turn(
         repo::named(tx, &wanted).await?
     };
     Ok(Toolbox::new(tool_access, rows))
-}
-
-/// A trial call (`POST …/tools/{name}/test`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
-pub struct ToolTest {
-    /// The arguments, as the model would send them.
-    #[serde(default)]
-    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
-    pub arguments: Option<Value>,
-}
-
-/// What a trial call did: the record a turn would store, and what the model would be given.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-pub struct ToolTestResult {
-    pub call: ToolCallRecord,
-    /// The result as the model would read it.
-    pub result: String,
 }
 
 /// Calls a tool of the catalogue once with sample arguments, as a turn would (same checks,
