@@ -134,8 +134,9 @@ fn ToolRow(t: Tool, remove: ServerAction<RemoveTool>) -> impl IntoView {
     let schema = serde_json::to_string_pretty(&t.parameters).unwrap_or_default();
     let endpoint = match (&t.method, &t.url_template) {
         (Some(m), Some(u)) => format!("{m} {u}"),
-        _ => "built in".to_owned(),
+        _ => String::new(),
     };
+    let kind = if builtin { "built-in" } else { "HTTP" };
     let headers = if t.header_names.is_empty() {
         String::new()
     } else {
@@ -153,10 +154,10 @@ fn ToolRow(t: Tool, remove: ServerAction<RemoveTool>) -> impl IntoView {
                     <p class="font-medium">
                         <code>{name.clone()}</code>
                         " "
-                        <span class="rounded-full bg-slate-100 px-2 py-0.5 text-xs text-slate-700">{t.kind.as_str()}</span>
+                        <span class="rounded-full bg-slate-100 px-2 py-0.5 text-xs text-slate-700">{kind}</span>
                     </p>
                     <p class="text-sm text-slate-700">{t.description.clone()}</p>
-                    <p class="break-all text-xs text-slate-500">{endpoint}{headers}</p>
+                    {(!builtin).then(|| view! { <p class="break-all text-xs text-slate-500">{endpoint}{headers}</p> })}
                 </div>
                 {(!builtin).then(|| view! {
                     <button

@@ -9,7 +9,7 @@
 use super::repo::ToolRow;
 use crate::accounts::ClientPrincipal;
 use crate::ai::types::{ToolCall, ToolSpec};
-use crate::core::EmployeeId;
+use crate::core::{ClientId, EmployeeId};
 use crate::memory::SearchMode;
 use crate::platform::outbound::OutboundError;
 use crate::platform::AppState;
@@ -111,6 +111,16 @@ impl Toolbox {
     fn get(&self, name: &str) -> Option<&Offered> {
         self.tools.iter().find(|t| t.name == name)
     }
+}
+
+/// Whose a sealed header value is: the client, the tool, the header.
+pub fn header_owner<'a>(client: &'a ClientId, tool: &'a str, header: &'a str) -> [&'a [u8]; 4] {
+    [
+        client.as_str().as_bytes(),
+        b"tool-header",
+        tool.as_bytes(),
+        header.as_bytes(),
+    ]
 }
 
 /// Whose turn the calls belong to, and until when they may run.
@@ -372,7 +382,7 @@ async fn http(
     };
     let mut builder = ctx.state.outbound.request(method, url);
     for h in row.headers.iter() {
-        let owner = super::service::header_owner(&ctx.who.client_id, &row.name, &h.name);
+        let owner = header_owner(&ctx.who.client_id, &row.name, &h.name);
         let Some(value) = ctx.state.secrets.open(&owner, &h.sealed) else {
             return (
                 ToolCallStatus::Error,

@@ -2,7 +2,7 @@
 //! in one tenant transaction with their audit event; header values are sealed before they are
 //! stored and never returned.
 
-use super::exec::{run_calls, CallContext, Toolbox};
+use super::exec::{header_owner, run_calls, CallContext, Toolbox};
 use super::repo::{self, SealedHeader, ToolRow};
 use crate::accounts::ClientPrincipal;
 use crate::ai::types::ToolCall;
@@ -16,16 +16,6 @@ use crate::tools::*;
 use serde_json::Value;
 use sqlx::types::Json;
 use std::time::{Duration, Instant};
-
-/// Whose a sealed header value is: the client, the tool, the header.
-pub fn header_owner<'a>(client: &'a ClientId, tool: &'a str, header: &'a str) -> [&'a [u8]; 4] {
-    [
-        client.as_str().as_bytes(),
-        b"tool-header",
-        tool.as_bytes(),
-        header.as_bytes(),
-    ]
-}
 
 fn view(row: &ToolRow) -> Tool {
     Tool {
