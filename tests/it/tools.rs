@@ -139,6 +139,16 @@ fn tools_path(client: &str) -> String {
     format!("/api/v1/employees/clients/{client}/tools")
 }
 
+async fn delete_tool(app: &TestApp, client: &str, key: &str, name: &str) -> Response {
+    let path = format!("{}/{name}", tools_path(client));
+    app.send("DELETE", &path, Some(key), None).await
+}
+
+async fn try_tool(app: &TestApp, client: &str, key: &str, name: &str, body: Value) -> Response {
+    let path = format!("{}/{name}/test", tools_path(client));
+    app.send("POST", &path, Some(key), Some(body)).await
+}
+
 async fn add_tool(app: &TestApp, client: &str, key: &str, spec: Value) -> Value {
     let r = app
         .send("POST", &tools_path(client), Some(key), Some(spec))
@@ -270,14 +280,14 @@ async fn admins_manage_http_tools_and_header_values_never_come_back(
     );
 
     // The trial call works with the stored (sealed) header.
-    let r = app
-        .send(
-            "POST",
-            &format!("{}/order_status/test", tools_path(&client)),
-            Some(&key),
-            Some(json!({"arguments": {"order_id": "A-17"}})),
-        )
-        .await;
+    let r = try_tool(
+        &app,
+        &client,
+        &key,
+        "order_status",
+        json!({"arguments": {"order_id": "A-17"}}),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["call"]["status"], "ok", "{}", r.body);
     assert!(r.body["result"]
@@ -286,23 +296,9 @@ async fn admins_manage_http_tools_and_header_values_never_come_back(
         .contains("shipped"));
 
     // Built-ins cannot be changed or removed; a removed tool is gone.
-    let r = app
-        .send(
-            "DELETE",
-            &format!("{}/current_time", tools_path(&client)),
-            Some(&key),
-            None,
-        )
-        .await;
+    let r = delete_tool(&app, &client, &key, "current_time").await;
     assert_eq!(r.status, 409, "{}", r.body);
-    let r = app
-        .send(
-            "DELETE",
-            &format!("{}/order_status", tools_path(&client)),
-            Some(&key),
-            None,
-        )
-        .await;
+    let r = delete_tool(&app, &client, &key, "order_status").await;
     assert_eq!(r.status, 204, "{}", r.body);
     let r = app
         .get(&format!("{}/order_status", tools_path(&client)), &key)
@@ -480,14 +476,7 @@ async fn tools_outside_tool_access_or_with_bad_arguments_are_refused_never_run(
     );
 
     // A removed tool leaves its employees working without it.
-    let r = app
-        .send(
-            "DELETE",
-            &format!("{}/order_status", tools_path(&client)),
-            Some(&key),
-            None,
-        )
-        .await;
+    let r = delete_tool(&app, &client, &key, "order_status").await;
     assert_eq!(r.status, 204);
     let r = app
         .interact(
@@ -586,14 +575,7 @@ async fn outbound_calls_to_internal_addresses_are_refused(
                    "method": "GET", "url_template": url, "timeout_ms": 2000}),
         )
         .await;
-        let r = app
-            .send(
-                "POST",
-                &format!("{}/{name}/test", tools_path(&client)),
-                Some(&key),
-                Some(json!({})),
-            )
-            .await;
+        let r = try_tool(&app, &client, &key, name, json!({})).await;
         assert_eq!(r.status, 200, "{name}: {}", r.body);
         assert_eq!(r.body["call"]["status"], "error", "{name}: {}", r.body);
         let result = r.body["result"].as_str().expect("result");
@@ -633,14 +615,14 @@ async fn another_clients_tools_can_be_neither_seen_nor_called(
         .get(&format!("{}/order_status", tools_path(&b)), &b_key)
         .await;
     assert_eq!(r.status, 404, "{}", r.body);
-    let r = app
-        .send(
-            "POST",
-            &format!("{}/order_status/test", tools_path(&b)),
-            Some(&b_key),
-            Some(json!({"arguments": {"order_id": "A-1"}})),
-        )
-        .await;
+    let r = try_tool(
+        &app,
+        &b,
+        &b_key,
+        "order_status",
+        json!({"arguments": {"order_id": "A-1"}}),
+    )
+    .await;
     assert_eq!(r.status, 404, "{}", r.body);
     // B's employee cannot be given A's tool, and B's model asking for it is refused.
     let mut req = requirements("order desk");

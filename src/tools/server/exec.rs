@@ -193,6 +193,38 @@ fn truncate_chars(mut s: String, max: usize) -> String {
     s
 }
 
+/// The model's arguments as an object that the tool's schema accepts, or why not (the first
+/// three problems, each at its place).
+fn checked_arguments(
+    validator: &jsonschema::Validator,
+    text: &str,
+) -> Result<Map<String, Value>, String> {
+    let arguments = match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(m)) => m,
+        Ok(_) => return Err("they must be a JSON object".to_owned()),
+        // Some models send nothing for a tool without parameters.
+        Err(_) if text.trim().is_empty() => Map::new(),
+        Err(e) => return Err(format!("not JSON ({e})")),
+    };
+    let instance = Value::Object(arguments);
+    let problems: Vec<String> = validator
+        .iter_errors(&instance)
+        .take(3)
+        .map(|e| {
+            let at = e.instance_path().to_string();
+            if at.is_empty() {
+                e.to_string()
+            } else {
+                format!("{at}: {e}")
+            }
+        })
+        .collect();
+    match instance {
+        Value::Object(m) if problems.is_empty() => Ok(m),
+        _ => Err(problems.join("; ")),
+    }
+}
+
 async fn run_call(ctx: &CallContext<'_>, call: &ToolCall, round: u32) -> CallOutcome {
     let started = Instant::now();
     let Some(tool) = ctx.toolbox.get(&call.name) else {
@@ -205,10 +237,10 @@ async fn run_call(ctx: &CallContext<'_>, call: &ToolCall, round: u32) -> CallOut
         );
         return finish(call, round, ToolCallStatus::Refused, Duration::ZERO, why);
     };
-    let arguments = match serde_json::from_str::<Value>(&call.arguments) {
-        Ok(Value::Object(m)) => m,
-        Ok(_) => {
-            let why = "invalid arguments: they must be a JSON object".to_owned();
+    let arguments = match checked_arguments(&tool.validator, &call.arguments) {
+        Ok(a) => a,
+        Err(why) => {
+            let why = format!("invalid arguments: {why}");
             return finish(
                 call,
                 round,
@@ -217,45 +249,6 @@ async fn run_call(ctx: &CallContext<'_>, call: &ToolCall, round: u32) -> CallOut
                 why,
             );
         }
-        // Some models send nothing for a tool without parameters.
-        Err(_) if call.arguments.trim().is_empty() => Map::new(),
-        Err(e) => {
-            let why = format!("invalid arguments: not JSON ({e})");
-            return finish(
-                call,
-                round,
-                ToolCallStatus::InvalidArguments,
-                Duration::ZERO,
-                why,
-            );
-        }
-    };
-    let instance = Value::Object(arguments);
-    let problems: Vec<String> = tool
-        .validator
-        .iter_errors(&instance)
-        .take(3)
-        .map(|e| {
-            let at = e.instance_path().to_string();
-            if at.is_empty() {
-                e.to_string()
-            } else {
-                format!("{at}: {e}")
-            }
-        })
-        .collect();
-    if !problems.is_empty() {
-        let why = format!("invalid arguments: {}", problems.join("; "));
-        return finish(
-            call,
-            round,
-            ToolCallStatus::InvalidArguments,
-            Duration::ZERO,
-            why,
-        );
-    }
-    let Value::Object(arguments) = instance else {
-        unreachable!("checked to be an object above")
     };
     let left = ctx.deadline.saturating_duration_since(Instant::now());
     if left.is_zero() {
@@ -502,6 +495,28 @@ mod tests {
         assert!(q.contains(&("page".into(), "2".into())));
         assert!(q.contains(&("q".into(), "a b&c".into())));
         assert!(body.is_none());
+    }
+
+    #[test]
+    fn arguments_are_an_object_the_schema_accepts() {
+        let v = jsonschema::validator_for(&json!({"type": "object",
+            "properties": {"n": {"type": "integer", "maximum": 3}}, "required": ["n"]}))
+        .expect("schema");
+        assert_eq!(checked_arguments(&v, r#"{"n": 2}"#).expect("ok")["n"], 2);
+        assert!(checked_arguments(&v, r#"{"n": 9}"#)
+            .expect_err("too big")
+            .contains("/n"));
+        assert!(checked_arguments(&v, "{}")
+            .expect_err("missing")
+            .contains("required"));
+        assert!(checked_arguments(&v, "[1]")
+            .expect_err("array")
+            .contains("object"));
+        assert!(checked_arguments(&v, "{n:")
+            .expect_err("text")
+            .contains("not JSON"));
+        let none = jsonschema::validator_for(&json!({"type": "object"})).expect("schema");
+        assert!(checked_arguments(&none, "  ").expect("empty").is_empty());
     }
 
     #[test]

@@ -180,8 +180,8 @@ async fn chat(State(state): State<Arc<StubState>>, Json(body): Json<Value>) -> R
         .last()
         .and_then(|m| m["content"].as_str())
         .unwrap_or_default();
-    let offered = body["tools"].as_array().is_some_and(|t| !t.is_empty())
-        && body["tool_choice"] != "none";
+    let offered =
+        body["tools"].as_array().is_some_and(|t| !t.is_empty()) && body["tool_choice"] != "none";
     let calls = if offered && messages.last().is_some_and(|m| m["role"] == "user") {
         tool_triggers(last)
     } else {
@@ -282,7 +282,10 @@ fn stream_tool_calls(
                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], "usage": null})
         .to_string()
     };
-    let mut events = vec![chunk(json!({"role": "assistant", "content": null}), Value::Null)];
+    let mut events = vec![chunk(
+        json!({"role": "assistant", "content": null}),
+        Value::Null,
+    )];
     for (i, (name, args)) in calls.iter().enumerate() {
         events.push(chunk(
             json!({"tool_calls": [{"index": i, "id": format!("call_{i}"), "type": "function",
