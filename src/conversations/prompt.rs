@@ -273,6 +273,7 @@ mod tests {
             relevance_score: 0.8,
             similarity: None,
             keyword_score: None,
+            tool_calls: Vec::new(),
         };
         assert_eq!(with_memories("base".into(), &[]), "base");
         let p = with_memories(

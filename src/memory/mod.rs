@@ -30,6 +30,9 @@ pub struct MemoryItem {
     /// with the query.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keyword_score: Option<f64>,
+    /// The tools called while answering (none: left out).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<crate::core::tool_calls::ToolCallRecord>,
 }
 
 /// What an import of a past conversation did (`POST …/memory/import`, or the memory browser).

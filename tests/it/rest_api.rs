@@ -216,6 +216,7 @@ async fn deleting_an_employee_removes_its_interactions_vectors_and_cache_entries
         relevance_score: 1.0,
         similarity: None,
         keyword_score: None,
+        tool_calls: Vec::new(),
     };
     let owner = recent::Owner {
         keys: &app.state.secrets,

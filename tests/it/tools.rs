@@ -379,7 +379,26 @@ async fn an_employee_calls_an_http_tool_and_answers_with_its_result(
         .collect();
     assert_eq!(roles[roles.len() - 3..], ["assistant", "tool", "tool"]);
 
-    // The calls are stored with the turn (the chat's history reads them back) and audited.
+    // The calls are stored with the turn: the memory API returns them (the recent list from
+    // Redis, a search from Postgres), and the audit trail has one event a call.
+    let r = app.memory(&client, &key, &emp, "limit=5").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        calls(&r.body["memory"][0]),
+        [
+            ("order_status".into(), "ok".into()),
+            ("current_time".into(), "ok".into())
+        ]
+    );
+    let r = app
+        .memory(&client, &key, &emp, "query=order&mode=keyword&limit=5")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body["memory"][0]["tool_calls"][1]["tool"], "current_time",
+        "{}",
+        r.body
+    );
     let audit = app.audit_export(&client, &key).await;
     assert_eq!(audit.matches("\"tool.call\"").count(), 2, "{audit}");
 

@@ -515,6 +515,7 @@ pub(super) async fn persist(
                     &turn.unit,
                     created_at,
                     turn.occurred_at.is_some(),
+                    outcome.tool_calls,
                 )
                 .await;
             }

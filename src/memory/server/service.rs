@@ -193,6 +193,7 @@ pub async fn remember(
     unit: &TurnUnit,
     created_at: DateTime<Utc>,
     backdated: bool,
+    tool_calls: &[crate::core::tool_calls::ToolCallRecord],
 ) {
     if let Some(m) = &state.memory {
         let vector = unit
@@ -223,6 +224,7 @@ pub async fn remember(
         relevance_score: 1.0,
         similarity: None,
         keyword_score: None,
+        tool_calls: tool_calls.to_vec(),
     };
     let owner = recent::Owner {
         keys: &state.secrets,
@@ -250,6 +252,7 @@ fn recent_item(r: InteractionRecord) -> MemoryItem {
         relevance_score: 1.0,
         similarity: None,
         keyword_score: None,
+        tool_calls: r.tool_calls.0,
     }
 }
 
