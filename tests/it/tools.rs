@@ -668,3 +668,63 @@ async fn another_clients_tools_can_be_neither_seen_nor_called(
         );
     }
 }
+
+#[sqlx::test]
+async fn a_model_that_keeps_calling_tools_must_answer_after_the_last_round(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let (app, stub, _tools, _, _) = setup(owner).await;
+    let (client, key) = app
+        .onboard(json!({"name": "Loop", "tier": "professional", "allowed_models": ["gpt-4o-mini", "gpt-4o"]}))
+        .await;
+    let mut req = requirements("order desk");
+    req["tools_needed"] = json!(["current_time"]);
+    req["model_preferences"] =
+        json!({"primary_model": "gpt-4o", "fallback_models": ["gpt-4o-mini"]});
+    let emp = app.hire(&client, &key, req).await;
+    // The primary is down: the fallback answers every round, offered the same tools.
+    stub.fail("gpt-4o", 500);
+    stub.behave(
+        "gpt-4o-mini",
+        stub::Behaviour::AlwaysCall("current_time".into()),
+    );
+    let r = app.interact(&client, &key, &emp, "What time is it?").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["model"], "gpt-4o-mini");
+    // Five rounds of calls (limits.max_tool_rounds), then an answer without tools.
+    assert_eq!(r.body["usage"]["tool_rounds"], 5, "{}", r.body);
+    assert_eq!(r.body["tool_calls"].as_array().expect("calls").len(), 5);
+    let rounds: Vec<u64> = r.body["tool_calls"]
+        .as_array()
+        .expect("calls")
+        .iter()
+        .filter_map(|c| c["round"].as_u64())
+        .collect();
+    assert_eq!(rounds, [1, 2, 3, 4, 5]);
+    assert!(r.body["message"]
+        .as_str()
+        .expect("answer")
+        .contains("tool results:"));
+    let to_fallback: Vec<Value> = stub
+        .requests()
+        .into_iter()
+        .filter(|q| q["model"] == "gpt-4o-mini")
+        .collect();
+    assert_eq!(to_fallback.len(), 6);
+    for q in &to_fallback {
+        assert_eq!(q["tools"][0]["function"]["name"], "current_time");
+    }
+    let choices: Vec<&str> = to_fallback
+        .iter()
+        .filter_map(|q| q["tool_choice"].as_str())
+        .collect();
+    assert_eq!(choices, ["auto", "auto", "auto", "auto", "auto", "none"]);
+    // The primary was tried with the same tools (until its breaker opened).
+    let to_primary = stub
+        .requests()
+        .into_iter()
+        .find(|q| q["model"] == "gpt-4o")
+        .expect("primary");
+    assert_eq!(to_primary["tools"][0]["function"]["name"], "current_time");
+}

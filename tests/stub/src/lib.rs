@@ -31,6 +31,8 @@ pub enum Behaviour {
     CutAfter(usize),
     /// Answers with this text.
     Reply(String),
+    /// Whenever it may call tools, calls this one (with no arguments), whatever it was asked.
+    AlwaysCall(String),
 }
 
 #[derive(Default)]
@@ -182,10 +184,10 @@ async fn chat(State(state): State<Arc<StubState>>, Json(body): Json<Value>) -> R
         .unwrap_or_default();
     let offered =
         body["tools"].as_array().is_some_and(|t| !t.is_empty()) && body["tool_choice"] != "none";
-    let calls = if offered && messages.last().is_some_and(|m| m["role"] == "user") {
-        tool_triggers(last)
-    } else {
-        Vec::new()
+    let calls = match &behaviour {
+        Some(Behaviour::AlwaysCall(tool)) if offered => vec![(tool.clone(), "{}".to_owned())],
+        _ if offered && messages.last().is_some_and(|m| m["role"] == "user") => tool_triggers(last),
+        _ => Vec::new(),
     };
     let results: Vec<String> = messages
         .iter()
@@ -326,7 +328,7 @@ async fn misbehave(behaviour: Option<&Behaviour>) -> Option<Response> {
             tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
             None
         }
-        Behaviour::CutAfter(_) | Behaviour::Reply(_) => None,
+        Behaviour::CutAfter(_) | Behaviour::Reply(_) | Behaviour::AlwaysCall(_) => None,
     }
 }
 
