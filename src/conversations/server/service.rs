@@ -721,6 +721,11 @@ pub async fn interact(
             ..Outcome::failed(e)
         },
     };
+    if outcome.stopped {
+        // The rounds that asked for tools were answered whole: their usage is known.
+        outcome.prompt_tokens += log.spent.0;
+        outcome.completion_tokens += log.spent.1;
+    }
     outcome.tool_calls = &log.calls;
     outcome.tool_rounds = log.rounds;
     let usage = (outcome.prompt_tokens, outcome.completion_tokens);

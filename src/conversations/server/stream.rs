@@ -218,7 +218,12 @@ pub async fn interact_stream(
         let latency_ms = started.elapsed().as_millis() as u64;
         let log = std::mem::take(&mut tools.log);
         let mut outcome = if stopped {
-            Outcome::stopped(&turn, &written, Some(&model))
+            // The rough count of the answer being written, plus the rounds before it, which
+            // were answered whole (their usage is known).
+            let mut o = Outcome::stopped(&turn, &written, Some(&model));
+            o.prompt_tokens += log.spent.0;
+            o.completion_tokens += log.spent.1;
+            o
         } else {
             Outcome {
                 response: &written,
