@@ -4,6 +4,7 @@
 
 use super::repo::{self, InteractionRecord, NewInteraction};
 use super::stop::StopSignal;
+use super::tool_loop::{complete_with_tools, ToolLog, ToolLoop};
 use crate::accounts::ClientPrincipal;
 use crate::ai::router::candidates;
 use crate::ai::{ChatMessage, ChatRequest, Completion};
@@ -19,9 +20,8 @@ use crate::employees::EmployeeStatus;
 use crate::memory::server::service as memory;
 use crate::platform::db::TenantTx;
 use crate::platform::AppState;
-use crate::tools::server::exec::{run_calls, CallContext, Toolbox};
+use crate::tools::server::exec::Toolbox;
 use crate::tools::server::service as tools;
-use crate::tools::ToolCallRecord;
 use crate::usage::server::budget::{self, Budgets, Limit, Reservation};
 use std::time::{Duration, Instant};
 
@@ -579,106 +579,6 @@ pub(super) fn answer(
     }
 }
 
-/// The tool calls of a turn so far, and how many model answers asked for them.
-#[derive(Default)]
-pub(super) struct ToolLog {
-    pub calls: Vec<ToolCallRecord>,
-    pub rounds: u32,
-    /// The tokens of the model answers that asked for tools (prompt, completion).
-    pub spent: (u32, u32),
-}
-
-/// Where a turn's function calling stands: the request for the next model call (the
-/// conversation so far, with the calls and their results), the calls made, and the end of the
-/// turn's time for tools.
-pub(super) struct ToolLoop<'t> {
-    pub request: ChatRequest,
-    pub log: ToolLog,
-    max_rounds: u32,
-    deadline: Instant,
-    turn: &'t PendingTurn,
-}
-
-impl<'t> ToolLoop<'t> {
-    pub fn new(state: &AppState, turn: &'t PendingTurn) -> Self {
-        let limits = &state.settings.file.limits;
-        ToolLoop {
-            request: turn.request.clone(),
-            log: ToolLog::default(),
-            max_rounds: limits.max_tool_rounds,
-            deadline: Instant::now() + Duration::from_secs(limits.tool_budget_seconds),
-            turn,
-        }
-    }
-
-    /// Whether the model's answer asks for tools that this turn will run (else it is the
-    /// answer): tools are offered and the model was free to call them.
-    pub fn wants_tools(&self, calls: &[crate::ai::types::ToolCall]) -> bool {
-        !calls.is_empty() && !self.request.tools.is_empty() && !self.request.tools_closed
-    }
-
-    /// Runs the calls of the model's answer (`text`, `calls`), records them, and puts the
-    /// answer and the results in the conversation for the next model call. Past the last
-    /// round or the time budget, the next call may not ask for tools.
-    pub async fn run(
-        &mut self,
-        state: &AppState,
-        who: &ClientPrincipal,
-        id: &EmployeeId,
-        text: String,
-        calls: Vec<crate::ai::types::ToolCall>,
-    ) -> &[ToolCallRecord] {
-        self.log.rounds += 1;
-        let ctx = CallContext {
-            state,
-            who,
-            employee: id,
-            toolbox: &self.turn.toolbox,
-            deadline: self.deadline,
-        };
-        let outcomes = run_calls(&ctx, &calls, self.log.rounds).await;
-        self.request.messages.push(ChatMessage::Assistant {
-            text,
-            tool_calls: calls,
-        });
-        let first = self.log.calls.len();
-        for o in outcomes {
-            self.request.messages.push(ChatMessage::Tool {
-                call_id: o.record.id.clone(),
-                text: o.for_model,
-            });
-            self.log.calls.push(o.record);
-        }
-        self.request.tools_closed =
-            self.log.rounds >= self.max_rounds || Instant::now() >= self.deadline;
-        &self.log.calls[first..]
-    }
-}
-
-/// The answer of a turn with tools: ask the models, run the calls they make, ask again with the
-/// results, until an answer calls none (or the last round, which may not). Tokens add up over
-/// the rounds; the calls are in `tools.log` whatever the outcome.
-async fn complete_with_tools(
-    state: &AppState,
-    who: &ClientPrincipal,
-    id: &EmployeeId,
-    tools: &mut ToolLoop<'_>,
-) -> Result<Completion, AppError> {
-    loop {
-        let mut answer = state.router.complete(&tools.request).await?;
-        if !tools.wants_tools(&answer.tool_calls) {
-            answer.prompt_tokens += tools.log.spent.0;
-            answer.completion_tokens += tools.log.spent.1;
-            answer.tool_calls.clear();
-            return Ok(answer);
-        }
-        tools.log.spent.0 += answer.prompt_tokens;
-        tools.log.spent.1 += answer.completion_tokens;
-        let calls = std::mem::take(&mut answer.tool_calls);
-        tools.run(state, who, id, answer.text, calls).await;
-    }
-}
-
 /// One turn, answered whole. Stopped before the answer came, it is stored with no answer.
 #[tracing::instrument(skip_all, fields(client_id = %who.client_id, employee_id = %id))]
 pub async fn interact(
@@ -694,7 +594,7 @@ pub async fn interact(
     };
     let mut stop = turn.stop_signal(state, who, id);
     let started = Instant::now();
-    let mut tools = ToolLoop::new(state, &turn);
+    let mut tools = ToolLoop::new(state, &turn.request, &turn.toolbox);
     let result = tokio::select! {
         biased;
         _ = stop.stopped() => None,

@@ -1,9 +1,8 @@
 //! A turn, streamed: the answer's pieces as they come, then the stored turn. The same events
 //! ([`ChatEvent`]) feed both encoders: Server-Sent Events for REST, lines for the chat page.
 
-use super::service::{
-    answer, persist, prepare, stopped_completion, Outcome, Persisted, Prepared, ToolLog, ToolLoop,
-};
+use super::service::{answer, persist, prepare, stopped_completion, Outcome, Persisted, Prepared};
+use super::tool_loop::{ToolLog, ToolLoop};
 use crate::accounts::ClientPrincipal;
 use crate::ai::Completion;
 use crate::conversations::{ChatEvent, InteractionRequest};
@@ -90,7 +89,7 @@ pub async fn interact_stream(
     tokio::spawn(async move {
         use futures::StreamExt;
         let mut open = open;
-        let mut tools = ToolLoop::new(&state, &turn);
+        let mut tools = ToolLoop::new(&state, &turn.request, &turn.toolbox);
         // The answer's text over every round (what a round writes before it calls tools is
         // part of the answer), and its final usage.
         let mut written = String::new();
