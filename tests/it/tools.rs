@@ -728,3 +728,56 @@ async fn a_model_that_keeps_calling_tools_must_answer_after_the_last_round(
         .expect("primary");
     assert_eq!(to_primary["tools"][0]["function"]["name"], "current_time");
 }
+
+#[sqlx::test]
+async fn the_turns_time_for_tools_bounds_every_call_and_then_the_model_must_answer(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let tools = ToolServer::start().await;
+    let stub = stub::Stub::start().await;
+    let allow = tools.addr.to_string();
+    let app = spawn_app_with(owner, |s| {
+        use_stub(s, &stub, false);
+        s.file.outbound.allow = vec![allow];
+        s.file.limits.tool_budget_seconds = 1;
+    })
+    .await;
+    let (client, key) = app
+        .onboard(
+            json!({"name": "Budget", "tier": "professional", "allowed_models": ["gpt-4o-mini"]}),
+        )
+        .await;
+    // The tool would wait 5 s and may take 3 s; the turn's tools have 1 s in all.
+    add_tool(
+        &app,
+        &client,
+        &key,
+        json!({"name": "slow_lookup", "description": "d", "parameters": {"type": "object"},
+               "method": "GET", "url_template": format!("{}/slow", tools.base()),
+               "timeout_ms": 3000}),
+    )
+    .await;
+    let emp = hire_with_tools(&app, &client, &key, json!(["slow_lookup"])).await;
+    stub.behave(
+        "gpt-4o-mini",
+        stub::Behaviour::AlwaysCall("slow_lookup".into()),
+    );
+    let started = std::time::Instant::now();
+    let r = app.interact(&client, &key, &emp, "Look it up.").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "the call outlived the turn's time for tools: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(calls(&r.body), [("slow_lookup".into(), "timeout".into())]);
+    assert_eq!(r.body["usage"]["tool_rounds"], 1);
+    // With the time spent, the next model call could not ask for tools.
+    let choices: Vec<String> = stub
+        .requests()
+        .iter()
+        .filter_map(|q| q["tool_choice"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(choices, ["auto", "none"]);
+}
