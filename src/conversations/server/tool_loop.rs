@@ -8,6 +8,7 @@ use crate::core::{AppError, EmployeeId};
 use crate::platform::AppState;
 use crate::tools::server::exec::{run_calls, CallContext, Toolbox};
 use crate::tools::ToolCallRecord;
+use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
 /// The tool calls of a turn so far, and how many model answers asked for them.
@@ -23,7 +24,9 @@ pub(super) struct ToolLog {
 /// conversation so far, with the calls and their results), the calls made, and the end of the
 /// turn's time for tools.
 pub(super) struct ToolLoop<'t> {
-    pub request: ChatRequest,
+    /// The turn's own request until a round adds to it (copied then, so a turn without tool
+    /// calls copies nothing).
+    pub request: Cow<'t, ChatRequest>,
     pub log: ToolLog,
     max_rounds: u32,
     deadline: Instant,
@@ -33,10 +36,10 @@ pub(super) struct ToolLoop<'t> {
 
 impl<'t> ToolLoop<'t> {
     /// From the turn's first request and its tools.
-    pub fn new(state: &AppState, request: &ChatRequest, toolbox: &'t Toolbox) -> Self {
+    pub fn new(state: &AppState, request: &'t ChatRequest, toolbox: &'t Toolbox) -> Self {
         let limits = &state.settings.file.limits;
         ToolLoop {
-            request: request.clone(),
+            request: Cow::Borrowed(request),
             log: ToolLog::default(),
             max_rounds: limits.max_tool_rounds,
             deadline: Instant::now() + Duration::from_secs(limits.tool_budget_seconds),
@@ -70,19 +73,20 @@ impl<'t> ToolLoop<'t> {
             deadline: self.deadline,
         };
         let outcomes = run_calls(&ctx, &calls, self.log.rounds).await;
-        self.request.messages.push(ChatMessage::Assistant {
+        let request = self.request.to_mut();
+        request.messages.push(ChatMessage::Assistant {
             text,
             tool_calls: calls,
         });
         let first = self.log.calls.len();
         for o in outcomes {
-            self.request.messages.push(ChatMessage::Tool {
+            request.messages.push(ChatMessage::Tool {
                 call_id: o.record.id.clone(),
                 text: o.for_model,
             });
             self.log.calls.push(o.record);
         }
-        self.request.tools_closed =
+        request.tools_closed =
             self.log.rounds >= self.max_rounds || Instant::now() >= self.deadline;
         &self.log.calls[first..]
     }

@@ -134,12 +134,6 @@ pub async fn create_tool(
     );
     let row = row_of(spec, headers);
     let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
-    if repo::get(&mut tx, &row.name, false).await?.is_some() {
-        return Err(AppError::conflict(format!(
-            "the catalogue already has a tool named {}",
-            row.name
-        )));
-    }
     repo::insert(&mut tx, &row).await.map_err(|e| match e {
         sqlx::Error::Database(db) if db.is_unique_violation() => AppError::conflict(format!(
             "the catalogue already has a tool named {}",
@@ -236,16 +230,22 @@ pub async fn delete_tool(
     Ok(())
 }
 
-/// The names of `names` that are not in the client's catalogue (in their order).
-pub async fn unknown_tools(tx: &mut TenantTx, names: &[String]) -> Result<Vec<String>, AppError> {
+/// The client's HTTP tools among `names` (built-in names need no lookup; none, no query).
+async fn client_tools_named(tx: &mut TenantTx, names: &[String]) -> Result<Vec<ToolRow>, AppError> {
     let wanted: Vec<String> = names.iter().filter(|n| !is_builtin(n)).cloned().collect();
     if wanted.is_empty() {
         return Ok(Vec::new());
     }
-    let found = repo::named(tx, &wanted).await?;
-    Ok(wanted
-        .into_iter()
-        .filter(|n| !found.iter().any(|r| &r.name == n))
+    Ok(repo::named(tx, &wanted).await?)
+}
+
+/// The names of `names` that are not in the client's catalogue (in their order).
+pub async fn unknown_tools(tx: &mut TenantTx, names: &[String]) -> Result<Vec<String>, AppError> {
+    let found = client_tools_named(tx, names).await?;
+    Ok(names
+        .iter()
+        .filter(|n| !is_builtin(n) && !found.iter().any(|r| &r.name == *n))
+        .cloned()
         .collect())
 }
 
@@ -254,19 +254,7 @@ pub async fn toolbox_for_turn(
     tx: &mut TenantTx,
     tool_access: &[String],
 ) -> Result<Toolbox, AppError> {
-    if tool_access.is_empty() {
-        return Ok(Toolbox::default());
-    }
-    let wanted: Vec<String> = tool_access
-        .iter()
-        .filter(|n| !is_builtin(n))
-        .cloned()
-        .collect();
-    let rows = if wanted.is_empty() {
-        Vec::new()
-    } else {
-        repo::named(tx, &wanted).await?
-    };
+    let rows = client_tools_named(tx, tool_access).await?;
     Ok(Toolbox::new(tool_access, rows))
 }
 
