@@ -40,6 +40,9 @@ case "${1:-}" in
     # The browser tests start their own OpenAI-compatible stub; no real provider is ever called.
     export E2E_STUB_PORT="$(( ${WORKFORCE_E2E_PORT:-3900} + 11 ))"
     export OPENAI_BASE_URL="http://127.0.0.1:$E2E_STUB_PORT/v1" OPENAI_API_KEY="e2e-stub"
+    # …and their own MCP server, which the app's outbound rules open (that address and port only).
+    export E2E_MCP_PORT="$(( ${WORKFORCE_E2E_PORT:-3900} + 12 ))"
+    export WORKFORCE__OUTBOUND__ALLOW="[\"127.0.0.1:$E2E_MCP_PORT\"]"
     # cargo-leptos adds its own `--cfg erase_components` to RUSTFLAGS; left set, the flag would
     # appear twice and every dependency would be built again.
     env -u RUSTFLAGS cargo leptos end-to-end

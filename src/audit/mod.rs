@@ -82,6 +82,13 @@ pub enum AuditAction {
     /// A tool was called, in a turn or as a trial.
     #[serde(rename = "tool.call")]
     ToolCall,
+    #[serde(rename = "mcp_server.create")]
+    McpServerCreate,
+    /// Its tools were listed again.
+    #[serde(rename = "mcp_server.refresh")]
+    McpServerRefresh,
+    #[serde(rename = "mcp_server.delete")]
+    McpServerDelete,
 }
 
 impl AuditAction {
@@ -117,6 +124,9 @@ impl AuditAction {
         AuditAction::ToolUpdate,
         AuditAction::ToolDelete,
         AuditAction::ToolCall,
+        AuditAction::McpServerCreate,
+        AuditAction::McpServerRefresh,
+        AuditAction::McpServerDelete,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -152,6 +162,9 @@ impl AuditAction {
             AuditAction::ToolUpdate => "tool.update",
             AuditAction::ToolDelete => "tool.delete",
             AuditAction::ToolCall => "tool.call",
+            AuditAction::McpServerCreate => "mcp_server.create",
+            AuditAction::McpServerRefresh => "mcp_server.refresh",
+            AuditAction::McpServerDelete => "mcp_server.delete",
         }
     }
 

@@ -17,6 +17,27 @@ pub const MAX_COMPLIANCE: usize = 20;
 pub const MAX_TOKENS_LIMIT: u32 = 32_000;
 pub const MAX_EMPLOYEES_LIMIT: u32 = 100_000;
 
+/// An MCP server's name in a catalogue: 1–32 characters of a-z, 0-9 and '-', starting with a
+/// letter (no '_', so `server__tool`, the name the model sees, splits one way only).
+pub fn valid_mcp_server_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 32
+        && name.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// A tool name as an MCP server lists it: 1–64 characters of letters, digits, '_', '-' and '.'
+/// (the MCP specification's set; longer names are not offered).
+pub fn valid_mcp_tool_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+}
+
 #[derive(Debug, Default)]
 pub struct Validator {
     fields: FieldErrors,
@@ -111,6 +132,39 @@ impl Validator {
         let mut out: Vec<String> = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             let v = self.slug(&format!("{field}[{i}]"), item);
+            if !v.is_empty() && !out.contains(&v) {
+                out.push(v);
+            }
+        }
+        out
+    }
+
+    /// A list of tool names for `tool_access`: each a catalogue name (`current_time`,
+    /// `order_status`, lower-cased) or an MCP server's tool (`server/toolName`: the server's
+    /// name lower-cased, the tool's kept as the server spells it). Repeats are dropped.
+    pub fn tool_list(&mut self, field: &str, items: &[String], max_items: usize) -> Vec<String> {
+        if items.len() > max_items {
+            self.error(field, format!("must have at most {max_items} items"));
+            return Vec::new();
+        }
+        let mut out: Vec<String> = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let at = format!("{field}[{i}]");
+            let v = match item.trim().split_once('/') {
+                None => self.slug(&at, item),
+                Some((server, tool)) => {
+                    let server = server.trim().to_ascii_lowercase();
+                    let tool = tool.trim();
+                    if !valid_mcp_server_name(&server) || !valid_mcp_tool_name(tool) {
+                        self.error(
+                            &at,
+                            "an MCP tool is named server/tool: the server's name (a-z, 0-9, '-') \
+                             and the tool's name as the server lists it",
+                        );
+                    }
+                    format!("{server}/{tool}")
+                }
+            };
             if !v.is_empty() && !out.contains(&v) {
                 out.push(v);
             }

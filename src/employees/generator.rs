@@ -234,7 +234,7 @@ pub fn generate_employee(
         &base,
         allowed_models,
     );
-    let tool_access = v.slug_list("tools_needed", &req.tools_needed, MAX_TOOLS);
+    let tool_access = v.tool_list("tools_needed", &req.tools_needed, MAX_TOOLS);
     let knowledge_sources = v.text_list(
         "knowledge_domains",
         &req.knowledge_domains,
@@ -321,7 +321,7 @@ pub fn apply_update(
             model_preferences(&mut v, mp, &current.model_preferences, allowed_models);
     }
     if let Some(list) = &update.tool_access {
-        next.tool_access = v.slug_list("tool_access", list, MAX_TOOLS);
+        next.tool_access = v.tool_list("tool_access", list, MAX_TOOLS);
     }
     if let Some(list) = &update.knowledge_sources {
         next.knowledge_sources = v.text_list(

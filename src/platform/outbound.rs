@@ -7,8 +7,7 @@
 //! in Leptos.toml, checked when the settings load). Bodies are read up to a cap, within a time
 //! limit.
 //!
-//! The first part of the tool manager (#13): HTTP tools and MCP servers will call out through
-//! `Outbound` only.
+//! HTTP tools and MCP servers (#13) call out through `Outbound` only.
 
 use ipnet::IpNet;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
@@ -305,6 +304,28 @@ impl Outbound {
         tokio::time::timeout(timeout, run)
             .await
             .map_err(|_| OutboundError::Timeout(timeout))?
+    }
+
+    /// Whether `url` may be requested, its host name resolved as the connection would resolve
+    /// it: a refusal in words before a protocol client (MCP) wraps it in its own errors. The
+    /// connection still resolves through the guard, so a name re-pointed in between is refused
+    /// there.
+    pub async fn check_reachable(&self, url: &Url) -> Result<(), Refused> {
+        self.policy.check_url(url)?;
+        match url.host_str() {
+            Some(host) if host.trim_matches(['[', ']']).parse::<IpAddr>().is_err() => {
+                self.policy.resolve(host).await.map(|_| ())
+            }
+            _ => Ok(()), // a literal address: check_url has judged it
+        }
+    }
+
+    /// The guarded client itself, for a protocol client that sends its own requests (MCP):
+    /// its resolver refuses internal addresses and its redirect policy checks every hop; the
+    /// caller checks the first URL with `policy().check_url` (a literal address is not
+    /// resolved).
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
     }
 
     /// A request builder on the guarded client.

@@ -53,7 +53,7 @@ pub fn builtin_parameters(name: &str) -> Value {
 
 string_enum!(
     /// Where a tool comes from.
-    ToolKind { Builtin => "builtin", Http => "http" }
+    ToolKind { Builtin => "builtin", Http => "http", Mcp => "mcp" }
 );
 
 /// A header an HTTP tool sends. Its value is stored sealed and never shown again.
@@ -131,6 +131,132 @@ pub struct ToolTestResult {
     pub call: ToolCallRecord,
     /// The result as the model would read it.
     pub result: String,
+}
+
+/// An MCP server as an admin registers it (`POST …/mcp-servers`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct McpServerSpec {
+    /// 1–32 characters of a-z, 0-9 and '-', starting with a letter: its tools are named
+    /// `name/tool` in the catalogue and in `tool_access`.
+    pub name: String,
+    /// Its streamable HTTP endpoint, `https://mcp.example.com/mcp`.
+    pub url: String,
+    /// Sent as `Authorization: Bearer …`; stored encrypted and never returned.
+    #[serde(default)]
+    pub bearer_token: Option<String>,
+}
+
+/// A tool an MCP server lists.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct McpTool {
+    /// As the server names it.
+    pub name: String,
+    pub description: String,
+    /// The JSON Schema of its arguments.
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
+    pub parameters: Value,
+}
+
+/// A registered MCP server as it is shown: never its token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct McpServer {
+    pub name: String,
+    pub url: String,
+    pub has_bearer_token: bool,
+    /// What it listed when it was registered or last refreshed.
+    pub tools: Vec<McpTool>,
+    pub listed_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// An MCP tool's name in the catalogue and in `tool_access`.
+pub fn mcp_tool_ref(server: &str, tool: &str) -> String {
+    format!("{server}/{tool}")
+}
+
+pub const MAX_BEARER_TOKEN: usize = 4_096;
+
+/// An MCP server's registration, checked: every bad field at once. (That the URL may be
+/// reached, and what the server lists, the server finds out by asking it.)
+pub fn validate_mcp_server(spec: &McpServerSpec) -> Result<McpServerSpec, AppError> {
+    let mut v = Validator::new();
+    let name = spec.name.trim().to_owned();
+    if !crate::core::validate::valid_mcp_server_name(&name) {
+        v.error(
+            "name",
+            "must be 1–32 characters of a-z, 0-9 and '-', starting with a letter",
+        );
+    }
+    let url = spec.url.trim().to_owned();
+    check_absolute_url(&mut v, "url", &url);
+    // The token alone; "Bearer …" pasted whole is understood.
+    let token = spec
+        .bearer_token
+        .as_deref()
+        .map(|t| t.trim().strip_prefix("Bearer ").unwrap_or(t.trim()).trim());
+    let bearer_token = match token {
+        None | Some("") => None,
+        Some(t) if t.chars().count() > MAX_BEARER_TOKEN => {
+            v.error(
+                "bearer_token",
+                format!("must be at most {MAX_BEARER_TOKEN} characters"),
+            );
+            None
+        }
+        Some(t) if !t.bytes().all(|b| b.is_ascii_graphic()) => {
+            v.error(
+                "bearer_token",
+                "must be printable ASCII without spaces (as a bearer token is)",
+            );
+            None
+        }
+        Some(t) => Some(t.to_owned()),
+    };
+    v.finish(McpServerSpec {
+        name,
+        url,
+        bearer_token,
+    })
+}
+
+/// An absolute http(s) URL with a host and no credentials; false (with the field's error)
+/// otherwise.
+fn check_absolute_url(v: &mut Validator, field: &str, url: &str) -> bool {
+    if url.is_empty() {
+        v.error(field, "is required");
+        return false;
+    }
+    if url.chars().count() > MAX_URL_CHARS || url.chars().any(char::is_control) {
+        v.error(
+            field,
+            format!("must be at most {MAX_URL_CHARS} characters, without control characters"),
+        );
+        return false;
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        v.error(field, "must be an absolute http:// or https:// URL");
+        return false;
+    };
+    if !matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https") {
+        v.error(field, "must be an http:// or https:// URL");
+        return false;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.is_empty() {
+        v.error(field, "must name a host");
+        return false;
+    }
+    if authority.contains('@') {
+        v.error(
+            field,
+            "must not carry credentials (user:password@); use a secret instead",
+        );
+        return false;
+    }
+    true
 }
 
 pub const MAX_TOOL_NAME: usize = 64;
@@ -315,37 +441,13 @@ pub fn validate_http_tool(spec: &HttpToolSpec) -> Result<HttpToolSpec, AppError>
 
 fn check_url_template(v: &mut Validator, url: &str, properties: &[String], required: &[String]) {
     const FIELD: &str = "url_template";
-    if url.is_empty() {
-        v.error(FIELD, "is required");
+    if !check_absolute_url(v, FIELD, url) {
         return;
     }
-    if url.chars().count() > MAX_URL_CHARS || url.chars().any(char::is_control) {
-        v.error(
-            FIELD,
-            format!("must be at most {MAX_URL_CHARS} characters, without control characters"),
-        );
-        return;
-    }
-    let Some((scheme, rest)) = url.split_once("://") else {
-        v.error(FIELD, "must be an absolute http:// or https:// URL");
-        return;
-    };
-    if !matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https") {
-        v.error(FIELD, "must be an http:// or https:// URL");
-        return;
-    }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.is_empty() {
-        v.error(FIELD, "must name a host");
-        return;
-    }
-    if authority.contains('@') {
-        v.error(
-            FIELD,
-            "must not carry credentials (user:password@); put them in a header",
-        );
-        return;
-    }
+    let authority = url
+        .split_once("://")
+        .map(|(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or_default())
+        .unwrap_or_default();
     if authority.contains(['{', '}']) {
         v.error(
             FIELD,
@@ -471,6 +573,53 @@ mod tests {
             placeholders("https://x/{a}/b?c={d_2}").expect("ok"),
             ["a", "d_2"]
         );
+    }
+
+    #[test]
+    fn mcp_servers_are_checked_field_by_field() {
+        let spec = |name: &str, url: &str, token: Option<&str>| McpServerSpec {
+            name: name.into(),
+            url: url.into(),
+            bearer_token: token.map(str::to_owned),
+        };
+        let ok = validate_mcp_server(&spec(
+            " orders ",
+            "https://mcp.example.com/mcp",
+            Some("Bearer abc"),
+        ))
+        .expect("valid");
+        assert_eq!(ok.name, "orders");
+        assert_eq!(ok.bearer_token.as_deref(), Some("abc"));
+        let e =
+            validate_mcp_server(&spec("Orders_1", "ftp://x/mcp", Some("a b"))).expect_err("bad");
+        let f = e.fields().expect("fields");
+        for field in ["name", "url", "bearer_token"] {
+            assert!(f.contains_key(field), "{field} missing from {f:?}");
+        }
+        let e =
+            validate_mcp_server(&spec("o", "https://u:p@x.example/mcp", None)).expect_err("bad");
+        assert!(e.fields().expect("fields")["url"].contains("credentials"));
+    }
+
+    #[test]
+    fn tool_access_takes_catalogue_names_and_mcp_tools() {
+        let mut v = Validator::new();
+        let list = v.tool_list(
+            "tool_access",
+            &[
+                "Current_Time".into(),
+                "orders/lookupOrder".into(),
+                "Orders/lookupOrder".into(),
+                "bad server/x".into(),
+                "orders/".into(),
+            ],
+            10,
+        );
+        assert_eq!(list[..2], ["current_time", "orders/lookupOrder"]);
+        let e = v.finish(()).expect_err("two bad");
+        let f = e.fields().expect("fields");
+        assert!(f.contains_key("tool_access[3]") && f.contains_key("tool_access[4]"));
+        assert!(!f.contains_key("tool_access[2]"));
     }
 
     #[test]

@@ -1,8 +1,12 @@
 //! `/tools`: the client's tool catalogue, for owners, admins and admin keys — the built-in tools,
 //! the HTTP tools with their schema and the names of the headers they send (never a value), a
-//! trial call with sample arguments, adding an HTTP tool and removing one.
+//! trial call with sample arguments, adding an HTTP tool and removing one — and the MCP servers
+//! whose tools join the catalogue: registering one (with a token never shown again), listing its
+//! tools again, removing it.
 
-use super::{HttpToolSpec, Tool, ToolHeader, ToolKind, ToolTest, ToolTestResult};
+use super::{
+    HttpToolSpec, McpServer, McpServerSpec, Tool, ToolHeader, ToolKind, ToolTest, ToolTestResult,
+};
 use crate::app::components::*;
 use crate::core::AppError;
 use leptos::prelude::*;
@@ -43,6 +47,46 @@ pub async fn try_tool(name: String, test: ToolTest) -> Result<ToolTestResult, Ap
     let result = async {
         let (state, who) = crate::accounts::server::principal::client_in_context()?;
         crate::tools::server::service::test_tool(&state, &who, &name, &test).await
+    }
+    .await;
+    result.or_else(crate::platform::fns::fail)
+}
+
+#[server(prefix = "/rpc")]
+pub async fn load_mcp_servers() -> Result<Vec<McpServer>, AppError> {
+    let result = async {
+        let (state, who) = crate::accounts::server::principal::client_in_context()?;
+        crate::tools::server::service::list_mcp_servers(&state, &who).await
+    }
+    .await;
+    result.or_else(crate::platform::fns::fail)
+}
+
+#[server(prefix = "/rpc", input = leptos::server_fn::codec::Json)]
+pub async fn add_mcp_server(spec: McpServerSpec) -> Result<McpServer, AppError> {
+    let result = async {
+        let (state, who) = crate::accounts::server::principal::client_in_context()?;
+        crate::tools::server::service::register_mcp_server(&state, &who, &spec).await
+    }
+    .await;
+    result.or_else(crate::platform::fns::fail)
+}
+
+#[server(prefix = "/rpc")]
+pub async fn refresh_mcp_server(name: String) -> Result<McpServer, AppError> {
+    let result = async {
+        let (state, who) = crate::accounts::server::principal::client_in_context()?;
+        crate::tools::server::service::refresh_mcp_server(&state, &who, &name).await
+    }
+    .await;
+    result.or_else(crate::platform::fns::fail)
+}
+
+#[server(prefix = "/rpc")]
+pub async fn remove_mcp_server(name: String) -> Result<(), AppError> {
+    let result = async {
+        let (state, who) = crate::accounts::server::principal::client_in_context()?;
+        crate::tools::server::service::delete_mcp_server(&state, &who, &name).await
     }
     .await;
     result.or_else(crate::platform::fns::fail)
@@ -89,10 +133,23 @@ const EXAMPLE_SCHEMA: &str = r#"{
 pub fn ToolsPage() -> impl IntoView {
     let add = ServerAction::<AddHttpTool>::new();
     let remove = ServerAction::<RemoveTool>::new();
+    let servers = McpActions {
+        add: ServerAction::new(),
+        refresh: ServerAction::new(),
+        remove: ServerAction::new(),
+    };
+    let mcp_version = move || {
+        (
+            servers.add.version().get(),
+            servers.refresh.version().get(),
+            servers.remove.version().get(),
+        )
+    };
     let tools = Resource::new(
-        move || (add.version().get(), remove.version().get()),
+        move || (add.version().get(), remove.version().get(), mcp_version()),
         |_| load_tools(),
     );
+    let mcp_list = Resource::new(mcp_version, |_| load_mcp_servers());
     view! {
         <Title text="Tools" />
         <h1 class="mb-2 text-2xl font-semibold">"Tools"</h1>
@@ -110,7 +167,129 @@ pub fn ToolsPage() -> impl IntoView {
                 })}
             </Transition>
             <AddTool add />
+            <section class=CARD aria-labelledby="mcp-heading">
+                <h2 id="mcp-heading" class="mb-1 text-lg font-medium">"MCP servers"</h2>
+                <p class="mb-3 text-sm text-slate-600">
+                    "A Model Context Protocol server (streamable HTTP) adds the tools it lists to the catalogue, "
+                    "named server/tool."
+                </p>
+                <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        match mcp_list.await {
+                            Err(error) => view! { <ErrorBox error /> }.into_any(),
+                            Ok(list) => view! { <McpServers list servers /> }.into_any(),
+                        }
+                    })}
+                </Transition>
+                <AddMcpServer add=servers.add />
+            </section>
         </div>
+    }
+}
+
+#[derive(Clone, Copy)]
+struct McpActions {
+    add: ServerAction<AddMcpServer>,
+    refresh: ServerAction<RefreshMcpServer>,
+    remove: ServerAction<RemoveMcpServer>,
+}
+
+#[component]
+fn McpServers(list: Vec<McpServer>, servers: McpActions) -> impl IntoView {
+    if list.is_empty() {
+        return view! { <p class="text-sm text-slate-600">"No MCP server registered yet."</p> }
+            .into_any();
+    }
+    view! {
+        <ul class="mb-4 divide-y divide-slate-100">
+            {list.into_iter().map(|s| {
+                let refresh_name = s.name.clone();
+                let remove_name = s.name.clone();
+                let tools = if s.tools.is_empty() {
+                    "lists no tools".to_owned()
+                } else {
+                    s.tools.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+                };
+                let listed = format!("listed {}", s.listed_at.format("%Y-%m-%d %H:%M UTC"));
+                view! {
+                    <li class="flex flex-wrap items-start gap-3 py-3" data-testid="mcp-server" data-server=s.name.clone()>
+                        <div class="min-w-0 flex-1">
+                            <p class="font-medium"><code>{s.name.clone()}</code>
+                                {s.has_bearer_token.then(|| view! { " " <span class="rounded-full bg-slate-100 px-2 py-0.5 text-xs text-slate-700">"token set"</span> })}
+                            </p>
+                            <p class="break-all text-xs text-slate-500">{s.url.clone()}" · "{listed}</p>
+                            <p class="text-sm text-slate-700" data-testid="mcp-tools">{tools}</p>
+                        </div>
+                        <button type="button" class=BUTTON_SECONDARY disabled=move || servers.refresh.pending().get()
+                            on:click=move |_| { servers.refresh.dispatch(RefreshMcpServer { name: refresh_name.clone() }); }>
+                            "List its tools again"
+                        </button>
+                        <button type="button" class=BUTTON_DANGER
+                            on:click=move |_| {
+                                if confirmed(&format!("Remove the MCP server “{remove_name}”? Its tools leave the catalogue; employees given them keep working without them.")) {
+                                    servers.remove.dispatch(RemoveMcpServer { name: remove_name.clone() });
+                                }
+                            }>
+                            "Remove"
+                        </button>
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
+        {action_error(servers.refresh.value())}
+        {action_error(servers.remove.value())}
+    }
+    .into_any()
+}
+
+#[component]
+fn AddMcpServer(add: ServerAction<AddMcpServer>) -> impl IntoView {
+    let name = RwSignal::new(String::new());
+    let url = RwSignal::new(String::new());
+    let token = RwSignal::new(String::new());
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = add.value().get() {
+            name.set(String::new());
+            url.set(String::new());
+            token.set(String::new());
+        }
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let token = token.get_untracked();
+        add.dispatch(AddMcpServer {
+            spec: McpServerSpec {
+                name: name.get_untracked(),
+                url: url.get_untracked(),
+                bearer_token: (!token.trim().is_empty()).then_some(token),
+            },
+        });
+    };
+    view! {
+        <h3 class="mb-2 font-medium">"Register an MCP server"</h3>
+        <form class="grid gap-3 sm:grid-cols-2" on:submit=submit>
+            <label class="block">
+                <span class=LABEL>"Name"</span>
+                <input class=INPUT name="mcp_name" placeholder="orders" prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) />
+            </label>
+            <label class="block">
+                <span class=LABEL>"Bearer token (optional, never shown again)"</span>
+                <input class=INPUT type="password" name="mcp_token" autocomplete="off" prop:value=move || token.get() on:input=move |ev| token.set(event_target_value(&ev)) />
+            </label>
+            <label class="block sm:col-span-2">
+                <span class=LABEL>"URL (its streamable HTTP endpoint)"</span>
+                <input class=INPUT name="mcp_url" placeholder="https://mcp.example.com/mcp" prop:value=move || url.get() on:input=move |ev| url.set(event_target_value(&ev)) />
+            </label>
+            <div class="sm:col-span-2">
+                <button type="submit" class=BUTTON disabled=move || add.pending().get()>
+                    {move || if add.pending().get() { "Asking the server for its tools…" } else { "Register the server" }}
+                </button>
+            </div>
+        </form>
+        {action_error(add.value())}
+        {move || add.value().get().and_then(Result::ok).map(|s| view! {
+            <p role="status" class="mt-3 text-sm text-emerald-800">{format!("Registered {}, with {} tool{}.", s.name, s.tools.len(), if s.tools.len() == 1 { "" } else { "s" })}</p>
+        })}
     }
 }
 
@@ -131,12 +310,19 @@ fn Catalogue(list: Vec<Tool>, remove: ServerAction<RemoveTool>) -> impl IntoView
 fn ToolRow(t: Tool, remove: ServerAction<RemoveTool>) -> impl IntoView {
     let name = t.name.clone();
     let builtin = t.kind == ToolKind::Builtin;
+    // An MCP tool leaves with its server, not on its own.
+    let removable = t.kind == ToolKind::Http;
     let schema = serde_json::to_string_pretty(&t.parameters).unwrap_or_default();
     let endpoint = match (&t.method, &t.url_template) {
         (Some(m), Some(u)) => format!("{m} {u}"),
+        (None, Some(u)) => format!("MCP {u}"),
         _ => String::new(),
     };
-    let kind = if builtin { "built-in" } else { "HTTP" };
+    let kind = match t.kind {
+        ToolKind::Builtin => "built-in",
+        ToolKind::Http => "HTTP",
+        ToolKind::Mcp => "MCP",
+    };
     let headers = if t.header_names.is_empty() {
         String::new()
     } else {
@@ -159,7 +345,7 @@ fn ToolRow(t: Tool, remove: ServerAction<RemoveTool>) -> impl IntoView {
                     <p class="text-sm text-slate-700">{t.description.clone()}</p>
                     {(!builtin).then(|| view! { <p class="break-all text-xs text-slate-500">{endpoint}{headers}</p> })}
                 </div>
-                {(!builtin).then(|| view! {
+                {removable.then(|| view! {
                     <button
                         type="button"
                         class=BUTTON_DANGER

@@ -90,7 +90,7 @@ async fn key(
     )
 }
 
-async fn world(app: &TestApp) -> World {
+async fn world(app: &TestApp, mcp_url: &str) -> World {
     let (a, a_admin) = app
         .onboard(json!({"name": "Alpha", "tier": "professional"}))
         .await;
@@ -113,6 +113,16 @@ async fn world(app: &TestApp) -> World {
             Some(crate::tools::order_status_tool(
                 "https://tools.alpha.example",
             )),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    // A's MCP server (with a token): likewise.
+    let r = app
+        .send(
+            "POST",
+            &format!("/api/v1/employees/clients/{a}/mcp-servers"),
+            Some(&a_admin),
+            Some(json!({"name": "orders", "url": mcp_url, "bearer_token": "alpha-mcp-token"})),
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
@@ -228,6 +238,7 @@ fn fill(template: &str, ids: [&str; 4]) -> String {
         .replace("{user_id}", user_id)
         .replace("{action}", "pause")
         .replace("{tool_name}", "order_status")
+        .replace("{server_name}", "orders")
 }
 
 enum Credential<'a> {
@@ -264,8 +275,14 @@ async fn no_attempt_with_wrong_credentials_succeeds_or_changes_anything(
     _p: PgPoolOptions,
     owner: PgConnectOptions,
 ) {
-    let app = spawn_app(owner.clone()).await;
-    let w = world(&app).await;
+    let mcp = stub::mcp::McpStub::start(None).await;
+    let allow = mcp
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches("/mcp")
+        .to_owned();
+    let app = spawn_app_with(owner.clone(), |s| s.file.outbound.allow = vec![allow]).await;
+    let w = world(&app, &mcp.url).await;
     let mut db = PgConnection::connect_with(&owner).await.expect("owner");
     let before = database_digest(&mut db).await;
 

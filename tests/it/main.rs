@@ -14,6 +14,7 @@ mod fuzz;
 mod interact;
 mod keys;
 mod local_models;
+mod mcp;
 mod memory;
 mod openapi;
 mod people;

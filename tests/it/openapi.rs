@@ -89,6 +89,7 @@ async fn the_document_describes_every_route_the_router_serves(
             && !path.ends_with("/reactivate")
             && !path.ends_with("/{action}")
             && !path.ends_with("/interact/stop")
+            && !path.ends_with("/refresh")
         {
             // An import is JSON Lines; everything else JSON.
             let media = if path.ends_with("/memory/import") {

@@ -22,8 +22,15 @@ pub fn required_scope(method: &Method, route: &str) -> Scope {
             ("GET", r) if r == CLIENT || r == EMPLOYEES => Scope::EmployeesRead,
             // The tool catalogue: whoever may read employees may see what they can be given.
             ("GET", r)
-                if r.strip_prefix(CLIENT)
-                    .is_some_and(|t| t == "/tools" || t == "/tools/{tool_name}") =>
+                if r.strip_prefix(CLIENT).is_some_and(|t| {
+                    matches!(
+                        t,
+                        "/tools"
+                            | "/tools/{tool_name}"
+                            | "/mcp-servers"
+                            | "/mcp-servers/{server_name}"
+                    )
+                }) =>
             {
                 Scope::EmployeesRead
             }

@@ -175,7 +175,7 @@ pub async fn interact_stream(
                 let _ = tx
                     .send(ChatEvent::ToolCall {
                         id: call.id.clone(),
-                        name: call.name.clone(),
+                        name: tools.shown_name(&call.name).to_owned(),
                         arguments: call.arguments.clone(),
                     })
                     .await;

@@ -47,6 +47,12 @@ impl<'t> ToolLoop<'t> {
         }
     }
 
+    /// The catalogue name of a tool the model calls by `model_name` (`server/tool` for
+    /// `server__tool`), as the page and the stream show it.
+    pub fn shown_name<'n>(&'n self, model_name: &'n str) -> &'n str {
+        self.toolbox.shown_name(model_name)
+    }
+
     /// Whether the model's answer asks for tools that this turn will run (else it is the
     /// answer): tools are offered and the model was free to call them.
     pub fn wants_tools(&self, calls: &[crate::ai::types::ToolCall]) -> bool {

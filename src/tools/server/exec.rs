@@ -6,7 +6,8 @@
 //! goes back to the model as data (a JSON object with the status and the body as text), never
 //! as instructions to the platform.
 
-use super::repo::ToolRow;
+use super::mcp;
+use super::repo::{McpServerRow, ToolRow};
 use crate::accounts::ClientPrincipal;
 use crate::ai::types::{ToolCall, ToolSpec};
 use crate::core::{ClientId, EmployeeId};
@@ -35,10 +36,20 @@ const VALUE: &AsciiSet = &NON_ALPHANUMERIC
 enum Kind {
     Builtin,
     Http(ToolRow),
+    Mcp {
+        server: String,
+        url: String,
+        bearer_sealed: Option<String>,
+        tool: String,
+    },
 }
 
 struct Offered {
+    /// Its name in the catalogue and in `tool_access` (`server/tool` for an MCP tool).
     name: String,
+    /// The name the model calls it by: the same, or `server__tool` for an MCP tool (a function
+    /// name may hold only letters, digits, '_' and '-').
+    model_name: String,
     description: String,
     parameters: Value,
     validator: jsonschema::Validator,
@@ -53,9 +64,9 @@ pub struct Toolbox {
 
 impl Toolbox {
     /// The tools `access` names that exist: built-ins by name, HTTP tools from `rows` (the
-    /// client's tools that `access` names). A stored schema that no longer compiles leaves
-    /// its tool out (logged).
-    pub fn new(access: &[String], rows: Vec<ToolRow>) -> Toolbox {
+    /// client's tools that `access` names), MCP tools from the listings of `servers`. A stored
+    /// schema that no longer compiles leaves its tool out (logged).
+    pub fn new(access: &[String], rows: Vec<ToolRow>, servers: Vec<McpServerRow>) -> Toolbox {
         let mut tools = Vec::new();
         for (name, description) in BUILTIN_TOOLS {
             if access.iter().any(|a| a == name) {
@@ -63,6 +74,7 @@ impl Toolbox {
                 if let Ok(validator) = jsonschema::validator_for(&parameters) {
                     tools.push(Offered {
                         name: (*name).to_owned(),
+                        model_name: (*name).to_owned(),
                         description: (*description).to_owned(),
                         parameters,
                         validator,
@@ -75,6 +87,7 @@ impl Toolbox {
             match jsonschema::validator_for(&row.parameters) {
                 Ok(validator) => tools.push(Offered {
                     name: row.name.clone(),
+                    model_name: row.name.clone(),
                     description: row.description.clone(),
                     parameters: row.parameters.clone(),
                     validator,
@@ -85,6 +98,39 @@ impl Toolbox {
                 }
             }
         }
+        for wanted in access {
+            let Some((server_name, tool_name)) = wanted.split_once('/') else {
+                continue;
+            };
+            let Some(server) = servers.iter().find(|s| s.name == server_name) else {
+                continue;
+            };
+            let Some(tool) = server.tools.iter().find(|t| t.name == tool_name) else {
+                continue;
+            };
+            let model_name = mcp_model_name(server_name, tool_name);
+            if tools.iter().any(|t| t.model_name == model_name) {
+                continue; // two names that read the same to the model: the first is kept
+            }
+            match jsonschema::validator_for(&tool.parameters) {
+                Ok(validator) => tools.push(Offered {
+                    name: wanted.clone(),
+                    model_name,
+                    description: tool.description.clone(),
+                    parameters: tool.parameters.clone(),
+                    validator,
+                    kind: Kind::Mcp {
+                        server: server.name.clone(),
+                        url: server.url.clone(),
+                        bearer_sealed: server.bearer_sealed.clone(),
+                        tool: tool.name.clone(),
+                    },
+                }),
+                Err(e) => {
+                    tracing::warn!(tool = %wanted, "a listed MCP tool schema does not compile: {e}")
+                }
+            }
+        }
         Toolbox { tools }
     }
 
@@ -92,8 +138,15 @@ impl Toolbox {
         self.tools.is_empty()
     }
 
+    /// The names the model knows the tools by.
     pub fn names(&self) -> Vec<&str> {
-        self.tools.iter().map(|t| t.name.as_str()).collect()
+        self.tools.iter().map(|t| t.model_name.as_str()).collect()
+    }
+
+    /// The catalogue name of the tool the model calls `model_name` (itself when there is no
+    /// such tool).
+    pub fn shown_name<'n>(&'n self, model_name: &'n str) -> &'n str {
+        self.get(model_name).map_or(model_name, |t| t.name.as_str())
     }
 
     /// The tools as the model is offered them.
@@ -101,16 +154,38 @@ impl Toolbox {
         self.tools
             .iter()
             .map(|t| ToolSpec {
-                name: t.name.clone(),
+                name: t.model_name.clone(),
                 description: t.description.clone(),
                 parameters: t.parameters.clone(),
             })
             .collect()
     }
 
-    fn get(&self, name: &str) -> Option<&Offered> {
-        self.tools.iter().find(|t| t.name == name)
+    fn get(&self, model_name: &str) -> Option<&Offered> {
+        self.tools.iter().find(|t| t.model_name == model_name)
     }
+}
+
+/// The function name the model is given for an MCP server's tool: `server__tool`, with the
+/// characters a function name cannot hold ('.') as '_', at most 64 characters.
+pub fn mcp_model_name(server: &str, tool: &str) -> String {
+    let mut name: String = format!("{server}__{tool}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    name.truncate(64);
+    name
+}
+
+/// Whose a sealed MCP bearer token is: the client, the server.
+pub fn bearer_owner<'a>(client: &'a ClientId, server: &'a str) -> [&'a [u8]; 3] {
+    [client.as_str().as_bytes(), b"mcp-bearer", server.as_bytes()]
 }
 
 /// Whose a sealed header value is: the client, the tool, the header.
@@ -226,6 +301,13 @@ fn checked_arguments(
 }
 
 async fn run_call(ctx: &CallContext<'_>, call: &ToolCall, round: u32) -> CallOutcome {
+    let mut outcome = run_offered(ctx, call, round).await;
+    // The record names the tool as the catalogue does (`server/tool`, not `server__tool`).
+    outcome.record.tool = ctx.toolbox.shown_name(&call.name).to_owned();
+    outcome
+}
+
+async fn run_offered(ctx: &CallContext<'_>, call: &ToolCall, round: u32) -> CallOutcome {
     let started = Instant::now();
     let Some(tool) = ctx.toolbox.get(&call.name) else {
         metrics::counter!("tool_calls_total", "status" => "refused").increment(1);
@@ -258,6 +340,46 @@ async fn run_call(ctx: &CallContext<'_>, call: &ToolCall, round: u32) -> CallOut
     let (status, result) = match &tool.kind {
         Kind::Builtin => builtin(ctx, &tool.name, &arguments).await,
         Kind::Http(row) => http(ctx, row, &arguments, left).await,
+        Kind::Mcp {
+            server,
+            url,
+            bearer_sealed,
+            tool,
+        } => {
+            let bearer = match bearer_sealed {
+                None => None,
+                Some(sealed) => {
+                    let owner = bearer_owner(&ctx.who.client_id, server);
+                    match ctx.state.secrets.open(&owner, sealed) {
+                        Some(token) => Some(token),
+                        None => {
+                            let why = format!(
+                                "the MCP server {server}'s token cannot be read (the server key changed?); an admin must register it again"
+                            );
+                            return finish(
+                                call,
+                                round,
+                                ToolCallStatus::Error,
+                                started.elapsed(),
+                                why,
+                            );
+                        }
+                    }
+                }
+            };
+            use secrecy::ExposeSecret;
+            let timeout =
+                Duration::from_millis(u64::from(crate::tools::DEFAULT_TIMEOUT_MS)).min(left);
+            mcp::call_tool(
+                &ctx.state.outbound,
+                url,
+                bearer.as_ref().map(|b| b.expose_secret()),
+                tool,
+                arguments,
+                timeout,
+            )
+            .await
+        }
     };
     metrics::counter!("tool_calls_total", "status" => status.as_str()).increment(1);
     finish(call, round, status, started.elapsed(), result)

@@ -1,5 +1,6 @@
-//! The `tools` table: a client's HTTP tools. Header values are stored sealed (`headers` is a
-//! list of `{"name", "sealed"}`); this module never sees them in clear.
+//! The `tools` table (a client's HTTP tools) and `mcp_servers`. Header values and bearer tokens
+//! are stored sealed (`headers` is a list of `{"name", "sealed"}`); this module never sees them
+//! in clear.
 
 use crate::platform::db::TenantTx;
 use serde::{Deserialize, Serialize};
@@ -130,6 +131,95 @@ pub async fn delete(tx: &mut TenantTx, name: &str) -> Result<bool, sqlx::Error> 
     let client = tx.client().clone();
     let done = sqlx::query!(
         "DELETE FROM tools WHERE client_id = $1 AND name = $2",
+        client.as_str(),
+        name,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// A stored MCP server: its token sealed, its tools as last listed.
+#[derive(Debug, Clone)]
+pub struct McpServerRow {
+    pub name: String,
+    pub url: String,
+    pub bearer_sealed: Option<String>,
+    pub tools: Json<Vec<crate::tools::McpTool>>,
+    pub listed_at: chrono::DateTime<chrono::Utc>,
+}
+
+pub async fn list_mcp(tx: &mut TenantTx) -> Result<Vec<McpServerRow>, sqlx::Error> {
+    sqlx::query_as!(
+        McpServerRow,
+        r#"SELECT name, url, bearer_sealed, tools AS "tools: Json<Vec<crate::tools::McpTool>>",
+                  listed_at
+           FROM mcp_servers ORDER BY name"#
+    )
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// The servers among `names`.
+pub async fn mcp_named(
+    tx: &mut TenantTx,
+    names: &[String],
+) -> Result<Vec<McpServerRow>, sqlx::Error> {
+    let client = tx.client().clone();
+    sqlx::query_as!(
+        McpServerRow,
+        r#"SELECT name, url, bearer_sealed, tools AS "tools: Json<Vec<crate::tools::McpTool>>",
+                  listed_at
+           FROM mcp_servers WHERE client_id = $1 AND name = ANY($2) ORDER BY name"#,
+        client.as_str(),
+        names,
+    )
+    .fetch_all(&mut **tx)
+    .await
+}
+
+pub async fn insert_mcp(tx: &mut TenantTx, s: &McpServerRow) -> Result<(), sqlx::Error> {
+    let client = tx.client().clone();
+    sqlx::query!(
+        "INSERT INTO mcp_servers (client_id, name, url, bearer_sealed, tools, listed_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        client.as_str(),
+        s.name,
+        s.url,
+        s.bearer_sealed,
+        &s.tools as _,
+        s.listed_at,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Stores what the server listed now; whether there was such a server.
+pub async fn update_mcp_tools(
+    tx: &mut TenantTx,
+    name: &str,
+    tools: &Json<Vec<crate::tools::McpTool>>,
+    listed_at: chrono::DateTime<chrono::Utc>,
+) -> Result<bool, sqlx::Error> {
+    let client = tx.client().clone();
+    let done = sqlx::query!(
+        "UPDATE mcp_servers SET tools = $3, listed_at = $4 WHERE client_id = $1 AND name = $2",
+        client.as_str(),
+        name,
+        tools as _,
+        listed_at,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Whether there was such a server.
+pub async fn delete_mcp(tx: &mut TenantTx, name: &str) -> Result<bool, sqlx::Error> {
+    let client = tx.client().clone();
+    let done = sqlx::query!(
+        "DELETE FROM mcp_servers WHERE client_id = $1 AND name = $2",
         client.as_str(),
         name,
     )

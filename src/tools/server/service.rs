@@ -2,8 +2,9 @@
 //! in one tenant transaction with their audit event; header values are sealed before they are
 //! stored and never returned.
 
-use super::exec::{header_owner, run_calls, CallContext, Toolbox};
-use super::repo::{self, SealedHeader, ToolRow};
+use super::exec::{bearer_owner, header_owner, run_calls, CallContext, Toolbox};
+use super::mcp;
+use super::repo::{self, McpServerRow, SealedHeader, ToolRow};
 use crate::accounts::ClientPrincipal;
 use crate::ai::types::ToolCall;
 use crate::audit::server::service as audit;
@@ -45,13 +46,32 @@ fn builtins() -> impl Iterator<Item = Tool> {
     })
 }
 
-/// The catalogue: the built-ins, then the client's tools by name.
+/// An MCP server's tools as catalogue entries (`server/tool`).
+fn mcp_views(server: &McpServerRow) -> impl Iterator<Item = Tool> + '_ {
+    server.tools.iter().map(|t| Tool {
+        name: mcp_tool_ref(&server.name, &t.name),
+        kind: ToolKind::Mcp,
+        description: t.description.clone(),
+        parameters: t.parameters.clone(),
+        method: None,
+        url_template: Some(server.url.clone()),
+        header_names: Vec::new(),
+        timeout_ms: Some(DEFAULT_TIMEOUT_MS),
+        max_response_bytes: None,
+    })
+}
+
+/// The catalogue: the built-ins, the client's HTTP tools by name, then its MCP servers' tools.
 #[tracing::instrument(skip_all, fields(client_id = %who.client_id))]
 pub async fn list_tools(state: &AppState, who: &ClientPrincipal) -> Result<Vec<Tool>, AppError> {
     let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
     let rows = repo::list(&mut tx).await?;
+    let servers = repo::list_mcp(&mut tx).await?;
     tx.commit().await?;
-    Ok(builtins().chain(rows.iter().map(view)).collect())
+    Ok(builtins()
+        .chain(rows.iter().map(view))
+        .chain(servers.iter().flat_map(mcp_views))
+        .collect())
 }
 
 #[tracing::instrument(skip_all, fields(client_id = %who.client_id))]
@@ -62,6 +82,16 @@ pub async fn get_tool(
 ) -> Result<Tool, AppError> {
     if let Some(b) = builtins().find(|b| b.name == name) {
         return Ok(b);
+    }
+    if let Some((server, _)) = name.split_once('/') {
+        let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+        let found = repo::mcp_named(&mut tx, &[server.to_owned()]).await?;
+        tx.commit().await?;
+        return found
+            .iter()
+            .flat_map(mcp_views)
+            .find(|t| t.name == name)
+            .ok_or_else(|| AppError::not_found("tool"));
     }
     let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
     let row = repo::get(&mut tx, name, false).await?;
@@ -230,21 +260,54 @@ pub async fn delete_tool(
     Ok(())
 }
 
-/// The client's HTTP tools among `names` (built-in names need no lookup; none, no query).
-async fn client_tools_named(tx: &mut TenantTx, names: &[String]) -> Result<Vec<ToolRow>, AppError> {
-    let wanted: Vec<String> = names.iter().filter(|n| !is_builtin(n)).cloned().collect();
-    if wanted.is_empty() {
-        return Ok(Vec::new());
+/// The client's HTTP tools among `names`, and the MCP servers that `server/tool` names point
+/// to (built-in names need no lookup; nothing to look up, no query).
+async fn client_tools_named(
+    tx: &mut TenantTx,
+    names: &[String],
+) -> Result<(Vec<ToolRow>, Vec<McpServerRow>), AppError> {
+    let http: Vec<String> = names
+        .iter()
+        .filter(|n| !is_builtin(n) && !n.contains('/'))
+        .cloned()
+        .collect();
+    let mut servers: Vec<String> = names
+        .iter()
+        .filter_map(|n| n.split_once('/').map(|(s, _)| s.to_owned()))
+        .collect();
+    servers.dedup();
+    let rows = if http.is_empty() {
+        Vec::new()
+    } else {
+        repo::named(tx, &http).await?
+    };
+    let servers = if servers.is_empty() {
+        Vec::new()
+    } else {
+        repo::mcp_named(tx, &servers).await?
+    };
+    Ok((rows, servers))
+}
+
+/// Whether the catalogue of `rows` and `servers` has `name`.
+fn known(name: &str, rows: &[ToolRow], servers: &[McpServerRow]) -> bool {
+    if is_builtin(name) {
+        return true;
     }
-    Ok(repo::named(tx, &wanted).await?)
+    match name.split_once('/') {
+        Some((server, tool)) => servers
+            .iter()
+            .any(|s| s.name == server && s.tools.iter().any(|t| t.name == tool)),
+        None => rows.iter().any(|r| r.name == name),
+    }
 }
 
 /// The names of `names` that are not in the client's catalogue (in their order).
 pub async fn unknown_tools(tx: &mut TenantTx, names: &[String]) -> Result<Vec<String>, AppError> {
-    let found = client_tools_named(tx, names).await?;
+    let (rows, servers) = client_tools_named(tx, names).await?;
     Ok(names
         .iter()
-        .filter(|n| !is_builtin(n) && !found.iter().any(|r| &r.name == *n))
+        .filter(|n| !known(n, &rows, &servers))
         .cloned()
         .collect())
 }
@@ -254,8 +317,8 @@ pub async fn toolbox_for_turn(
     tx: &mut TenantTx,
     tool_access: &[String],
 ) -> Result<Toolbox, AppError> {
-    let rows = client_tools_named(tx, tool_access).await?;
-    Ok(Toolbox::new(tool_access, rows))
+    let (rows, servers) = client_tools_named(tx, tool_access).await?;
+    Ok(Toolbox::new(tool_access, rows, servers))
 }
 
 /// Calls a tool of the catalogue once with sample arguments, as a turn would (same checks,
@@ -276,9 +339,10 @@ pub async fn test_tool(
     let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
     let access = vec![name.to_owned()];
     let toolbox = toolbox_for_turn(&mut tx, &access).await?;
-    if toolbox.is_empty() {
+    // The name the model would call it by (`server__tool` for an MCP tool).
+    let Some(model_name) = toolbox.names().first().map(|n| (*n).to_owned()) else {
         return Err(AppError::not_found("tool"));
-    }
+    };
     tx.commit().await?;
     let arguments = test
         .arguments
@@ -286,10 +350,10 @@ pub async fn test_tool(
         .unwrap_or_else(|| Value::Object(Default::default()));
     let call = ToolCall {
         id: "test".into(),
-        name: name.to_owned(),
+        name: model_name,
         arguments: arguments.to_string(),
     };
-    // No employee is involved: an HTTP tool and the clock never look it up.
+    // No employee is involved: HTTP and MCP tools and the clock never look it up.
     let nobody = EmployeeId::generate(&who.client_id);
     let ctx = CallContext {
         state,
@@ -322,4 +386,199 @@ pub async fn test_tool(
         call: outcome.record,
         result: outcome.for_model,
     })
+}
+
+/// How long registering or refreshing waits for a server's list of tools.
+const LISTING_TIMEOUT: Duration = Duration::from_secs(15);
+
+fn mcp_view(row: &McpServerRow) -> McpServer {
+    McpServer {
+        name: row.name.clone(),
+        url: row.url.clone(),
+        has_bearer_token: row.bearer_sealed.is_some(),
+        tools: row.tools.0.clone(),
+        listed_at: row.listed_at,
+    }
+}
+
+fn mcp_snapshot(server: &McpServer) -> Value {
+    serde_json::json!({
+        "url": server.url,
+        "has_bearer_token": server.has_bearer_token,
+        "tools": server.tools.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+    })
+}
+
+/// The tools a server lists now; a server that cannot be reached or listed is the admin's
+/// field `url` to fix (422), with the reason.
+async fn listing(
+    state: &AppState,
+    url: &str,
+    bearer: Option<&str>,
+) -> Result<Vec<McpTool>, AppError> {
+    let (tools, left_out) = mcp::list_tools(&state.outbound, url, bearer, LISTING_TIMEOUT)
+        .await
+        .map_err(|e| AppError::field("url", format!("could not list the server's tools: {e}")))?;
+    if left_out > 0 {
+        tracing::info!(
+            left_out,
+            "an MCP server listed tools that cannot be offered"
+        );
+    }
+    Ok(tools)
+}
+
+#[tracing::instrument(skip_all, fields(client_id = %who.client_id))]
+pub async fn list_mcp_servers(
+    state: &AppState,
+    who: &ClientPrincipal,
+) -> Result<Vec<McpServer>, AppError> {
+    let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+    let rows = repo::list_mcp(&mut tx).await?;
+    tx.commit().await?;
+    Ok(rows.iter().map(mcp_view).collect())
+}
+
+#[tracing::instrument(skip_all, fields(client_id = %who.client_id))]
+pub async fn get_mcp_server(
+    state: &AppState,
+    who: &ClientPrincipal,
+    name: &str,
+) -> Result<McpServer, AppError> {
+    let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+    let rows = repo::mcp_named(&mut tx, &[name.to_owned()]).await?;
+    tx.commit().await?;
+    rows.first()
+        .map(mcp_view)
+        .ok_or_else(|| AppError::not_found("MCP server"))
+}
+
+/// Registers an MCP server: it must answer and list its tools now (through the outbound
+/// rules); its token is sealed; a name already registered is a 409.
+#[tracing::instrument(skip_all, fields(client_id = %who.client_id))]
+pub async fn register_mcp_server(
+    state: &AppState,
+    who: &ClientPrincipal,
+    spec: &McpServerSpec,
+) -> Result<McpServer, AppError> {
+    let spec = validate_mcp_server(spec)?;
+    let tools = listing(state, &spec.url, spec.bearer_token.as_deref()).await?;
+    let row = McpServerRow {
+        bearer_sealed: spec.bearer_token.as_deref().map(|t| {
+            state
+                .secrets
+                .seal(&bearer_owner(&who.client_id, &spec.name), t)
+        }),
+        name: spec.name,
+        url: spec.url,
+        tools: Json(tools),
+        listed_at: chrono::Utc::now(),
+    };
+    let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+    repo::insert_mcp(&mut tx, &row).await.map_err(|e| match e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => AppError::conflict(format!(
+            "an MCP server named {} is already registered",
+            row.name
+        )),
+        other => other.into(),
+    })?;
+    let server = mcp_view(&row);
+    audit::record(
+        &mut tx,
+        &who.actor(),
+        AuditAction::McpServerCreate,
+        &server.name,
+        None,
+        Some(mcp_snapshot(&server)),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(server)
+}
+
+/// Asks a registered server for its tools again and stores what it lists now.
+#[tracing::instrument(skip_all, fields(client_id = %who.client_id))]
+pub async fn refresh_mcp_server(
+    state: &AppState,
+    who: &ClientPrincipal,
+    name: &str,
+) -> Result<McpServer, AppError> {
+    let current = {
+        let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+        let rows = repo::mcp_named(&mut tx, &[name.to_owned()]).await?;
+        tx.commit().await?;
+        rows.into_iter()
+            .next()
+            .ok_or_else(|| AppError::not_found("MCP server"))?
+    };
+    let bearer = match &current.bearer_sealed {
+        None => None,
+        Some(sealed) => Some(
+            state
+                .secrets
+                .open(&bearer_owner(&who.client_id, name), sealed)
+                .ok_or_else(|| {
+                    AppError::conflict(
+                        "the server's token cannot be read (the server key changed?); remove the server and register it again",
+                    )
+                })?,
+        ),
+    };
+    use secrecy::ExposeSecret;
+    let tools = listing(
+        state,
+        &current.url,
+        bearer.as_ref().map(|b| b.expose_secret()),
+    )
+    .await?;
+    let listed_at = chrono::Utc::now();
+    let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+    let tools = Json(tools);
+    if !repo::update_mcp_tools(&mut tx, name, &tools, listed_at).await? {
+        return Err(AppError::not_found("MCP server"));
+    }
+    let before = mcp_view(&current);
+    let server = McpServer {
+        tools: tools.0,
+        listed_at,
+        ..before.clone()
+    };
+    audit::record(
+        &mut tx,
+        &who.actor(),
+        AuditAction::McpServerRefresh,
+        name,
+        Some(mcp_snapshot(&before)),
+        Some(mcp_snapshot(&server)),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(server)
+}
+
+/// Removes an MCP server; employees that named its tools keep working without them.
+#[tracing::instrument(skip_all, fields(client_id = %who.client_id))]
+pub async fn delete_mcp_server(
+    state: &AppState,
+    who: &ClientPrincipal,
+    name: &str,
+) -> Result<(), AppError> {
+    let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+    let current = repo::mcp_named(&mut tx, &[name.to_owned()])
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| AppError::not_found("MCP server"))?;
+    repo::delete_mcp(&mut tx, name).await?;
+    audit::record(
+        &mut tx,
+        &who.actor(),
+        AuditAction::McpServerDelete,
+        name,
+        Some(mcp_snapshot(&mcp_view(&current))),
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -9,6 +9,8 @@
 //! `finish_reason: tool_calls`). After tool results the reply is
 //! `[model] tool results: <each result> | <…>`.
 
+pub mod mcp;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
