@@ -197,7 +197,7 @@ struct McpActions {
 #[component]
 fn McpServers(list: Vec<McpServer>, servers: McpActions) -> impl IntoView {
     if list.is_empty() {
-        return view! { <p class="text-sm text-slate-600">"No MCP server registered yet."</p> }
+        return view! { <p class="mb-4 text-sm text-slate-600">"No MCP server registered yet."</p> }
             .into_any();
     }
     view! {

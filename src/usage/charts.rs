@@ -158,6 +158,8 @@ mod tests {
             failed: 0,
             prompt_tokens: tokens,
             completion_tokens: 0,
+            tool_rounds: 0,
+            tool_calls: 0,
         }
     }
 

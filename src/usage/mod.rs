@@ -17,6 +17,11 @@ pub struct ModelUsage {
     pub failed: i64,
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
+    /// Model answers that asked for tools, and the tool calls they made.
+    #[serde(default)]
+    pub tool_rounds: i64,
+    #[serde(default)]
+    pub tool_calls: i64,
 }
 
 /// A client's monthly token budget: the limit, what is spent and what running turns hold.
@@ -74,6 +79,12 @@ pub struct UsageReport {
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
     pub total_tokens: i64,
+    /// Model answers that asked for tools (their tokens are in the totals), and the tool
+    /// calls they made.
+    #[serde(default)]
+    pub tool_rounds: i64,
+    #[serde(default)]
+    pub tool_calls: i64,
     pub by_model: Vec<ModelUsage>,
     #[serde(default)]
     pub budget: Option<BudgetStatus>,
@@ -91,6 +102,8 @@ impl UsageReport {
             prompt_tokens: p,
             completion_tokens: c,
             total_tokens: p + c,
+            tool_rounds: sum(|u| u.tool_rounds),
+            tool_calls: sum(|u| u.tool_calls),
             by_model,
             budget: None,
             limits: None,
@@ -113,6 +126,10 @@ pub struct DailyUsage {
     pub failed: i64,
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
+    #[serde(default)]
+    pub tool_rounds: i64,
+    #[serde(default)]
+    pub tool_calls: i64,
 }
 
 impl DailyUsage {
@@ -134,7 +151,11 @@ pub fn month_by_model(rows: &[DailyUsage], month_start: chrono::NaiveDate) -> Ve
             failed: 0,
             prompt_tokens: 0,
             completion_tokens: 0,
+            tool_rounds: 0,
+            tool_calls: 0,
         });
+        m.tool_rounds += r.tool_rounds;
+        m.tool_calls += r.tool_calls;
         m.completed += r.completed;
         m.failed += r.failed;
         m.prompt_tokens += r.prompt_tokens;
@@ -177,6 +198,8 @@ mod tests {
             failed,
             prompt_tokens: p,
             completion_tokens: c,
+            tool_rounds: completed,
+            tool_calls: 2 * completed,
         };
         let r = UsageReport::from_models(vec![
             m("a", 2, 0, 10, 5),
@@ -188,6 +211,7 @@ mod tests {
             (r.prompt_tokens, r.completion_tokens, r.total_tokens),
             (13, 9, 22)
         );
+        assert_eq!((r.tool_rounds, r.tool_calls), (3, 6));
         assert_eq!(r.by_model.len(), 3);
     }
 }

@@ -116,6 +116,7 @@ pub fn UsagePanel(report: UsageReport) -> impl IntoView {
             <p class="text-sm" data-testid="usage-totals">
                 {format!("{} answered turns, {} failed · {} tokens ({} prompt, {} answer)",
                     r.interactions, r.failed, r.total_tokens, r.prompt_tokens, r.completion_tokens)}
+                {(r.tool_calls > 0).then(|| format!(" · {} tool calls in {} tool rounds", r.tool_calls, r.tool_rounds))}
             </p>
             {match r.budget {
                 Some(b) => budget_view(b).into_any(),
@@ -124,7 +125,7 @@ pub fn UsagePanel(report: UsageReport) -> impl IntoView {
             {(!r.by_model.is_empty()).then(|| view! {
                 <table class="w-full text-sm">
                     <thead class="text-left text-xs uppercase text-slate-500">
-                        <tr><th class="py-1">"Model"</th><th class="py-1 text-right">"Turns"</th><th class="py-1 text-right">"Tokens"</th></tr>
+                        <tr><th class="py-1">"Model"</th><th class="py-1 text-right">"Turns"</th><th class="py-1 text-right">"Tokens"</th><th class="py-1 text-right">"Tool calls"</th></tr>
                     </thead>
                     <tbody class="divide-y divide-slate-100">
                         {r.by_model.into_iter().map(|m| view! {
@@ -132,6 +133,7 @@ pub fn UsagePanel(report: UsageReport) -> impl IntoView {
                                 <td class="break-all py-1">{if m.model.is_empty() { "(no model answered)".to_owned() } else { m.model }}</td>
                                 <td class="py-1 text-right">{m.completed}</td>
                                 <td class="py-1 text-right">{m.prompt_tokens + m.completion_tokens}</td>
+                                <td class="py-1 text-right">{m.tool_calls}</td>
                             </tr>
                         }).collect_view()}
                     </tbody>

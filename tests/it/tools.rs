@@ -425,6 +425,23 @@ async fn an_employee_calls_an_http_tool_and_answers_with_its_result(
     let (_, done) = events.iter().find(|(e, _)| e == "done").expect("done");
     assert_eq!(calls(done), [("order_status".into(), "ok".into())]);
     assert_eq!(tools.hits(), 2);
+
+    // Usage counts the tool rounds and calls: the employee's and the client's, per model too.
+    let r = app
+        .get(&format!("{}/usage", emp_path(&client, &emp)), &key)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        (&r.body["tool_rounds"], &r.body["tool_calls"]),
+        (&json!(2), &json!(3)),
+        "{}",
+        r.body
+    );
+    let r = app
+        .get(&format!("/api/v1/employees/clients/{client}/usage"), &key)
+        .await;
+    assert_eq!(r.body["tool_calls"], 3, "{}", r.body);
+    assert_eq!(r.body["by_model"][0]["tool_rounds"], 2, "{}", r.body);
 }
 
 #[sqlx::test]
@@ -780,4 +797,83 @@ async fn the_turns_time_for_tools_bounds_every_call_and_then_the_model_must_answ
         .filter_map(|q| q["tool_choice"].as_str().map(str::to_owned))
         .collect();
     assert_eq!(choices, ["auto", "none"]);
+}
+
+#[sqlx::test]
+async fn stopping_a_turn_while_its_tool_runs_ends_it_at_once_and_keeps_its_spend(
+    _p: PgPoolOptions,
+    owner: PgConnectOptions,
+) {
+    let (app, stub, tools, client, key) = setup(owner).await;
+    add_tool(
+        &app,
+        &client,
+        &key,
+        json!({"name": "slow_lookup", "description": "d", "parameters": {"type": "object"},
+               "method": "GET", "url_template": format!("{}/slow", tools.base()),
+               "timeout_ms": 8000}),
+    )
+    .await;
+    let emp = hire_with_tools(&app, &client, &key, json!(["slow_lookup"])).await;
+    let mut r = app
+        .http
+        .post(app.url(&format!("{}/interact/stream", emp_path(&client, &emp))))
+        .bearer_auth(&key)
+        .header("idempotency-key", "stop-the-tool")
+        .json(&json!({"message": "Look it up <<slow_lookup>>"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    let mut body = String::new();
+    while !sse_events(&body).iter().any(|(e, _)| e == "tool_call") {
+        let chunk = r.chunk().await.expect("chunk").expect("more of the stream");
+        body.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    // The tool would answer in 5 s; the stop ends the turn now.
+    let asked = std::time::Instant::now();
+    let stop = app
+        .send(
+            "POST",
+            &format!("{}/interact/stop", emp_path(&client, &emp)),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(stop.status, 422, "a stop names its turn: {}", stop.body);
+    let stop = app
+        .http
+        .post(app.url(&format!("{}/interact/stop", emp_path(&client, &emp))))
+        .bearer_auth(&key)
+        .header("idempotency-key", "stop-the-tool")
+        .send()
+        .await
+        .expect("stop");
+    assert_eq!(stop.status(), 202);
+    while let Some(chunk) = r.chunk().await.expect("chunk") {
+        body.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(
+        asked.elapsed() < Duration::from_millis(2500),
+        "the stop waited for the tool: {:?}",
+        asked.elapsed()
+    );
+    let events = sse_events(&body);
+    let (last, done) = events.last().expect("events");
+    assert_eq!(last, "done", "{body}");
+    assert_eq!(done["stopped"], true, "{done}");
+    // The model's first answer (the one that asked for the tool) is paid for; no second call.
+    assert!(
+        done["usage"]["prompt_tokens"].as_u64().expect("usage") > 0,
+        "{done}"
+    );
+    assert_eq!(stub.requests().len(), 1);
+    assert_eq!(tools.hits(), 1);
+    // The stopped turn is stored.
+    let m = app.memory(&client, &key, &emp, "").await;
+    assert_eq!(
+        m.body["memory"][0]["id"], done["interaction_id"],
+        "{}",
+        m.body
+    );
 }

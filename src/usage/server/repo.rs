@@ -18,7 +18,9 @@ pub async fn usage_by_model(
                   coalesce(sum(completed), 0)::bigint AS "completed!",
                   coalesce(sum(failed), 0)::bigint AS "failed!",
                   coalesce(sum(prompt_tokens), 0)::bigint AS "prompt_tokens!",
-                  coalesce(sum(completion_tokens), 0)::bigint AS "completion_tokens!"
+                  coalesce(sum(completion_tokens), 0)::bigint AS "completion_tokens!",
+                  coalesce(sum(tool_rounds), 0)::bigint AS "tool_rounds!",
+                  coalesce(sum(tool_calls), 0)::bigint AS "tool_calls!"
            FROM usage_daily
            WHERE client_id = $1 AND ($2::text IS NULL OR employee_id = $2)
            GROUP BY 1 ORDER BY 1"#,
@@ -45,7 +47,9 @@ pub async fn daily(
                   sum(completed::float8)::bigint AS "completed!",
                   sum(failed::float8)::bigint AS "failed!",
                   sum(prompt_tokens::float8)::bigint AS "prompt_tokens!",
-                  sum(completion_tokens::float8)::bigint AS "completion_tokens!"
+                  sum(completion_tokens::float8)::bigint AS "completion_tokens!",
+                  sum(tool_rounds::float8)::bigint AS "tool_rounds!",
+                  sum(tool_calls::float8)::bigint AS "tool_calls!"
            FROM usage_daily
            WHERE client_id = $1 AND day >= $2 AND ($3::text[] IS NULL OR employee_id = ANY($3))
            GROUP BY GROUPING SETS ((day, model), (day, employee_id))"#,
