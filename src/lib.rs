@@ -1,7 +1,7 @@
 //! workforce: a multi-tenant platform on which businesses hire AI employees.
 //!
 //! Folders are capabilities first, compile target second. Each feature (`accounts`, `clients`,
-//! `employees`, `conversations`, `memory`, `usage`, `audit`, `tools`) holds its shared types and pure
+//! `employees`, `conversations`, `memory`, `usage`, `audit`, `tools`, `knowledge`) holds its shared types and pure
 //! logic (server and browser), its server functions and pages, and an ssr-only `server` part
 //! with its SQL (`repo`), its `service` and its REST `router()`.
 //!
@@ -24,6 +24,7 @@ pub mod clients;
 pub mod conversations;
 pub mod core;
 pub mod employees;
+pub mod knowledge;
 pub mod memory;
 pub mod tools;
 pub mod usage;

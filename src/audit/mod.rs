@@ -89,6 +89,16 @@ pub enum AuditAction {
     McpServerRefresh,
     #[serde(rename = "mcp_server.delete")]
     McpServerDelete,
+    #[serde(rename = "knowledge.collection_create")]
+    KnowledgeCollectionCreate,
+    /// With its documents, chunks and vectors.
+    #[serde(rename = "knowledge.collection_delete")]
+    KnowledgeCollectionDelete,
+    #[serde(rename = "knowledge.document_upload")]
+    KnowledgeDocumentUpload,
+    /// With its chunks and vectors.
+    #[serde(rename = "knowledge.document_delete")]
+    KnowledgeDocumentDelete,
 }
 
 impl AuditAction {
@@ -127,6 +137,10 @@ impl AuditAction {
         AuditAction::McpServerCreate,
         AuditAction::McpServerRefresh,
         AuditAction::McpServerDelete,
+        AuditAction::KnowledgeCollectionCreate,
+        AuditAction::KnowledgeCollectionDelete,
+        AuditAction::KnowledgeDocumentUpload,
+        AuditAction::KnowledgeDocumentDelete,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -165,6 +179,10 @@ impl AuditAction {
             AuditAction::McpServerCreate => "mcp_server.create",
             AuditAction::McpServerRefresh => "mcp_server.refresh",
             AuditAction::McpServerDelete => "mcp_server.delete",
+            AuditAction::KnowledgeCollectionCreate => "knowledge.collection_create",
+            AuditAction::KnowledgeCollectionDelete => "knowledge.collection_delete",
+            AuditAction::KnowledgeDocumentUpload => "knowledge.document_upload",
+            AuditAction::KnowledgeDocumentDelete => "knowledge.document_delete",
         }
     }
 

@@ -154,10 +154,24 @@ pub struct Tier {
     /// turn's prompt may carry.
     #[serde(default = "recall_tokens")]
     pub recall_tokens: u32,
+    /// Knowledge documents the client may hold (all its collections together).
+    #[serde(default = "max_documents")]
+    pub max_documents: u32,
+    /// The largest document it may upload, in bytes.
+    #[serde(default = "max_document_bytes")]
+    pub max_document_bytes: u32,
 }
 
 fn recall_tokens() -> u32 {
     1000
+}
+
+fn max_documents() -> u32 {
+    100
+}
+
+fn max_document_bytes() -> u32 {
+    5 * 1024 * 1024
 }
 
 fn max_message_chars() -> u32 {

@@ -141,6 +141,7 @@ fn add_shared(op: &mut Operation, authenticated: &[SecurityRequirement]) {
         (name = "usage", description = "Turns, tokens, budgets and limits."),
         (name = "audit", description = "The hash-chained audit trail: read, verify, export."),
         (name = "tools", description = "The client's tool catalogue: built-in and HTTP tools its employees may call."),
+        (name = "knowledge", description = "The client's knowledge: collections of documents, uploaded and ingested in the background."),
     )
 )]
 struct Base;
@@ -157,6 +158,7 @@ pub fn document() -> Document {
         crate::usage::server::rest::Api::openapi(),
         crate::audit::server::rest::Api::openapi(),
         crate::tools::server::rest::Api::openapi(),
+        crate::knowledge::server::rest::Api::openapi(),
     ] {
         doc.merge(part);
     }

@@ -96,6 +96,12 @@ pub fn build_state(
     )
     .map_err(anyhow::Error::msg)?;
     let limiter = Arc::new(Limiter::new(&settings.file.limits.rate_limit_namespace));
+    let ingester = crate::knowledge::server::ingest::Ingester::start(
+        pool.clone(),
+        memory.as_ref().map(|m| m.embedder.clone()),
+        settings.file.local.models_dir.clone(),
+        Duration::from_secs(settings.file.memory.sweep_seconds.max(1)),
+    );
     let state = AppState {
         pool,
         cache,
@@ -109,6 +115,7 @@ pub fn build_state(
         stops,
         memory,
         outbound: Arc::new(outbound),
+        ingester,
         leptos_options,
     };
     Ok(state)
@@ -260,6 +267,7 @@ pub fn api_routes() -> ApiRoutes {
         .merge(crate::employees::server::rest::router())
         .merge(crate::audit::server::rest::router())
         .merge(crate::tools::server::rest::router())
+        .merge(crate::knowledge::server::rest::router())
         .merge(crate::conversations::server::rest::router())
         .merge(crate::memory::server::rest::router())
         .merge(crate::usage::server::rest::router())

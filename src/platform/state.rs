@@ -36,6 +36,8 @@ pub struct AppState {
     pub memory: Option<Memory>,
     /// Outbound HTTP for clients' tools: no internal address unless the operator opened it.
     pub outbound: Arc<super::outbound::Outbound>,
+    /// Ingests uploaded knowledge documents in the background.
+    pub ingester: crate::knowledge::server::ingest::Ingester,
     pub leptos_options: LeptosOptions,
 }
 

@@ -59,6 +59,7 @@ struct World {
     /// A member's session, given `a_emp` alone; the member's id.
     a_member: String,
     a_member_id: String,
+    a_doc: String,
     b: String,
     b_user_id: String,
     b_admin: String,
@@ -116,6 +117,40 @@ async fn world(app: &TestApp, mcp_url: &str) -> World {
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
+    // A's knowledge: a collection with a document.
+    let r = app
+        .send(
+            "POST",
+            &format!("/api/v1/employees/clients/{a}/knowledge"),
+            Some(&a_admin),
+            Some(json!({"name": "handbook"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let (ct, body) =
+        crate::knowledge::multipart(&[("file", Some("rules.txt"), None, b"Alpha's rules.")]);
+    let r = app
+        .send_raw(
+            "POST",
+            &format!("/api/v1/employees/clients/{a}/knowledge/handbook/documents"),
+            Some(&a_admin),
+            &ct,
+            body,
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let a_doc = r.body["id"].as_str().expect("document id").to_owned();
+    // Ingested before the attempts start, so the database stands still while they run.
+    let doc_path = format!("/api/v1/employees/clients/{a}/knowledge/handbook/documents/{a_doc}");
+    eventually(std::time::Duration::from_secs(30), || async {
+        let r = app.get(&doc_path, &a_admin).await;
+        if r.body["state"] == "ready" {
+            Ok(())
+        } else {
+            Err(format!("A's document is not ingested: {}", r.body))
+        }
+    })
+    .await;
     // A's MCP server (with a token): likewise.
     let r = app
         .send(
@@ -193,6 +228,7 @@ async fn world(app: &TestApp, mcp_url: &str) -> World {
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     World {
+        a_doc,
         a,
         a_admin,
         a_emp,
@@ -229,7 +265,8 @@ async fn person(
 }
 
 /// A route's path with its parameters filled in (`ids`: client, employee, key, person).
-fn fill(template: &str, ids: [&str; 4]) -> String {
+/// `document`: A's document (any client's paths name it: on another client's it is not there).
+fn fill(template: &str, document: &str, ids: [&str; 4]) -> String {
     let [client, employee, key_id, user_id] = ids;
     template
         .replace("{client_id}", client)
@@ -239,6 +276,8 @@ fn fill(template: &str, ids: [&str; 4]) -> String {
         .replace("{action}", "pause")
         .replace("{tool_name}", "order_status")
         .replace("{server_name}", "orders")
+        .replace("{collection}", "handbook")
+        .replace("{document_id}", document)
 }
 
 enum Credential<'a> {
@@ -301,7 +340,11 @@ async fn no_attempt_with_wrong_credentials_succeeds_or_changes_anything(
         }
     };
     for (method, template) in &routes {
-        let own = fill(template, [&w.a, &w.a_emp, &w.a_reader_id, &w.a_member_id]);
+        let own = fill(
+            template,
+            &w.a_doc,
+            [&w.a, &w.a_emp, &w.a_reader_id, &w.a_member_id],
+        );
         let label = |who: &str| format!("{method} {template} [{who}]");
         // Signing in and accepting an invite are open to anyone; an empty form is refused.
         let public = PUBLIC_ROUTES
@@ -366,9 +409,17 @@ async fn no_attempt_with_wrong_credentials_succeeds_or_changes_anything(
             .iter()
             .any(|p| template.contains(p))
         {
-            fill(template, [&w.a, &w.b_emp, &w.b_key_id, &w.b_user_id])
+            fill(
+                template,
+                &w.a_doc,
+                [&w.a, &w.b_emp, &w.b_key_id, &w.b_user_id],
+            )
         } else {
-            fill(template, [&w.b, &w.b_emp, &w.b_key_id, &w.b_user_id])
+            fill(
+                template,
+                &w.a_doc,
+                [&w.b, &w.b_emp, &w.b_key_id, &w.b_user_id],
+            )
         };
         check(
             label("another client's ids"),
@@ -387,7 +438,11 @@ async fn no_attempt_with_wrong_credentials_succeeds_or_changes_anything(
             );
         }
         if !SUPPORT_SCOPES.contains(&scope) {
-            let granted = fill(template, [&w.b, &w.b_emp, &w.b_key_id, &w.b_user_id]);
+            let granted = fill(
+                template,
+                &w.a_doc,
+                [&w.b, &w.b_emp, &w.b_key_id, &w.b_user_id],
+            );
             check(
                 label("the operator, under a support grant, beyond reading"),
                 attempt(&app, method, &granted, Credential::Bearer(ADMIN_TOKEN)).await,
@@ -401,7 +456,11 @@ async fn no_attempt_with_wrong_credentials_succeeds_or_changes_anything(
                 &[403],
             );
         }
-        let on_other_employee = fill(template, [&w.a, &w.a_emp2, &w.a_reader_id, &w.a_member_id]);
+        let on_other_employee = fill(
+            template,
+            &w.a_doc,
+            [&w.a, &w.a_emp2, &w.a_reader_id, &w.a_member_id],
+        );
         check(
             label("a key bound to another employee"),
             attempt(
@@ -441,7 +500,11 @@ async fn no_attempt_with_wrong_credentials_succeeds_or_changes_anything(
                 &[403],
             );
         }
-        let suspended = fill(template, [&w.c, &w.c_emp, &w.a_reader_id, &w.a_member_id]);
+        let suspended = fill(
+            template,
+            &w.a_doc,
+            [&w.c, &w.c_emp, &w.a_reader_id, &w.a_member_id],
+        );
         check(
             label("a suspended client's key"),
             attempt(&app, method, &suspended, Credential::Bearer(&w.c_admin)).await,

@@ -13,6 +13,7 @@ mod faults;
 mod fuzz;
 mod interact;
 mod keys;
+mod knowledge;
 mod local_models;
 mod mcp;
 mod memory;

@@ -91,9 +91,11 @@ async fn the_document_describes_every_route_the_router_serves(
             && !path.ends_with("/interact/stop")
             && !path.ends_with("/refresh")
         {
-            // An import is JSON Lines; everything else JSON.
+            // An import is JSON Lines, an upload a form; everything else JSON.
             let media = if path.ends_with("/memory/import") {
                 "application/x-ndjson"
+            } else if path.ends_with("/documents") {
+                "multipart/form-data"
             } else {
                 "application/json"
             };

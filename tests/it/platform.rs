@@ -19,6 +19,9 @@ async fn every_assembled_memory_statement_prepares_against_the_schema(
         statements.len() >= 8,
         "recent, recall ×2, both ×2, insert, missing ×2"
     );
+    let statements = statements
+        .into_iter()
+        .chain(workforce::knowledge::server::repo::assembled_statements());
     for sql in statements {
         let prepared = (&mut *conn).prepare(sql.into_sql_str()).await;
         assert!(prepared.is_ok(), "{sql}\n{:?}", prepared.err());

@@ -29,6 +29,10 @@ pub fn required_scope(method: &Method, route: &str) -> Scope {
                             | "/tools/{tool_name}"
                             | "/mcp-servers"
                             | "/mcp-servers/{server_name}"
+                            | "/knowledge"
+                            | "/knowledge/{collection}"
+                            | "/knowledge/{collection}/documents"
+                            | "/knowledge/{collection}/documents/{document_id}"
                     )
                 }) =>
             {

@@ -258,6 +258,8 @@ mod tests {
             monthly_cost_usd: 0.0,
             max_message_chars: 16_000,
             recall_tokens: 1000,
+            max_documents: 10,
+            max_document_bytes: 1024,
         }
     }
 

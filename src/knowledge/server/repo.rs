@@ -1,0 +1,358 @@
+//! The knowledge tables: collections, documents (with the upload until it is ingested), chunks
+//! and their vectors. Every statement runs in a tenant transaction, except the ingester's list
+//! of waiting documents (`pending`, through the operator's SECURITY DEFINER function).
+
+use crate::core::ClientId;
+use crate::knowledge::{Collection, Document, DocumentState};
+use crate::platform::db::{decode_err, OperatorConn, TenantTx};
+use pgvector::HalfVector;
+
+pub async fn insert_collection(
+    tx: &mut TenantTx,
+    name: &str,
+    description: &str,
+) -> Result<(), sqlx::Error> {
+    let client = tx.client().clone();
+    sqlx::query!(
+        "INSERT INTO knowledge_collections (client_id, name, description) VALUES ($1, $2, $3)",
+        client.as_str(),
+        name,
+        description,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The client's collections (or the one named) with their document and chunk counts.
+pub async fn collections(
+    tx: &mut TenantTx,
+    only: Option<&str>,
+) -> Result<Vec<Collection>, sqlx::Error> {
+    let client = tx.client().clone();
+    sqlx::query_as!(
+        Collection,
+        r#"SELECT c.name, c.description, c.created_at,
+                  count(d.id) AS "documents!",
+                  coalesce(sum(d.chunk_count) FILTER (WHERE d.state = 'ready'), 0)::bigint AS "chunks!"
+           FROM knowledge_collections c
+           LEFT JOIN knowledge_documents d ON d.client_id = c.client_id AND d.collection = c.name
+           WHERE c.client_id = $1 AND ($2::text IS NULL OR c.name = $2)
+           GROUP BY c.client_id, c.name ORDER BY c.name"#,
+        client.as_str(),
+        only,
+    )
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// Whether there was such a collection (its documents, chunks and vectors go with it).
+pub async fn delete_collection(tx: &mut TenantTx, name: &str) -> Result<bool, sqlx::Error> {
+    let client = tx.client().clone();
+    let done = sqlx::query!(
+        "DELETE FROM knowledge_collections WHERE client_id = $1 AND name = $2",
+        client.as_str(),
+        name,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// The client's documents, all collections together.
+pub async fn count_documents(tx: &mut TenantTx) -> Result<i64, sqlx::Error> {
+    let client = tx.client().clone();
+    let n = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM knowledge_documents WHERE client_id = $1"#,
+        client.as_str(),
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(n)
+}
+
+/// Serialises uploads of one client (so two at once cannot pass its document limit together).
+pub async fn lock_for_upload(tx: &mut TenantTx) -> Result<(), sqlx::Error> {
+    let client = tx.client().clone();
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock(hashtext('knowledge:' || $1::text))",
+        client.as_str()
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub struct NewDocument<'a> {
+    pub id: &'a str,
+    pub collection: &'a str,
+    pub title: &'a str,
+    pub media_type: &'a str,
+    pub content: &'a [u8],
+}
+
+pub async fn insert_document(tx: &mut TenantTx, d: &NewDocument<'_>) -> Result<(), sqlx::Error> {
+    let client = tx.client().clone();
+    sqlx::query!(
+        "INSERT INTO knowledge_documents (client_id, id, collection, title, media_type, bytes,
+                                          content)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        client.as_str(),
+        d.id,
+        d.collection,
+        d.title,
+        d.media_type,
+        d.content.len() as i32,
+        d.content,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+struct DocumentRow {
+    id: String,
+    collection: String,
+    title: String,
+    media_type: String,
+    bytes: i32,
+    state: String,
+    progress: f32,
+    chunk_count: i32,
+    error: Option<String>,
+    created_at: chrono::DateTime<chrono::Utc>,
+    updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl DocumentRow {
+    fn into_document(self) -> Result<Document, sqlx::Error> {
+        Ok(Document {
+            state: DocumentState::parse(&self.state)
+                .ok_or_else(|| decode_err("document state", &self.state))?,
+            id: self.id,
+            collection: self.collection,
+            title: self.title,
+            media_type: self.media_type,
+            bytes: i64::from(self.bytes),
+            progress: self.progress,
+            chunk_count: self.chunk_count,
+            error: self.error,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+/// A collection's documents, newest first (or the one with `id`).
+pub async fn documents(
+    tx: &mut TenantTx,
+    collection: &str,
+    id: Option<&str>,
+) -> Result<Vec<Document>, sqlx::Error> {
+    let client = tx.client().clone();
+    let rows = sqlx::query_as!(
+        DocumentRow,
+        r#"SELECT id, collection, title, media_type, bytes, state, progress, chunk_count, error,
+                  created_at, updated_at
+           FROM knowledge_documents
+           WHERE client_id = $1 AND collection = $2 AND ($3::text IS NULL OR id = $3)
+           ORDER BY created_at DESC, id"#,
+        client.as_str(),
+        collection,
+        id,
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.into_iter().map(DocumentRow::into_document).collect()
+}
+
+/// Whether there was such a document (its chunks and vectors go with it).
+pub async fn delete_document(
+    tx: &mut TenantTx,
+    collection: &str,
+    id: &str,
+) -> Result<bool, sqlx::Error> {
+    let client = tx.client().clone();
+    let done = sqlx::query!(
+        "DELETE FROM knowledge_documents WHERE client_id = $1 AND collection = $2 AND id = $3",
+        client.as_str(),
+        collection,
+        id,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Documents waiting for the ingester, across clients, oldest first.
+pub async fn pending(
+    conn: &mut OperatorConn,
+    max: i32,
+) -> Result<Vec<(ClientId, String)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"SELECT client_id AS "client_id!", document_id AS "document_id!"
+           FROM wf_knowledge_pending($1)"#,
+        max
+    )
+    .fetch_all(&mut **conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| ClientId::parse(&r.client_id).map(|c| (c, r.document_id)))
+        .collect())
+}
+
+/// A document taken for ingestion.
+pub struct Claimed {
+    pub collection: String,
+    pub media_type: String,
+    pub content: Vec<u8>,
+}
+
+/// Takes a waiting document for `lease_seconds` (queued, or processing under a lease that ran
+/// out); None when another instance has it or it is gone.
+pub async fn claim(
+    tx: &mut TenantTx,
+    id: &str,
+    lease_seconds: i32,
+) -> Result<Option<Claimed>, sqlx::Error> {
+    let client = tx.client().clone();
+    let row = sqlx::query!(
+        r#"UPDATE knowledge_documents
+           SET state = 'processing', progress = 0, error = NULL, updated_at = now(),
+               lease_until = now() + make_interval(secs => $3)
+           WHERE client_id = $1 AND id = $2 AND content IS NOT NULL
+             AND (state = 'queued' OR (state = 'processing' AND lease_until < now()))
+           RETURNING collection, media_type, content AS "content!""#,
+        client.as_str(),
+        id,
+        f64::from(lease_seconds),
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(|r| Claimed {
+        collection: r.collection,
+        media_type: r.media_type,
+        content: r.content,
+    }))
+}
+
+/// How far along a document is; renews its lease.
+pub async fn set_progress(
+    tx: &mut TenantTx,
+    id: &str,
+    progress: f32,
+    lease_seconds: i32,
+) -> Result<(), sqlx::Error> {
+    let client = tx.client().clone();
+    sqlx::query!(
+        "UPDATE knowledge_documents
+         SET progress = $3, updated_at = now(), lease_until = now() + make_interval(secs => $4)
+         WHERE client_id = $1 AND id = $2 AND state = 'processing'",
+        client.as_str(),
+        id,
+        progress.clamp(0.0, 1.0),
+        f64::from(lease_seconds),
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Stores a document's chunks and their vectors of `model` and marks it ready (its upload is
+/// dropped). Chunks left by an earlier, interrupted run are replaced. False when the document
+/// is gone or no longer processing.
+pub async fn store_chunks(
+    tx: &mut TenantTx,
+    id: &str,
+    collection: &str,
+    texts: &[String],
+    model: &str,
+    vectors: &[HalfVector],
+) -> Result<bool, sqlx::Error> {
+    let client = tx.client().clone();
+    let updated = sqlx::query!(
+        "UPDATE knowledge_documents
+         SET state = 'ready', progress = 1, chunk_count = $3, content = NULL, lease_until = NULL,
+             updated_at = now()
+         WHERE client_id = $1 AND id = $2 AND state = 'processing'",
+        client.as_str(),
+        id,
+        texts.len() as i32,
+    )
+    .execute(&mut **tx)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Ok(false);
+    }
+    sqlx::query!(
+        "DELETE FROM knowledge_chunks WHERE client_id = $1 AND document_id = $2",
+        client.as_str(),
+        id,
+    )
+    .execute(&mut **tx)
+    .await?;
+    let ords: Vec<i32> = (0..texts.len() as i32).collect();
+    sqlx::query!(
+        "INSERT INTO knowledge_chunks (client_id, document_id, ord, collection, text)
+         SELECT $1, $2, c.ord, $3, c.text FROM unnest($4::int4[], $5::text[]) AS c(ord, text)",
+        client.as_str(),
+        id,
+        collection,
+        &ords,
+        texts,
+    )
+    .execute(&mut **tx)
+    .await?;
+    insert_vectors(tx, id, collection, &ords, model, vectors).await?;
+    Ok(true)
+}
+
+/// `$6` is a `halfvec[]`, which the checked macros cannot type: a run-time statement.
+const INSERT_VECTORS: &str =
+    "INSERT INTO knowledge_vectors (client_id, document_id, ord, collection, model, embedding)
+     SELECT $1::text, $2::text, v.ord, $3::text, $4::text, v.embedding
+     FROM unnest($5::int4[], $6::halfvec[]) AS v(ord, embedding)
+     ON CONFLICT DO NOTHING";
+
+pub async fn insert_vectors(
+    tx: &mut TenantTx,
+    id: &str,
+    collection: &str,
+    ords: &[i32],
+    model: &str,
+    vectors: &[HalfVector],
+) -> Result<(), sqlx::Error> {
+    let client = tx.client().clone();
+    sqlx::query(INSERT_VECTORS)
+        .bind(client.as_str())
+        .bind(id)
+        .bind(collection)
+        .bind(model)
+        .bind(ords)
+        .bind(vectors)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Marks a document failed, with the reason (its upload is dropped: it cannot be read).
+pub async fn fail(tx: &mut TenantTx, id: &str, reason: &str) -> Result<(), sqlx::Error> {
+    let client = tx.client().clone();
+    sqlx::query!(
+        "UPDATE knowledge_documents
+         SET state = 'failed', error = $3, content = NULL, lease_until = NULL, updated_at = now()
+         WHERE client_id = $1 AND id = $2",
+        client.as_str(),
+        id,
+        reason,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The run-time statements, for the test that prepares every one against the schema.
+pub fn assembled_statements() -> Vec<&'static str> {
+    vec![INSERT_VECTORS]
+}

@@ -1,0 +1,292 @@
+//! `/employees/clients/{client_id}/knowledge[/{collection}[/documents[/{document_id}]]]`: the
+//! client's knowledge. Reading it needs `employees:read`; changing it needs `admin`
+//! (`accounts::server::policy`). Documents are uploaded as `multipart/form-data` (a `file`
+//! field, and an optional `title`).
+
+use super::service::{self, Upload};
+use crate::accounts::server::principal::ClientPath;
+use crate::core::AppError;
+use crate::knowledge::{Collection, CollectionSpec, Document, DocumentState};
+use crate::platform::http::{ApiJson, ApiRoutes, ClientParams, ErrorBody, CLIENT};
+use crate::platform::AppState;
+use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use std::collections::HashMap;
+
+/// The most any request to the upload route may carry (the largest tier's documents, and the
+/// form around them); each client's tier sets its own limit below it.
+pub const MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
+/// What the multipart form adds around the file.
+const FORM_OVERHEAD: usize = 64 * 1024;
+
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+struct CollectionParams {
+    /// The client (`client_…`).
+    client_id: crate::core::ClientId,
+    /// The collection's name.
+    collection: String,
+}
+
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+struct DocumentParams {
+    /// The client (`client_…`).
+    client_id: crate::core::ClientId,
+    /// The collection's name.
+    collection: String,
+    /// The document (`doc_…`).
+    document_id: String,
+}
+
+/// The form of an upload, as documented (the handler reads it field by field).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct UploadForm {
+    /// The document: plain text, Markdown, HTML, PDF or CSV (by its media type, else its file
+    /// name's extension).
+    #[schema(format = Binary, value_type = String)]
+    file: Vec<u8>,
+    /// Shown with its chunks when they are cited; the file name when absent.
+    title: Option<String>,
+}
+
+fn param(params: &HashMap<String, String>, name: &str, what: &str) -> Result<String, AppError> {
+    params
+        .get(name)
+        .cloned()
+        .ok_or_else(|| AppError::not_found(what))
+}
+
+/// The client's collections
+#[utoipa::path(get, path = "/api/v1/employees/clients/{client_id}/knowledge", tag = "knowledge",
+    params(ClientParams),
+    responses((status = 200, description = "The collections, with their document and chunk counts.", body = Vec<Collection>)))]
+async fn list_collections(
+    State(state): State<AppState>,
+    ClientPath(who): ClientPath,
+) -> Result<Json<Vec<Collection>>, AppError> {
+    Ok(Json(service::list_collections(&state, &who).await?))
+}
+
+/// Create a collection
+#[utoipa::path(post, path = "/api/v1/employees/clients/{client_id}/knowledge", tag = "knowledge",
+    params(ClientParams), request_body = CollectionSpec,
+    responses(
+        (status = 201, description = "The collection.", body = Collection),
+        (status = 409, description = "A collection of that name exists.", body = ErrorBody)))]
+async fn create_collection(
+    State(state): State<AppState>,
+    ClientPath(who): ClientPath,
+    body: Result<ApiJson<CollectionSpec>, AppError>,
+) -> Result<(StatusCode, Json<Collection>), AppError> {
+    let ApiJson(spec) = body?;
+    let c = service::create_collection(&state, &who, &spec).await?;
+    Ok((StatusCode::CREATED, Json(c)))
+}
+
+/// One collection
+#[utoipa::path(get, path = "/api/v1/employees/clients/{client_id}/knowledge/{collection}", tag = "knowledge",
+    params(CollectionParams),
+    responses((status = 200, description = "The collection.", body = Collection)))]
+async fn get_collection(
+    State(state): State<AppState>,
+    ClientPath(who): ClientPath,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<Json<Collection>, AppError> {
+    let name = param(&params, "collection", "collection")?;
+    Ok(Json(service::get_collection(&state, &who, &name).await?))
+}
+
+/// Delete a collection
+///
+/// With its documents, their chunks and vectors. Employees that name it keep working without it.
+#[utoipa::path(delete, path = "/api/v1/employees/clients/{client_id}/knowledge/{collection}", tag = "knowledge",
+    params(CollectionParams),
+    responses((status = 204, description = "Deleted.")))]
+async fn delete_collection(
+    State(state): State<AppState>,
+    ClientPath(who): ClientPath,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<StatusCode, AppError> {
+    let name = param(&params, "collection", "collection")?;
+    service::delete_collection(&state, &who, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A collection's documents
+///
+/// Newest first, each with its state: `queued`, `processing` (with `progress`), `ready` (with
+/// `chunk_count`) or `failed` (with `error`).
+#[utoipa::path(get, path = "/api/v1/employees/clients/{client_id}/knowledge/{collection}/documents", tag = "knowledge",
+    params(CollectionParams),
+    responses((status = 200, description = "The documents.", body = Vec<Document>)))]
+async fn list_documents(
+    State(state): State<AppState>,
+    ClientPath(who): ClientPath,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<Json<Vec<Document>>, AppError> {
+    let name = param(&params, "collection", "collection")?;
+    Ok(Json(service::list_documents(&state, &who, &name).await?))
+}
+
+fn multipart_error(e: MultipartError, max: usize) -> AppError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        AppError::PayloadTooLarge {
+            message: format!("the document is larger than your plan's {max} bytes"),
+        }
+    } else {
+        AppError::field("file", format!("could not be read: {}", e.body_text()))
+    }
+}
+
+/// Upload a document
+///
+/// `multipart/form-data` with a `file` field (and an optional `title`). The answer comes at
+/// once, with the document `queued`: it is read, split and embedded in the background (follow
+/// its `state`). 415 for a format that cannot be read, 413 past the plan's size, 409 past its
+/// number of documents.
+#[utoipa::path(post, path = "/api/v1/employees/clients/{client_id}/knowledge/{collection}/documents", tag = "knowledge",
+    params(CollectionParams),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 202, description = "Accepted: the document, queued.", body = Document),
+        (status = 409, description = "The plan's number of documents is reached.", body = ErrorBody),
+        (status = 413, description = "Larger than the plan allows.", body = ErrorBody),
+        (status = 415, description = "Not a format documents can be read from.", body = ErrorBody)))]
+async fn upload_document(
+    State(state): State<AppState>,
+    ClientPath(who): ClientPath,
+    Path(params): Path<HashMap<String, String>>,
+    headers: HeaderMap,
+    form: Result<Multipart, MultipartRejection>,
+) -> Result<(StatusCode, Json<Document>), AppError> {
+    let collection = param(&params, "collection", "collection")?;
+    let max = service::max_document_bytes(&state, &who);
+    // A declared length past the plan's limit is refused before the body is read.
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > max + FORM_OVERHEAD) {
+        return Err(multipart_error_too_large(max));
+    }
+    let mut form = form.map_err(|_| AppError::UnsupportedMediaType {
+        message: "send the document as multipart/form-data, in a field named file".to_owned(),
+    })?;
+    let mut upload: Option<Upload> = None;
+    let mut title: Option<String> = None;
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(e, max))?
+    {
+        match field.name().unwrap_or_default() {
+            "file" if upload.is_none() => {
+                let file_name = field.file_name().map(str::to_owned);
+                let content_type = field.content_type().map(str::to_owned);
+                let bytes = field.bytes().await.map_err(|e| multipart_error(e, max))?;
+                upload = Some(Upload {
+                    file_name,
+                    content_type,
+                    title: None,
+                    bytes: bytes.to_vec(),
+                });
+            }
+            "file" => return Err(AppError::field("file", "send one document at a time")),
+            "title" => title = Some(field.text().await.map_err(|e| multipart_error(e, max))?),
+            other => {
+                return Err(AppError::field(
+                    other.chars().take(64).collect::<String>(),
+                    "is not a field of an upload (file, title)",
+                ))
+            }
+        }
+    }
+    let mut upload = upload.ok_or_else(|| {
+        AppError::field(
+            "file",
+            "is required: the document, as a multipart/form-data file field",
+        )
+    })?;
+    upload.title = title;
+    let doc = service::upload_document(&state, &who, &collection, upload).await?;
+    debug_assert_eq!(doc.state, DocumentState::Queued);
+    Ok((StatusCode::ACCEPTED, Json(doc)))
+}
+
+fn multipart_error_too_large(max: usize) -> AppError {
+    AppError::PayloadTooLarge {
+        message: format!("the document is larger than your plan's {max} bytes"),
+    }
+}
+
+/// One document
+#[utoipa::path(get, path = "/api/v1/employees/clients/{client_id}/knowledge/{collection}/documents/{document_id}", tag = "knowledge",
+    params(DocumentParams),
+    responses((status = 200, description = "The document and its state.", body = Document)))]
+async fn get_document(
+    State(state): State<AppState>,
+    ClientPath(who): ClientPath,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<Json<Document>, AppError> {
+    let collection = param(&params, "collection", "collection")?;
+    let id = param(&params, "document_id", "document")?;
+    Ok(Json(
+        service::get_document(&state, &who, &collection, &id).await?,
+    ))
+}
+
+/// Delete a document
+///
+/// With its chunks and vectors.
+#[utoipa::path(delete, path = "/api/v1/employees/clients/{client_id}/knowledge/{collection}/documents/{document_id}", tag = "knowledge",
+    params(DocumentParams),
+    responses((status = 204, description = "Deleted.")))]
+async fn delete_document(
+    State(state): State<AppState>,
+    ClientPath(who): ClientPath,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<StatusCode, AppError> {
+    let collection = param(&params, "collection", "collection")?;
+    let id = param(&params, "document_id", "document")?;
+    service::delete_document(&state, &who, &collection, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// This feature's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        list_collections,
+        create_collection,
+        get_collection,
+        delete_collection,
+        list_documents,
+        upload_document,
+        get_document,
+        delete_document
+    ),
+    components(schemas(Collection, CollectionSpec, Document, DocumentState, UploadForm))
+)]
+pub struct Api;
+
+pub fn router() -> ApiRoutes {
+    let collections = format!("{CLIENT}/knowledge");
+    let collection = format!("{collections}/{{collection}}");
+    let documents = format!("{collection}/documents");
+    let document = format!("{documents}/{{document_id}}");
+    ApiRoutes::new()
+        .get(&collections, list_collections)
+        .post(&collections, create_collection)
+        .get(&collection, get_collection)
+        .delete(&collection, delete_collection)
+        .get(&documents, list_documents)
+        .post_large(&documents, upload_document, MAX_UPLOAD_BYTES)
+        .get(&document, get_document)
+        .delete(&document, delete_document)
+}
