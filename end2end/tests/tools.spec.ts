@@ -61,7 +61,7 @@ test("an admin tries a built-in tool, adds an HTTP tool without ever seeing its 
   await expect(page).toHaveURL(/\/tools$/);
   await hydrated(page);
   // Every client has the built-in tools.
-  await expect(page.getByTestId("tool-row")).toHaveCount(2);
+  await expect(page.getByTestId("tool-row")).toHaveCount(3);
 
   // A trial call shows what the model would be given.
   const clock = page.locator('[data-tool="current_time"]');
@@ -95,7 +95,7 @@ test("an admin tries a built-in tool, adds an HTTP tool without ever seeing its 
   page.once("dialog", (d) => d.accept());
   await row.getByRole("button", { name: "Remove" }).click();
   await expect(row).toHaveCount(0);
-  await expect(page.getByTestId("tool-row")).toHaveCount(2);
+  await expect(page.getByTestId("tool-row")).toHaveCount(3);
 });
 
 test("an admin registers an MCP server, tries its tool and removes it", async ({ page }) => {

@@ -67,7 +67,7 @@ test("the wizard checks each field as it is typed, keeps a half-done draft, prev
   await expect(page.getByTestId("fallback-row")).toHaveCount(1);
   await next(page, "Tools");
   // The catalogue's tools are offered as choices; a name typed in the list checks its box.
-  await expect(page.getByTestId("tool-choices").getByRole("checkbox")).toHaveCount(2);
+  await expect(page.getByTestId("tool-choices").getByRole("checkbox")).toHaveCount(3);
   await page.locator("textarea[name=tools]").fill("current_time");
   await expect(page.getByRole("checkbox", { name: /current_time/ })).toBeChecked();
   await page.getByRole("checkbox", { name: /memory_search/ }).check();

@@ -126,6 +126,32 @@ pub struct Document {
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// A passage found in the client's knowledge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct KnowledgeHit {
+    pub document_id: String,
+    pub title: String,
+    pub collection: String,
+    /// The chunk's place in its document (0 first).
+    pub chunk: i32,
+    pub text: String,
+    /// How well it matched: the reciprocal-rank fusion of the semantic and the keyword ranking.
+    pub score: f64,
+}
+
+/// The collection names an employee's `knowledge_sources` point to (as collection names are
+/// written: trimmed, lower case).
+pub fn collection_names(knowledge_sources: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = knowledge_sources
+        .iter()
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+        .collect();
+    out.dedup();
+    out
+}
+
 pub const MAX_COLLECTION_DESCRIPTION: usize = 500;
 pub const MAX_TITLE: usize = 200;
 

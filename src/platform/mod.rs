@@ -11,6 +11,7 @@ pub mod http;
 pub mod limits;
 pub mod openapi;
 pub mod outbound;
+pub mod ranking;
 pub mod redis;
 pub mod secrets;
 pub mod serve;

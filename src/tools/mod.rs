@@ -27,6 +27,11 @@ pub const BUILTIN_TOOLS: &[(&str, &str)] = &[
         "Searches your own memory of earlier conversations for a query; returns the best \
          matching exchanges with their dates.",
     ),
+    (
+        "knowledge_search",
+        "Searches your knowledge sources (the documents you were given) for a query; returns \
+         the best passages, each with its document's title. Cite a passage you use.",
+    ),
 ];
 
 pub fn is_builtin(name: &str) -> bool {
@@ -36,7 +41,7 @@ pub fn is_builtin(name: &str) -> bool {
 /// The JSON Schema of a built-in tool's arguments.
 pub fn builtin_parameters(name: &str) -> Value {
     match name {
-        "memory_search" => serde_json::json!({
+        "memory_search" | "knowledge_search" => serde_json::json!({
             "type": "object",
             "properties": {
                 "query": {"type": "string", "minLength": 1, "maxLength": 500,

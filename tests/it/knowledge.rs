@@ -205,6 +205,67 @@ async fn documents_in_each_format_are_ingested_in_the_background(
     assert_eq!(r.body[0]["documents"], 5, "{}", r.body);
     assert_eq!(r.body[0]["chunks"], chunks, "{}", r.body);
 
+    // An employee answers from its knowledge sources: knowledge_search finds the passage by
+    // meaning and words, within the collections its knowledge_sources name, with the title.
+    let mut req = requirements("support agent");
+    req["tools_needed"] = json!(["knowledge_search"]);
+    req["knowledge_domains"] = json!(["Policies"]);
+    req["model_preferences"] = json!({"primary_model": "gpt-4o-mini"});
+    let emp = app.hire(&client, &key, req).await;
+    let r = app
+        .interact(
+            &client,
+            &key,
+            &emp,
+            r#"How long is the warranty? <<knowledge_search {"query": "how long does the warranty last"}>>"#,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["tool_calls"][0]["status"], "ok", "{}", r.body);
+    let answer = r.body["message"].as_str().expect("message");
+    assert!(answer.contains("warranty lasts two years"), "{answer}");
+    assert!(answer.contains(r#""document":"warranty""#), "{answer}");
+    // An employee whose knowledge sources name no collection of this client finds nothing.
+    let mut req = requirements("other agent");
+    req["tools_needed"] = json!(["knowledge_search"]);
+    req["knowledge_domains"] = json!(["Something else"]);
+    req["model_preferences"] = json!({"primary_model": "gpt-4o-mini"});
+    let other = app.hire(&client, &key, req).await;
+    let r = app
+        .interact(
+            &client,
+            &key,
+            &other,
+            r#"<<knowledge_search {"query": "warranty"}>>"#,
+        )
+        .await;
+    assert!(
+        r.body["message"]
+            .as_str()
+            .expect("message")
+            .contains(r#"{"found":[]}"#),
+        "{}",
+        r.body
+    );
+    // A trial call searches all the client's collections.
+    let r = app
+        .send(
+            "POST",
+            &format!("/api/v1/employees/clients/{client}/tools/knowledge_search/test"),
+            Some(&key),
+            Some(json!({"arguments": {"query": "when do parcels leave Lyon"}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body["result"]
+            .as_str()
+            .expect("result")
+            .contains("Lyon warehouse"),
+        "{}",
+        r.body
+    );
+
     // What cannot be taken says why, with the right status.
     let r = upload(&app, &key, &docs, "logo.png", Some("image/png"), b"\x89PNG").await;
     assert_eq!(r.status, 415, "{}", r.body);

@@ -198,7 +198,15 @@ async fn admins_manage_http_tools_and_header_values_never_come_back(
         .iter()
         .filter_map(|t| t["name"].as_str())
         .collect();
-    assert_eq!(names, ["current_time", "memory_search", "order_status"]);
+    assert_eq!(
+        names,
+        [
+            "current_time",
+            "memory_search",
+            "knowledge_search",
+            "order_status"
+        ]
+    );
 
     // The same name twice is a conflict; a bad definition names every bad field.
     let again = app

@@ -240,7 +240,9 @@ pub async fn prepare(
             }
         }
         let recent = memory::recent_for_turn(state, &mut tx, id).await?;
-        let toolbox = tools::toolbox_for_turn(&mut tx, &employee.tool_access).await?;
+        let toolbox =
+            tools::toolbox_for_turn(&mut tx, &employee.tool_access, &employee.knowledge_sources)
+                .await?;
         tx.commit().await?;
         break (turn_employee, recent, toolbox);
     };

@@ -5,6 +5,7 @@
 use crate::core::ClientId;
 use crate::knowledge::{Collection, Document, DocumentState};
 use crate::platform::db::{decode_err, OperatorConn, TenantTx};
+use crate::platform::ranking::hybrid_ranking_sql;
 use pgvector::HalfVector;
 
 pub async fn insert_collection(
@@ -354,5 +355,116 @@ pub async fn fail(tx: &mut TenantTx, id: &str, reason: &str) -> Result<(), sqlx:
 
 /// The run-time statements, for the test that prepares every one against the schema.
 pub fn assembled_statements() -> Vec<&'static str> {
-    vec![INSERT_VECTORS]
+    vec![INSERT_VECTORS, SEARCH_COMPACT, SEARCH_WIDE]
+}
+
+/// Retrieval over the collections `$3` (text[]) of client `$1`, with the memory's hybrid
+/// ranking (`platform::ranking`): the chunks whose vectors of model `$2` are closest to `$4`
+/// (vectors up to 1024 dimensions through the covering index, wider ones through the table —
+/// the argument picks which), and those sharing words with `$5` (English), each keyed
+/// `document:ord`, fused, each winner read with its document's title.
+macro_rules! knowledge_sql {
+    ($dims_cmp:literal) => {
+        hybrid_ranking_sql!(
+            dense: concat!(
+                "SELECT document_id || ':' || ord AS winner, embedding <=> $4 AS distance
+                 FROM knowledge_vectors
+                 WHERE $4::halfvec IS NOT NULL
+                   AND client_id = $1 AND model = $2 AND collection = ANY($3)
+                   AND vector_dims(embedding) ",
+                $dims_cmp,
+                " 1024
+                 ORDER BY embedding <=> $4 LIMIT $6"
+            ),
+            config: "'english'::regconfig",
+            matching: "SELECT c.document_id || ':' || c.ord AS winner, c.search_terms
+                 FROM knowledge_chunks c, terms
+                 WHERE c.client_id = $1 AND c.collection = ANY($3)
+                   AND c.search_terms @@ terms.any_word",
+            docs: "coalesce((SELECT sum(chunk_count) FROM knowledge_documents
+                             WHERE client_id = $1 AND collection = ANY($3) AND state = 'ready'), 0)",
+            result: "SELECT c.document_id, c.ord, c.text, d.title, d.collection,
+                    fused.similarity, fused.keyword, fused.fused AS score
+             FROM fused
+             JOIN knowledge_chunks c
+               ON c.client_id = $1 AND c.document_id = split_part(fused.winner, ':', 1)
+              AND c.ord = split_part(fused.winner, ':', 2)::int
+             JOIN knowledge_documents d ON d.client_id = $1 AND d.id = c.document_id
+             ORDER BY score DESC, c.document_id, c.ord",
+        )
+    };
+}
+
+const SEARCH_COMPACT: &str = knowledge_sql!("<=");
+const SEARCH_WIDE: &str = knowledge_sql!(">");
+
+/// A chunk found by retrieval.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub document_id: String,
+    pub ord: i32,
+    pub text: String,
+    pub title: String,
+    pub collection: String,
+    /// The reciprocal-rank-fusion score that ordered it.
+    pub score: f64,
+    pub similarity: Option<f64>,
+    pub keyword: Option<f64>,
+}
+
+/// How the two rankings are fused (as memory recall's settings say).
+#[derive(Debug, Clone, Copy)]
+pub struct Fusion {
+    pub per_signal: u32,
+    pub k: f64,
+    pub dense_weight: f64,
+    pub keyword_weight: f64,
+}
+
+/// The `limit` chunks of `collections` that best match the query vector (of `model`) and
+/// words. Exact: every vector and every chunk sharing a word is scored.
+pub async fn search(
+    tx: &mut TenantTx,
+    model: &str,
+    collections: &[String],
+    vector: Option<&HalfVector>,
+    words: &str,
+    fusion: Fusion,
+    limit: u32,
+) -> Result<Vec<Found>, sqlx::Error> {
+    use sqlx::Row;
+    let dims = vector.map_or(0, |v| v.as_slice().len());
+    let sql = if dims <= 1024 {
+        SEARCH_COMPACT
+    } else {
+        SEARCH_WIDE
+    };
+    let client = tx.client().clone();
+    let rows = sqlx::query(sql)
+        .bind(client.as_str())
+        .bind(model)
+        .bind(collections)
+        .bind(vector)
+        .bind(words)
+        .bind(i64::from(fusion.per_signal))
+        .bind(fusion.k)
+        .bind(fusion.dense_weight)
+        .bind(fusion.keyword_weight)
+        .bind(i64::from(limit))
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Found {
+                document_id: r.try_get("document_id")?,
+                ord: r.try_get("ord")?,
+                text: r.try_get("text")?,
+                title: r.try_get("title")?,
+                collection: r.try_get("collection")?,
+                score: r.try_get::<Option<f64>, _>("score")?.unwrap_or(0.0),
+                similarity: r.try_get("similarity")?,
+                keyword: r.try_get("keyword")?,
+            })
+        })
+        .collect()
 }

@@ -257,3 +257,70 @@ pub async fn delete_document(
     tx.commit().await?;
     Ok(())
 }
+
+/// The `limit` passages of the client's knowledge that best answer `query`: within
+/// `collections` (all the client's when None), ranked as memory recall ranks (vectors of the
+/// configured embedding model and words, fused). Without an embedding model, or when it fails,
+/// by words alone.
+#[tracing::instrument(skip_all, fields(client_id = %who.client_id))]
+pub async fn search_knowledge(
+    state: &AppState,
+    who: &ClientPrincipal,
+    collections: Option<&[String]>,
+    query: &str,
+    limit: u32,
+) -> Result<Vec<KnowledgeHit>, AppError> {
+    let (vector, model) = match &state.memory {
+        Some(m) => match m.embedder.embed_query(query).await {
+            Ok(v) => (Some(v), super::ingest::vector_key(m.embedder.model())),
+            Err(e) => {
+                tracing::warn!(
+                    "knowledge search by words only: the query could not be embedded: {e}"
+                );
+                (None, String::new())
+            }
+        },
+        None => (None, String::new()),
+    };
+    let m = &state.settings.file.memory;
+    let fusion = repo::Fusion {
+        per_signal: m.recall_candidates.max(limit).max(1),
+        k: m.rrf_k.max(0.0),
+        dense_weight: m.dense_weight.max(0.0),
+        keyword_weight: m.keyword_weight.max(0.0),
+    };
+    let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+    let names: Vec<String> = match collections {
+        Some(list) => list.to_vec(),
+        None => repo::collections(&mut tx, None)
+            .await?
+            .into_iter()
+            .map(|c| c.name)
+            .collect(),
+    };
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let found = repo::search(
+        &mut tx,
+        &model,
+        &names,
+        vector.as_ref(),
+        query,
+        fusion,
+        limit,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(found
+        .into_iter()
+        .map(|f| KnowledgeHit {
+            document_id: f.document_id,
+            title: f.title,
+            collection: f.collection,
+            chunk: f.ord,
+            text: f.text,
+            score: f.score,
+        })
+        .collect())
+}

@@ -13,6 +13,7 @@ use crate::conversations::server::repo::{
 };
 use crate::core::{EmployeeId, InteractionId};
 use crate::platform::db::TenantTx;
+use crate::platform::ranking::hybrid_ranking_sql;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::Row;
@@ -190,68 +191,37 @@ const COMPACT_MAX_DIMS: usize = compact_max_dims!();
 /// `$1` client, `$2` employee. Every table read is under the client's RLS policy as well.
 macro_rules! hybrid_sql {
     ($dims_cmp:literal) => {
-        concat!(
-            "WITH dense AS (
-                 SELECT winner, 1 - distance AS similarity,
-                        row_number() OVER (ORDER BY distance, winner) AS rank
-                 FROM (SELECT interaction_id AS winner, embedding <=> $4 AS distance
-                       FROM interaction_vectors
-                       WHERE $4::halfvec IS NOT NULL
-                         AND client_id = $1 AND employee_id = $2 AND model = $3
-                         AND vector_dims(embedding) ",
-            $dims_cmp,
-            " ",
-            compact_max_dims!(),
-            "
-                       ORDER BY embedding <=> $4 LIMIT $6) d),
-             terms AS (
-                 SELECT tsvector_to_array(to_tsvector(c.cfg, $5)) AS lexemes,
-                        CASE WHEN numnode(plainto_tsquery(c.cfg, $5)) = 0 THEN NULL
-                             ELSE replace(plainto_tsquery(c.cfg, $5)::text,
-                                          ' & ', ' | ')::tsquery END AS any_word
-                 FROM (SELECT coalesce((SELECT workforce_search_config(language) FROM employees
-                                        WHERE client_id = $1 AND id = $2),
-                                       'english'::regconfig) AS cfg) c),
-             words AS MATERIALIZED (
-                 SELECT l AS lexeme,
-                        ('''' || replace(replace(l, '\\', '\\\\'), '''', '''''')
-                         || '''')::tsquery AS word
-                 FROM terms, unnest(terms.lexemes) l),
-             matching AS (
-                 SELECT e.interaction_id, e.search_terms
+        hybrid_ranking_sql!(
+            dense: concat!(
+                "SELECT interaction_id AS winner, embedding <=> $4 AS distance
+                 FROM interaction_vectors
+                 WHERE $4::halfvec IS NOT NULL
+                   AND client_id = $1 AND employee_id = $2 AND model = $3
+                   AND vector_dims(embedding) ",
+                $dims_cmp,
+                " ",
+                compact_max_dims!(),
+                "
+                 ORDER BY embedding <=> $4 LIMIT $6"
+            ),
+            config: "coalesce((SELECT workforce_search_config(language) FROM employees
+                               WHERE client_id = $1 AND id = $2),
+                              'english'::regconfig)",
+            matching: "SELECT e.interaction_id AS winner, e.search_terms
                  FROM employee_interactions e, terms
                  WHERE e.client_id = $1 AND e.employee_id = $2 AND e.search_terms @@ terms.any_word
-                   AND e.status = 'completed'),
-             hits AS (
-                 SELECT m.interaction_id, w.lexeme,
-                        ts_rank('{0.1, 0.2, 0.5, 1.0}', m.search_terms, w.word, 0) / 0.6079271 AS tf
-                 FROM matching m CROSS JOIN words w
-                 WHERE m.search_terms @@ w.word),
-             df AS MATERIALIZED (SELECT lexeme, count(*) AS n FROM hits GROUP BY lexeme),
-             docs AS (
-                 SELECT greatest(coalesce((SELECT answered FROM employee_turn_counts
-                                           WHERE client_id = $1 AND employee_id = $2), 0),
-                                 (SELECT count(*) FROM matching), 1)::float8 AS n),
-             keyword AS (
-                 SELECT winner, score, row_number() OVER (ORDER BY score DESC, winner) AS rank
-                 FROM (SELECT h.interaction_id AS winner,
-                              sum(ln(1 + (docs.n - df.n + 0.5) / (df.n + 0.5)) * h.tf) AS score
-                       FROM hits h JOIN df USING (lexeme) CROSS JOIN docs
-                       GROUP BY h.interaction_id
-                       ORDER BY score DESC, h.interaction_id LIMIT $6) k),
-             fused AS (
-                 SELECT coalesce(d.winner, k.winner) AS winner, d.similarity, k.score AS keyword,
-                        coalesce($8::float8 / ($7::float8 + d.rank), 0)
-                          + coalesce($9::float8 / ($7::float8 + k.rank), 0) AS fused
-                 FROM dense d FULL JOIN keyword k ON d.winner = k.winner
-                 ORDER BY fused DESC, winner LIMIT $10)
-             SELECT i.*, fused.similarity, fused.keyword, fused.fused AS score
+                   AND e.status = 'completed'",
+            docs: "coalesce((SELECT answered FROM employee_turn_counts
+                             WHERE client_id = $1 AND employee_id = $2), 0)",
+            result: concat!(
+                "SELECT i.*, fused.similarity, fused.keyword, fused.fused AS score
              FROM fused CROSS JOIN LATERAL (",
-            interaction_columns!(),
-            " FROM employee_interactions
+                interaction_columns!(),
+                " FROM employee_interactions
                  WHERE client_id = $1 AND employee_id = $2 AND interaction_id = fused.winner
                  OFFSET 0) i
              ORDER BY score DESC, i.timestamp DESC"
+            ),
         )
     };
 }

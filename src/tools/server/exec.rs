@@ -60,6 +60,9 @@ struct Offered {
 #[derive(Default)]
 pub struct Toolbox {
     tools: Vec<Offered>,
+    /// The collections `knowledge_search` searches: the employee's knowledge sources (None:
+    /// all the client's, for a trial call).
+    knowledge: Option<Vec<String>>,
 }
 
 impl Toolbox {
@@ -131,7 +134,16 @@ impl Toolbox {
                 }
             }
         }
-        Toolbox { tools }
+        Toolbox {
+            tools,
+            knowledge: None,
+        }
+    }
+
+    /// What `knowledge_search` may search: these collections only.
+    pub fn with_knowledge(mut self, collections: Vec<String>) -> Toolbox {
+        self.knowledge = Some(collections);
+        self
     }
 
     pub fn is_empty(&self) -> bool {
@@ -398,6 +410,40 @@ async fn builtin(
                 "weekday": now.format("%A").to_string(),
             });
             (ToolCallStatus::Ok, v.to_string())
+        }
+        "knowledge_search" => {
+            let query = args
+                .get("query")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let limit = args.get("limit").and_then(Value::as_u64).unwrap_or(5) as u32;
+            match crate::knowledge::server::service::search_knowledge(
+                ctx.state,
+                ctx.who,
+                ctx.toolbox.knowledge.as_deref(),
+                query,
+                limit.clamp(1, 10),
+            )
+            .await
+            {
+                Ok(hits) => {
+                    let found: Vec<Value> = hits
+                        .iter()
+                        .map(|h| {
+                            json!({
+                                "document": h.title,
+                                "collection": h.collection,
+                                "passage": truncate_chars(h.text.clone(), 1500),
+                            })
+                        })
+                        .collect();
+                    (ToolCallStatus::Ok, json!({ "found": found }).to_string())
+                }
+                Err(e) => (
+                    ToolCallStatus::Error,
+                    format!("knowledge search failed: {e}"),
+                ),
+            }
         }
         "memory_search" => {
             let query = args

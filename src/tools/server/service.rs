@@ -312,13 +312,16 @@ pub async fn unknown_tools(tx: &mut TenantTx, names: &[String]) -> Result<Vec<St
         .collect())
 }
 
-/// The tools an employee with `tool_access` is offered this turn (those that exist).
+/// The tools an employee with `tool_access` is offered this turn (those that exist);
+/// `knowledge_search` searches the collections its `knowledge_sources` name.
 pub async fn toolbox_for_turn(
     tx: &mut TenantTx,
     tool_access: &[String],
+    knowledge_sources: &[String],
 ) -> Result<Toolbox, AppError> {
     let (rows, servers) = client_tools_named(tx, tool_access).await?;
-    Ok(Toolbox::new(tool_access, rows, servers))
+    Ok(Toolbox::new(tool_access, rows, servers)
+        .with_knowledge(crate::knowledge::collection_names(knowledge_sources)))
 }
 
 /// Calls a tool of the catalogue once with sample arguments, as a turn would (same checks,
@@ -338,7 +341,9 @@ pub async fn test_tool(
     }
     let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
     let access = vec![name.to_owned()];
-    let toolbox = toolbox_for_turn(&mut tx, &access).await?;
+    let (rows, servers) = client_tools_named(&mut tx, &access).await?;
+    // A trial call of knowledge_search searches all the client's collections.
+    let toolbox = Toolbox::new(&access, rows, servers);
     // The name the model would call it by (`server__tool` for an MCP tool).
     let Some(model_name) = toolbox.names().first().map(|n| (*n).to_owned()) else {
         return Err(AppError::not_found("tool"));
