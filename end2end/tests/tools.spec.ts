@@ -52,6 +52,8 @@ test.beforeAll(async () => {
 });
 
 test.afterAll(async () => {
+  // The app's HTTP client keeps its connection to the server open for the next call.
+  mcp.closeAllConnections();
   await new Promise((resolve) => mcp.close(resolve));
 });
 

@@ -4,6 +4,7 @@
 //! another client neither seeing nor calling it.
 
 use crate::helpers::*;
+use crate::tools::calls;
 use serde_json::{json, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, Row};
@@ -12,20 +13,6 @@ const TOKEN: &str = "mcp-token-4242";
 
 fn servers_path(client: &str) -> String {
     format!("/api/v1/employees/clients/{client}/mcp-servers")
-}
-
-fn calls(r: &Value) -> Vec<(String, String)> {
-    r["tool_calls"]
-        .as_array()
-        .expect("tool_calls")
-        .iter()
-        .map(|c| {
-            (
-                c["tool"].as_str().unwrap_or_default().to_owned(),
-                c["status"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
 }
 
 async fn hire_with_tools(app: &TestApp, client: &str, key: &str, tools: Value) -> Response {

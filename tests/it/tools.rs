@@ -164,7 +164,8 @@ async fn hire_with_tools(app: &TestApp, client: &str, key: &str, tools: Value) -
     app.hire(client, key, req).await
 }
 
-fn calls(r: &Value) -> Vec<(String, String)> {
+/// Each recorded tool call of a turn: its tool and status.
+pub fn calls(r: &Value) -> Vec<(String, String)> {
     r["tool_calls"]
         .as_array()
         .expect("tool_calls")
