@@ -423,7 +423,7 @@ async fn a_document_left_half_done_by_a_stopped_instance_is_ingested_again(
         .expect("no chunks yet");
 
     // A new instance takes up the abandoned one and leaves the other to its holder.
-    let app = spawn_app_with(owner, |s| use_stub(s, &stub, false)).await;
+    let app = spawn_app_with(owner.clone(), |s| use_stub(s, &stub, false)).await;
     let first = format!("{docs}/{}", ids[0]);
     let doc = eventually(Duration::from_secs(30), || async {
         let r = app.get(&first, &key).await;
@@ -437,6 +437,55 @@ async fn a_document_left_half_done_by_a_stopped_instance_is_ingested_again(
     assert_eq!(doc["chunk_count"], 1, "{doc}");
     let r = app.get(&format!("{docs}/{}", ids[1]), &key).await;
     assert_eq!(r.body["state"], "processing", "{}", r.body);
+
+    // After a switch of embedding model, the next start embeds every chunk again with the new
+    // one (3072 dimensions: searched through the table, not the covering index), beside the old.
+    drop(app);
+    let app = spawn_app_with(owner.clone(), |s| {
+        use_stub(s, &stub, false);
+        s.file.memory.embedding_model = "text-embedding-3-large".into();
+    })
+    .await;
+    let counts = eventually(Duration::from_secs(30), || {
+        let owner = owner.clone();
+        async move {
+            let mut db = PgConnection::connect_with(&owner).await.expect("owner");
+            let (large, small, chunks): (i64, i64, i64) = sqlx::query_as(
+                "SELECT (SELECT count(*) FROM knowledge_vectors WHERE model = 'text-embedding-3-large#chunk1'),
+                        (SELECT count(*) FROM knowledge_vectors WHERE model = 'text-embedding-3-small#chunk1'),
+                        (SELECT count(*) FROM knowledge_chunks)",
+            )
+            .fetch_one(&mut db)
+            .await
+            .expect("counts");
+            if large == chunks {
+                Ok((large, small, chunks))
+            } else {
+                Err(format!("{large} of {chunks} chunks embedded with the new model"))
+            }
+        }
+    })
+    .await;
+    assert_eq!(
+        counts.0, counts.1,
+        "the old model's vectors stay: {counts:?}"
+    );
+    let r = app
+        .send(
+            "POST",
+            &format!("/api/v1/employees/clients/{client}/tools/knowledge_search/test"),
+            Some(&key),
+            Some(json!({"arguments": {"query": "boiler service"}})),
+        )
+        .await;
+    assert!(
+        r.body["result"]
+            .as_str()
+            .expect("result")
+            .contains("yearly service"),
+        "{}",
+        r.body
+    );
 }
 
 #[sqlx::test]

@@ -57,6 +57,13 @@ async fn run(
     wake: Arc<Notify>,
     every: Duration,
 ) {
+    // Once at start, after a switch of embedding model: the chunks without a vector of the
+    // current model are embedded again, beside the old model's vectors (kept for a switch back).
+    if let Some(embedder) = &embedder {
+        if let Err(e) = embed_missing(&pool, embedder).await {
+            tracing::warn!("embedding chunks again with the current model failed: {e}");
+        }
+    }
     loop {
         loop {
             let waiting = match pending(&pool).await {
@@ -87,6 +94,56 @@ async fn run(
             _ = tokio::time::sleep(every) => {}
         }
     }
+}
+
+/// Chunks embedded again per page.
+const MISSING_PAGE: i64 = 256;
+
+/// Embeds every client's chunks that have no vector of `embedder`'s model.
+async fn embed_missing(pool: &PgPool, embedder: &Embedder) -> Result<(), String> {
+    let key = vector_key(embedder.model());
+    let clients = crate::clients::server::service::all_client_ids(pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut total = 0usize;
+    for client in clients {
+        loop {
+            let page = {
+                let mut tx = TenantTx::begin(pool, &client)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let p = repo::unembedded(&mut tx, &key, MISSING_PAGE)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                tx.commit().await.map_err(|e| e.to_string())?;
+                p
+            };
+            if page.is_empty() {
+                break;
+            }
+            let mut vectors = Vec::with_capacity(page.len());
+            for batch in page.chunks(EMBED_BATCH) {
+                let texts = batch.iter().map(|c| c.text.clone()).collect();
+                let embedded = embedder.embed(texts, EmbedRole::Passage, false).await?;
+                vectors.extend(embedded.iter().map(|v| stored_form(v)));
+            }
+            let mut tx = TenantTx::begin(pool, &client)
+                .await
+                .map_err(|e| e.to_string())?;
+            repo::insert_missing_vectors(&mut tx, &key, &page, &vectors)
+                .await
+                .map_err(|e| e.to_string())?;
+            tx.commit().await.map_err(|e| e.to_string())?;
+            total += page.len();
+            if page.len() < MISSING_PAGE as usize {
+                break;
+            }
+        }
+    }
+    if total > 0 {
+        tracing::info!(chunks = total, model = %key, "knowledge chunks embedded with the current model");
+    }
+    Ok(())
 }
 
 async fn pending(pool: &PgPool) -> Result<Vec<(ClientId, String)>, sqlx::Error> {

@@ -353,9 +353,77 @@ pub async fn fail(tx: &mut TenantTx, id: &str, reason: &str) -> Result<(), sqlx:
     Ok(())
 }
 
+/// A chunk without a vector of the current model.
+pub struct Unembedded {
+    pub document_id: String,
+    pub ord: i32,
+    pub collection: String,
+    pub text: String,
+}
+
+/// Up to `limit` of the client's chunks without a vector of `model` (after a switch of
+/// embedding model: every chunk, a page at a time).
+pub async fn unembedded(
+    tx: &mut TenantTx,
+    model: &str,
+    limit: i64,
+) -> Result<Vec<Unembedded>, sqlx::Error> {
+    let client = tx.client().clone();
+    sqlx::query_as!(
+        Unembedded,
+        r#"SELECT c.document_id, c.ord, c.collection, c.text
+           FROM knowledge_chunks c
+           WHERE c.client_id = $1
+             AND NOT EXISTS (SELECT 1 FROM knowledge_vectors v
+                             WHERE v.client_id = c.client_id AND v.document_id = c.document_id
+                               AND v.ord = c.ord AND v.model = $2)
+           ORDER BY c.document_id, c.ord LIMIT $3"#,
+        client.as_str(),
+        model,
+        limit,
+    )
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// `$5` is a `halfvec[]`: a run-time statement. Vectors of chunks of several documents.
+const INSERT_MISSING_VECTORS: &str =
+    "INSERT INTO knowledge_vectors (client_id, document_id, ord, collection, model, embedding)
+     SELECT $1::text, v.document_id, v.ord, v.collection, $2::text, v.embedding
+     FROM unnest($3::text[], $4::int4[], $6::text[], $5::halfvec[])
+          AS v(document_id, ord, collection, embedding)
+     ON CONFLICT DO NOTHING";
+
+pub async fn insert_missing_vectors(
+    tx: &mut TenantTx,
+    model: &str,
+    chunks: &[Unembedded],
+    vectors: &[HalfVector],
+) -> Result<(), sqlx::Error> {
+    let client = tx.client().clone();
+    let ids: Vec<&str> = chunks.iter().map(|c| c.document_id.as_str()).collect();
+    let ords: Vec<i32> = chunks.iter().map(|c| c.ord).collect();
+    let collections: Vec<&str> = chunks.iter().map(|c| c.collection.as_str()).collect();
+    sqlx::query(INSERT_MISSING_VECTORS)
+        .bind(client.as_str())
+        .bind(model)
+        .bind(&ids)
+        .bind(&ords)
+        .bind(vectors)
+        .bind(&collections)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// The run-time statements, for the test that prepares every one against the schema.
 pub fn assembled_statements() -> Vec<&'static str> {
-    vec![INSERT_VECTORS, SEARCH_COMPACT, SEARCH_WIDE]
+    vec![
+        INSERT_VECTORS,
+        INSERT_MISSING_VECTORS,
+        SEARCH_COMPACT,
+        SEARCH_WIDE,
+    ]
 }
 
 /// Retrieval over the collections `$3` (text[]) of client `$1`, with the memory's hybrid
