@@ -72,3 +72,26 @@ macro_rules! hybrid_ranking_sql {
     };
 }
 pub(crate) use hybrid_ranking_sql;
+
+/// What a hybrid search ranks by, and how the two rankings are fused.
+#[derive(Debug, Clone, Copy)]
+pub struct Fusion {
+    /// Candidates each signal contributes.
+    pub per_signal: u32,
+    /// Reciprocal rank fusion's k.
+    pub k: f64,
+    pub dense_weight: f64,
+    pub keyword_weight: f64,
+}
+
+impl Fusion {
+    /// As the `[memory]` settings say (memory recall and knowledge retrieval rank alike).
+    pub fn from_settings(m: &super::config::Memory) -> Fusion {
+        Fusion {
+            per_signal: m.recall_candidates.max(1),
+            k: m.rrf_k.max(0.0),
+            dense_weight: m.dense_weight.max(0.0),
+            keyword_weight: m.keyword_weight.max(0.0),
+        }
+    }
+}

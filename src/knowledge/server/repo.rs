@@ -480,14 +480,7 @@ pub struct Found {
     pub keyword: Option<f64>,
 }
 
-/// How the two rankings are fused (as memory recall's settings say).
-#[derive(Debug, Clone, Copy)]
-pub struct Fusion {
-    pub per_signal: u32,
-    pub k: f64,
-    pub dense_weight: f64,
-    pub keyword_weight: f64,
-}
+pub use crate::platform::ranking::Fusion;
 
 /// The `limit` chunks of `collections` that best match the query vector (of `model`) and
 /// words. Exact: every vector and every chunk sharing a word is scored.

@@ -136,9 +136,7 @@ async fn list_documents(
 
 fn multipart_error(e: MultipartError, max: usize) -> AppError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        AppError::PayloadTooLarge {
-            message: format!("the document is larger than your plan's {max} bytes"),
-        }
+        too_large(max)
     } else {
         AppError::field("file", format!("could not be read: {}", e.body_text()))
     }
@@ -173,7 +171,7 @@ async fn upload_document(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > max + FORM_OVERHEAD) {
-        return Err(multipart_error_too_large(max));
+        return Err(too_large(max));
     }
     let mut form = form.map_err(|_| AppError::UnsupportedMediaType {
         message: "send the document as multipart/form-data, in a field named file".to_owned(),
@@ -219,7 +217,7 @@ async fn upload_document(
     Ok((StatusCode::ACCEPTED, Json(doc)))
 }
 
-fn multipart_error_too_large(max: usize) -> AppError {
+fn too_large(max: usize) -> AppError {
     AppError::PayloadTooLarge {
         message: format!("the document is larger than your plan's {max} bytes"),
     }

@@ -282,13 +282,8 @@ pub async fn search_knowledge(
         },
         None => (None, String::new()),
     };
-    let m = &state.settings.file.memory;
-    let fusion = repo::Fusion {
-        per_signal: m.recall_candidates.max(limit).max(1),
-        k: m.rrf_k.max(0.0),
-        dense_weight: m.dense_weight.max(0.0),
-        keyword_weight: m.keyword_weight.max(0.0),
-    };
+    let mut fusion = repo::Fusion::from_settings(&state.settings.file.memory);
+    fusion.per_signal = fusion.per_signal.max(limit);
     let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
     let names: Vec<String> = match collections {
         Some(list) => list.to_vec(),

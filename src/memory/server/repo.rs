@@ -249,16 +249,7 @@ fn recalled_from_row(r: &PgRow) -> Result<Recalled, sqlx::Error> {
     })
 }
 
-/// What recall ranks by, and how the two rankings are fused.
-#[derive(Debug, Clone, Copy)]
-pub struct Fusion {
-    /// Candidates each signal contributes.
-    pub per_signal: u32,
-    /// Reciprocal rank fusion's k.
-    pub k: f64,
-    pub dense_weight: f64,
-    pub keyword_weight: f64,
-}
+pub use crate::platform::ranking::Fusion;
 
 /// The query: a vector of a model (for the dense signal) and words (for the keyword signal);
 /// either may be absent.

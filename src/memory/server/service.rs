@@ -95,13 +95,7 @@ fn memory_item(r: repo::Recalled, best_possible: f64) -> MemoryItem {
 
 /// How recall ranks, from the settings.
 fn fusion(state: &AppState) -> repo::Fusion {
-    let m = &state.settings.file.memory;
-    repo::Fusion {
-        per_signal: m.recall_candidates.max(1),
-        k: m.rrf_k.max(0.0),
-        dense_weight: m.dense_weight.max(0.0),
-        keyword_weight: m.keyword_weight.max(0.0),
-    }
+    repo::Fusion::from_settings(&state.settings.file.memory)
 }
 
 /// What a memory costs the prompt, in tokens (four characters a token, and its date line).
