@@ -13,6 +13,7 @@ use super::markdown;
 use super::ChatEvent;
 use super::InteractionResponse;
 use crate::app::components::*;
+use crate::core::sources::SourceRecord;
 use crate::core::tool_calls::{ToolCallRecord, ToolCallStatus};
 use crate::core::AppError;
 use crate::employees::fns::get_employee;
@@ -180,6 +181,7 @@ fn turn_of(message: String, r: InteractionResponse, shown: &[ChatTurn]) -> ChatT
         memories,
         stopped: r.stopped,
         tool_calls: r.tool_calls,
+        sources: r.sources,
     }
 }
 
@@ -525,6 +527,8 @@ fn Exchange(turn: ChatTurn) -> impl IntoView {
     let n = turn.memories.len();
     let memories = turn.memories.clone();
     let when = turn.at.format("%Y-%m-%d %H:%M UTC").to_string();
+    let passages = turn.sources.len();
+    let consulted = turn.sources.clone();
     view! {
         <li class="space-y-1" data-turn=turn.id.to_string()>
             <div class="flex justify-end">
@@ -536,11 +540,13 @@ fn Exchange(turn: ChatTurn) -> impl IntoView {
             } else {
                 view! { <div class="md max-w-[95%] text-sm" data-testid="answer" inner_html=markdown::to_html(&turn.answer)></div> }.into_any()
             }}
+            <CitedSources sources=turn.sources.iter().filter(|s| s.cited).cloned().collect() />
             <details class="text-xs text-slate-500" data-testid="turn-meta">
                 <summary class="cursor-pointer select-none">
                     <span data-testid="turn-model">{model}</span>
                     {format!(" · {tokens} tokens · {seconds:.1} s")}
                     {(n > 0).then(|| format!(" · {n} {}", if n == 1 { "memory" } else { "memories" }))}
+                    {(passages > 0).then(|| format!(" · {passages} {}", if passages == 1 { "passage" } else { "passages" }))}
                     {turn.stopped.then(|| view! { <span data-testid="turn-stopped">" · stopped by you"</span> })}
                 </summary>
                 <div class="mt-1 space-y-1 pl-3">
@@ -556,8 +562,45 @@ fn Exchange(turn: ChatTurn) -> impl IntoView {
                         }
                         .into_any()
                     }}
+                    {(!consulted.is_empty()).then(|| view! {
+                        <p>"Knowledge given to the model:"</p>
+                        <ul class="list-disc pl-5" data-testid="turn-passages">
+                            {consulted.into_iter().map(|s| view! {
+                                <li>{format!("[{}] {} ({}, passage {}){}", s.n, s.title, s.collection, s.chunk + 1,
+                                             if s.cited { " — cited" } else { "" })}</li>
+                            }).collect_view()}
+                        </ul>
+                    })}
                 </div>
             </details>
         </li>
     }
+}
+
+/// The passages an answer cites, under it: number, document and collection, with the start
+/// of the passage on demand.
+#[component]
+fn CitedSources(sources: Vec<SourceRecord>) -> impl IntoView {
+    (!sources.is_empty()).then(|| {
+        view! {
+            <div class="max-w-[95%] text-xs text-slate-600 dark:text-slate-400" data-testid="sources">
+                <p class="font-medium">"Sources"</p>
+                <ol class="mt-1 space-y-1">
+                    {sources.into_iter().map(|s| view! {
+                        <li data-testid="source">
+                            <details>
+                                <summary class="cursor-pointer select-none">
+                                    <span class="font-mono">{format!("[{}]", s.n)}</span>
+                                    " "
+                                    <span class="font-medium">{s.title}</span>
+                                    {format!(" · {}", s.collection)}
+                                </summary>
+                                <p class="mt-1 whitespace-pre-wrap border-l-2 border-slate-300 pl-2 dark:border-slate-600">{s.excerpt}</p>
+                            </details>
+                        </li>
+                    }).collect_view()}
+                </ol>
+            </div>
+        }
+    })
 }

@@ -9,6 +9,7 @@ pub mod prompt;
 #[cfg(feature = "ssr")]
 pub mod server;
 
+use crate::core::sources::SourceRecord;
 use crate::core::string_enum;
 use crate::core::validate::Validator;
 use crate::core::{AppError, InteractionId};
@@ -71,6 +72,11 @@ pub struct InteractionResponse {
     /// The tools the employee called while answering, in order (none when it called none).
     #[serde(default)]
     pub tool_calls: Vec<ToolCallRecord>,
+    /// The passages of the client's knowledge the prompt carried (from the collections the
+    /// employee's `knowledge_sources` name), numbered as the answer cites them (`[n]`), each
+    /// with its document, chunk, score and whether the answer cites it.
+    #[serde(default)]
+    pub sources: Vec<SourceRecord>,
 }
 
 /// One line of a streamed chat answer as the chat page receives it (newline-delimited JSON).

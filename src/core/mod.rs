@@ -1,10 +1,11 @@
 //! What every feature stands on, compiled for the server and the browser: the wire error, typed
-//! ids, the field validator, form helpers, the `string_enum!` macro and the record of a tool call
-//! (`tool_calls`, which several features carry). No I/O.
+//! ids, the field validator, form helpers, the `string_enum!` macro and the records of a tool call
+//! (`tool_calls`) and of a cited passage (`sources`), which several features carry. No I/O.
 
 pub mod error;
 pub mod forms;
 pub mod ids;
+pub mod sources;
 pub mod tool_calls;
 pub mod validate;
 

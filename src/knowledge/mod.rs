@@ -5,6 +5,7 @@
 //! `knowledge_sources` name the collections it may draw on. Shared types and the pure checks
 //! here; the SQL, the service, the ingester and the REST routes in `server`.
 
+pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod server;
 

@@ -33,6 +33,9 @@ pub struct MemoryItem {
     /// The tools called while answering (none: left out).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tool_calls: Vec<crate::core::tool_calls::ToolCallRecord>,
+    /// The passages of the client's knowledge its prompt carried (none: left out).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<crate::core::sources::SourceRecord>,
 }
 
 /// What an import of a past conversation did (`POST …/memory/import`, or the memory browser).
@@ -83,6 +86,9 @@ pub struct ChatTurn {
     /// The tools called while answering.
     #[serde(default)]
     pub tool_calls: Vec<crate::core::tool_calls::ToolCallRecord>,
+    /// The passages of the client's knowledge its prompt carried, with those the answer cites.
+    #[serde(default)]
+    pub sources: Vec<crate::core::sources::SourceRecord>,
 }
 
 /// A memory a turn used, as the chat names it.

@@ -242,6 +242,28 @@ pub struct Memory {
     pub retention_sweep_seconds: u64,
 }
 
+/// Knowledge retrieval into turns (`knowledge`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Knowledge {
+    /// The most passages of an employee's knowledge sources a turn's prompt carries (0: none;
+    /// the employee can still search with the `knowledge_search` tool).
+    #[serde(default = "passages_per_turn")]
+    pub passages_per_turn: u32,
+}
+
+fn passages_per_turn() -> u32 {
+    4
+}
+
+impl Default for Knowledge {
+    fn default() -> Self {
+        Knowledge {
+            passages_per_turn: passages_per_turn(),
+        }
+    }
+}
+
 /// Outbound HTTP to clients' tools (`platform::outbound`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -261,6 +283,8 @@ pub struct FileSettings {
     pub models: Models,
     pub local: Local,
     pub memory: Memory,
+    #[serde(default)]
+    pub knowledge: Knowledge,
     #[serde(default)]
     pub outbound: Outbound,
     pub providers: Vec<Provider>,

@@ -370,6 +370,25 @@ impl TestApp {
             .await
     }
 
+    /// One chat turn under an Idempotency-Key, answered as JSON.
+    pub async fn interact_keyed(
+        &self,
+        client: &str,
+        key: &str,
+        emp: &str,
+        message: &str,
+        idempotency_key: &str,
+    ) -> Response {
+        let path = format!("{}/interact", emp_path(client, emp));
+        let req = self
+            .http
+            .post(self.url(&path))
+            .bearer_auth(key)
+            .header("Idempotency-Key", idempotency_key)
+            .json(&json!({"message": message}));
+        Self::read(req.send().await.expect("request")).await
+    }
+
     /// One chat turn, streamed: through `interact` with `Accept: text/event-stream`, or through
     /// the `interact/stream` sibling if `sibling`. Returns the status and the (event, data) pairs.
     pub async fn interact_stream(

@@ -107,7 +107,7 @@ async fn documents_in_each_format_are_ingested_in_the_background(
     _p: PgPoolOptions,
     owner: PgConnectOptions,
 ) {
-    let (app, _stub) = spawn_app_with_stub(owner.clone()).await;
+    let (app, stub) = spawn_app_with_stub(owner.clone()).await;
     let (client, key) = app
         .onboard(json!({"name": "Librarian", "tier": "starter"}))
         .await;
@@ -266,6 +266,76 @@ async fn documents_in_each_format_are_ingested_in_the_background(
         r.body
     );
 
+    // Every turn of an employee with knowledge sources carries the best passages, numbered
+    // with their titles; the answer cites them as [n], and the response, the stream's last
+    // event, an idempotent replay and the stored turn list them.
+    let pdf_id = by_title("warranty")["id"].as_str().expect("id").to_owned();
+    let ask = "How long does the warranty last?";
+    let r = app
+        .interact_keyed(&client, &key, &emp, ask, "warranty-1")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let system = system_prompt_of(stub.requests().last().expect("request"));
+    assert!(
+        system.contains("cite it as [n]")
+            && system.contains("[1] warranty (policies)\nThe warranty lasts two years"),
+        "{system}"
+    );
+    assert!(
+        r.body["message"]
+            .as_str()
+            .expect("message")
+            .ends_with("[1]"),
+        "{}",
+        r.body
+    );
+    let sources = r.body["sources"].as_array().expect("sources").clone();
+    assert!(!sources.is_empty() && sources.len() <= 4, "{}", r.body);
+    assert_eq!(sources[0]["n"], 1);
+    assert_eq!(sources[0]["document_id"], pdf_id.as_str());
+    assert_eq!(sources[0]["title"], "warranty");
+    assert_eq!(sources[0]["collection"], "policies");
+    assert_eq!(sources[0]["chunk"], 0);
+    assert_eq!(sources[0]["cited"], true);
+    assert!(sources[0]["score"].as_f64().expect("score") > 0.0);
+    assert!(sources[0]["excerpt"]
+        .as_str()
+        .expect("excerpt")
+        .contains("warranty lasts two years"));
+    assert!(
+        sources[1..].iter().all(|s| s["cited"] == false),
+        "{}",
+        r.body
+    );
+    let replay = app
+        .interact_keyed(&client, &key, &emp, ask, "warranty-1")
+        .await;
+    assert_eq!(replay.body["sources"], r.body["sources"]);
+    let stored = app.memory(&client, &key, &emp, "limit=1").await;
+    assert_eq!(
+        stored.body["memory"][0]["sources"], r.body["sources"],
+        "{}",
+        stored.body
+    );
+    let (status, events) = app
+        .interact_stream(&client, &key, &emp, "Where do parcels leave from?", false)
+        .await;
+    assert_eq!(status, 200);
+    let (_, done) = events
+        .iter()
+        .find(|(e, _)| e == "done")
+        .expect("done event");
+    assert_eq!(done["sources"][0]["title"], "shipping", "{done}");
+    assert_eq!(done["sources"][0]["cited"], true, "{done}");
+    // Sources that name nothing searchable: no passages, and no word about them.
+    let r = app
+        .interact(&client, &key, &other, "How long does the warranty last?")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["sources"], json!([]), "{}", r.body);
+    let system = system_prompt_of(stub.requests().last().expect("request"));
+    assert!(!system.contains("Passages from"), "{system}");
+
     // What cannot be taken says why, with the right status.
     let r = upload(&app, &key, &docs, "logo.png", Some("image/png"), b"\x89PNG").await;
     assert_eq!(r.status, 415, "{}", r.body);
@@ -332,7 +402,6 @@ async fn documents_in_each_format_are_ingested_in_the_background(
     );
 
     // Deleting a document takes its chunks and vectors; deleting the collection, the rest.
-    let pdf_id = by_title("warranty")["id"].as_str().expect("id").to_owned();
     let r = app
         .send("DELETE", &format!("{docs}/{pdf_id}"), Some(&key), None)
         .await;
@@ -356,6 +425,12 @@ async fn documents_in_each_format_are_ingested_in_the_background(
     .await
     .expect("rows");
     assert_eq!(rows, (0, 0, 0));
+    // An employee whose knowledge source is gone keeps answering, without passages.
+    let r = app
+        .interact(&client, &key, &emp, "How long does the warranty last?")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["sources"], json!([]), "{}", r.body);
     let audit = app.audit_export(&client, &key).await;
     for action in [
         "knowledge.collection_create",
@@ -493,7 +568,7 @@ async fn another_client_sees_nothing_of_a_clients_knowledge(
     _p: PgPoolOptions,
     owner: PgConnectOptions,
 ) {
-    let (app, _stub) = spawn_app_with_stub(owner).await;
+    let (app, stub) = spawn_app_with_stub(owner).await;
     let (a, a_key) = app
         .onboard(json!({"name": "Alpha", "tier": "starter"}))
         .await;
@@ -540,4 +615,51 @@ async fn another_client_sees_nothing_of_a_clients_knowledge(
         .await;
     assert_eq!(r.status, 404);
     assert_eq!(app.get(&format!("{docs}/{id}"), &a_key).await.status, 200);
+
+    // An employee of B whose knowledge sources name A's collection draws nothing from it, in
+    // its prompt or through knowledge_search, once A's document is searchable.
+    settled(&app, &a_key, &docs).await;
+    let mut req = requirements("snoop");
+    req["tools_needed"] = json!(["knowledge_search"]);
+    req["knowledge_domains"] = json!(["secrets"]);
+    req["model_preferences"] = json!({"primary_model": "gpt-4o-mini"});
+    let snoop = app.hire(&b, &b_key, req).await;
+    let r = app
+        .interact(
+            &b,
+            &b_key,
+            &snoop,
+            r#"When does Alpha launch? <<knowledge_search {"query": "Alpha launches"}>>"#,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["sources"], json!([]), "{}", r.body);
+    assert!(
+        r.body["message"]
+            .as_str()
+            .expect("message")
+            .contains(r#"{"found":[]}"#),
+        "{}",
+        r.body
+    );
+    for request in stub.requests() {
+        assert!(
+            !request.to_string().contains("launches in March"),
+            "{request}"
+        );
+    }
+    // A's own employee, naming it, does draw on it.
+    let mut req = requirements("planner");
+    req["knowledge_domains"] = json!(["secrets"]);
+    req["model_preferences"] = json!({"primary_model": "gpt-4o-mini"});
+    let planner = app.hire(&a, &a_key, req).await;
+    let r = app
+        .interact(&a, &a_key, &planner, "When does Alpha launch?")
+        .await;
+    assert_eq!(
+        r.body["sources"][0]["document_id"],
+        id.as_str(),
+        "{}",
+        r.body
+    );
 }

@@ -217,6 +217,7 @@ async fn deleting_an_employee_removes_its_interactions_vectors_and_cache_entries
         similarity: None,
         keyword_score: None,
         tool_calls: Vec::new(),
+        sources: Vec::new(),
     };
     let owner = recent::Owner {
         keys: &app.state.secrets,

@@ -2,6 +2,7 @@
 //! is read back. Memory reads the same rows through `InteractionRecord` and its column list.
 
 use crate::conversations::InteractionStatus;
+use crate::core::sources::SourceRecord;
 use crate::core::{EmployeeId, InteractionId};
 use crate::platform::db::TenantTx;
 use crate::tools::ToolCallRecord;
@@ -28,6 +29,8 @@ pub struct InteractionRecord {
     /// The tools called while answering.
     pub tool_calls: Json<Vec<ToolCallRecord>>,
     pub tool_rounds: i16,
+    /// The passages of the client's knowledge the prompt carried.
+    pub sources: Json<Vec<SourceRecord>>,
 }
 
 /// The columns `interaction_from_row` reads (never the vector), for the statements memory
@@ -35,7 +38,7 @@ pub struct InteractionRecord {
 macro_rules! interaction_columns {
     () => {
         "SELECT interaction_id, message, response, model, prompt_tokens, completion_tokens, \
-         latency_ms, memories_used, timestamp, stopped, tool_calls, tool_rounds"
+         latency_ms, memories_used, timestamp, stopped, tool_calls, tool_rounds, sources"
     };
 }
 
@@ -55,6 +58,7 @@ pub fn interaction_from_row(r: &PgRow) -> Result<InteractionRecord, sqlx::Error>
         stopped: r.try_get("stopped")?,
         tool_calls: r.try_get("tool_calls")?,
         tool_rounds: r.try_get("tool_rounds")?,
+        sources: r.try_get("sources")?,
     })
 }
 
@@ -80,9 +84,10 @@ pub struct NewInteraction<'a> {
     pub occurred_at: Option<DateTime<Utc>>,
     pub tool_calls: &'a [ToolCallRecord],
     pub tool_rounds: u32,
+    pub sources: &'a [SourceRecord],
 }
 
-/// `sqlx::query!` of an exchange's insert, `$sql` taking the columns as $1…$20 (checked SQL
+/// `sqlx::query!` of an exchange's insert, `$sql` taking the columns as $1…$21 (checked SQL
 /// is a literal, so the two statements of `insert_interaction` share their arguments here).
 macro_rules! insert_query {
     ($sql:literal, $client:expr, $i:expr, $memories_used:expr) => {
@@ -108,6 +113,7 @@ macro_rules! insert_query {
             $i.occurred_at,
             Json($i.tool_calls) as _,
             $i.tool_rounds.min(i16::MAX as u32) as i16,
+            Json($i.sources) as _,
         )
     };
 }
@@ -127,9 +133,9 @@ pub async fn insert_interaction(
         let r = insert_query!(
             "INSERT INTO employee_interactions (client_id, employee_id, interaction_id, message, response, context,
                  status, model, task_type, prompt_tokens, completion_tokens, latency_ms, error, idempotency_key,
-                 memories_used, stopped, prior_reply, timestamp, tool_calls, tool_rounds)
+                 memories_used, stopped, prior_reply, timestamp, tool_calls, tool_rounds, sources)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                     coalesce($18, clock_timestamp()), $19, $20)
+                     coalesce($18, clock_timestamp()), $19, $20, $21)
              RETURNING timestamp",
             client,
             i,
@@ -147,9 +153,10 @@ pub async fn insert_interaction(
            i AS (
              INSERT INTO employee_interactions (client_id, employee_id, interaction_id, message, response,
                  context, status, model, task_type, prompt_tokens, completion_tokens, latency_ms, error,
-                 idempotency_key, memories_used, stopped, prior_reply, timestamp, tool_calls, tool_rounds)
+                 idempotency_key, memories_used, stopped, prior_reply, timestamp, tool_calls, tool_rounds,
+                 sources)
              SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                    coalesce($18, clock_timestamp()), $19, $20 FROM n
+                    coalesce($18, clock_timestamp()), $19, $20, $21 FROM n
              RETURNING timestamp)
          SELECT i.timestamp AS "timestamp!", n.answered AS "answered!" FROM i, n"#,
         client,
@@ -173,7 +180,8 @@ pub async fn interaction_by_idempotency_key(
         r#"SELECT interaction_id AS "interaction_id: InteractionId", message, response, model,
                 prompt_tokens, completion_tokens, latency_ms,
                 memories_used AS "memories_used: Vec<InteractionId>", timestamp, stopped,
-                tool_calls AS "tool_calls: Json<Vec<ToolCallRecord>>", tool_rounds
+                tool_calls AS "tool_calls: Json<Vec<ToolCallRecord>>", tool_rounds,
+                sources AS "sources: Json<Vec<SourceRecord>>"
          FROM employee_interactions WHERE client_id = $1 AND employee_id = $2 AND idempotency_key = $3"#,
         client.as_str(),
         employee.as_str(),

@@ -11,12 +11,16 @@ use crate::ai::{ChatMessage, ChatRequest, Completion};
 use crate::audit::server::service as audit;
 use crate::audit::AuditAction;
 use crate::conversations::prompt::{
-    generation_settings, system_prompt, with_memories, with_tool_rules,
+    generation_settings, system_prompt, with_knowledge, with_memories, with_tool_rules,
 };
 use crate::conversations::*;
+use crate::core::sources::{mark_cited, SourceRecord, EXCERPT_CHARS};
 use crate::core::{AppError, EmployeeId, InteractionId};
 use crate::employees::server::lookup::employee_for_turn;
 use crate::employees::EmployeeStatus;
+use crate::knowledge::collection_names;
+use crate::knowledge::server::repo as knowledge_repo;
+use crate::knowledge::server::service as knowledge;
 use crate::memory::server::service as memory;
 use crate::platform::db::TenantTx;
 use crate::platform::AppState;
@@ -48,6 +52,7 @@ pub(super) fn response_of(r: InteractionRecord) -> InteractionResponse {
         created_at: r.timestamp,
         stopped: r.stopped,
         tool_calls: r.tool_calls.0,
+        sources: r.sources.0,
     }
 }
 
@@ -84,6 +89,8 @@ pub struct PendingTurn {
     _quiet: Option<crate::ai::inference::queue::UrgentHold>,
     /// The tools the employee is offered this turn.
     pub(super) toolbox: Toolbox,
+    /// The passages of its knowledge the prompt carries, numbered as there (none cited yet).
+    sources: Vec<SourceRecord>,
 }
 
 pub enum Prepared {
@@ -153,6 +160,13 @@ impl<'a> Outcome<'a> {
 }
 
 impl PendingTurn {
+    /// The turn's passages, with those `answer` cites marked.
+    pub(super) fn sources_cited_by(&self, answer: &str) -> Vec<SourceRecord> {
+        let mut sources = self.sources.clone();
+        mark_cited(&mut sources, answer);
+        sources
+    }
+
     /// What stops this turn once someone asks (`stop::request_stop`); a turn without an
     /// idempotency key cannot be named, so it cannot be stopped.
     pub(super) fn stop_signal(
@@ -200,7 +214,7 @@ pub async fn prepare(
     // How long a request waits for another one answering under the same Idempotency-Key.
     let patience = Duration::from_secs(limits.model_timeout_seconds);
     let waiting_since = Instant::now();
-    let (turn_employee, recent, toolbox) = loop {
+    let (turn_employee, recent, toolbox, searchable) = loop {
         // The reads below are keyed lookups with one good plan whatever the employee.
         let mut tx = TenantTx::begin_generic_plans(&state.pool, &who.client_id).await?;
         let turn_employee = employee_for_turn(state, &mut tx, id).await?;
@@ -240,17 +254,26 @@ pub async fn prepare(
             }
         }
         let recent = memory::recent_for_turn(state, &mut tx, id).await?;
-        let toolbox =
-            tools::toolbox_for_turn(&mut tx, &employee.tool_access, &employee.knowledge_sources)
-                .await?;
+        let collections = collection_names(&employee.knowledge_sources);
+        // Free-text sources that name no collection with chunks cost this one look, no search.
+        let searchable = if collections.is_empty() {
+            Vec::new()
+        } else {
+            knowledge_repo::searchable_collections(&mut tx, &collections).await?
+        };
+        let toolbox = tools::toolbox_for_turn(&mut tx, &employee.tool_access, collections).await?;
         tx.commit().await?;
-        break (turn_employee, recent, toolbox);
+        break (turn_employee, recent, toolbox, searchable);
     };
     let employee = &turn_employee.employee;
     // The new message with the reply before it is the exchange's memory unit: its one vector
     // recalls now and is stored with the exchange. A failed or late embedding costs the turn
     // its recall by meaning, not its answer.
-    let unit = memory::unit_for_turn(state, id, &message, &recent).await;
+    // The passages of its knowledge are searched for meanwhile (none when nothing is searchable).
+    let (unit, passages) = tokio::join!(
+        memory::unit_for_turn(state, id, &message, &recent),
+        knowledge::passages_for_turn(state, who, &searchable, &message),
+    );
     let recall_tokens = client_limits.tier.recall_tokens;
     let recalled = memory::recall_for_turn(
         state,
@@ -264,7 +287,7 @@ pub async fn prepare(
     .await?;
 
     let mut messages = vec![ChatMessage::System(with_tool_rules(
-        with_memories(system_prompt(employee), &recalled),
+        with_knowledge(with_memories(system_prompt(employee), &recalled), &passages),
         &toolbox.names(),
     ))];
     for r in &recent {
@@ -319,6 +342,20 @@ pub async fn prepare(
         task_type,
         idempotency_key,
         toolbox,
+        sources: passages
+            .into_iter()
+            .zip(1..)
+            .map(|(p, n)| SourceRecord {
+                n,
+                excerpt: p.text.trim().chars().take(EXCERPT_CHARS).collect(),
+                document_id: p.document_id,
+                title: p.title,
+                collection: p.collection,
+                chunk: p.chunk,
+                score: p.score,
+                cited: false,
+            })
+            .collect(),
     })))
 }
 
@@ -415,6 +452,7 @@ pub(super) async fn persist(
 ) -> Result<Persisted, AppError> {
     let interaction_id = InteractionId::generate();
     let ok = outcome.error.is_none();
+    let sources = turn.sources_cited_by(outcome.response);
     metrics::counter!(
         "turns_total",
         "model" => outcome.model.unwrap_or("").to_owned(),
@@ -456,6 +494,7 @@ pub(super) async fn persist(
             occurred_at: turn.occurred_at,
             tool_calls: outcome.tool_calls,
             tool_rounds: outcome.tool_rounds,
+            sources: &sources,
         },
     )
     .await;
@@ -479,6 +518,10 @@ pub(super) async fn persist(
                     "completion_tokens": outcome.completion_tokens,
                     "stopped": outcome.stopped,
                     "tool_rounds": outcome.tool_rounds,
+                    "sources": sources.iter().map(|s| serde_json::json!({
+                        "n": s.n, "document_id": s.document_id, "chunk": s.chunk,
+                        "cited": s.cited,
+                    })).collect::<Vec<_>>(),
                 })),
             )
             .await?;
@@ -518,6 +561,7 @@ pub(super) async fn persist(
                     created_at,
                     turn.occurred_at.is_some(),
                     outcome.tool_calls,
+                    &sources,
                 )
                 .await;
             }
@@ -563,6 +607,7 @@ pub(super) fn answer(
     tools: &ToolLog,
 ) -> InteractionResponse {
     let (p, k) = (c.prompt_tokens, c.completion_tokens);
+    let sources = turn.sources_cited_by(&c.text);
     InteractionResponse {
         interaction_id,
         message: c.text,
@@ -577,6 +622,7 @@ pub(super) fn answer(
         memories_used: turn.memories_used.clone(),
         created_at,
         stopped: false,
+        sources,
         tool_calls: tools.calls.clone(),
     }
 }

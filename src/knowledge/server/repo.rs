@@ -466,6 +466,26 @@ macro_rules! knowledge_sql {
 const SEARCH_COMPACT: &str = knowledge_sql!("<=");
 const SEARCH_WIDE: &str = knowledge_sql!(">");
 
+/// Which of `names` hold a ready document with chunks: one keyed look per name, which a
+/// turn pays before it searches (an employee whose sources name nothing searchable pays only
+/// this).
+pub async fn searchable_collections(
+    tx: &mut TenantTx,
+    names: &[String],
+) -> Result<Vec<String>, sqlx::Error> {
+    let client = tx.client().clone();
+    sqlx::query_scalar!(
+        r#"SELECT n AS "name!" FROM unnest($2::text[]) AS n
+           WHERE EXISTS (SELECT 1 FROM knowledge_documents d
+                         WHERE d.client_id = $1 AND d.collection = n
+                           AND d.state = 'ready' AND d.chunk_count > 0)"#,
+        client.as_str(),
+        names,
+    )
+    .fetch_all(&mut **tx)
+    .await
+}
+
 /// A chunk found by retrieval.
 #[derive(Debug, Clone)]
 pub struct Found {

@@ -258,6 +258,61 @@ pub async fn delete_document(
     Ok(())
 }
 
+/// The query's vector by the configured embedding model, and the key its vectors are stored
+/// under; none (a search by words alone) without a model, when it fails, or past `budget`.
+async fn query_vector(
+    state: &AppState,
+    query: &str,
+    budget: Option<std::time::Duration>,
+) -> (Option<pgvector::HalfVector>, String) {
+    let Some(m) = &state.memory else {
+        return (None, String::new());
+    };
+    let embedding = m.embedder.embed_query(query);
+    let result = match budget {
+        Some(b) => tokio::time::timeout(b, embedding)
+            .await
+            .unwrap_or_else(|_| Err(format!("no vector within {b:?}"))),
+        None => embedding.await,
+    };
+    match result {
+        Ok(v) => (Some(v), super::ingest::vector_key(m.embedder.model())),
+        Err(e) => {
+            tracing::warn!("knowledge search by words only: the query could not be embedded: {e}");
+            (None, String::new())
+        }
+    }
+}
+
+/// The `limit` passages of the collections `names` that best answer `query`, ranked as memory
+/// recall ranks, best first, each at least `relative_cutoff` × the best's score.
+async fn search_in(
+    state: &AppState,
+    tx: &mut TenantTx,
+    names: &[String],
+    query: &str,
+    vector: (Option<pgvector::HalfVector>, String),
+    limit: u32,
+) -> Result<Vec<KnowledgeHit>, AppError> {
+    let mut fusion = repo::Fusion::from_settings(&state.settings.file.memory);
+    fusion.per_signal = fusion.per_signal.max(limit);
+    let (vector, model) = vector;
+    let found = repo::search(tx, &model, names, vector.as_ref(), query, fusion, limit).await?;
+    let floor = found.first().map_or(0.0, |f| f.score) * state.settings.file.memory.relative_cutoff;
+    Ok(found
+        .into_iter()
+        .filter(|f| f.score >= floor)
+        .map(|f| KnowledgeHit {
+            document_id: f.document_id,
+            title: f.title,
+            collection: f.collection,
+            chunk: f.ord,
+            text: f.text,
+            score: f.score,
+        })
+        .collect())
+}
+
 /// The `limit` passages of the client's knowledge that best answer `query`: within
 /// `collections` (all the client's when None), ranked as memory recall ranks (vectors of the
 /// configured embedding model and words, fused). Without an embedding model, or when it fails,
@@ -270,20 +325,7 @@ pub async fn search_knowledge(
     query: &str,
     limit: u32,
 ) -> Result<Vec<KnowledgeHit>, AppError> {
-    let (vector, model) = match &state.memory {
-        Some(m) => match m.embedder.embed_query(query).await {
-            Ok(v) => (Some(v), super::ingest::vector_key(m.embedder.model())),
-            Err(e) => {
-                tracing::warn!(
-                    "knowledge search by words only: the query could not be embedded: {e}"
-                );
-                (None, String::new())
-            }
-        },
-        None => (None, String::new()),
-    };
-    let mut fusion = repo::Fusion::from_settings(&state.settings.file.memory);
-    fusion.per_signal = fusion.per_signal.max(limit);
+    let vector = query_vector(state, query, None).await;
     let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
     let names: Vec<String> = match collections {
         Some(list) => list.to_vec(),
@@ -296,26 +338,36 @@ pub async fn search_knowledge(
     if names.is_empty() {
         return Ok(Vec::new());
     }
-    let found = repo::search(
-        &mut tx,
-        &model,
-        &names,
-        vector.as_ref(),
-        query,
-        fusion,
-        limit,
-    )
-    .await?;
+    let found = search_in(state, &mut tx, &names, query, vector, limit).await?;
     tx.commit().await?;
-    Ok(found
-        .into_iter()
-        .map(|f| KnowledgeHit {
-            document_id: f.document_id,
-            title: f.title,
-            collection: f.collection,
-            chunk: f.ord,
-            text: f.text,
-            score: f.score,
-        })
-        .collect())
+    Ok(found)
+}
+
+/// The passages a turn's prompt carries: the best of `collections` (those of the employee's
+/// knowledge sources that hold chunks) for the message, at most the configured
+/// `passages_per_turn`. The message's vector is waited for as long as recall waits for its
+/// own; a failure costs the turn its passages (logged), never its answer.
+#[tracing::instrument(skip_all, fields(client_id = %who.client_id))]
+pub async fn passages_for_turn(
+    state: &AppState,
+    who: &ClientPrincipal,
+    collections: &[String],
+    message: &str,
+) -> Vec<KnowledgeHit> {
+    let limit = state.settings.file.knowledge.passages_per_turn;
+    if collections.is_empty() || limit == 0 {
+        return Vec::new();
+    }
+    let budget = std::time::Duration::from_millis(state.settings.file.memory.recall_timeout_ms);
+    let vector = query_vector(state, message, Some(budget)).await;
+    let found = async {
+        let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+        let found = search_in(state, &mut tx, collections, message, vector, limit).await?;
+        tx.commit().await?;
+        Ok::<_, AppError>(found)
+    };
+    found.await.unwrap_or_else(|e| {
+        tracing::warn!("the turn goes on without its knowledge passages: {e}");
+        Vec::new()
+    })
 }

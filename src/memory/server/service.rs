@@ -188,6 +188,7 @@ pub async fn remember(
     created_at: DateTime<Utc>,
     backdated: bool,
     tool_calls: &[crate::core::tool_calls::ToolCallRecord],
+    sources: &[crate::core::sources::SourceRecord],
 ) {
     if let Some(m) = &state.memory {
         let vector = unit
@@ -219,6 +220,7 @@ pub async fn remember(
         similarity: None,
         keyword_score: None,
         tool_calls: tool_calls.to_vec(),
+        sources: sources.to_vec(),
     };
     let owner = recent::Owner {
         keys: &state.secrets,
@@ -247,6 +249,7 @@ fn recent_item(r: InteractionRecord) -> MemoryItem {
         similarity: None,
         keyword_score: None,
         tool_calls: r.tool_calls.0,
+        sources: r.sources.0,
     }
 }
 
@@ -351,6 +354,7 @@ pub async fn chat_history(
             at: r.timestamp,
             stopped: r.stopped,
             tool_calls: r.tool_calls.0,
+            sources: r.sources.0,
         })
         .collect();
     Ok(ChatHistory { turns, older })
@@ -504,6 +508,7 @@ mod tests {
             stopped: false,
             tool_calls: sqlx::types::Json(Vec::new()),
             tool_rounds: 0,
+            sources: sqlx::types::Json(Vec::new()),
         }
     }
 

@@ -313,15 +313,14 @@ pub async fn unknown_tools(tx: &mut TenantTx, names: &[String]) -> Result<Vec<St
 }
 
 /// The tools an employee with `tool_access` is offered this turn (those that exist);
-/// `knowledge_search` searches the collections its `knowledge_sources` name.
+/// `knowledge_search` searches `collections` (those its `knowledge_sources` name).
 pub async fn toolbox_for_turn(
     tx: &mut TenantTx,
     tool_access: &[String],
-    knowledge_sources: &[String],
+    collections: Vec<String>,
 ) -> Result<Toolbox, AppError> {
     let (rows, servers) = client_tools_named(tx, tool_access).await?;
-    Ok(Toolbox::new(tool_access, rows, servers)
-        .with_knowledge(crate::knowledge::collection_names(knowledge_sources)))
+    Ok(Toolbox::new(tool_access, rows, servers).with_knowledge(collections))
 }
 
 /// Calls a tool of the catalogue once with sample arguments, as a turn would (same checks,

@@ -7,7 +7,8 @@
 //! `<<name {json arguments}>>` in the last user message becomes a tool call, streamed in pieces
 //! as OpenAI does (the id and name first, then the arguments in two halves, then
 //! `finish_reason: tool_calls`). After tool results the reply is
-//! `[model] tool results: <each result> | <…>`.
+//! `[model] tool results: <each result> | <…>`. When the system prompt carries numbered passages
+//! of knowledge, the reply cites the first (` [1]` at its end).
 
 pub mod mcp;
 
@@ -204,6 +205,8 @@ async fn chat(State(state): State<Arc<StubState>>, Json(body): Json<Value>) -> R
             results.reverse();
             format!("[{model}] tool results: {}", results.join(" | "))
         }
+        // Given numbered passages of knowledge, it cites the first, as a model told to would.
+        _ if cites_first(&messages) => format!("[{model}] you said: {last} [1]"),
         _ => format!("[{model}] you said: {last}"),
     };
     let cut_after = match behaviour {
@@ -234,6 +237,15 @@ async fn chat(State(state): State<Arc<StubState>>, Json(body): Json<Value>) -> R
                   "total_tokens": prompt_chars / 4 + reply.len() / 4 + 2}
     }))
     .into_response()
+}
+
+/// Whether the system prompt carries numbered passages of knowledge (`[1] Title …`).
+fn cites_first(messages: &[Value]) -> bool {
+    messages
+        .first()
+        .filter(|m| m["role"] == "system")
+        .and_then(|m| m["content"].as_str())
+        .is_some_and(|s| s.contains("\n\n[1] "))
 }
 
 /// The `<<name {json}>>` triggers of a message: each tool name and its arguments' text.
