@@ -249,6 +249,7 @@ pub fn Header() -> impl IntoView {
                                 {client.is_some().then(|| view! { <A href="/dashboard" attr:class=NAV_LINK>"Dashboard"</A> })}
                                 // The trail is for owners and admins (and a client's own admin key).
                                 {(client.is_some() && role != Some(Role::Member)).then(|| view! { <A href="/tools" attr:class=NAV_LINK>"Tools"</A> })}
+                                {(client.is_some() && role != Some(Role::Member)).then(|| view! { <A href="/knowledge" attr:class=NAV_LINK>"Knowledge"</A> })}
                                 {(client.is_some() && role != Some(Role::Member)).then(|| view! { <A href="/audit" attr:class=NAV_LINK>"Audit"</A> })}
                                 {(client.is_some() && role != Some(Role::Member)).then(|| view! { <A href="/account" attr:class=NAV_LINK>"People and keys"</A> })}
                                 {(operator || role == Some(Role::Operator)).then(|| view! { <A href="/operator" attr:class=NAV_LINK>"Operator"</A> })}

@@ -66,6 +66,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/account") view=crate::accounts::team::AccountPage ssr=SsrMode::InOrder />
                     <Route path=path!("/audit") view=crate::audit::pages::AuditPage ssr=SsrMode::InOrder />
                     <Route path=path!("/tools") view=crate::tools::pages::ToolsPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/knowledge") view=crate::knowledge::pages::KnowledgePage ssr=SsrMode::InOrder />
                     <Route path=path!("/api/docs") view=api_docs::ApiDocsPage ssr=SsrMode::InOrder />
                 </Routes>
             </main>

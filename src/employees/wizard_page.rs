@@ -494,10 +494,28 @@ fn language_choices() -> Vec<(String, String)> {
 }
 
 fn expertise_step(ctx: Ctx) -> impl IntoView {
+    // The client's collections, to choose from.
+    let collections = Resource::new(|| (), |_| crate::knowledge::pages::load_knowledge());
     view! {
         <div class="space-y-4">
             {text_input(ctx, Input::Expertise, "Expertise areas", "expertise_areas", "One per line: what it knows best.", |d| &mut d.expertise_areas, true)}
-            {text_input(ctx, Input::Knowledge, "Knowledge sources", "knowledge", "One per line: the bodies of knowledge it draws on.", |d| &mut d.knowledge, true)}
+            <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading your collections…"</p> }>
+                {move || Suspend::new(async move {
+                    collections.await.ok().filter(|o| !o.collections.is_empty()).map(|o| {
+                        let items = o
+                            .collections
+                            .into_iter()
+                            .map(|c| {
+                                let about = format!("{} document{}{}", c.documents, if c.documents == 1 { "" } else { "s" },
+                                    if c.description.is_empty() { String::new() } else { format!(" · {}", c.description) });
+                                (c.name, about)
+                            })
+                            .collect();
+                        list_choices(ctx, Input::Knowledge, "From your knowledge collections", "knowledge-choices", |d| &d.knowledge, |d| &mut d.knowledge, items)
+                    })
+                })}
+            </Transition>
+            {text_input(ctx, Input::Knowledge, "Knowledge sources", "knowledge", "One per line: the collections it answers from (the Knowledge page holds their documents), or the bodies of knowledge it draws on.", |d| &mut d.knowledge, true)}
         </div>
     }
 }
@@ -789,53 +807,72 @@ fn tool_lines(tools: &str) -> Vec<String> {
         .collect()
 }
 
-fn tools_step(ctx: Ctx) -> impl IntoView {
-    // The client's catalogue, to choose from; the list below stays the source of truth.
-    let catalogue = Resource::new(|| (), |_| crate::tools::pages::load_tools());
-    let choices = move |list: Vec<crate::tools::Tool>| {
-        view! {
-            <fieldset>
-                <legend class=LABEL>"From your catalogue"</legend>
-                <div class="mt-1 grid gap-1 text-sm sm:grid-cols-2" data-testid="tool-choices">
-                    {list
-                        .into_iter()
-                        .map(|t| {
-                            let name = t.name.clone();
-                            let checked_name = name.clone();
-                            view! {
-                                <label class="inline-flex items-start gap-2">
-                                    <input
-                                        type="checkbox"
-                                        class="mt-1"
-                                        value=name.clone()
-                                        prop:checked=move || ctx.draft.with(|d| tool_lines(&d.tools).contains(&checked_name))
-                                        on:change=move |ev| {
-                                            let on = event_target_checked(&ev);
-                                            let name = name.clone();
-                                            ctx.edit(Input::Tools, |d| {
-                                                let mut lines = tool_lines(&d.tools);
-                                                lines.retain(|l| *l != name);
-                                                if on {
-                                                    lines.push(name);
-                                                }
-                                                d.tools = lines.join("\n");
-                                            });
-                                        }
-                                    />
-                                    <span><code>{t.name.clone()}</code><span class="block text-xs text-slate-500">{t.description.clone()}</span></span>
-                                </label>
-                            }
-                        })
-                        .collect_view()}
-                </div>
-            </fieldset>
-        }
+/// Checkboxes for what the client has (`items`: name and description) that add or remove its
+/// name in the draft's list `field` (one per line, matched without regard to case); the list
+/// stays the source of truth.
+fn list_choices(
+    ctx: Ctx,
+    input: Input,
+    legend: &'static str,
+    testid: &'static str,
+    read: fn(&Draft) -> &String,
+    field: fn(&mut Draft) -> &mut String,
+    items: Vec<(String, String)>,
+) -> impl IntoView {
+    let has = move |d: &Draft, name: &str| {
+        tool_lines(read(d))
+            .iter()
+            .any(|l| l.eq_ignore_ascii_case(name))
     };
+    view! {
+        <fieldset>
+            <legend class=LABEL>{legend}</legend>
+            <div class="mt-1 grid gap-1 text-sm sm:grid-cols-2" data-testid=testid>
+                {items
+                    .into_iter()
+                    .map(|(name, description)| {
+                        let name = StoredValue::new(name);
+                        view! {
+                            <label class="inline-flex items-start gap-2">
+                                <input
+                                    type="checkbox"
+                                    class="mt-1"
+                                    value=name.get_value()
+                                    prop:checked=move || ctx.draft.with(|d| has(d, &name.get_value()))
+                                    on:change=move |ev| {
+                                        let on = event_target_checked(&ev);
+                                        let name = name.get_value();
+                                        ctx.edit(input, |d| {
+                                            let mut lines = tool_lines(field(d));
+                                            lines.retain(|l| !l.eq_ignore_ascii_case(&name));
+                                            if on {
+                                                lines.push(name);
+                                            }
+                                            *field(d) = lines.join("\n");
+                                        });
+                                    }
+                                />
+                                <span><code>{name.get_value()}</code><span class="block text-xs text-slate-500">{description}</span></span>
+                            </label>
+                        }
+                    })
+                    .collect_view()}
+            </div>
+        </fieldset>
+    }
+}
+
+fn tools_step(ctx: Ctx) -> impl IntoView {
+    // The client's catalogue, to choose from.
+    let catalogue = Resource::new(|| (), |_| crate::tools::pages::load_tools());
     view! {
         <div class="space-y-4">
             <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading your tools…"</p> }>
                 {move || Suspend::new(async move {
-                    catalogue.await.ok().map(choices)
+                    catalogue.await.ok().map(|list| {
+                        let items = list.into_iter().map(|t| (t.name, t.description)).collect();
+                        list_choices(ctx, Input::Tools, "From your catalogue", "tool-choices", |d| &d.tools, |d| &mut d.tools, items)
+                    })
                 })}
             </Transition>
             {text_input(ctx, Input::Tools, "Tools it may use", "tools", "One per line: names from your catalogue (the Tools page adds HTTP tools).", |d| &mut d.tools, true)}
