@@ -831,17 +831,18 @@ fn list_choices(
                 {items
                     .into_iter()
                     .map(|(name, description)| {
-                        let name = StoredValue::new(name);
+                        // Plain copies: the closures may outlive this list's reactive owner.
+                        let (checked_name, shown) = (name.clone(), name.clone());
                         view! {
                             <label class="inline-flex items-start gap-2">
                                 <input
                                     type="checkbox"
                                     class="mt-1"
-                                    value=name.get_value()
-                                    prop:checked=move || ctx.draft.with(|d| has(d, &name.get_value()))
+                                    value=name.clone()
+                                    prop:checked=move || ctx.draft.with(|d| has(d, &checked_name))
                                     on:change=move |ev| {
                                         let on = event_target_checked(&ev);
-                                        let name = name.get_value();
+                                        let name = name.clone();
                                         ctx.edit(input, |d| {
                                             let mut lines = tool_lines(field(d));
                                             lines.retain(|l| !l.eq_ignore_ascii_case(&name));
@@ -852,7 +853,7 @@ fn list_choices(
                                         });
                                     }
                                 />
-                                <span><code>{name.get_value()}</code><span class="block text-xs text-slate-500">{description}</span></span>
+                                <span><code>{shown}</code><span class="block text-xs text-slate-500">{description}</span></span>
                             </label>
                         }
                     })

@@ -195,7 +195,7 @@ fn CollectionCard(
     remove: ServerAction<RemoveCollection>,
     changed: RwSignal<u32>,
 ) -> impl IntoView {
-    let name = StoredValue::new(collection.name.clone());
+    let name = collection.name.clone();
     let upload_url = StoredValue::new(format!(
         "/api/v1/employees/clients/{client}/knowledge/{}/documents",
         collection.name
@@ -205,7 +205,7 @@ fn CollectionCard(
     let tick = RwSignal::new(0u32);
     let documents = Resource::new(
         move || (tick.get(), delete_doc.version().get()),
-        move |_| load_documents(name.get_value()),
+        move |_| load_documents(name.clone()),
     );
     let settling = move || {
         documents.get().and_then(Result::ok).is_some_and(|docs| {
