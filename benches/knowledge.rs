@@ -50,47 +50,6 @@ fn env_or(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn read_jsonl(path: &str) -> anyhow::Result<Vec<Value>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("{path}: {e} (run scripts/eval-data.sh first)"))?;
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| Ok(serde_json::from_str(l)?))
-        .collect()
-}
-
-#[derive(Default, Clone)]
-struct Score {
-    n: usize,
-    hits: [usize; 3],
-    rr: f64,
-}
-
-impl Score {
-    fn add(&mut self, first_rank: Option<usize>) {
-        self.n += 1;
-        if let Some(r) = first_rank {
-            for (i, k) in KS.iter().enumerate() {
-                if r <= *k {
-                    self.hits[i] += 1;
-                }
-            }
-            self.rr += 1.0 / r as f64;
-        }
-    }
-
-    fn row(&self) -> String {
-        let n = self.n.max(1) as f64;
-        let mut s: Vec<String> = self
-            .hits
-            .iter()
-            .map(|h| format!("{:.2}", *h as f64 / n))
-            .collect();
-        s.push(format!("{:.3}", self.rr / n));
-        s.join(" | ")
-    }
-}
-
 /// A multipart body with one file field.
 fn multipart(file_name: &str, media_type: &str, bytes: &[u8]) -> (String, Vec<u8>) {
     const BOUNDARY: &str = "workforce-bench-boundary";
@@ -145,8 +104,8 @@ async fn searches(
 }
 
 async fn quality(dir: &str) -> anyhow::Result<()> {
-    let sessions = read_jsonl(&format!("{dir}/sessions.jsonl"))?;
-    let questions = read_jsonl(&format!("{dir}/questions.jsonl"))?;
+    let sessions = support::read_jsonl(&format!("{dir}/sessions.jsonl"))?;
+    let questions = support::read_jsonl(&format!("{dir}/questions.jsonl"))?;
     let server = support::start("workforce_bench_knowledge", |f| {
         f.memory.embedding_model = MODEL.to_owned();
         f.memory.sweep_seconds = 1;
@@ -259,7 +218,7 @@ async fn quality(dir: &str) -> anyhow::Result<()> {
     fusion.per_signal = fusion.per_signal.max(10);
     let collections = vec!["history".to_owned()];
     // mode → (document-level, passage-level)
-    let mut scores: BTreeMap<&str, (Score, Score)> = BTreeMap::new();
+    let mut scores: BTreeMap<&str, (support::Score, support::Score)> = BTreeMap::new();
     let mut latencies: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
     for q in &questions {
         let text = q["question"].as_str().unwrap_or_default();
@@ -281,13 +240,13 @@ async fn quality(dir: &str) -> anyhow::Result<()> {
             let in_doc = |d: &str| session_of_doc.get(d).is_some_and(|s| evidence.contains(s));
             let doc_rank = ranked.iter().position(|(d, _)| in_doc(d)).map(|p| p + 1);
             let entry = scores.entry(mode).or_default();
-            entry.0.add(doc_rank);
+            entry.0.add(doc_rank, &KS);
             if !openings.is_empty() {
                 let passage_rank = ranked
                     .iter()
                     .position(|(d, t)| in_doc(d) && openings.iter().any(|o| t.contains(o.as_str())))
                     .map(|p| p + 1);
-                entry.1.add(passage_rank);
+                entry.1.add(passage_rank, &KS);
             }
         }
         tx.commit().await?;
@@ -316,37 +275,10 @@ async fn quality(dir: &str) -> anyhow::Result<()> {
     );
     pool.close().await;
     db.close().await;
+    // The server's runtime cannot be dropped from inside this one.
+    let support::Server { runtime, .. } = server;
+    runtime.shutdown_background();
     Ok(())
-}
-
-/// Three query words drawn as the stored chunks' are.
-fn query_words(q: u64) -> String {
-    let mut x = (q + 1).wrapping_mul(0x2545F4914F6CDD1D) | 1;
-    (0..3)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let u = (x >> 11) as f64 / (1u64 << 53) as f64;
-            format!("w{}", (20000.0 * u.powi(3)).floor() as u64)
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn random_unit(seed: u64) -> Vec<f32> {
-    let mut x = seed.wrapping_mul(0x9E3779B97F4A7C15) | 1;
-    let mut v: Vec<f32> = (0..384)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-        })
-        .collect();
-    let n = v.iter().map(|a| a * a).sum::<f32>().sqrt();
-    v.iter_mut().for_each(|a| *a /= n);
-    v
 }
 
 async fn scale() -> anyhow::Result<()> {
@@ -405,9 +337,9 @@ async fn scale() -> anyhow::Result<()> {
         for i in start..end {
             docs_col.push(format!("doc_{:024}", 1 + i / per_doc));
             ords.push((i % per_doc) as i32);
-            vectors.push(workforce::ai::embeddings::stored_form(&random_unit(
-                i as u64,
-            )));
+            vectors.push(workforce::ai::embeddings::stored_form(
+                &support::unit_vector(i as u64),
+            ));
         }
         sqlx::query(
             "INSERT INTO knowledge_vectors (client_id, document_id, ord, collection, model, embedding)
@@ -447,8 +379,9 @@ async fn scale() -> anyhow::Result<()> {
         for mode in MODES {
             let mut took = Vec::new();
             for q in 0..queries as u64 {
-                let vector = workforce::ai::embeddings::stored_form(&random_unit(1_000_000 + q));
-                let words = query_words(q);
+                let vector =
+                    workforce::ai::embeddings::stored_form(&support::unit_vector(1_000_000 + q));
+                let words = support::query_words(q);
                 let (v, w) = match mode {
                     "meaning" => (Some(&vector), ""),
                     "words" => (None, words.as_str()),

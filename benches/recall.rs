@@ -9,16 +9,18 @@
 //! Creates the database `workforce_bench_recall` (dropped again at the end; ~5 GB meanwhile);
 //! loading takes a minute or two.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection, Row};
 use std::str::FromStr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use workforce::ai::embeddings::stored_form;
 use workforce::core::{ClientId, EmployeeId};
 use workforce::memory::server::repo;
 use workforce::platform::db::{self, TenantTx};
 
-const DIMS: usize = 384;
 const MODEL: &str = "all-minilm-l6-v2";
 /// Recall by meaning alone, the ten closest.
 const DENSE_ONLY: repo::Fusion = repo::Fusion {
@@ -33,37 +35,6 @@ fn env_or(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(default)
-}
-
-/// A deterministic pseudo-random unit vector (xorshift), as the database stores them.
-fn unit_vector(seed: u64) -> Vec<f32> {
-    let mut x = seed.wrapping_mul(0x9E3779B97F4A7C15) | 1;
-    let mut v: Vec<f32> = (0..DIMS)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-        })
-        .collect();
-    let n = v.iter().map(|a| a * a).sum::<f32>().sqrt();
-    v.iter_mut().for_each(|a| *a /= n);
-    v
-}
-
-/// Three query words drawn as the stored messages' are (see `wf_bench_word`).
-fn query_words(q: u64) -> String {
-    let mut x = (q + 1).wrapping_mul(0x2545F4914F6CDD1D) | 1;
-    (0..3)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let u = (x >> 11) as f64 / (1u64 << 53) as f64;
-            format!("w{}", (20000.0 * u.powi(3)).floor() as u64)
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 fn cosine(a: &[f64], b: &[f64]) -> f64 {
@@ -91,15 +62,10 @@ fn as_f32(v: &[f32]) -> Vec<f64> {
 fn exact_top10(rows: impl Iterator<Item = usize>, query: &[f32], form: Form) -> Vec<String> {
     let q = form(query);
     let mut ranked: Vec<(f64, usize)> = rows
-        .map(|r| (-cosine(&form(&unit_vector(r as u64)), &q), r))
+        .map(|r| (-cosine(&form(&support::unit_vector(r as u64)), &q), r))
         .collect();
     ranked.sort_by(|a, b| a.0.total_cmp(&b.0));
     ranked.iter().take(10).map(|(_, r)| r.to_string()).collect()
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i].as_secs_f64() * 1000.0
 }
 
 #[tokio::main]
@@ -160,7 +126,7 @@ async fn main() -> anyhow::Result<()> {
         let mut vecs = Vec::with_capacity(end - start);
         for r in start..end {
             ids.push(r as i64);
-            vecs.push(stored_form(&unit_vector(r as u64)));
+            vecs.push(stored_form(&support::unit_vector(r as u64)));
         }
         sqlx::query(
             "WITH t AS (SELECT $1 AS client_id, $1 || '_emp_' || lpad(to_hex((r % $3)::int), 24, '0') AS employee_id,
@@ -230,7 +196,7 @@ async fn main() -> anyhow::Result<()> {
             let e = (q * 7919) % employees;
             let employee =
                 EmployeeId::parse(&emp(e)).ok_or_else(|| anyhow::anyhow!("employee id"))?;
-            let query = unit_vector(10_000_000 + q as u64);
+            let query = support::unit_vector(10_000_000 + q as u64);
             let qv = stored_form(&query);
             let t = Instant::now();
             let mut tx = TenantTx::begin(&pool, &client_id).await?;
@@ -264,9 +230,9 @@ async fn main() -> anyhow::Result<()> {
             "| {pass} | {rows} | {employees} | {queries} | {:.3} | {:.3} | {:.2} | {:.2} | {:.2} |",
             hits as f64 / (queries * 10) as f64,
             hits_f32 as f64 / (queries * 10) as f64,
-            percentile(&latencies, 0.5),
-            percentile(&latencies, 0.99),
-            percentile(&latencies, 1.0)
+            support::percentile(&latencies, 0.5),
+            support::percentile(&latencies, 0.99),
+            support::percentile(&latencies, 1.0)
         );
     }
     // Keyword and hybrid recall, as a turn runs it: three words of the skewed vocabulary (most
@@ -291,8 +257,8 @@ async fn main() -> anyhow::Result<()> {
             let e = (q * 7919) % employees;
             let employee =
                 EmployeeId::parse(&emp(e)).ok_or_else(|| anyhow::anyhow!("employee id"))?;
-            let qv = stored_form(&unit_vector(10_000_000 + q as u64));
-            let words = query_words(q as u64);
+            let qv = stored_form(&support::unit_vector(10_000_000 + q as u64));
+            let words = support::query_words(q as u64);
             let t = Instant::now();
             let mut tx = TenantTx::begin(&pool, &client_id).await?;
             let found = repo::recall(
@@ -313,9 +279,9 @@ async fn main() -> anyhow::Result<()> {
         latencies.sort();
         println!(
             "| {name} | {rows} | {employees} | {queries} | {:.2} | {:.2} | {:.2} | {:.1} |",
-            percentile(&latencies, 0.5),
-            percentile(&latencies, 0.99),
-            percentile(&latencies, 1.0),
+            support::percentile(&latencies, 0.5),
+            support::percentile(&latencies, 0.99),
+            support::percentile(&latencies, 1.0),
             results as f64 / queries as f64
         );
     }
@@ -330,7 +296,7 @@ async fn main() -> anyhow::Result<()> {
     .bind(client)
     .bind(emp(1))
     .bind(MODEL)
-    .bind(stored_form(&unit_vector(42)))
+    .bind(stored_form(&support::unit_vector(42)))
     .fetch_all(&mut *tx)
     .await?
     .iter()

@@ -212,3 +212,82 @@ impl Server {
         Ok(employees)
     }
 }
+
+/// The lines of a JSON Lines file.
+pub fn read_jsonl(path: &str) -> anyhow::Result<Vec<serde_json::Value>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("{path}: {e} (run scripts/eval-data.sh first)"))?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| Ok(serde_json::from_str(l)?))
+        .collect()
+}
+
+/// Recall at each k, and the reciprocal rank, of rankings against their evidence.
+#[derive(Default, Clone)]
+pub struct Score {
+    pub n: usize,
+    hits: Vec<usize>,
+    rr: f64,
+}
+
+impl Score {
+    /// One question: the rank of its first evidence hit (none: not found), counted at each of
+    /// `ks`.
+    pub fn add(&mut self, first_rank: Option<usize>, ks: &[usize]) {
+        self.n += 1;
+        self.hits.resize(ks.len(), 0);
+        if let Some(r) = first_rank {
+            for (i, k) in ks.iter().enumerate() {
+                if r <= *k {
+                    self.hits[i] += 1;
+                }
+            }
+            self.rr += 1.0 / r as f64;
+        }
+    }
+
+    /// Recall at each k, then the mean reciprocal rank, as table cells.
+    pub fn row(&self) -> String {
+        let n = self.n.max(1) as f64;
+        let mut s: Vec<String> = self
+            .hits
+            .iter()
+            .map(|h| format!("{:.2}", *h as f64 / n))
+            .collect();
+        s.push(format!("{:.3}", self.rr / n));
+        s.join(" | ")
+    }
+}
+
+/// A deterministic pseudo-random 384-d unit vector (xorshift).
+pub fn unit_vector(seed: u64) -> Vec<f32> {
+    let mut x = seed.wrapping_mul(0x9E3779B97F4A7C15) | 1;
+    let mut v: Vec<f32> = (0..384)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        })
+        .collect();
+    let n = v.iter().map(|a| a * a).sum::<f32>().sqrt();
+    v.iter_mut().for_each(|a| *a /= n);
+    v
+}
+
+/// Three query words drawn from the skewed 20,000-word vocabulary the benches store (word n
+/// drawn as 20000·u³).
+pub fn query_words(q: u64) -> String {
+    let mut x = (q + 1).wrapping_mul(0x2545F4914F6CDD1D) | 1;
+    (0..3)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+            format!("w{}", (20000.0 * u.powi(3)).floor() as u64)
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
