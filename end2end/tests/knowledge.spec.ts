@@ -98,6 +98,7 @@ test("an admin drops documents on a collection, watches them ingested, and an em
   await page.getByRole("button", { name: "Create employee" }).click();
   await expect(page.getByTestId("status")).toHaveText("active");
   await hydrated(page);
+  const employeePage = page.url();
   await page.getByRole("link", { name: "Chat", exact: true }).click();
   await hydrated(page);
 
@@ -123,4 +124,16 @@ test("an admin drops documents on a collection, watches them ingested, and an em
   page.once("dialog", (d) => d.accept());
   await page.getByRole("button", { name: "Delete warranty" }).click();
   await expect(page.locator('[data-collection="handbook"]').getByTestId("document")).toHaveCount(0);
+  await expect(page.locator('[data-collection="handbook"]').getByTestId("collection-counts")).toHaveText("0 documents · 0 chunks");
+  await page.goto(employeePage);
+  await hydrated(page);
+  await page.getByRole("link", { name: "Chat", exact: true }).click();
+  await hydrated(page);
+  const asked = seen.length;
+  await page.locator("textarea[name=message]").fill("And the wheels?");
+  await page.getByRole("button", { name: "Send" }).click();
+  await expect(page.getByTestId("chat-log").getByTestId("answer")).toHaveCount(2);
+  await expect.poll(() => seen.length).toBeGreaterThan(asked);
+  expect(seen[seen.length - 1].messages[0].content).not.toContain("Passages from");
+  await expect(page.getByTestId("chat-log").getByTestId("answer").last()).not.toContainText("[1]");
 });

@@ -1,9 +1,10 @@
 //! `/knowledge`: the client's knowledge sources, for owners, admins and admin keys — its
 //! collections (create, delete), and in each the documents with their state as they are
 //! ingested (queued, processing with progress, ready with chunk count, failed with the reason).
-//! Files are dropped on a collection (or chosen) and sent to the REST upload route with the
-//! browser's sign-in cookie, which lets the page show each file's bytes going up; the list then
-//! follows the ingestion until every document has settled.
+//! Files are dropped on a collection (or chosen) and sent, one request each, to the
+//! `upload_document` server function as a multipart form (by XMLHttpRequest, which lets the page
+//! show each file's bytes going up); the list then follows the ingestion until every document
+//! has settled.
 
 use super::{Collection, CollectionSpec, Document, DocumentState, ACCEPTED_FORMATS};
 use crate::app::components::*;
@@ -12,10 +13,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use serde::{Deserialize, Serialize};
 
-/// What the page opens with: where uploads go, the largest one the plan takes, the collections.
+/// What the page opens with: the largest upload the plan takes, the collections.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KnowledgeOverview {
-    pub client_id: String,
     pub max_document_bytes: u64,
     pub collections: Vec<Collection>,
 }
@@ -26,7 +26,6 @@ pub async fn load_knowledge() -> Result<KnowledgeOverview, AppError> {
         let (state, who) = crate::accounts::server::principal::client_in_context()?;
         let collections = super::server::service::list_collections(&state, &who).await?;
         Ok(KnowledgeOverview {
-            client_id: who.client_id.as_str().to_owned(),
             max_document_bytes: super::server::service::max_document_bytes(&state, &who) as u64,
             collections,
         })
@@ -75,6 +74,31 @@ pub async fn remove_document(collection: String, id: String) -> Result<(), AppEr
     result.or_else(crate::platform::fns::fail)
 }
 
+/// Uploads a document into a collection, as the REST route does: a multipart form with
+/// `collection`, `file` and an optional `title`. The answer comes at once, with the document
+/// queued. Its route takes bodies up to `MAX_UPLOAD_BYTES`; the plan's size is enforced as the
+/// file is read.
+#[server(prefix = "/rpc", endpoint = "upload_document", input = leptos::server_fn::codec::MultipartFormData)]
+pub async fn upload_document(
+    data: leptos::server_fn::codec::MultipartData,
+) -> Result<Document, AppError> {
+    let result = async {
+        use super::server::form;
+        let (state, who) = crate::accounts::server::principal::client_in_context()?;
+        let reader = data
+            .into_inner()
+            .ok_or_else(|| AppError::bad_request("the upload's form could not be read"))?;
+        let max = super::server::service::max_document_bytes(&state, &who);
+        let read = form::read(reader, max, form::Fields::WithCollection).await?;
+        let collection = read.collection.ok_or_else(|| {
+            AppError::field("collection", "is required: the collection to upload into")
+        })?;
+        super::server::service::upload_document(&state, &who, &collection, read.upload).await
+    }
+    .await;
+    result.or_else(crate::platform::fns::fail)
+}
+
 /// What the file picker offers.
 const ACCEPT: &str = ".txt,.text,.md,.markdown,.html,.htm,.pdf,.csv,text/plain,text/markdown,text/html,application/pdf,text/csv";
 
@@ -93,10 +117,8 @@ pub fn human_size(bytes: u64) -> String {
 pub fn KnowledgePage() -> impl IntoView {
     let add = ServerAction::<AddCollection>::new();
     let remove = ServerAction::<RemoveCollection>::new();
-    // Bumped when a collection's documents change, so its counts are read again.
-    let changed = RwSignal::new(0u32);
     let overview = Resource::new(
-        move || (add.version().get(), remove.version().get(), changed.get()),
+        move || (add.version().get(), remove.version().get()),
         |_| load_knowledge(),
     );
     view! {
@@ -116,12 +138,11 @@ pub fn KnowledgePage() -> impl IntoView {
                             <p class="text-sm text-slate-600" data-testid="no-collections">"No collection yet: create one below, then drop documents on it."</p>
                         }.into_any(),
                         Ok(o) => {
-                            let client = o.client_id.clone();
                             let max = o.max_document_bytes;
                             view! {
                                 <ul class="space-y-4">
                                     {o.collections.into_iter().map(|c| view! {
-                                        <CollectionCard collection=c client=client.clone() max_bytes=max remove changed />
+                                        <CollectionCard collection=c max_bytes=max remove />
                                     }).collect_view()}
                                 </ul>
                             }.into_any()
@@ -190,16 +211,11 @@ struct Sending {
 #[component]
 fn CollectionCard(
     collection: Collection,
-    client: String,
     max_bytes: u64,
     remove: ServerAction<RemoveCollection>,
-    changed: RwSignal<u32>,
 ) -> impl IntoView {
     let name = collection.name.clone();
-    let upload_url = StoredValue::new(format!(
-        "/api/v1/employees/clients/{client}/knowledge/{}/documents",
-        collection.name
-    ));
+    let into = StoredValue::new(collection.name.clone());
     let delete_doc = ServerAction::<RemoveDocument>::new();
     // Read again after an upload, a delete, and every second while a document is being ingested.
     let tick = RwSignal::new(0u32);
@@ -213,20 +229,36 @@ fn CollectionCard(
                 .any(|d| matches!(d.state, DocumentState::Queued | DocumentState::Processing))
         })
     };
-    let was_settling = StoredValue::new(false);
+    // One read a second at most, however many uploads end meanwhile.
+    let scheduled = StoredValue::new(false);
     Effect::new(move |_| {
-        let now = settling();
-        if now {
+        if settling() && !scheduled.get_value() {
+            scheduled.set_value(true);
             set_timeout(
-                move || tick.update(|t| *t += 1),
+                move || {
+                    scheduled.set_value(false);
+                    tick.update(|t| *t += 1);
+                },
                 std::time::Duration::from_secs(1),
             );
-        } else if was_settling.get_value() {
-            // The last document settled: the collection's counts changed.
-            changed.update(|c| *c += 1);
         }
-        was_settling.set_value(now);
     });
+    // The counts follow the list as it is read again (the card stays, and with it the uploads
+    // under way); until then, the overview's.
+    let first_counts = (collection.documents, collection.chunks);
+    let counts = move || {
+        documents
+            .get()
+            .and_then(Result::ok)
+            .map_or(first_counts, |docs| {
+                let chunks = docs
+                    .iter()
+                    .filter(|d| d.state == DocumentState::Ready)
+                    .map(|d| i64::from(d.chunk_count))
+                    .sum::<i64>();
+                (docs.len() as i64, chunks)
+            })
+    };
     let sending = RwSignal::new(Vec::<Sending>::new());
     let next_key = StoredValue::new(0u32);
     let hovering = RwSignal::new(false);
@@ -259,7 +291,7 @@ fn CollectionCard(
                 })
             });
             file.send(
-                &upload_url.get_value(),
+                &into.get_value(),
                 move |share| {
                     sending.update(|s| {
                         if let Some(x) = s.iter_mut().find(|x| x.key == key) {
@@ -299,13 +331,16 @@ fn CollectionCard(
                     <h2 class="text-lg font-medium"><code>{collection.name.clone()}</code></h2>
                     {(!collection.description.is_empty()).then(|| view! { <p class="text-sm text-slate-600">{collection.description.clone()}</p> })}
                     <p class="text-xs text-slate-500" data-testid="collection-counts">
-                        {format!("{} document{} · {} chunk{}", collection.documents, if collection.documents == 1 { "" } else { "s" },
-                                 collection.chunks, if collection.chunks == 1 { "" } else { "s" })}
+                        {move || {
+                            let (documents, chunks) = counts();
+                            format!("{documents} document{} · {chunks} chunk{}", if documents == 1 { "" } else { "s" },
+                                    if chunks == 1 { "" } else { "s" })
+                        }}
                     </p>
                 </div>
                 <button type="button" class=BUTTON_DANGER
                     on:click=move |_| {
-                        if confirmed(&format!("Delete the collection “{remove_name}” with all its documents? Employees that draw on it keep working without it.")) {
+                        if confirmed(&format!("Delete the collection “{remove_name}” with all its documents? Employees that draw on it keep working without it; answers already given keep the excerpts they cited.")) {
                             remove.dispatch(RemoveCollection { name: remove_name.clone() });
                         }
                     }>
@@ -392,7 +427,7 @@ fn DocumentRow(d: Document, delete: ServerAction<RemoveDocument>) -> impl IntoVi
             <span class=if d.state == DocumentState::Failed { "text-xs text-red-700" } else { "text-xs text-slate-600" } data-testid="document-detail">{detail}</span>
             <button type="button" class=BUTTON_DANGER aria-label=format!("Delete {title}")
                 on:click=move |_| {
-                    if confirmed(&format!("Delete “{title}”? Its passages are no longer found.")) {
+                    if confirmed(&format!("Delete “{title}”? Employees no longer find its passages; answers already given keep the excerpts they cited.")) {
                         delete.dispatch(RemoveDocument { collection: collection.clone(), id: id.clone() });
                     }
                 }>
@@ -418,11 +453,12 @@ impl SendableFile {
         self.file.size() as u64
     }
 
-    /// Posts the file as the form field `file` to `url`, telling `progress` the share sent and
-    /// `done` how it ended (the server's error message when it was refused).
+    /// Posts the file to the `upload_document` server function, into `collection`, telling
+    /// `progress` the share sent and `done` how it ended (the server's error message when it
+    /// was refused).
     fn send(
         self,
-        url: &str,
+        collection: &str,
         progress: impl Fn(f64) + 'static,
         done: impl FnOnce(Result<(), String>) + 'static,
     ) {
@@ -437,9 +473,11 @@ impl SendableFile {
             done(fail("no FormData"));
             return;
         };
-        if form
-            .append_with_blob_and_filename("file", &self.file, &self.file.name())
-            .is_err()
+        let url = <UploadDocument as leptos::server_fn::ServerFn>::PATH;
+        if form.append_with_str("collection", collection).is_err()
+            || form
+                .append_with_blob_and_filename("file", &self.file, &self.file.name())
+                .is_err()
             || xhr.open("POST", url).is_err()
         {
             done(fail("the request could not be made"));
@@ -461,7 +499,7 @@ impl SendableFile {
                 return;
             };
             let status = answered.status().unwrap_or(0);
-            if status == 202 {
+            if (200..300).contains(&status) {
                 done(Ok(()));
             } else if status == 0 {
                 done(Err("the upload was interrupted; try again".to_owned()));
@@ -470,7 +508,8 @@ impl SendableFile {
                 let message = serde_json::from_str::<serde_json::Value>(&text)
                     .ok()
                     .and_then(|v| {
-                        let e = &v["error"];
+                        // The server function's error (the REST routes wrap it in `error`).
+                        let e = v.get("error").unwrap_or(&v);
                         let fields = e["fields"].as_object().map(|f| {
                             f.iter()
                                 .map(|(k, m)| format!("{k}: {}", m.as_str().unwrap_or_default()))

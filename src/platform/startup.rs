@@ -200,9 +200,11 @@ const RPC_BODY_BYTES: usize = 256 * 1024;
 
 /// Server functions read their whole body themselves (`DefaultBodyLimit` binds only axum's
 /// extractors), so their cap is set here: `RPC_BODY_BYTES` (or `limits.request_body_bytes` if
-/// larger), and twice `BROWSER_IMPORT_BYTES` for the memory browser's import (a file's text, as
-/// a JSON string). A declared length past it is a 413 at once; a body that grows past it fails
-/// as it is read.
+/// larger), twice `BROWSER_IMPORT_BYTES` for the memory browser's import (a file's text, as
+/// a JSON string) and `MAX_UPLOAD_BYTES` for the knowledge page's upload (the plan's own, lower
+/// limit is enforced as the file is read). A declared length past it is a 413 at once; a body
+/// that grows past it fails as it is read. The upload's body must be a multipart form: server_fn
+/// panics on any other (it expects a boundary), so anything else is a 400 here first.
 async fn server_fn_body_limit(State(limit): State<usize>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
     if !path.starts_with("/rpc/") {
@@ -210,6 +212,8 @@ async fn server_fn_body_limit(State(limit): State<usize>, req: Request, next: Ne
     }
     let limit = if path == "/rpc/import_memory" {
         2 * crate::memory::BROWSER_IMPORT_BYTES
+    } else if path == "/rpc/upload_document" {
+        crate::knowledge::server::form::MAX_UPLOAD_BYTES
     } else {
         limit.max(RPC_BODY_BYTES)
     };
@@ -222,6 +226,17 @@ async fn server_fn_body_limit(State(limit): State<usize>, req: Request, next: Ne
         return AppError::PayloadTooLarge {
             message: format!("this request's body is larger than the {limit} bytes it may be"),
         }
+        .into_response();
+    }
+    let multipart = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| multer::parse_boundary(ct).is_ok());
+    if path == "/rpc/upload_document" && !multipart {
+        return AppError::bad_request(
+            "malformed call: send the document as multipart/form-data, in a field named file",
+        )
         .into_response();
     }
     next.run(req.map(|body| Body::new(http_body_util::Limited::new(body, limit))))

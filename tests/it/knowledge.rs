@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, Row};
 use std::time::Duration;
+use workforce::knowledge::pages::UploadDocument;
 
 const BOUNDARY: &str = "workforce-test-boundary-7d1f";
 
@@ -400,6 +401,88 @@ async fn documents_in_each_format_are_ingested_in_the_background(
         failed["error"].as_str().expect("error").contains("PDF"),
         "{failed}"
     );
+
+    // The page's way in: the `upload_document` server function, the same form with the
+    // collection in it, under the browser's sign-in cookie; same checks, same answers.
+    let rpc = |parts: &[Part<'_>]| {
+        let (ct, body) = multipart(parts);
+        app.http
+            .post(app.url(<UploadDocument as leptos::server_fn::ServerFn>::PATH))
+            .header("cookie", client_cookie(&key))
+            .header("content-type", ct)
+            .body(body)
+            .send()
+    };
+    let res = rpc(&[
+        ("collection", None, None, b"policies"),
+        (
+            "file",
+            Some("returns.md"),
+            Some("text/markdown"),
+            b"# Returns\n\nReturns are accepted for ninety days.",
+        ),
+    ])
+    .await
+    .expect("upload");
+    assert_eq!(res.status(), 200);
+    let doc: Value = res.json().await.expect("document");
+    assert_eq!(doc["state"], "queued", "{doc}");
+    assert_eq!(doc["title"], "returns", "{doc}");
+    let done = settled(&app, &key, &docs).await;
+    let returns = done
+        .iter()
+        .find(|d| d["id"] == doc["id"])
+        .expect("listed over REST");
+    assert_eq!(returns["state"], "ready", "{returns}");
+    for (parts, status, says) in [
+        (
+            vec![
+                ("collection", None, None, &b"policies"[..]),
+                ("file", Some("logo.png"), Some("image/png"), &b"\x89PNG"[..]),
+            ],
+            415,
+            "logo.png",
+        ),
+        (
+            vec![("file", Some("a.txt"), Some("text/plain"), &b"text"[..])],
+            422,
+            "collection",
+        ),
+        (
+            vec![
+                ("collection", None, None, &b"policies"[..]),
+                ("file", Some("big.txt"), Some("text/plain"), &too_big[..]),
+            ],
+            413,
+            "bytes",
+        ),
+        (
+            vec![
+                ("collection", None, None, &b"nope"[..]),
+                ("file", Some("a.txt"), Some("text/plain"), &b"text"[..]),
+            ],
+            404,
+            "collection",
+        ),
+    ] {
+        let res = rpc(&parts).await.expect("upload");
+        assert_eq!(res.status().as_u16(), status);
+        let text = res.text().await.expect("body");
+        assert!(text.contains(says), "{status}: {text}");
+    }
+    // Anything but a multipart form is refused before it is read.
+    let res = app
+        .http
+        .post(app.url(<UploadDocument as leptos::server_fn::ServerFn>::PATH))
+        .header("cookie", client_cookie(&key))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(res.status().as_u16(), 400);
+    let text = res.text().await.expect("body");
+    assert!(text.contains("multipart/form-data"), "{text}");
 
     // Deleting a document takes its chunks and vectors; deleting the collection, the rest.
     let r = app

@@ -3,23 +3,18 @@
 //! (`accounts::server::policy`). Documents are uploaded as `multipart/form-data` (a `file`
 //! field, and an optional `title`).
 
-use super::service::{self, Upload};
+use super::form::MAX_UPLOAD_BYTES;
+use super::form::{self, Fields, FORM_OVERHEAD};
+use super::service;
 use crate::accounts::server::principal::ClientPath;
 use crate::core::AppError;
 use crate::knowledge::{Collection, CollectionSpec, Document, DocumentState};
 use crate::platform::http::{ApiJson, ApiRoutes, ClientParams, ErrorBody, CLIENT};
 use crate::platform::AppState;
-use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use std::collections::HashMap;
-
-/// The most any request to the upload route may carry (the largest tier's documents, and the
-/// form around them); each client's tier sets its own limit below it.
-pub const MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
-/// What the multipart form adds around the file.
-const FORM_OVERHEAD: usize = 64 * 1024;
 
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -134,14 +129,6 @@ async fn list_documents(
     Ok(Json(service::list_documents(&state, &who, &name).await?))
 }
 
-fn multipart_error(e: MultipartError, max: usize) -> AppError {
-    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        too_large(max)
-    } else {
-        AppError::field("file", format!("could not be read: {}", e.body_text()))
-    }
-}
-
 /// Upload a document
 ///
 /// `multipart/form-data` with a `file` field (and an optional `title`). The answer comes at
@@ -161,7 +148,7 @@ async fn upload_document(
     ClientPath(who): ClientPath,
     Path(params): Path<HashMap<String, String>>,
     headers: HeaderMap,
-    form: Result<Multipart, MultipartRejection>,
+    body: axum::body::Body,
 ) -> Result<(StatusCode, Json<Document>), AppError> {
     let collection = param(&params, "collection", "collection")?;
     let max = service::max_document_bytes(&state, &who);
@@ -171,56 +158,16 @@ async fn upload_document(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > max + FORM_OVERHEAD) {
-        return Err(too_large(max));
+        return Err(form::too_large(max));
     }
-    let mut form = form.map_err(|_| AppError::UnsupportedMediaType {
-        message: "send the document as multipart/form-data, in a field named file".to_owned(),
-    })?;
-    let mut upload: Option<Upload> = None;
-    let mut title: Option<String> = None;
-    while let Some(field) = form
-        .next_field()
-        .await
-        .map_err(|e| multipart_error(e, max))?
-    {
-        match field.name().unwrap_or_default() {
-            "file" if upload.is_none() => {
-                let file_name = field.file_name().map(str::to_owned);
-                let content_type = field.content_type().map(str::to_owned);
-                let bytes = field.bytes().await.map_err(|e| multipart_error(e, max))?;
-                upload = Some(Upload {
-                    file_name,
-                    content_type,
-                    title: None,
-                    bytes: bytes.to_vec(),
-                });
-            }
-            "file" => return Err(AppError::field("file", "send one document at a time")),
-            "title" => title = Some(field.text().await.map_err(|e| multipart_error(e, max))?),
-            other => {
-                return Err(AppError::field(
-                    other.chars().take(64).collect::<String>(),
-                    "is not a field of an upload (file, title)",
-                ))
-            }
-        }
-    }
-    let mut upload = upload.ok_or_else(|| {
-        AppError::field(
-            "file",
-            "is required: the document, as a multipart/form-data file field",
-        )
-    })?;
-    upload.title = title;
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let reader = form::reader(content_type, body, max)?;
+    let upload = form::read(reader, max, Fields::FileAndTitle).await?.upload;
     let doc = service::upload_document(&state, &who, &collection, upload).await?;
     debug_assert_eq!(doc.state, DocumentState::Queued);
     Ok((StatusCode::ACCEPTED, Json(doc)))
-}
-
-fn too_large(max: usize) -> AppError {
-    AppError::PayloadTooLarge {
-        message: format!("the document is larger than your plan's {max} bytes"),
-    }
 }
 
 /// One document
