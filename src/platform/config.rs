@@ -250,16 +250,25 @@ pub struct Knowledge {
     /// the employee can still search with the `knowledge_search` tool).
     #[serde(default = "passages_per_turn")]
     pub passages_per_turn: u32,
+    /// The longest a turn's search of its knowledge may take in Postgres (its statement
+    /// timeout); past it the turn answers without passages (logged).
+    #[serde(default = "knowledge_search_timeout_ms")]
+    pub search_timeout_ms: u64,
 }
 
 fn passages_per_turn() -> u32 {
     4
 }
 
+fn knowledge_search_timeout_ms() -> u64 {
+    500
+}
+
 impl Default for Knowledge {
     fn default() -> Self {
         Knowledge {
             passages_per_turn: passages_per_turn(),
+            search_timeout_ms: knowledge_search_timeout_ms(),
         }
     }
 }

@@ -423,32 +423,28 @@ pub fn assembled_statements() -> Vec<&'static str> {
         INSERT_MISSING_VECTORS,
         SEARCH_COMPACT,
         SEARCH_WIDE,
+        SEARCH_GRAPH_384,
+        SEARCH_GRAPH_1536,
+        GRAPH_SETTINGS,
     ]
 }
 
 /// Retrieval over the collections `$3` (text[]) of client `$1`, with the memory's hybrid
 /// ranking (`platform::ranking`): the chunks whose vectors of model `$2` are closest to `$4`
-/// (vectors up to 1024 dimensions through the covering index, wider ones through the table —
-/// the argument picks which), and those sharing words with `$5` (English), each keyed
-/// `document:ord`, fused, each winner read with its document's title.
+/// (`$dense`, below: through an HNSW graph for the widths that have one, else exactly), and
+/// those sharing words with `$5` (English; at most 1,000 candidates per word, so a word held
+/// by most of a large collection costs no more than a rare one), each keyed `document:ord`,
+/// fused, each winner read with its document's title.
 macro_rules! knowledge_sql {
-    ($dims_cmp:literal) => {
+    ($dense:expr) => {
         hybrid_ranking_sql!(
-            dense: concat!(
-                "SELECT document_id || ':' || ord AS winner, embedding <=> $4 AS distance
-                 FROM knowledge_vectors
-                 WHERE $4::halfvec IS NOT NULL
-                   AND client_id = $1 AND model = $2 AND collection = ANY($3)
-                   AND vector_dims(embedding) ",
-                $dims_cmp,
-                " 1024
-                 ORDER BY embedding <=> $4 LIMIT $6"
-            ),
+            dense: $dense,
             config: "'english'::regconfig",
-            matching: "SELECT c.document_id || ':' || c.ord AS winner, c.search_terms
-                 FROM knowledge_chunks c, terms
+            per_word: "SELECT c.document_id || ':' || c.ord AS winner, c.search_terms
+                 FROM knowledge_chunks c
                  WHERE c.client_id = $1 AND c.collection = ANY($3)
-                   AND c.search_terms @@ terms.any_word",
+                   AND c.search_terms @@ w.word",
+            cap: "1000",
             docs: "coalesce((SELECT sum(chunk_count) FROM knowledge_documents
                              WHERE client_id = $1 AND collection = ANY($3) AND state = 'ready'), 0)",
             result: "SELECT c.document_id, c.ord, c.text, d.title, d.collection,
@@ -463,8 +459,71 @@ macro_rules! knowledge_sql {
     };
 }
 
-const SEARCH_COMPACT: &str = knowledge_sql!("<=");
-const SEARCH_WIDE: &str = knowledge_sql!(">");
+/// The closest vectors exactly: every vector of the client's collections is compared, through
+/// the covering index (up to 1024 dimensions) or the table (wider ones).
+macro_rules! exact_dense {
+    ($dims_cmp:literal) => {
+        concat!(
+            "SELECT document_id || ':' || ord AS winner, embedding <=> $4 AS distance
+             FROM knowledge_vectors
+             WHERE $4::halfvec IS NOT NULL
+               AND client_id = $1 AND model = $2 AND collection = ANY($3)
+               AND vector_dims(embedding) ",
+            $dims_cmp,
+            " 1024
+             ORDER BY embedding <=> $4 LIMIT $6"
+        )
+    };
+}
+
+/// The closest vectors of one width through its HNSW graph
+/// (migration 20261209000001), filtered as the graph is walked.
+macro_rules! graph_dense {
+    ($dims:literal) => {
+        concat!(
+            "SELECT document_id || ':' || ord AS winner,
+                    embedding::halfvec(",
+            $dims,
+            ") <=> $4::halfvec(",
+            $dims,
+            ") AS distance
+             FROM knowledge_vectors
+             WHERE $4::halfvec IS NOT NULL
+               AND client_id = $1 AND model = $2 AND collection = ANY($3)
+               AND vector_dims(embedding) = ",
+            $dims,
+            "
+             ORDER BY embedding::halfvec(",
+            $dims,
+            ") <=> $4::halfvec(",
+            $dims,
+            ") LIMIT $6"
+        )
+    };
+}
+
+const SEARCH_COMPACT: &str = knowledge_sql!(exact_dense!("<="));
+const SEARCH_WIDE: &str = knowledge_sql!(exact_dense!(">"));
+const SEARCH_GRAPH_384: &str = knowledge_sql!(graph_dense!("384"));
+const SEARCH_GRAPH_1536: &str = knowledge_sql!(graph_dense!("1536"));
+
+/// How a search walks the HNSW graphs, for this transaction: filtering as it goes until it has
+/// enough (`relaxed_order`: the ranking orders the candidates again), with a candidate list of
+/// `$1`, and planned for its own client each time (a generic plan would not see how few rows a
+/// small client has, and could walk the graph where the exact scan is both exact and faster).
+const GRAPH_SETTINGS: &str = "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true),
+            set_config('hnsw.ef_search', $1, true),
+            set_config('plan_cache_mode', 'force_custom_plan', true)";
+
+/// Ends any statement of this transaction that runs longer than `millis` (an error, which
+/// ends the transaction).
+pub async fn limit_statement_time(tx: &mut TenantTx, millis: u64) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT set_config('statement_timeout', $1, true)")
+        .bind(format!("{millis}ms"))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
 
 /// Which of `names` hold a ready document with chunks: one keyed look per name, which a
 /// turn pays before it searches (an employee whose sources name nothing searchable pays only
@@ -503,7 +562,9 @@ pub struct Found {
 pub use crate::platform::ranking::Fusion;
 
 /// The `limit` chunks of `collections` that best match the query vector (of `model`) and
-/// words. Exact: every vector and every chunk sharing a word is scored.
+/// words. Up to 1,000 chunks per word are scored; the vectors are searched through an HNSW
+/// graph where their width has one (approximate: BENCHMARKS.md §8 gives its recall), else
+/// exactly.
 pub async fn search(
     tx: &mut TenantTx,
     model: &str,
@@ -515,11 +576,20 @@ pub async fn search(
 ) -> Result<Vec<Found>, sqlx::Error> {
     use sqlx::Row;
     let dims = vector.map_or(0, |v| v.as_slice().len());
-    let sql = if dims <= 1024 {
-        SEARCH_COMPACT
-    } else {
-        SEARCH_WIDE
+    let sql = match dims {
+        384 => SEARCH_GRAPH_384,
+        1536 => SEARCH_GRAPH_1536,
+        d if d <= 1024 => SEARCH_COMPACT,
+        _ => SEARCH_WIDE,
     };
+    if matches!(dims, 384 | 1536) {
+        // At least the candidates each signal brings, and pgvector's default of 40.
+        let ef_search = fusion.per_signal.clamp(40, 1000);
+        sqlx::query(GRAPH_SETTINGS)
+            .bind(ef_search.to_string())
+            .execute(&mut **tx)
+            .await?;
+    }
     let client = tx.client().clone();
     let rows = sqlx::query(sql)
         .bind(client.as_str())

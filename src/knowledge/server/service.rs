@@ -346,7 +346,8 @@ pub async fn search_knowledge(
 /// The passages a turn's prompt carries: the best of `collections` (those of the employee's
 /// knowledge sources that hold chunks) for the message, at most the configured
 /// `passages_per_turn`. The message's vector is waited for as long as recall waits for its
-/// own; a failure costs the turn its passages (logged), never its answer.
+/// own, the search for `search_timeout_ms`; a failure costs the turn its passages (logged),
+/// never its answer.
 #[tracing::instrument(skip_all, fields(client_id = %who.client_id))]
 pub async fn passages_for_turn(
     state: &AppState,
@@ -362,6 +363,9 @@ pub async fn passages_for_turn(
     let vector = query_vector(state, message, Some(budget)).await;
     let found = async {
         let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
+        // A search that runs long costs the turn its passages, not its answer's time.
+        let timeout = state.settings.file.knowledge.search_timeout_ms.max(1);
+        repo::limit_statement_time(&mut tx, timeout).await?;
         let found = search_in(state, &mut tx, collections, message, vector, limit).await?;
         tx.commit().await?;
         Ok::<_, AppError>(found)
