@@ -174,12 +174,7 @@ impl Validator {
 
     pub fn slug(&mut self, field: &str, value: &str) -> String {
         let v = value.trim().to_ascii_lowercase();
-        let ok = !v.is_empty()
-            && v.len() <= 64
-            && v.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-            && v.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
-        if !ok {
+        if !is_slug(&v) {
             self.error(field, "must be 1–64 characters of a-z, 0-9, '_', '.' or '-', starting with a letter or digit");
         }
         v
@@ -261,6 +256,18 @@ fn nul_suffix(value: &serde_json::Value) -> Option<String> {
         Value::Object(map) => nul_path_in(map).map(|p| format!(".{p}")),
         _ => None,
     }
+}
+
+/// Whether `v` is a slug as names are written (collections, tools): 1–64 of a-z, 0-9, '_', '.'
+/// or '-', starting with a letter or digit.
+pub fn is_slug(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 64
+        && v.bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && v.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b))
 }
 
 #[cfg(test)]

@@ -142,14 +142,19 @@ pub struct KnowledgeHit {
 }
 
 /// The collection names an employee's `knowledge_sources` point to (as collection names are
-/// written: trimmed, lower case).
+/// written: trimmed, lower case), once each. Sources that cannot be a collection's name ("the
+/// company handbook") are left out here, so a turn whose sources are all descriptions asks the
+/// database nothing.
 pub fn collection_names(knowledge_sources: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = knowledge_sources
+    let mut out: Vec<String> = Vec::new();
+    for name in knowledge_sources
         .iter()
         .map(|s| s.trim().to_ascii_lowercase())
-        .filter(|s| !s.is_empty())
-        .collect();
-    out.dedup();
+    {
+        if crate::core::validate::is_slug(&name) && !out.contains(&name) {
+            out.push(name);
+        }
+    }
     out
 }
 
@@ -193,6 +198,21 @@ pub fn document_title(given: Option<&str>, file_name: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn knowledge_sources_that_cannot_name_a_collection_are_left_out() {
+        let sources: Vec<String> = [
+            " Handbook ",
+            "the company handbook",
+            "handbook",
+            "FAQ.v2",
+            "",
+            "-x",
+        ]
+        .map(str::to_owned)
+        .into();
+        assert_eq!(collection_names(&sources), vec!["handbook", "faq.v2"]);
+    }
 
     #[test]
     fn formats_come_from_the_media_type_or_else_the_file_name() {
