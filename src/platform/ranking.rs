@@ -1,16 +1,13 @@
 //! Hybrid ranking, one definition for every search over a tenant's texts (memory recall,
 //! knowledge retrieval): the closest vectors and the best keyword matches, fused by reciprocal
-//! rank, in one statement. Each caller supplies where its candidates come from; the scoring,
-//! the fusion and their parameters are shared:
+//! rank, exact, in one statement. Each caller supplies where its candidates come from; the
+//! scoring, the fusion and their parameters are shared:
 //!
 //! * `dense`: a subquery of `winner` (the candidate's key, as text) and `distance` (cosine
 //!   distance to the query vector `$4`), the `$6` closest;
 //! * `config`: the text search configuration the words are read in (stemming, stop words);
 //! * `matching`: a subquery of `winner` and `search_terms` (its `tsvector`) for every candidate
-//!   sharing a word with the query `$5` (`terms.any_word` is the query's words OR-ed) — exact
-//!   keyword scores (memory recall); or instead `per_word` and `cap`: a subquery of `winner`
-//!   and `search_terms` of the candidates holding one word, `w.word`, of which at most `cap`
-//!   are taken (knowledge retrieval, whose collections grow large);
+//!   sharing a word with the query `$5` (`terms.any_word` is the query's words OR-ed);
 //! * `docs`: how many candidates there are in all (for the inverse document frequency);
 //! * `result`: the final `SELECT … FROM fused …`, reading `fused.winner`, `fused.similarity`,
 //!   `fused.keyword` and `fused.fused`.
@@ -21,57 +18,8 @@
 //! `$8 / ($7 + dense rank) + $9 / ($7 + keyword rank)`, the best `$10`.
 
 macro_rules! hybrid_ranking_sql {
-    // Every candidate sharing a word is scored: the document frequencies are exact.
     (dense: $dense:expr, config: $config:expr, matching: $matching:expr, docs: $docs:expr,
      result: $result:expr $(,)?) => {
-        concat!(
-            hybrid_ranking_sql!(@head $dense, $config),
-            "matching AS (",
-            $matching,
-            "),",
-            hybrid_ranking_sql!(@hits),
-            hybrid_ranking_sql!(@docs $docs),
-            "df AS MATERIALIZED (SELECT lexeme, count(*) AS n FROM hits GROUP BY lexeme),",
-            hybrid_ranking_sql!(@tail $result)
-        )
-    };
-    // At most `$cap` candidates per word: a word shared by more (a common word of a large
-    // collection) brings a sample of them, and its document frequency is estimated from the
-    // share of the other words' candidates that hold it (at least `$cap` + 1). A query's words
-    // are few and their candidates capped, so the cost no longer grows with how many chunks
-    // hold a common word. `per_word` reads one word's query as `w.word`.
-    (dense: $dense:expr, config: $config:expr, per_word: $per_word:expr, cap: $cap:literal,
-     docs: $docs:expr, result: $result:expr $(,)?) => {
-        concat!(
-            hybrid_ranking_sql!(@head $dense, $config),
-            "per_word AS MATERIALIZED (
-                 SELECT w.lexeme, m.winner, m.search_terms
-                 FROM words w, LATERAL (",
-            $per_word,
-            " LIMIT ",
-            $cap,
-            " + 1) m),
-             common AS MATERIALIZED (
-                 SELECT lexeme FROM per_word GROUP BY lexeme HAVING count(*) > ",
-            $cap,
-            "),
-             matching AS (SELECT DISTINCT ON (winner) winner, search_terms FROM per_word),",
-            hybrid_ranking_sql!(@hits),
-            hybrid_ranking_sql!(@docs $docs),
-            "df AS MATERIALIZED (
-                 SELECT w.lexeme,
-                        CASE WHEN w.lexeme IN (SELECT lexeme FROM common)
-                             THEN greatest(",
-            $cap,
-            " + 1, (SELECT max(docs.n) * avg((p.search_terms @@ w.word)::int)
-                                       FROM per_word p, docs WHERE p.lexeme <> w.lexeme))
-                             ELSE (SELECT count(*) FROM hits h WHERE h.lexeme = w.lexeme)
-                        END AS n
-                 FROM words w),",
-            hybrid_ranking_sql!(@tail $result)
-        )
-    };
-    (@head $dense:expr, $config:expr) => {
         concat!(
             "WITH dense AS (
                  SELECT winner, 1 - distance AS similarity,
@@ -92,30 +40,19 @@ macro_rules! hybrid_ranking_sql {
                         ('''' || replace(replace(l, '\\', '\\\\'), '''', '''''')
                          || '''')::tsquery AS word
                  FROM terms, unnest(terms.lexemes) l),
-             "
-        )
-    };
-    (@hits) => {
-        "
+             matching AS (",
+            $matching,
+            "),
              hits AS (
                  SELECT m.winner, w.lexeme,
                         ts_rank('{0.1, 0.2, 0.5, 1.0}', m.search_terms, w.word, 0) / 0.6079271 AS tf
                  FROM matching m CROSS JOIN words w
-                 WHERE m.search_terms @@ w.word),"
-    };
-    (@docs $docs:expr) => {
-        concat!(
-            "
+                 WHERE m.search_terms @@ w.word),
+             df AS MATERIALIZED (SELECT lexeme, count(*) AS n FROM hits GROUP BY lexeme),
              docs AS (
                  SELECT greatest(",
             $docs,
             ", (SELECT count(*) FROM matching), 1)::float8 AS n),
-             "
-        )
-    };
-    (@tail $result:expr) => {
-        concat!(
-            "
              keyword AS (
                  SELECT winner, score, row_number() OVER (ORDER BY score DESC, winner) AS rank
                  FROM (SELECT h.winner,
