@@ -97,7 +97,7 @@ async fn searches(
             _ => (Some(&vector), query),
         };
         let t = Instant::now();
-        let found = repo::search(tx, &key, collections, v, words, fusion, limit).await?;
+        let found = repo::search(tx, &key, collections, v, words, fusion, limit, None).await?;
         out.push((
             mode,
             found.into_iter().map(|f| (f.document_id, f.text)).collect(),
@@ -448,7 +448,8 @@ async fn scale() -> anyhow::Result<()> {
                 };
                 let mut tx = TenantTx::begin(&pool, &client_id).await?;
                 let t = Instant::now();
-                let found = repo::search(&mut tx, &key, &collections, v, w, fusion, limit).await?;
+                let found =
+                    repo::search(&mut tx, &key, &collections, v, w, fusion, limit, None).await?;
                 took.push(t.elapsed());
                 tx.commit().await?;
                 anyhow::ensure!(
@@ -461,7 +462,8 @@ async fn scale() -> anyhow::Result<()> {
                         .execute(&mut *tx)
                         .await?;
                     let exact =
-                        repo::search(&mut tx, &key, &collections, v, w, fusion, limit).await?;
+                        repo::search(&mut tx, &key, &collections, v, w, fusion, limit, None)
+                            .await?;
                     tx.rollback().await?;
                     let key = |f: &repo::Found| (f.document_id.clone(), f.ord);
                     let exact: HashSet<_> = exact.iter().map(key).collect();

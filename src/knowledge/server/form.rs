@@ -108,13 +108,7 @@ pub async fn read(
             "file" if upload.is_none() => {
                 let file_name = field.file_name().map(str::to_owned);
                 let content_type = field.content_type().map(|m| m.essence_str().to_owned());
-                let mut bytes = Vec::new();
-                while let Some(piece) = field.chunk().await.map_err(|e| unreadable(e, max))? {
-                    if bytes.len() + piece.len() > max {
-                        return Err(too_large(max));
-                    }
-                    bytes.extend_from_slice(&piece);
-                }
+                let bytes = capped(&mut field, max, max, || too_large(max)).await?;
                 upload = Some(Upload {
                     file_name,
                     content_type,
@@ -146,15 +140,27 @@ pub async fn read(
 }
 
 async fn text(mut field: multer::Field<'_>, name: &str, max: usize) -> Result<String, AppError> {
+    let bytes = capped(&mut field, TEXT_FIELD_BYTES, max, || {
+        AppError::field(name, format!("is longer than {TEXT_FIELD_BYTES} bytes"))
+    })
+    .await?;
+    String::from_utf8(bytes).map_err(|_| AppError::field(name, "is not UTF-8 text"))
+}
+
+/// A field's bytes, piece by piece, refused with `over()` as soon as they pass `cap` (`max`:
+/// the plan's size, for the errors of a body past its limit).
+async fn capped(
+    field: &mut multer::Field<'_>,
+    cap: usize,
+    max: usize,
+    over: impl FnOnce() -> AppError,
+) -> Result<Vec<u8>, AppError> {
     let mut bytes = Vec::new();
     while let Some(piece) = field.chunk().await.map_err(|e| unreadable(e, max))? {
-        if bytes.len() + piece.len() > TEXT_FIELD_BYTES {
-            return Err(AppError::field(
-                name,
-                format!("is longer than {TEXT_FIELD_BYTES} bytes"),
-            ));
+        if bytes.len() + piece.len() > cap {
+            return Err(over());
         }
         bytes.extend_from_slice(&piece);
     }
-    String::from_utf8(bytes).map_err(|_| AppError::field(name, "is not UTF-8 text"))
+    Ok(bytes)
 }

@@ -513,20 +513,12 @@ const SEARCH_GRAPH_1536: &str = knowledge_sql!(graph_dense!("1536"));
 /// How a search runs, for this transaction: planned for its own client each time (a generic
 /// plan does not see how few rows a small client has, and could walk the graph where the exact
 /// scan is exact and faster); walking an HNSW graph, filtering as it goes until it has enough
-/// (`relaxed_order`: the ranking orders the candidates again), with a candidate list of `$1`.
+/// (`relaxed_order`: the ranking orders the candidates again), with a candidate list of `$1`;
+/// and, when `$2` is given, ending the search past that statement timeout (an error).
 const SEARCH_SETTINGS: &str = "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true),
             set_config('hnsw.ef_search', $1, true),
-            set_config('plan_cache_mode', 'force_custom_plan', true)";
-
-/// Ends any statement of this transaction that runs longer than `millis` (an error, which
-/// ends the transaction).
-pub async fn limit_statement_time(tx: &mut TenantTx, millis: u64) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT set_config('statement_timeout', $1, true)")
-        .bind(format!("{millis}ms"))
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
+            set_config('plan_cache_mode', 'force_custom_plan', true),
+            set_config('statement_timeout', coalesce($2, current_setting('statement_timeout')), true)";
 
 /// Which of `names` hold a ready document with chunks: one keyed look per name, which a
 /// turn pays before it searches (an employee whose sources name nothing searchable pays only
@@ -567,6 +559,8 @@ pub use crate::platform::ranking::Fusion;
 /// The `limit` chunks of `collections` that best match the query vector (of `model`) and
 /// words. Every chunk sharing a word is scored; the vectors are searched through an HNSW graph
 /// where their width has one (approximate: BENCHMARKS.md §8 gives its recall), else exactly.
+// One argument per thing the statement is given (as memory's recall takes them).
+#[allow(clippy::too_many_arguments)]
 pub async fn search(
     tx: &mut TenantTx,
     model: &str,
@@ -575,6 +569,7 @@ pub async fn search(
     words: &str,
     fusion: Fusion,
     limit: u32,
+    time_limit_ms: Option<u64>,
 ) -> Result<Vec<Found>, sqlx::Error> {
     use sqlx::Row;
     let dims = vector.map_or(0, |v| v.as_slice().len());
@@ -588,6 +583,7 @@ pub async fn search(
     let ef_search = fusion.per_signal.clamp(40, 1000);
     sqlx::query(SEARCH_SETTINGS)
         .bind(ef_search.to_string())
+        .bind(time_limit_ms.map(|ms| format!("{}ms", ms.max(1))))
         .execute(&mut **tx)
         .await?;
     let client = tx.client().clone();

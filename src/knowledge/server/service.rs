@@ -293,11 +293,22 @@ async fn search_in(
     query: &str,
     vector: (Option<pgvector::HalfVector>, String),
     limit: u32,
+    time_limit_ms: Option<u64>,
 ) -> Result<Vec<KnowledgeHit>, AppError> {
     let mut fusion = repo::Fusion::from_settings(&state.settings.file.memory);
     fusion.per_signal = fusion.per_signal.max(limit);
     let (vector, model) = vector;
-    let found = repo::search(tx, &model, names, vector.as_ref(), query, fusion, limit).await?;
+    let found = repo::search(
+        tx,
+        &model,
+        names,
+        vector.as_ref(),
+        query,
+        fusion,
+        limit,
+        time_limit_ms,
+    )
+    .await?;
     let floor = found.first().map_or(0.0, |f| f.score) * state.settings.file.memory.relative_cutoff;
     Ok(found
         .into_iter()
@@ -338,7 +349,7 @@ pub async fn search_knowledge(
     if names.is_empty() {
         return Ok(Vec::new());
     }
-    let found = search_in(state, &mut tx, &names, query, vector, limit).await?;
+    let found = search_in(state, &mut tx, &names, query, vector, limit, None).await?;
     tx.commit().await?;
     Ok(found)
 }
@@ -364,9 +375,8 @@ pub async fn passages_for_turn(
     let found = async {
         let mut tx = TenantTx::begin(&state.pool, &who.client_id).await?;
         // A search that runs long costs the turn its passages, not its answer's time.
-        let timeout = state.settings.file.knowledge.search_timeout_ms.max(1);
-        repo::limit_statement_time(&mut tx, timeout).await?;
-        let found = search_in(state, &mut tx, collections, message, vector, limit).await?;
+        let timeout = Some(state.settings.file.knowledge.search_timeout_ms);
+        let found = search_in(state, &mut tx, collections, message, vector, limit, timeout).await?;
         tx.commit().await?;
         Ok::<_, AppError>(found)
     };
